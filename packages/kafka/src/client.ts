@@ -1,0 +1,36 @@
+import type { Logger } from "@handoff-sync/telemetry";
+import { Kafka, logLevel, type KafkaConfig, type LogEntry } from "kafkajs";
+
+export interface KafkaClientSettings {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly log: Logger;
+  readonly ssl?: KafkaConfig["ssl"];
+  readonly sasl?: KafkaConfig["sasl"];
+}
+
+const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
+  [logLevel.ERROR]: "error",
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "info",
+  [logLevel.DEBUG]: "debug",
+};
+
+/** The only place kafkajs is configured, so another client could replace it behind this module. */
+export function createKafkaClient(settings: KafkaClientSettings): Kafka {
+  const log = settings.log.child({ component: "kafkajs" });
+  const config: KafkaConfig = {
+    clientId: settings.clientId,
+    brokers: [...settings.brokers],
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...fields } = entry;
+        log[LEVELS[level] ?? "info"](fields, message);
+      },
+  };
+  if (settings.ssl !== undefined) config.ssl = settings.ssl;
+  if (settings.sasl !== undefined) config.sasl = settings.sasl;
+  return new Kafka(config);
+}

@@ -1,0 +1,6 @@
+export * from "./client.js";
+export * from "./message.js";
+export * from "./rejected-publisher.js";
+export * from "./batch-consumer.js";
+export * from "./topics.js";
+export type { Kafka, Producer } from "kafkajs";

@@ -1,0 +1,59 @@
+import type { BackoffPolicy, DeliveryJob } from "@handoff-sync/schema";
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { DELIVERY_JOB_NAME, deliveryJobOptions } from "./job-options.js";
+import { destinationQueueNames } from "./names.js";
+
+export interface DestinationQueue {
+  readonly destination: string;
+  readonly policy: BackoffPolicy;
+  readonly deliver: Queue;
+  readonly dead: Queue;
+}
+
+export interface DeliveryQueues {
+  get(destination: string): DestinationQueue;
+  all(): DestinationQueue[];
+  enqueue(destination: string, job: DeliveryJob): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DeliveryQueuesSettings {
+  readonly connection: Redis;
+  readonly prefix: string;
+  readonly destinations: Readonly<Record<string, BackoffPolicy>>;
+}
+
+export class UnknownDestinationError extends Error {
+  override readonly name = "UnknownDestinationError";
+  readonly retryable = false;
+}
+
+export function createDeliveryQueues(settings: DeliveryQueuesSettings): DeliveryQueues {
+  const queues = new Map<string, DestinationQueue>();
+  for (const [destination, policy] of Object.entries(settings.destinations)) {
+    const names = destinationQueueNames(settings.prefix, destination);
+    queues.set(destination, {
+      destination,
+      policy,
+      deliver: new Queue(names.deliver, { connection: settings.connection, prefix: names.prefix }),
+      dead: new Queue(names.dead, { connection: settings.connection, prefix: names.prefix }),
+    });
+  }
+  const get = (destination: string): DestinationQueue => {
+    const queue = queues.get(destination);
+    if (!queue) throw new UnknownDestinationError(`no queue for destination ${destination}`);
+    return queue;
+  };
+  return {
+    get,
+    all: () => [...queues.values()],
+    async enqueue(destination, job) {
+      const queue = get(destination);
+      await queue.deliver.add(DELIVERY_JOB_NAME, job, deliveryJobOptions(job, queue.policy));
+    },
+    async close() {
+      await Promise.all([...queues.values()].flatMap((q) => [q.deliver.close(), q.dead.close()]));
+    },
+  };
+}

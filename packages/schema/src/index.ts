@@ -1,0 +1,12 @@
+export * from "./errors.js";
+export * from "./problems.js";
+export * from "./events.js";
+export * from "./states.js";
+export * from "./keys.js";
+export * from "./snapshot.js";
+export * from "./apply-event.js";
+export * from "./jobs.js";
+export * from "./dead-letter.js";
+export * from "./backoff.js";
+export * from "./json-schema.js";
+export { compareInstants } from "./instant.js";

@@ -1,0 +1,101 @@
+import { z } from "zod";
+import { compareCodeUnits, compareInstants } from "./instant.js";
+import { LifecycleStageSchema } from "./states.js";
+
+const datetime = z.iso.datetime({ offset: true });
+const record = z.record(z.string(), z.unknown());
+
+/** Surprising sequences are accepted and flagged, never rejected: the CRM must still reach the latest state. */
+export const AnomalySchema = z.enum(["first_not_initiated", "illegal_transition", "reopened"]);
+export type Anomaly = z.infer<typeof AnomalySchema>;
+
+export const HistoryEntrySchema = z.object({
+  event_id: z.string().min(1),
+  /** The conversation that sent this event; a handoff keyed by `shared_id` may span several. */
+  id: z.string().min(1),
+  shared_id: z.string().min(1).optional(),
+  state: z.string().min(1),
+  /** Stage at the time of applying, so a later catalogue change does not rewrite history. */
+  stage: LifecycleStageSchema,
+  occurred_at: datetime,
+  received_at: datetime,
+  data: record,
+  channel: z.string().optional(),
+  destination: z.string().optional(),
+  reason: z.string().optional(),
+  anomaly: AnomalySchema.optional(),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
+
+/** History order: by `occurred_at` as an instant, ties broken by `event_id`. */
+export function compareHistoryOrder(
+  a: Pick<HistoryEntry, "occurred_at" | "event_id">,
+  b: Pick<HistoryEntry, "occurred_at" | "event_id">,
+): number {
+  return compareInstants(a.occurred_at, b.occurred_at) || compareCodeUnits(a.event_id, b.event_id);
+}
+
+/**
+ * What remains of entries dropped to bound the history: enough to keep the merge, the latest labels and
+ * the transition check of the oldest kept entry exactly as if nothing had been dropped.
+ */
+export const TruncationSchema = z.object({
+  /** The newest dropped entry; events at or before it fold into `base_data` instead of the history. */
+  through_occurred_at: datetime,
+  through_event_id: z.string().min(1),
+  state: z.string().min(1),
+  stage: LifecycleStageSchema,
+  channel: z.string().optional(),
+  destination: z.string().optional(),
+  reason: z.string().optional(),
+});
+export type Truncation = z.infer<typeof TruncationSchema>;
+
+/**
+ * The current view of one handoff, as stored and as delivered. Every field besides the identity fields
+ * (`key`, `id`, `shared_id`, `created_at`) and the bookkeeping (`version`, `updated_at`) is derived from
+ * the history, so any writer can recompute it.
+ */
+export const HandoffSnapshotSchema = z
+  .object({
+    schema_version: z.literal(1),
+    key: z.string().min(1),
+    /** The conversation id of the first event seen. */
+    id: z.string().min(1),
+    /** The first `shared_id` seen; never replaced, so what the CRM was sent stays true. */
+    shared_id: z.string().min(1).optional(),
+    state: z.string().min(1),
+    stage: LifecycleStageSchema,
+    /** Bumped by every change, stale events included; deliveries and the ledger compare it. */
+    version: z.int().min(1),
+    /** Of the latest event in history order. */
+    occurred_at: datetime,
+    /** `base_data` then every history entry's `data`, shallow-merged in history order. */
+    data: record,
+    /** Merged `data` of entries dropped from the bounded history. */
+    base_data: record.default({}),
+    truncated: TruncationSchema.optional(),
+    channel: z.string().optional(),
+    destination: z.string().optional(),
+    reason: z.string().optional(),
+    history: z.array(HistoryEntrySchema).min(1),
+    created_at: datetime,
+    updated_at: datetime,
+  })
+  .check((ctx) => {
+    const { history } = ctx.value;
+    for (let i = 1; i < history.length; i++) {
+      const prev = history[i - 1];
+      const next = history[i];
+      if (prev !== undefined && next !== undefined && compareHistoryOrder(prev, next) >= 0) {
+        ctx.issues.push({
+          code: "custom",
+          input: ctx.value,
+          path: ["history", i],
+          message: "History must be sorted by (occurred_at, event_id) without duplicates",
+        });
+      }
+    }
+  });
+export type HandoffSnapshot = z.infer<typeof HandoffSnapshotSchema>;
+export type HandoffSnapshotInput = z.input<typeof HandoffSnapshotSchema>;

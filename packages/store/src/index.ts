@@ -1,0 +1,3 @@
+export * from "./keys.js";
+export * from "./ledger-entry.js";
+export * from "./handoff-store.js";

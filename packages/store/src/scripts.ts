@@ -1,0 +1,37 @@
+/**
+ * Compare-and-set of a snapshot: writes only when the stored version is the one the caller read,
+ * so concurrent consumers never overwrite each other's history (optimistic concurrency without
+ * WATCH, which would need a connection per caller).
+ * KEYS[1] snapshot hash; ARGV expected version ("0" when absent), new version, json, ttl ms.
+ */
+export const CAS_SNAPSHOT = `
+local current = redis.call('HGET', KEYS[1], 'version') or '0'
+if current ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3])
+if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return 1
+`;
+
+/**
+ * Records a delivery only when its version is newer than the one recorded: the ledger never
+ * moves backward. KEYS[1] ledger hash; ARGV destination, version, json, ttl ms.
+ * Returns 1 when recorded, 0 when a newer or equal version was already there.
+ */
+export const RECORD_DELIVERY = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local decoded = cjson.decode(current)
+  if tonumber(decoded['version']) >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return 1
+`;
+
+/** Appends to a capped attempt log. KEYS[1] list; ARGV entry json, max length, ttl ms. */
+export const APPEND_ATTEMPT = `
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+`;

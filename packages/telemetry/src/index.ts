@@ -1,0 +1,4 @@
+export * from "./logger.js";
+export * from "./health.js";
+export * from "./shutdown.js";
+export * from "./metrics.js";

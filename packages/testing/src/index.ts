@@ -1,0 +1,5 @@
+export * from "./provision.js";
+export * from "./names.js";
+export * from "./wait.js";
+export * from "./services.js";
+export * from "./ports.js";

@@ -1,0 +1,38 @@
+import { Kafka, logLevel } from "kafkajs";
+import { describe, expect, inject, it } from "vitest";
+import { uniqueName } from "./names.js";
+import { waitFor } from "./wait.js";
+
+// Proves that kafkajs 2.2.4 works against the broker version the project runs
+// (docs/local-infra.md records the versions this has passed against).
+describe("kafkajs compatibility with the broker", () => {
+  it("creates a topic, produces, consumes in a group, commits and fetches offsets", async () => {
+    const kafka = new Kafka({ clientId: "compat", brokers: inject("kafkaBrokers").split(","), logLevel: logLevel.ERROR });
+    const topic = uniqueName("compat");
+    const groupId = uniqueName("compat-group");
+    const admin = kafka.admin();
+    await admin.connect();
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true })).toBe(true);
+
+    const producer = kafka.producer();
+    await producer.connect();
+    const messages = Array.from({ length: 10 }, (_, i) => ({ key: `k${i % 3}`, value: `v${i}` }));
+    await producer.send({ topic, messages });
+
+    const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const seen: string[] = [];
+    await consumer.run({ autoCommitInterval: 100, eachMessage: async ({ message }) => void seen.push(String(message.value)) });
+    await waitFor(() => seen.length >= messages.length, { timeoutMs: 60_000, message: "messages consumed" });
+    await consumer.stop();
+    await consumer.disconnect();
+
+    const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const committed = offsets[0]?.partitions.reduce((sum, p) => sum + Number(p.offset), 0);
+    expect(committed).toBe(messages.length);
+    expect(seen.sort()).toEqual(messages.map((m) => m.value).sort());
+    await producer.disconnect();
+    await admin.disconnect();
+  });
+});

@@ -1,0 +1,18 @@
+import { CommonEnvSchema, KafkaEnvSchema, parseEnv, portSchema, RedisEnvSchema } from "@handoff-sync/config";
+import { z } from "zod";
+
+export const ConsumerEnvSchema = z.object({
+  ...CommonEnvSchema.shape,
+  ...KafkaEnvSchema.shape,
+  ...RedisEnvSchema.shape,
+  PORT: portSchema(8081),
+  KAFKA_PARTITIONS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
+  /** How long a handoff is kept after its last event; 0 keeps it until erased. */
+  HANDOFF_RETENTION_MS: z.coerce.number().int().min(0).default(30 * 24 * 3600 * 1000),
+  KAFKA_CREATE_TOPICS: z.stringbool().default(true),
+});
+export type ConsumerEnv = z.infer<typeof ConsumerEnvSchema>;
+
+export function loadConsumerEnv(env: Record<string, string | undefined> = process.env): ConsumerEnv {
+  return parseEnv(ConsumerEnvSchema, env);
+}

@@ -1,0 +1,85 @@
+import { loadDestinationsFile, routeEvent } from "@handoff-sync/config";
+import { createIngest } from "@handoff-sync/ingest";
+import { createBatchConsumer, createKafkaClient, createRejectedPublisher, ensureTopics, type InboundRecord } from "@handoff-sync/kafka";
+import { createDeliveryQueues } from "@handoff-sync/queue";
+import { createStateCatalogue } from "@handoff-sync/schema";
+import { createHandoffStore } from "@handoff-sync/store";
+import { createHealthServer, createLogger, createRegistry, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
+import { Redis } from "ioredis";
+import { loadConsumerEnv } from "./config.js";
+
+const env = loadConsumerEnv();
+const log = createLogger({ level: env.LOG_LEVEL, service: "consumer" });
+exitOnFatal(log);
+const config = await loadDestinationsFile(env.HANDOFF_SYNC_CONFIG, process.env);
+
+const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3, enableOfflineQueue: false });
+redis.on("error", (error) => log.error({ err: error }, "redis error"));
+await new Promise<void>((resolve, reject) => {
+  redis.once("ready", resolve);
+  redis.once("end", () => reject(new Error("redis connection ended")));
+});
+
+const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID, log });
+if (env.KAFKA_CREATE_TOPICS) {
+  await ensureTopics(kafka, [{ topic: config.source.topic }, { topic: config.source.rejected_topic }]);
+}
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+await producer.connect();
+const rejected = createRejectedPublisher(producer, config.source.rejected_topic);
+
+const store = createHandoffStore({ redis, prefix: env.REDIS_PREFIX, retentionMs: env.HANDOFF_RETENTION_MS });
+const queues = createDeliveryQueues({
+  connection: redis,
+  prefix: env.REDIS_PREFIX,
+  destinations: Object.fromEntries(Object.entries(config.destinations).map(([name, d]) => [name, d.retry])),
+});
+const catalogue = createStateCatalogue(config.states);
+
+const ingest = createIngest<InboundRecord>({
+  store,
+  catalogue,
+  maxBytes: config.source.max_message_bytes,
+  route: (event) => routeEvent(config, event),
+  enqueue: (destination, job) => queues.enqueue(destination, job),
+  reject: (record, reason, error) => rejected.reject(record, { reason, error }),
+  log,
+});
+
+const consumer = createBatchConsumer({
+  kafka,
+  groupId: env.KAFKA_GROUP_ID,
+  topic: config.source.topic,
+  log,
+  sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
+  heartbeatIntervalMs: env.KAFKA_HEARTBEAT_INTERVAL_MS,
+  partitionsConsumedConcurrently: env.KAFKA_PARTITIONS_CONCURRENCY,
+  onFatal: (error) => {
+    log.fatal({ err: error }, "consumer cannot continue");
+    process.exit(1);
+  },
+  handle: async (record) => void (await ingest(record)),
+});
+
+const health = createHealthServer({
+  registry: createRegistry("consumer"),
+  checks: {
+    redis: async () => void (await redis.ping()),
+    kafka: () => (consumer.isConnected() ? Promise.resolve() : Promise.reject(new Error("consumer not connected"))),
+  },
+});
+const port = await health.listen(env.PORT);
+await consumer.start();
+log.info({ port, topic: config.source.topic, destinations: Object.keys(config.destinations) }, "consumer started");
+
+onShutdown(
+  async () => {
+    health.markShuttingDown();
+    await consumer.stop();
+    await producer.disconnect();
+    await queues.close();
+    await redis.quit();
+    await health.close();
+  },
+  { log },
+);
