@@ -25,7 +25,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["**/config.ts", "**/config/src/**", "packages/testing/**", "test/**", "**/*.test.ts", "*.config.ts", "bench/**"],
+    files: ["**/config.ts", "**/*-config.ts", "**/config/src/**", "packages/testing/**", "test/**", "**/*.test.ts", "*.config.ts", "bench/**"],
     rules: { "no-restricted-syntax": "off" },
   },
 );

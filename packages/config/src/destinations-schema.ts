@@ -29,9 +29,8 @@ export const WebhookDestinationSchema = z.strictObject({
   type: z.literal("webhook"),
   url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }),
   /** One ref, or several while rotating: every secret signs, so receivers can switch at leisure. */
-  secret: z
-    .union([SecretRefSchema, z.array(SecretRefSchema).min(1)])
-    .transform((value) => (Array.isArray(value) ? value : [value])),
+  // Preprocessing instead of a union keeps the ref's own message ("use env:...") instead of "Invalid input".
+  secret: z.preprocess((value) => (typeof value === "string" ? [value] : value), z.array(SecretRefSchema).min(1)),
   allow_private_network: z.boolean().default(false),
   ...destinationBase,
 });

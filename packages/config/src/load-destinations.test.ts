@@ -146,7 +146,7 @@ destinations:
     );
     const error = await problemsOf(loadDestinationsFile(file, { EMPTY: "" }));
     expect(error.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
-      "destinations.a.secret.0: environment variable MISSING is not set",
+      "destinations.a.secret: environment variable MISSING is not set",
       "destinations.b.secret.0: environment variable EMPTY is not set",
       "destinations.b.secret.1: cannot read secret file /does/not/exist (ENOENT)",
     ]);

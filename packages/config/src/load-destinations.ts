@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { LineCounter, parseDocument, type Document } from "yaml";
+import { isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import { ConfigError, type ConfigProblem } from "./config-error.js";
 import { DestinationsFileSchema, type DestinationsFile } from "./destinations-schema.js";
 import { SecretRef, type Resolved } from "./secret-ref.js";
@@ -20,6 +20,14 @@ function lineOf(doc: Document, counter: LineCounter, path: Path): number | undef
     }
   }
   return undefined;
+}
+
+/** `secret: env:X` is normalised to a list; report it at `secret`, where the user wrote it, not `secret.0`. */
+function asWritten(doc: Document, path: Path): Path {
+  const last = path.at(-1);
+  if (typeof last !== "number" || doc.getIn(path, true) !== undefined) return path;
+  const parent = path.slice(0, -1);
+  return isScalar(doc.getIn(parent, true)) ? parent : path;
 }
 
 async function resolveSecret(ref: SecretRef, env: Env, configDir: string): Promise<string | { problem: string }> {
@@ -82,7 +90,8 @@ export async function loadDestinationsFile(file: string, env: Env): Promise<Load
       doc.errors.map((error) => ({ file, path: "", message: error.message.split("\n")[0] ?? "invalid YAML", line: counter.linePos(error.pos[0]).line })),
     );
   }
-  const problem = (path: Path, message: string): ConfigProblem => {
+  const problem = (rawPath: Path, message: string): ConfigProblem => {
+    const path = asWritten(doc, rawPath);
     const line = lineOf(doc, counter, path);
     return { file, path: path.join("."), message, ...(line === undefined ? {} : { line }) };
   };

@@ -15,6 +15,6 @@ export async function addDeadLetter(dead: Queue, entry: Omit<DeadLetterEntry, "i
 }
 
 export async function listDeadLetters(dead: Queue, start = 0, end = 99): Promise<DeadLetterEntry[]> {
-  const jobs = await dead.getJobs(["waiting", "paused", "prioritized", "delayed"], start, end, true);
+  const jobs = await dead.getJobs(["waiting", "prioritized", "delayed"], start, end, true);
   return jobs.map((job) => DeadLetterEntrySchema.parse(job.data));
 }

@@ -73,7 +73,12 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   const now = settings.now ?? (() => new Date());
 
   const process = async (job: Job, _token?: string, signal?: AbortSignal): Promise<DeliveryOutcome> => {
-    const data = parseDeliveryJob(job.data);
+    const parsed = parseDeliveryJob(job.data);
+    if (!parsed.ok) {
+      // A payload this version cannot read will not become readable by retrying.
+      throw new UnrecoverableError(`unreadable delivery job: ${parsed.message}`);
+    }
+    const data = parsed.job;
     const jobLog = log.child({ handoffKey: data.key, jobId: job.id, destination, attempt: job.attemptsMade + 1 });
     const snapshot = await store.get(data.key);
     if (!snapshot) {
@@ -127,7 +132,9 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         });
         await store.clearAttempts(data.key, destination);
         jobLog.error({ reason, version: snapshot.version }, "dead-lettered");
-        throw new UnrecoverableError(described.message, { cause: error });
+        const unrecoverable = new UnrecoverableError(described.message);
+        unrecoverable.cause = error;
+        throw unrecoverable;
       }
       throw error;
     }

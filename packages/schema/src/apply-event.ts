@@ -5,6 +5,7 @@ import {
   type Anomaly,
   type HandoffSnapshot,
   type HistoryEntry,
+  type HistoryPosition,
   type Truncation,
 } from "./snapshot.js";
 import { isLegalTransition, type LifecycleStage, type StateCatalogue } from "./states.js";
@@ -23,7 +24,11 @@ export interface ApplyContext {
 export type ApplyOutcome = "applied" | "stale" | "duplicate";
 
 export interface ApplyResult {
-  /** `applied`: the event is now the latest; `stale`: it joined the history behind a later one; `duplicate`: nothing changed. */
+  /**
+   * `applied`: the event is now the latest. `stale`: it joined the history behind a later event.
+   * `duplicate`: the snapshot did not change (a redelivery, or an event older than the bounded history
+   * whose every field was already superseded); `snapshot` is then the one passed in.
+   */
   readonly outcome: ApplyOutcome;
   readonly snapshot: HandoffSnapshot;
   /** The anomaly recorded on the event's own history entry, if any. */
@@ -40,14 +45,18 @@ function anomalyOf(previous: LifecycleStage | undefined, next: LifecycleStage): 
   return "illegal_transition";
 }
 
-/** Later wins: the first argument is the newer source. */
-function pickLabels(newer: Labels | undefined, older: Labels | undefined): Labels {
+function labelsOf(source: Readonly<Labels>): Labels {
   const labels: Labels = {};
   for (const name of LABELS) {
-    const value = newer?.[name] ?? older?.[name];
+    const value = source[name];
     if (value !== undefined) labels[name] = value;
   }
   return labels;
+}
+
+// Plain assignment of a "__proto__" field from producer data would set the prototype instead.
+function setOwn<T>(target: Record<string, T>, field: string, value: T): void {
+  Object.defineProperty(target, field, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function toEntry(event: HandoffEvent, stage: LifecycleStage, receivedAt: string): HistoryEntry {
@@ -60,14 +69,14 @@ function toEntry(event: HandoffEvent, stage: LifecycleStage, receivedAt: string)
     occurred_at: event.occurred_at,
     received_at: receivedAt,
     data: event.data,
-    ...pickLabels(event, undefined),
+    ...labelsOf(event),
   };
 }
 
 function withAnomalies(history: readonly HistoryEntry[], before: LifecycleStage | undefined): HistoryEntry[] {
   let previous = before;
   return history.map((entry) => {
-    const { anomaly: _old, ...rest } = entry;
+    const { anomaly: _stale, ...rest } = entry;
     const anomaly = anomalyOf(previous, entry.stage);
     previous = entry.stage;
     return anomaly === undefined ? rest : { ...rest, anomaly };
@@ -79,33 +88,84 @@ function insertSorted(history: readonly HistoryEntry[], entry: HistoryEntry): Hi
   return index === -1 ? [...history, entry] : [...history.slice(0, index), entry, ...history.slice(index)];
 }
 
-function sameRecord(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && Object.is(a[k], b[k]));
+interface Base {
+  readonly data: Record<string, unknown>;
+  readonly truncated: Truncation | undefined;
 }
 
-interface Derived {
-  readonly history: HistoryEntry[];
-  readonly baseData: Record<string, unknown>;
-  readonly truncated: Truncation | undefined;
+/**
+ * Folds an entry into the truncated base, field by field: a value is replaced only by one from a later
+ * position, so the base is the same whatever order entries are folded in, and folding an entry twice
+ * changes nothing.
+ */
+function foldIntoBase(base: Base, entry: HistoryEntry): Base & { changed: boolean } {
+  const position: HistoryPosition = { occurred_at: entry.occurred_at, event_id: entry.event_id };
+  const supersedes = (stamp: HistoryPosition | undefined) =>
+    stamp === undefined || compareHistoryOrder(position, stamp) > 0;
+  const previous = base.truncated;
+  let changed = false;
+
+  const data = { ...base.data };
+  const positions = { ...previous?.data_positions };
+  for (const [field, value] of Object.entries(entry.data)) {
+    if (supersedes(positions[field])) {
+      setOwn(data, field, value);
+      setOwn(positions, field, position);
+      changed = true;
+    }
+  }
+
+  const through =
+    previous === undefined ||
+    supersedes({ occurred_at: previous.through_occurred_at, event_id: previous.through_event_id })
+      ? {
+          through_occurred_at: entry.occurred_at,
+          through_event_id: entry.event_id,
+          state: entry.state,
+          stage: entry.stage,
+        }
+      : {
+          through_occurred_at: previous.through_occurred_at,
+          through_event_id: previous.through_event_id,
+          state: previous.state,
+          stage: previous.stage,
+        };
+  if (through.through_event_id !== previous?.through_event_id) changed = true;
+
+  const truncated: Truncation = { ...through, data_positions: positions };
+  for (const name of LABELS) {
+    const value = entry[name];
+    const kept = previous?.[name];
+    if (value !== undefined && supersedes(kept)) {
+      truncated[name] = { ...position, value };
+      changed = true;
+    } else if (kept !== undefined) {
+      truncated[name] = kept;
+    }
+  }
+  return { data, truncated, changed };
 }
 
 function buildSnapshot(
   current: HandoffSnapshot | undefined,
   event: HandoffEvent,
   ctx: ApplyContext,
-  derived: Derived,
+  history: HistoryEntry[],
+  base: Base,
 ): HandoffSnapshot {
-  const { history, baseData, truncated } = derived;
   const latest = history.at(-1);
   if (latest === undefined) throw new RangeError("a snapshot needs at least one history entry");
 
-  let labels: Labels = pickLabels(undefined, truncated);
-  let data: Record<string, unknown> = { ...baseData };
+  const labels: Labels = {};
+  let data: Record<string, unknown> = { ...base.data };
+  for (const name of LABELS) {
+    const value = base.truncated?.[name]?.value;
+    if (value !== undefined) labels[name] = value;
+  }
   for (const entry of history) {
-    labels = pickLabels(entry, labels);
+    Object.assign(labels, labelsOf(entry));
     // Shallow on purpose: a nested object is one field owned by the event that last sent it, so a
-    // producer can replace it whole; `null` is kept as a value, and keys are never removed.
+    // producer can replace it whole; `null` is kept as a value, and fields are never removed.
     data = { ...data, ...entry.data };
   }
   const sharedId = current?.shared_id ?? event.shared_id;
@@ -120,8 +180,8 @@ function buildSnapshot(
     version: (current?.version ?? 0) + 1,
     occurred_at: latest.occurred_at,
     data,
-    base_data: baseData,
-    ...(truncated !== undefined && { truncated }),
+    base_data: base.data,
+    ...(base.truncated !== undefined && { truncated: base.truncated }),
     ...labels,
     history,
     created_at: current?.created_at ?? ctx.receivedAt,
@@ -130,33 +190,12 @@ function buildSnapshot(
 }
 
 /**
- * An event older than every dropped entry cannot join the history (it would be dropped at once), and
- * its data must sit under the dropped entries' data, not on top: it folds into the base from below.
- * Re-folding an event that was already dropped changes nothing, which is how such duplicates are
- * recognised without remembering every dropped id.
- */
-function foldBelowTruncation(
-  current: HandoffSnapshot,
-  truncated: Truncation,
-  entry: HistoryEntry,
-  event: HandoffEvent,
-  ctx: ApplyContext,
-): ApplyResult {
-  const baseData = { ...entry.data, ...current.base_data };
-  const folded: Truncation = { ...truncated, ...pickLabels(truncated, entry) };
-  if (sameRecord(baseData, current.base_data) && LABELS.every((name) => folded[name] === truncated[name])) {
-    return { outcome: "duplicate", snapshot: current };
-  }
-  const derived = { history: current.history, baseData, truncated: folded };
-  return { outcome: "stale", snapshot: buildSnapshot(current, event, ctx, derived) };
-}
-
-/**
  * Applies one validated event to a handoff's snapshot, purely.
  *
- * The history is kept in `occurred_at` order (ties by `event_id`), and the current state is its last
+ * The history is kept in `occurred_at` order (ties by `event_id`) and the current state is its last
  * entry's, so arrival order never decides the outcome. Anomalies are recomputed over the whole ordered
- * history on every apply, since a late event can repair or create one.
+ * history on every apply, since a late event can repair or create one. Beyond `maxHistory` the oldest
+ * entries fold into `base_data`/`truncated`.
  *
  * @throws UnknownStateError when the event's state is not in the catalogue.
  */
@@ -177,38 +216,31 @@ export function applyEvent(
   }
 
   const entry = toEntry(event, stage, ctx.receivedAt);
-  const previousTruncation = current?.truncated;
-  if (current !== undefined && previousTruncation !== undefined) {
-    const watermark = {
-      occurred_at: previousTruncation.through_occurred_at,
-      event_id: previousTruncation.through_event_id,
-    };
-    if (compareHistoryOrder(entry, watermark) <= 0) {
-      return foldBelowTruncation(current, previousTruncation, entry, event, ctx);
-    }
+  let base: Base = { data: current?.base_data ?? {}, truncated: current?.truncated };
+  const watermark = base.truncated && {
+    occurred_at: base.truncated.through_occurred_at,
+    event_id: base.truncated.through_event_id,
+  };
+
+  // Older than an entry already dropped: it would be dropped at once, so it goes straight to the base.
+  // Redeliveries of dropped events land here too and change nothing.
+  if (current !== undefined && watermark !== undefined && compareHistoryOrder(entry, watermark) <= 0) {
+    const folded = foldIntoBase(base, entry);
+    if (!folded.changed) return { outcome: "duplicate", snapshot: current };
+    return { outcome: "stale", snapshot: buildSnapshot(current, event, ctx, current.history, folded) };
   }
 
   let history = insertSorted(current?.history ?? [], entry);
-  let baseData: Record<string, unknown> = current?.base_data ?? {};
-  let truncated = previousTruncation;
   while (history.length > maxHistory) {
     const [dropped, ...kept] = history;
     if (dropped === undefined) break;
     history = kept;
-    baseData = { ...baseData, ...dropped.data };
-    truncated = {
-      through_occurred_at: dropped.occurred_at,
-      through_event_id: dropped.event_id,
-      state: dropped.state,
-      stage: dropped.stage,
-      ...pickLabels(dropped, truncated),
-    };
+    base = foldIntoBase(base, dropped);
   }
-  history = withAnomalies(history, truncated?.stage);
+  history = withAnomalies(history, base.truncated?.stage);
 
-  const snapshot = buildSnapshot(current, event, ctx, { history, baseData, truncated });
-  const last = history.at(-1);
-  const outcome = last?.event_id === event.event_id ? "applied" : "stale";
+  const snapshot = buildSnapshot(current, event, ctx, history, { data: base.data, truncated: base.truncated });
+  const outcome = history.at(-1)?.event_id === event.event_id ? "applied" : "stale";
   const anomaly = history.find((e) => e.event_id === event.event_id)?.anomaly;
   return anomaly === undefined ? { outcome, snapshot } : { outcome, snapshot, anomaly };
 }

@@ -1,17 +1,14 @@
 import { z } from "zod";
 
-export const BackoffPolicySchema = z
-  .object({
-    attempts: z.int().min(1).max(100).default(8),
-    base_delay_ms: z.int().min(0).default(1000),
-    max_delay_ms: z.int().min(0).default(300_000),
-    /** Give up (dead-letter as `expired`) once this long has passed since the event occurred. */
-    deadline_ms: z.int().min(1).optional(),
-  })
-  .refine((p) => p.max_delay_ms >= p.base_delay_ms, {
-    message: "max_delay_ms must be at least base_delay_ms",
-    path: ["max_delay_ms"],
-  });
+// No cross-field refinement (max >= base): it would stop config from `.extend()`ing or `.partial()`ing
+// this schema, and a cap below the base simply caps every delay.
+export const BackoffPolicySchema = z.object({
+  attempts: z.int().min(1).max(100).default(8),
+  base_delay_ms: z.int().min(0).default(1000),
+  max_delay_ms: z.int().min(0).default(300_000),
+  /** Give up (dead-letter as `expired`) once this long has passed since the event occurred. */
+  deadline_ms: z.int().min(1).optional(),
+});
 export type BackoffPolicy = z.infer<typeof BackoffPolicySchema>;
 export type BackoffPolicyInput = z.input<typeof BackoffPolicySchema>;
 

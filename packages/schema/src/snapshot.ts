@@ -35,19 +35,29 @@ export function compareHistoryOrder(
   return compareInstants(a.occurred_at, b.occurred_at) || compareCodeUnits(a.event_id, b.event_id);
 }
 
+/** A place in history order; stamps where a value in the truncated base came from. */
+export const HistoryPositionSchema = z.object({ occurred_at: datetime, event_id: z.string().min(1) });
+export type HistoryPosition = z.infer<typeof HistoryPositionSchema>;
+
+const StampedLabelSchema = HistoryPositionSchema.extend({ value: z.string() });
+
 /**
- * What remains of entries dropped to bound the history: enough to keep the merge, the latest labels and
- * the transition check of the oldest kept entry exactly as if nothing had been dropped.
+ * What remains of entries dropped to bound the history. A late event may still belong between dropped
+ * ones, so every base value keeps the position it came from and is replaced only by a later one: the
+ * merge, the labels and the oldest kept entry's transition check come out exactly as if nothing had
+ * been dropped, whatever the arrival order.
  */
 export const TruncationSchema = z.object({
-  /** The newest dropped entry; events at or before it fold into `base_data` instead of the history. */
+  /** The newest dropped entry; events at or before it fold into the base instead of the history. */
   through_occurred_at: datetime,
   through_event_id: z.string().min(1),
   state: z.string().min(1),
   stage: LifecycleStageSchema,
-  channel: z.string().optional(),
-  destination: z.string().optional(),
-  reason: z.string().optional(),
+  /** For each `base_data` field, the entry its value came from. */
+  data_positions: z.record(z.string(), HistoryPositionSchema),
+  channel: StampedLabelSchema.optional(),
+  destination: StampedLabelSchema.optional(),
+  reason: StampedLabelSchema.optional(),
 });
 export type Truncation = z.infer<typeof TruncationSchema>;
 

@@ -71,8 +71,8 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       const resolution = resolveHandoffKey(event, aliases);
       let lostRace = false;
       for (const alias of resolution.setAliases) {
-        const args = [keys.alias(alias.kind, alias.value), alias.key, "NX"] as const;
-        const set = retentionMs > 0 ? await redis.set(...args, "PX", retentionMs) : await redis.set(...args);
+        const aliasKey = keys.alias(alias.kind, alias.value);
+        const set = retentionMs > 0 ? await redis.set(aliasKey, alias.key, "PX", retentionMs, "NX") : await redis.set(aliasKey, alias.key, "NX");
         if (set === null) {
           // Another consumer aliased this id first: resolve again so both agree on one key.
           const winner = await redis.get(keys.alias(alias.kind, alias.value));

@@ -23,14 +23,26 @@ describe("kafkajs compatibility with the broker", () => {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const seen: string[] = [];
-    await consumer.run({ autoCommitInterval: 100, eachMessage: async ({ message }) => void seen.push(String(message.value)) });
+    const next: { topic: string; partition: number; offset: string }[] = [];
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        seen.push(String(message.value));
+        next.push({ topic, partition, offset: String(Number(message.offset) + 1) });
+      },
+    });
     await waitFor(() => seen.length >= messages.length, { timeoutMs: 60_000, message: "messages consumed" });
+    await consumer.commitOffsets(next);
     await consumer.stop();
     await consumer.disconnect();
 
-    const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const committed = offsets[0]?.partitions.reduce((sum, p) => sum + Number(p.offset), 0);
-    expect(committed).toBe(messages.length);
+    const ends = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    for (const end of ends) {
+      const offset = committed?.partitions.find((p) => p.partition === end.partition)?.offset;
+      expect(end.offset === "0" ? "0" : offset).toBe(end.offset);
+    }
+    expect(ends.reduce((sum, end) => sum + Number(end.offset), 0)).toBe(messages.length);
     expect(seen.sort()).toEqual(messages.map((m) => m.value).sort());
     await producer.disconnect();
     await admin.disconnect();

@@ -1,6 +1,6 @@
 import type { HandoffStore } from "@handoff-sync/store";
 import { readiness, type Logger, type ReadinessCheck } from "@handoff-sync/telemetry";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { z } from "zod";
 import { sendProblem } from "./problem.js";
 
@@ -16,7 +16,7 @@ const HandoffQuerySchema = z.object({
 });
 
 export function buildApi(settings: ApiSettings): FastifyInstance {
-  const app = Fastify({ loggerInstance: settings.log, disableRequestLogging: true });
+  const app: FastifyInstance = Fastify({ loggerInstance: settings.log as FastifyBaseLogger, disableRequestLogging: true });
   let shuttingDown = false;
   app.addHook("onClose", () => {
     shuttingDown = true;

@@ -1,0 +1,21 @@
+import type { Destination, DestinationType, Resolved } from "@handoff-sync/config";
+import type { Adapter } from "./contract.js";
+import { createWebhookAdapter } from "./webhook/adapter.js";
+
+type DestinationOf<T extends DestinationType> = Resolved<Extract<Destination, { type: T }>>;
+export type ResolvedDestination = Resolved<Destination>;
+
+type AdapterFactory<T extends DestinationType> = (name: string, config: DestinationOf<T>) => Adapter;
+
+/** Adding a destination type to the config schema fails typechecking here until it has a factory. */
+const factories = {
+  webhook: createWebhookAdapter,
+} satisfies { [T in DestinationType]: AdapterFactory<T> };
+
+function factoryFor<T extends DestinationType>(type: T): AdapterFactory<T> {
+  return factories[type];
+}
+
+export function createAdapter(destinationName: string, destinationConfig: ResolvedDestination): Adapter {
+  return factoryFor(destinationConfig.type)(destinationName, destinationConfig);
+}

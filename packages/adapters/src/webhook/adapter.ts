@@ -1,0 +1,124 @@
+import { isIP } from "node:net";
+import type { LookupFunction } from "node:net";
+import type { WebhookDestination, Resolved } from "@handoff-sync/config";
+import { DestinationError, RetryableDeliveryError } from "@handoff-sync/schema";
+import { Agent, request, type Dispatcher } from "undici";
+import type { Adapter, DeliveryRequest, DeliveryResult } from "../contract.js";
+import { guardedLookup, PrivateNetworkError } from "../http/guarded-lookup.js";
+import { isPrivateAddress } from "../http/private-network.js";
+import { EXCERPT_BYTES, responseExcerpt } from "../http/response-excerpt.js";
+import { classifyWebhookResponse } from "./classify.js";
+import { webhookMessageId } from "./message-id.js";
+import { webhookBody } from "./payload.js";
+import { signWebhook } from "./sign.js";
+
+export const USER_AGENT = "handoff-sync/0.1";
+
+// Read a little past the excerpt so redaction sees whole tokens at the cut.
+const EXCERPT_READ_BYTES = EXCERPT_BYTES * 8;
+
+export type WebhookConfig = Resolved<WebhookDestination>;
+
+export interface WebhookAdapterOptions {
+  /** Injected in tests; defaults to the wall clock. */
+  readonly nowMs?: () => number;
+  /** Injected in tests; defaults to `dns.lookup`. */
+  readonly lookup?: LookupFunction;
+}
+
+async function readExcerpt(body: Dispatcher.ResponseData["body"]): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+      chunks.push(buffer);
+      size += buffer.length;
+      if (size >= EXCERPT_READ_BYTES) break; // Leaving the loop destroys the rest of the stream.
+    }
+  } catch {
+    // A body that fails half-way still leaves what we read; the status is what matters.
+  }
+  return responseExcerpt(Buffer.concat(chunks).subarray(0, EXCERPT_READ_BYTES));
+}
+
+function privateNetworkError(host: string, address: string, cause?: unknown): DestinationError {
+  return new DestinationError(`refusing to deliver to ${host}: it resolves to ${address}, a private or loopback address`, {
+    adminHint: "Point the destination at a public endpoint, or set allow_private_network: true if the receiver is meant to be internal.",
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+function findPrivateNetworkError(error: unknown): PrivateNetworkError | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    if (current instanceof PrivateNetworkError) return current;
+    if (current instanceof AggregateError) {
+      const inner = current.errors.find((e): e is PrivateNetworkError => e instanceof PrivateNetworkError);
+      if (inner !== undefined) return inner;
+    }
+  }
+  return undefined;
+}
+
+/** Signed Standard Webhooks v1 delivery; one keep-alive connection pool per destination. */
+export function createWebhookAdapter(name: string, config: WebhookConfig, options: WebhookAdapterOptions = {}): Adapter {
+  const url = new URL(config.url);
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const now = options.nowMs ?? Date.now;
+  const agent = new Agent({
+    connections: config.concurrency,
+    connect: {
+      timeout: config.timeout_ms,
+      ...(config.allow_private_network ? (options.lookup === undefined ? {} : { lookup: options.lookup }) : { lookup: guardedLookup(options.lookup) }),
+    },
+  });
+
+  async function deliver({ snapshot, destination, signal }: DeliveryRequest): Promise<DeliveryResult> {
+    // The connect-time lookup never runs for IP literals, so those are checked here.
+    if (!config.allow_private_network && isIP(host) !== 0 && isPrivateAddress(host)) throw privateNetworkError(host, host);
+
+    const body = webhookBody(snapshot);
+    const id = webhookMessageId(destination, snapshot.key, snapshot.version);
+    const timestampSec = Math.floor(now() / 1_000);
+    const timeout = AbortSignal.timeout(config.timeout_ms);
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method: "POST",
+        dispatcher: agent,
+        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+        headersTimeout: config.timeout_ms,
+        bodyTimeout: config.timeout_ms,
+        headers: {
+          "content-type": "application/json",
+          "user-agent": USER_AGENT,
+          "webhook-id": id,
+          "webhook-timestamp": String(timestampSec),
+          "webhook-signature": signWebhook({ id, timestampSec, body, secrets: config.secret }),
+        },
+        body,
+      });
+    } catch (error) {
+      const refused = findPrivateNetworkError(error);
+      if (refused !== undefined) throw privateNetworkError(refused.host, refused.address, error);
+      const reason = timeout.aborted ? `timed out after ${config.timeout_ms} ms` : signal?.aborted ? "aborted" : "network error";
+      const detail = error instanceof Error ? `: ${error.message}` : "";
+      throw new RetryableDeliveryError(`webhook to ${name} failed (${reason})${detail}`, { cause: error });
+    }
+
+    const outcome = classifyWebhookResponse(response.statusCode, response.headers, { nowMs: now() });
+    if (outcome === "ok") {
+      // Drain so the connection goes back to the pool.
+      await response.body.dump().catch(() => undefined);
+      return { status: response.statusCode };
+    }
+    const excerpt = await readExcerpt(response.body);
+    throw classifyWebhookResponse(response.statusCode, response.headers, { nowMs: now(), ...(excerpt === "" ? {} : { responseExcerpt: excerpt }) });
+  }
+
+  return {
+    type: "webhook",
+    deliver,
+    close: () => agent.close(),
+  };
+}

@@ -1,0 +1,149 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Kafka, logLevel } from "kafkajs";
+import { uniqueName } from "./names.js";
+import { freePort } from "./ports.js";
+import { startService, type RunningService, type ServiceName } from "./services.js";
+
+export const DEMO_SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWhhbmRvZmYtc3luYy10ZXN0cw==";
+
+export interface PipelineOptions {
+  readonly kafkaBrokers: string;
+  readonly redisUrl: string;
+  /** Extra YAML appended to the destinations file, e.g. `states:` declarations. */
+  readonly statesYaml?: string;
+  /** Settings of the `crm` webhook destination's retry policy. */
+  readonly retry?: { attempts: number; base_delay_ms: number; max_delay_ms: number };
+  readonly env?: Record<string, string>;
+}
+
+export interface ReceivedDelivery {
+  readonly webhookId: string;
+  readonly key: string;
+  readonly version: number;
+  readonly state: string;
+  readonly body: { data: { key: string; version: number; state: string; data: Record<string, unknown> } };
+}
+
+export interface Pipeline {
+  readonly topic: string;
+  readonly rejectedTopic: string;
+  readonly groupId: string;
+  readonly prefix: string;
+  readonly kafka: Kafka;
+  readonly env: Record<string, string>;
+  readonly services: Map<ServiceName, RunningService>;
+  readonly apiUrl: string;
+  produce(events: readonly unknown[], key?: (event: unknown, index: number) => string): Promise<void>;
+  produceRaw(values: readonly (string | Buffer)[]): Promise<void>;
+  deliveries(): Promise<ReceivedDelivery[]>;
+  start(name: ServiceName): Promise<RunningService>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole pipeline as production runs it, each service a child process from its built entry
+ * point, on topics, a consumer group and a Redis prefix of its own.
+ */
+export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const topic = uniqueName("handoff-events");
+  const rejectedTopic = `${topic}.dlq`;
+  const groupId = uniqueName("group");
+  const prefix = uniqueName("t");
+  const crmPort = await freePort();
+  const retry = options.retry ?? { attempts: 5, base_delay_ms: 200, max_delay_ms: 2000 };
+  const dir = await mkdtemp(join(tmpdir(), "handoff-sync-"));
+  const configPath = join(dir, "destinations.yaml");
+  await writeFile(
+    configPath,
+    [
+      "version: 1",
+      "source:",
+      `  topic: ${topic}`,
+      `  rejected_topic: ${rejectedTopic}`,
+      "  max_message_bytes: 4096",
+      "states:",
+      "  customer_refund: initiated",
+      options.statesYaml ?? "",
+      "destinations:",
+      "  crm:",
+      "    type: webhook",
+      `    url: http://127.0.0.1:${crmPort}/hooks`,
+      "    secret: env:DEMO_WEBHOOK_SECRET",
+      "    allow_private_network: true",
+      "    timeout_ms: 5000",
+      "    retry:",
+      `      attempts: ${retry.attempts}`,
+      `      base_delay_ms: ${retry.base_delay_ms}`,
+      `      max_delay_ms: ${retry.max_delay_ms}`,
+      "",
+    ].join("\n"),
+  );
+  const kafka = new Kafka({ clientId: "pipeline-test", brokers: options.kafkaBrokers.split(","), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }, { topic: rejectedTopic, numPartitions: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+
+  const env: Record<string, string> = {
+    KAFKA_BROKERS: options.kafkaBrokers,
+    REDIS_URL: options.redisUrl,
+    REDIS_PREFIX: prefix,
+    KAFKA_GROUP_ID: groupId,
+    HANDOFF_SYNC_CONFIG: configPath,
+    DEMO_WEBHOOK_SECRET: DEMO_SECRET,
+    LOG_LEVEL: "info",
+    KAFKA_SESSION_TIMEOUT_MS: "8000",
+    KAFKA_HEARTBEAT_INTERVAL_MS: "1000",
+    ...options.env,
+  };
+  const ports = new Map<ServiceName, number>([
+    ["demo-crm", crmPort],
+    ["consumer", await freePort()],
+    ["worker", await freePort()],
+    ["api", await freePort()],
+  ]);
+  const services = new Map<ServiceName, RunningService>();
+  const start = async (name: ServiceName): Promise<RunningService> => {
+    const port = ports.get(name) ?? (await freePort());
+    const service = await startService(name, env, { port, ...(name === "demo-crm" ? { readyPath: "/healthz" } : {}) });
+    services.set(name, service);
+    return service;
+  };
+  await Promise.all((["demo-crm", "consumer", "worker", "api"] as const).map((name) => start(name)));
+
+  return {
+    topic,
+    rejectedTopic,
+    groupId,
+    prefix,
+    kafka,
+    env,
+    services,
+    apiUrl: `http://127.0.0.1:${ports.get("api") ?? 0}`,
+    async produce(events, key) {
+      await producer.send({
+        topic,
+        messages: events.map((event, index) => {
+          const e = event as { shared_id?: string; id?: string };
+          return { key: key ? key(event, index) : (e.shared_id ?? e.id ?? null), value: JSON.stringify(event) };
+        }),
+      });
+    },
+    async produceRaw(values) {
+      await producer.send({ topic, messages: values.map((value) => ({ key: "raw", value })) });
+    },
+    async deliveries() {
+      const response = await fetch(`http://127.0.0.1:${crmPort}/deliveries`);
+      return (await response.json()) as ReceivedDelivery[];
+    },
+    start,
+    async stop() {
+      await producer.disconnect();
+      await Promise.all([...services.values()].map((service) => service.stop()));
+    },
+  };
+}
