@@ -53,7 +53,7 @@ describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => 
     const last = mine.at(-1);
     expect(last?.state).toBe("handoff_completed");
     expect(last?.version).toBe(2);
-    expect(last?.body.data.data).toEqual({ customer_id: "12345", handoff_reason: "successfully_identified" });
+    expect(last?.data).toEqual({ customer_id: "12345", handoff_reason: "successfully_identified" });
 
     const byShared = await handoff(pipeline, `shared_id=${sharedId}&id=unknown-id`);
     expect(byShared.status).toBe(200);
@@ -95,9 +95,10 @@ describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => 
     await consumer.connect();
     await consumer.subscribe({ topic: pipeline.rejectedTopic, fromBeginning: true });
     await consumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: ({ message }) => {
         const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
         rejected.push({ value: String(message.value), headers });
+        return Promise.resolve();
       },
     });
     const sharedId = uniqueName("after-bad");

@@ -21,7 +21,10 @@ export class ConfigError extends Error {
 
   constructor(problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
     const lines = problems.map((problem) => `  - ${formatProblem(problem)}`);
-    super(`invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`, options);
+    super(
+      `invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`,
+      options,
+    );
     this.problems = problems;
   }
 }

@@ -30,7 +30,10 @@ export const WebhookDestinationSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }),
   /** One ref, or several while rotating: every secret signs, so receivers can switch at leisure. */
   // Preprocessing instead of a union keeps the ref's own message ("use env:...") instead of "Invalid input".
-  secret: z.preprocess((value) => (typeof value === "string" ? [value] : value), z.array(SecretRefSchema).min(1)),
+  secret: z.preprocess(
+    (value) => (typeof value === "string" ? [value] : value),
+    z.array(SecretRefSchema).min(1),
+  ),
   allow_private_network: z.boolean().default(false),
   ...destinationBase,
 });
@@ -63,11 +66,14 @@ export const DestinationsFileSchema = z
   .strictObject({
     version: z.literal(1),
     source: SourceSchema.prefault({}),
-    states: z
-      .record(StateNameSchema, LifecycleStageSchema)
-      .default({}),
+    states: z.record(StateNameSchema, LifecycleStageSchema).default({}),
     destinations: z.record(
-      z.string().regex(DESTINATION_NAME, "destination names are lowercase slugs (a-z, 0-9, '-'), at most 41 characters"),
+      z
+        .string()
+        .regex(
+          DESTINATION_NAME,
+          "destination names are lowercase slugs (a-z, 0-9, '-'), at most 41 characters",
+        ),
       DestinationSchema,
     ),
     /** Omitted: every destination gets every event. */
@@ -76,14 +82,22 @@ export const DestinationsFileSchema = z
   .superRefine((file, ctx) => {
     for (const name of Object.keys(file.states)) {
       if (LIFECYCLE_STATE_NAMES.includes(name)) {
-        ctx.addIssue({ code: "custom", path: ["states", name], message: `"${name}" is a lifecycle state and cannot be redeclared` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["states", name],
+          message: `"${name}" is a lifecycle state and cannot be redeclared`,
+        });
       }
     }
     const known = new Set([...LIFECYCLE_STATE_NAMES, ...Object.keys(file.states)]);
     file.routes?.forEach((route, index) => {
       route.destinations.forEach((name, at) => {
         if (!Object.hasOwn(file.destinations, name)) {
-          ctx.addIssue({ code: "custom", path: ["routes", index, "destinations", at], message: `unknown destination "${name}"` });
+          ctx.addIssue({
+            code: "custom",
+            path: ["routes", index, "destinations", at],
+            message: `unknown destination "${name}"`,
+          });
         }
       });
       route.match?.states?.forEach((state, at) => {

@@ -12,7 +12,12 @@ const BrokerSchema = z.string().regex(/^[^\s:,]+:\d{1,5}$/, "each broker must be
 export const KafkaEnvSchema = z.object({
   KAFKA_BROKERS: z
     .string()
-    .transform((value) => value.split(",").map((broker) => broker.trim()).filter((broker) => broker !== ""))
+    .transform((value) =>
+      value
+        .split(",")
+        .map((broker) => broker.trim())
+        .filter((broker) => broker !== ""),
+    )
     .pipe(z.array(BrokerSchema).min(1, "needs at least one host:port")),
   KAFKA_CLIENT_ID: z.string().default("handoff-sync"),
   KAFKA_GROUP_ID: z.string().default("handoff-sync-consumer"),
@@ -23,7 +28,10 @@ export type KafkaEnv = z.infer<typeof KafkaEnvSchema>;
 
 export const RedisEnvSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" }),
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_{}-]+$/, "letters, digits, ':', '_', '-', '{', '}' only").default("hs"),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_{}-]+$/, "letters, digits, ':', '_', '-', '{', '}' only")
+    .default("hs"),
 });
 export type RedisEnv = z.infer<typeof RedisEnvSchema>;
 

@@ -7,7 +7,10 @@ const examplesDir = fileURLToPath(new URL("../../../examples/", import.meta.url)
 const files = (await readdir(examplesDir)).filter((name) => name.endsWith(".yaml"));
 
 // Every `env:` reference resolves to a placeholder: the examples are checked for shape, not secrets.
-const anyEnv = new Proxy<Record<string, string>>({}, { get: (_target, name) => (typeof name === "string" ? `placeholder-${name}` : undefined) });
+const anyEnv = new Proxy<Record<string, string>>(
+  {},
+  { get: (_target, name) => (typeof name === "string" ? `placeholder-${name}` : undefined) },
+);
 
 describe("examples/*.yaml", () => {
   it("has examples", () => {

@@ -48,8 +48,15 @@ routes:
 describe("loadDestinationsFile", () => {
   it("validates, applies defaults and resolves secrets", async () => {
     await write("secret.txt", "whsec_from_file\n");
-    const config = await loadDestinationsFile(await write("valid.yaml", valid), { DEMO_SECRET: "whsec_env", OLD_SECRET: "old" });
-    expect(config.source).toEqual({ topic: "handoff.events", rejected_topic: "handoff.events.dlq", max_message_bytes: 1_048_576 });
+    const config = await loadDestinationsFile(await write("valid.yaml", valid), {
+      DEMO_SECRET: "whsec_env",
+      OLD_SECRET: "old",
+    });
+    expect(config.source).toEqual({
+      topic: "handoff.events",
+      rejected_topic: "handoff.events.dlq",
+      max_message_bytes: 1_048_576,
+    });
     expect(config.destinations.demo).toEqual({
       type: "webhook",
       url: "https://crm.example.com/hooks",
@@ -105,8 +112,12 @@ routes:
       ]),
     );
     expect(byPath.get("destinations.demo.url")?.line).toBe(10);
-    expect(byPath.get("destinations.demo.secret")?.message).toMatch(/must not be written into the config file.*env:VAR_NAME.*file:/);
-    expect(error.message).toContain(`${file}: destinations.demo.url: must be an http:// or https:// URL (line 10)`);
+    expect(byPath.get("destinations.demo.secret")?.message).toMatch(
+      /must not be written into the config file.*env:VAR_NAME.*file:/,
+    );
+    expect(error.message).toContain(
+      `${file}: destinations.demo.url: must be an http:// or https:// URL (line 10)`,
+    );
     expect(error.message).toMatch(/Unrecognized key.*partitions/);
     expect(error.message.split("\n").length).toBe(error.problems.length + 1);
   });

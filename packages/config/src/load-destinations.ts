@@ -30,10 +30,15 @@ function asWritten(doc: Document, path: Path): Path {
   return isScalar(doc.getIn(parent, true)) ? parent : path;
 }
 
-async function resolveSecret(ref: SecretRef, env: Env, configDir: string): Promise<string | { problem: string }> {
+async function resolveSecret(
+  ref: SecretRef,
+  env: Env,
+  configDir: string,
+): Promise<string | { problem: string }> {
   if (ref.kind === "env") {
     const value = env[ref.target];
-    if (value === undefined || value.trim() === "") return { problem: `environment variable ${ref.target} is not set` };
+    if (value === undefined || value.trim() === "")
+      return { problem: `environment variable ${ref.target} is not set` };
     return value;
   }
   const path = resolve(configDir, ref.target);
@@ -61,11 +66,14 @@ async function resolveSecrets(
     return "";
   }
   if (Array.isArray(value)) {
-    return Promise.all(value.map((item: unknown, index) => resolveSecrets(item, [...path, index], env, configDir, problems)));
+    return Promise.all(
+      value.map((item: unknown, index) => resolveSecrets(item, [...path, index], env, configDir, problems)),
+    );
   }
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = await resolveSecrets(item, [...path, key], env, configDir, problems);
+    for (const [key, item] of Object.entries(value))
+      out[key] = await resolveSecrets(item, [...path, key], env, configDir, problems);
     return out;
   }
   return value;
@@ -87,7 +95,12 @@ export async function loadDestinationsFile(file: string, env: Env): Promise<Load
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
   if (doc.errors.length > 0) {
     throw new ConfigError(
-      doc.errors.map((error) => ({ file, path: "", message: error.message.split("\n")[0] ?? "invalid YAML", line: counter.linePos(error.pos[0]).line })),
+      doc.errors.map((error) => ({
+        file,
+        path: "",
+        message: error.message.split("\n")[0] ?? "invalid YAML",
+        line: counter.linePos(error.pos[0]).line,
+      })),
     );
   }
   const problem = (rawPath: Path, message: string): ConfigProblem => {
@@ -99,7 +112,12 @@ export async function loadDestinationsFile(file: string, env: Env): Promise<Load
   const parsed = DestinationsFileSchema.safeParse(doc.toJS());
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => problem(issue.path.filter((part) => typeof part !== "symbol"), issue.message)),
+      parsed.error.issues.map((issue) =>
+        problem(
+          issue.path.filter((part) => typeof part !== "symbol"),
+          issue.message,
+        ),
+      ),
     );
   }
   const secretProblems: { path: Path; message: string }[] = [];

@@ -9,7 +9,11 @@ const ServiceEnvSchema = CommonEnvSchema.extend({ PORT: portSchema(3000) })
   .extend(RedisEnvSchema.shape)
   .extend({ FEATURE_X: z.stringbool().default(false) });
 
-const minimal = { KAFKA_BROKERS: "localhost:9092", REDIS_URL: "redis://localhost:6379", HANDOFF_SYNC_CONFIG: "config.yaml" };
+const minimal = {
+  KAFKA_BROKERS: "localhost:9092",
+  REDIS_URL: "redis://localhost:6379",
+  HANDOFF_SYNC_CONFIG: "config.yaml",
+};
 
 describe("parseEnv", () => {
   it("applies defaults", () => {
@@ -28,7 +32,12 @@ describe("parseEnv", () => {
   });
 
   it("splits and trims the broker list and coerces numbers", () => {
-    const env = parseEnv(ServiceEnvSchema, { ...minimal, KAFKA_BROKERS: " a:9092, b:9093 ,", PORT: "8080", KAFKA_SESSION_TIMEOUT_MS: "30000" });
+    const env = parseEnv(ServiceEnvSchema, {
+      ...minimal,
+      KAFKA_BROKERS: " a:9092, b:9093 ,",
+      PORT: "8080",
+      KAFKA_SESSION_TIMEOUT_MS: "30000",
+    });
     expect(env.KAFKA_BROKERS).toEqual(["a:9092", "b:9093"]);
     expect(env.PORT).toBe(8080);
     expect(env.KAFKA_SESSION_TIMEOUT_MS).toBe(30_000);
@@ -53,7 +62,13 @@ describe("parseEnv", () => {
   it("lists every problem, naming each variable, one per line", () => {
     let caught: unknown;
     try {
-      parseEnv(ServiceEnvSchema, { KAFKA_BROKERS: "", REDIS_URL: "http://nope", LOG_LEVEL: "loud", PORT: "x", FEATURE_X: "maybe" });
+      parseEnv(ServiceEnvSchema, {
+        KAFKA_BROKERS: "",
+        REDIS_URL: "http://nope",
+        LOG_LEVEL: "loud",
+        PORT: "x",
+        FEATURE_X: "maybe",
+      });
     } catch (error) {
       caught = error;
     }
@@ -69,6 +84,8 @@ describe("parseEnv", () => {
   });
 
   it("rejects a broker without a port", () => {
-    expect(() => parseEnv(KafkaEnvSchema, { KAFKA_BROKERS: "localhost" })).toThrow(/KAFKA_BROKERS\.0: each broker must be host:port/);
+    expect(() => parseEnv(KafkaEnvSchema, { KAFKA_BROKERS: "localhost" })).toThrow(
+      /KAFKA_BROKERS\.0: each broker must be host:port/,
+    );
   });
 });

@@ -21,7 +21,10 @@ export function parseEnv<T extends z.ZodType>(schema: T, env: Env): z.infer<T> {
     const path = issue.path.map(String).join(".");
     const name = issue.path[0];
     const missing = typeof name === "string" && cleaned[name] === undefined && issue.code === "invalid_type";
-    return { path: path === "" ? "(environment)" : path, message: missing ? "is required but not set" : issue.message };
+    return {
+      path: path === "" ? "(environment)" : path,
+      message: missing ? "is required but not set" : issue.message,
+    };
   });
   throw new ConfigError(problems);
 }

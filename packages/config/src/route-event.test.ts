@@ -5,7 +5,11 @@ const destinations = { crm: {}, pager: {}, audit: {} };
 
 describe("routeEvent", () => {
   it("sends every event everywhere when no routes are configured", () => {
-    expect(routeEvent({ destinations }, { state: "handoff_initiated", stage: "initiated" })).toEqual(["crm", "pager", "audit"]);
+    expect(routeEvent({ destinations }, { state: "handoff_initiated", stage: "initiated" })).toEqual([
+      "crm",
+      "pager",
+      "audit",
+    ]);
   });
 
   const config: RoutingConfig = {
@@ -27,6 +31,8 @@ describe("routeEvent", () => {
   });
 
   it("routes nowhere when routes is an empty list", () => {
-    expect(routeEvent({ destinations, routes: [] }, { state: "handoff_failed", stage: "failed" })).toEqual([]);
+    expect(routeEvent({ destinations, routes: [] }, { state: "handoff_failed", stage: "failed" })).toEqual(
+      [],
+    );
   });
 });

@@ -18,7 +18,11 @@ function matches(route: Route, event: RoutableEvent): boolean {
   if (match.states !== undefined && !match.states.includes(event.state)) return false;
   if (match.stages !== undefined && !match.stages.includes(event.stage)) return false;
   // A route limited to channels never matches an event that names none.
-  if (match.channels !== undefined && (event.channel === undefined || !match.channels.includes(event.channel))) return false;
+  if (
+    match.channels !== undefined &&
+    (event.channel === undefined || !match.channels.includes(event.channel))
+  )
+    return false;
   return true;
 }
 

@@ -22,7 +22,8 @@ export class SecretRef {
   }
 }
 
-const HOW_TO = 'write "env:VAR_NAME" to read it from an environment variable or "file:/path/to/secret" to read it from a file';
+const HOW_TO =
+  'write "env:VAR_NAME" to read it from an environment variable or "file:/path/to/secret" to read it from a file';
 
 export const SecretRefSchema = z.string().transform((value, ctx) => {
   if (value.startsWith("env:")) {

@@ -60,9 +60,10 @@ export function createBatchConsumer(settings: BatchConsumerSettings): BatchConsu
         autoCommitInterval: 1000,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: settings.partitionsConsumedConcurrently ?? 1,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+        eachBatch: async (payload) => {
+          const { batch } = payload;
           for (const message of batch.messages) {
-            if (!isRunning() || isStale()) break;
+            if (!payload.isRunning() || payload.isStale()) break;
             await settings.handle({
               topic: batch.topic,
               partition: batch.partition,
@@ -72,10 +73,10 @@ export function createBatchConsumer(settings: BatchConsumerSettings): BatchConsu
               headers: flattenHeaders(message.headers),
               timestamp: Number(message.timestamp),
             });
-            resolveOffset(message.offset);
-            await heartbeat();
+            payload.resolveOffset(message.offset);
+            await payload.heartbeat();
           }
-          await commitOffsetsIfNecessary();
+          await payload.commitOffsetsIfNecessary();
         },
       });
     },

@@ -7,23 +7,49 @@ import { HandoffSnapshotSchema, type HandoffSnapshot } from "./snapshot.js";
 import { createStateCatalogue } from "./states.js";
 
 const catalogue = createStateCatalogue({ customer_refund: "initiated", callback_failed: "failed" });
-const STATES = ["handoff_initiated", "handoff_completed", "handoff_failed", "customer_refund", "callback_failed"];
+const STATES = [
+  "handoff_initiated",
+  "handoff_completed",
+  "handoff_failed",
+  "customer_refund",
+  "callback_failed",
+];
 const BASE_SECONDS = Date.UTC(2025, 0, 1) / 1000;
 
-function event(eventId: string, state: string, occurredAt: string, patch: Partial<HandoffEvent> = {}): HandoffEvent {
-  return { schema_version: 1, event_id: eventId, id: "conv-1", state, occurred_at: occurredAt, data: {}, ...patch };
+function event(
+  eventId: string,
+  state: string,
+  occurredAt: string,
+  patch: Partial<HandoffEvent> = {},
+): HandoffEvent {
+  return {
+    schema_version: 1,
+    event_id: eventId,
+    id: "conv-1",
+    state,
+    occurred_at: occurredAt,
+    data: {},
+    ...patch,
+  };
 }
 
 const at = (seconds: number) => new Date((BASE_SECONDS + seconds) * 1000).toISOString();
 const ctx = (receivedAt = at(1000), maxHistory?: number) =>
   maxHistory === undefined ? { catalogue, receivedAt } : { catalogue, receivedAt, maxHistory };
 
-function applyAll(events: readonly HandoffEvent[], maxHistory?: number): { snapshot: HandoffSnapshot; results: ApplyResult[] } {
+function applyAll(
+  events: readonly HandoffEvent[],
+  maxHistory?: number,
+): { snapshot: HandoffSnapshot; results: ApplyResult[] } {
   let snapshot: HandoffSnapshot | undefined;
   const results: ApplyResult[] = [];
   for (const e of events) {
     // received_at derives from the event so replays and reorderings are comparable.
-    const result = applyEvent(snapshot, e, ctx(`2025-02-01T00:00:00.${e.event_id.padStart(3, "0").slice(-3)}Z`, maxHistory));
+    const result = applyEvent(
+      snapshot,
+      e,
+      ctx(`2025-02-01T00:00:00.${e.event_id.padStart(3, "0").slice(-3)}Z`, maxHistory),
+    );
     results.push(result);
     snapshot = result.snapshot;
   }
@@ -83,7 +109,11 @@ describe("applyEvent", () => {
 
   it("lets a stale event join the history without changing the current state", () => {
     const { snapshot } = applyAll([event("2", "handoff_completed", at(10), { data: { a: "new" } })]);
-    const stale = applyEvent(snapshot, event("1", "handoff_initiated", at(5), { data: { a: "old", b: 1 } }), ctx());
+    const stale = applyEvent(
+      snapshot,
+      event("1", "handoff_initiated", at(5), { data: { a: "old", b: 1 } }),
+      ctx(),
+    );
     expect(stale.outcome).toBe("stale");
     expect(stale.snapshot.state).toBe("handoff_completed");
     expect(stale.snapshot.version).toBe(2);
@@ -128,7 +158,12 @@ describe("applyEvent", () => {
       event("3", "handoff_completed", at(2)),
       event("4", "handoff_failed", at(3)),
     ]);
-    expect(snapshot.history.map((h) => h.anomaly)).toEqual([undefined, undefined, "illegal_transition", "illegal_transition"]);
+    expect(snapshot.history.map((h) => h.anomaly)).toEqual([
+      undefined,
+      undefined,
+      "illegal_transition",
+      "illegal_transition",
+    ]);
     expect(snapshot.state).toBe("handoff_failed");
   });
 
@@ -138,7 +173,13 @@ describe("applyEvent", () => {
       event("2", "handoff_failed", at(1), { shared_id: "s1", id: "conv-2", destination: "queue_a" }),
       event("3", "handoff_initiated", at(2), { shared_id: "s2", channel: "sms" }),
     ]);
-    expect(snapshot).toMatchObject({ id: "conv-1", shared_id: "s1", channel: "sms", reason: "billing", destination: "queue_a" });
+    expect(snapshot).toMatchObject({
+      id: "conv-1",
+      shared_id: "s1",
+      channel: "sms",
+      reason: "billing",
+      destination: "queue_a",
+    });
     expect(snapshot.history.map((h) => h.id)).toEqual(["conv-1", "conv-2", "conv-1"]);
   });
 
@@ -152,7 +193,9 @@ describe("applyEvent", () => {
   });
 
   it("rejects a non-positive maxHistory", () => {
-    expect(() => applyEvent(undefined, event("e1", "handoff_initiated", at(0)), ctx(at(0), 0))).toThrow(RangeError);
+    expect(() => applyEvent(undefined, event("e1", "handoff_initiated", at(0)), ctx(at(0), 0))).toThrow(
+      RangeError,
+    );
   });
 
   it("bounds the history, folding dropped data into base_data", () => {
@@ -172,12 +215,20 @@ describe("applyEvent", () => {
     // Judged against the dropped entry, the kept failure is a legal transition.
     expect(snapshot.history[0]?.anomaly).toBeUndefined();
 
-    const older = applyEvent(snapshot, event("0", "handoff_initiated", at(-1), { data: { a: 0, z: 0 } }), ctx(at(0), 2));
+    const older = applyEvent(
+      snapshot,
+      event("0", "handoff_initiated", at(-1), { data: { a: 0, z: 0 } }),
+      ctx(at(0), 2),
+    );
     expect(older.outcome).toBe("stale");
     expect(older.snapshot.base_data).toEqual({ a: 1, b: 1, z: 0 });
     expect(older.snapshot.data).toEqual({ a: 1, b: 2, c: 3, z: 0 });
 
-    const replay = applyEvent(older.snapshot, event("1", "handoff_initiated", at(0), { data: { a: 1, b: 1 } }), ctx(at(0), 2));
+    const replay = applyEvent(
+      older.snapshot,
+      event("1", "handoff_initiated", at(0), { data: { a: 1, b: 1 } }),
+      ctx(at(0), 2),
+    );
     expect(replay.outcome).toBe("duplicate");
     expect(replay.snapshot).toBe(older.snapshot);
   });
@@ -199,7 +250,9 @@ function formatInstant(seconds: number, micros: number, offsetMinutes: number, p
   const sign = offsetMinutes < 0 ? "-" : "+";
   const abs = Math.abs(offsetMinutes);
   const offset =
-    offsetMinutes === 0 ? "Z" : `${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+    offsetMinutes === 0
+      ? "Z"
+      : `${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
   return `${local}${fraction}${offset}`;
 }
 
@@ -214,9 +267,13 @@ const occurredAt = fc
     return { iso: formatInstant(seconds, micros, offset, precision), instant: seconds * 1_000_000 + micros };
   });
 
-const dataRecord = fc.dictionary(fc.constantFrom("a", "b", "c", "customer_id"), fc.oneof(fc.integer(), fc.constant(null), fc.string()), {
-  maxKeys: 3,
-});
+const dataRecord = fc.dictionary(
+  fc.constantFrom("a", "b", "c", "customer_id"),
+  fc.oneof(fc.integer(), fc.constant(null), fc.string()),
+  {
+    maxKeys: 3,
+  },
+);
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 
 const generatedEvents = fc
@@ -245,7 +302,10 @@ const generatedEvents = fc
   );
 
 const withPermutation = generatedEvents.chain((events) =>
-  fc.tuple(fc.constant(events), fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length })),
+  fc.tuple(
+    fc.constant(events),
+    fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }),
+  ),
 );
 
 const maxHistories = fc.constantFrom(undefined, 1, 2, 3, 5);
@@ -264,8 +324,14 @@ describe("applyEvent properties", () => {
   it("any arrival order gives the same snapshot, bookkeeping aside", () => {
     fc.assert(
       fc.property(withPermutation, maxHistories, ([events, shuffled], maxHistory) => {
-        const a = applyAll(events.map((g) => g.event), maxHistory).snapshot;
-        const b = applyAll(shuffled.map((g) => g.event), maxHistory).snapshot;
+        const a = applyAll(
+          events.map((g) => g.event),
+          maxHistory,
+        ).snapshot;
+        const b = applyAll(
+          shuffled.map((g) => g.event),
+          maxHistory,
+        ).snapshot;
         expect(withoutBookkeeping(b)).toEqual(withoutBookkeeping(a));
       }),
       { numRuns: 500 },
@@ -275,7 +341,10 @@ describe("applyEvent properties", () => {
   it("the current state is the latest event's, and data merges in occurred_at order", () => {
     fc.assert(
       fc.property(generatedEvents, maxHistories, (events, maxHistory) => {
-        const { snapshot } = applyAll(events.map((g) => g.event), maxHistory);
+        const { snapshot } = applyAll(
+          events.map((g) => g.event),
+          maxHistory,
+        );
         const ordered = [...events].sort(byInstantThenId);
         const latest = ordered.at(-1)?.event;
         expect(snapshot.state).toBe(latest?.state);
@@ -294,7 +363,10 @@ describe("applyEvent properties", () => {
       fc.property(generatedEvents, (events) => {
         const { results } = applyAll(events.map((g) => g.event));
         events.forEach((g, i) => {
-          const latestSoFar = events.slice(0, i + 1).sort(byInstantThenId).at(-1);
+          const latestSoFar = events
+            .slice(0, i + 1)
+            .sort(byInstantThenId)
+            .at(-1);
           expect(results[i]?.outcome).toBe(latestSoFar === g ? "applied" : "stale");
           expect(results[i]?.snapshot.version).toBe(i + 1);
         });
@@ -323,7 +395,9 @@ describe("applyEvent properties", () => {
         const { snapshot: expected } = applyAll(plain, maxHistory);
         const { snapshot: actual, results } = applyAll(replayed, maxHistory);
         expect(actual).toEqual(expected);
-        expect(results.filter((r) => r.outcome === "duplicate").length).toBeGreaterThanOrEqual(replays.length);
+        expect(results.filter((r) => r.outcome === "duplicate").length).toBeGreaterThanOrEqual(
+          replays.length,
+        );
       }),
       { numRuns: 300 },
     );
@@ -333,9 +407,21 @@ describe("applyEvent properties", () => {
     fc.assert(
       fc.property(withPermutation, fc.integer({ min: 1, max: 5 }), ([events, shuffled], maxHistory) => {
         const full = applyAll(events.map((g) => g.event)).snapshot;
-        const bounded = applyAll(shuffled.map((g) => g.event), maxHistory).snapshot;
+        const bounded = applyAll(
+          shuffled.map((g) => g.event),
+          maxHistory,
+        ).snapshot;
         expect(bounded.history.length).toBeLessThanOrEqual(maxHistory);
-        for (const field of ["state", "stage", "occurred_at", "data", "channel", "reason", "shared_id", "id"] as const) {
+        for (const field of [
+          "state",
+          "stage",
+          "occurred_at",
+          "data",
+          "channel",
+          "reason",
+          "shared_id",
+          "id",
+        ] as const) {
           expect(bounded[field]).toEqual(full[field]);
         }
         const strip = (s: HandoffSnapshot) => s.history.map(({ received_at: _r, ...entry }) => entry);

@@ -239,7 +239,10 @@ export function applyEvent(
   }
   history = withAnomalies(history, base.truncated?.stage);
 
-  const snapshot = buildSnapshot(current, event, ctx, history, { data: base.data, truncated: base.truncated });
+  const snapshot = buildSnapshot(current, event, ctx, history, {
+    data: base.data,
+    truncated: base.truncated,
+  });
   const outcome = history.at(-1)?.event_id === event.event_id ? "applied" : "stale";
   const anomaly = history.find((e) => e.event_id === event.event_id)?.anomaly;
   return anomaly === undefined ? { outcome, snapshot } : { outcome, snapshot, anomaly };

@@ -27,7 +27,8 @@ export function computeBackoffMs(
   random: () => number,
   retryAfterMs?: number,
 ): number {
-  if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs)) return Math.max(Math.ceil(retryAfterMs), 0);
+  if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs))
+    return Math.max(Math.ceil(retryAfterMs), 0);
   const exponent = Math.max(Math.floor(attemptsMade), 1) - 1;
   const ceiling = Math.min(policy.max_delay_ms, policy.base_delay_ms * 2 ** exponent);
   return Math.floor(random() * ceiling);

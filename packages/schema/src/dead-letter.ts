@@ -3,7 +3,14 @@ import { jobIdPart } from "./keys.js";
 
 const datetime = z.iso.datetime({ offset: true });
 
-export const AttemptOutcomeSchema = z.enum(["retryable", "permanent", "destination", "auth", "success", "unknown"]);
+export const AttemptOutcomeSchema = z.enum([
+  "retryable",
+  "permanent",
+  "destination",
+  "auth",
+  "success",
+  "unknown",
+]);
 export type AttemptOutcome = z.infer<typeof AttemptOutcomeSchema>;
 
 export const AttemptLogEntrySchema = z.object({

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-export interface ErrorOptions {
+export interface HandoffSyncErrorOptions {
   readonly cause?: unknown;
 }
 
@@ -11,7 +11,7 @@ export interface ErrorOptions {
 export abstract class HandoffSyncError extends Error {
   abstract readonly retryable: boolean;
 
-  constructor(message: string, options: ErrorOptions = {}) {
+  constructor(message: string, options: HandoffSyncErrorOptions = {}) {
     super(message, "cause" in options ? { cause: options.cause } : undefined);
   }
 }
@@ -19,7 +19,7 @@ export abstract class HandoffSyncError extends Error {
 // Names live on the prototype (set in static blocks below) rather than as instance fields: V8 reads
 // `name` while building the stack header inside `super()`, before instance fields exist.
 
-export interface DeliveryErrorOptions extends ErrorOptions {
+export interface DeliveryErrorOptions extends HandoffSyncErrorOptions {
   readonly status?: number;
   readonly retryAfterMs?: number;
   /** An allow-listed, truncated excerpt of the CRM's response; never a whole body (it may hold personal data). */
@@ -118,7 +118,7 @@ export class UnknownStateError extends HandoffSyncError {
     this.prototype.name = "UnknownStateError";
   }
 
-  constructor(state: string, options: ErrorOptions = {}) {
+  constructor(state: string, options: HandoffSyncErrorOptions = {}) {
     super(`state "${state}" is not in the state catalogue`, options);
     this.state = state;
   }
@@ -133,7 +133,7 @@ export class InvalidCatalogueError extends HandoffSyncError {
     this.prototype.name = "InvalidCatalogueError";
   }
 
-  constructor(problems: readonly string[], options: ErrorOptions = {}) {
+  constructor(problems: readonly string[], options: HandoffSyncErrorOptions = {}) {
     super(`invalid state catalogue: ${problems.join("; ")}`, options);
     this.problems = problems;
   }

@@ -27,7 +27,12 @@ describe("parseHandoffEvent", () => {
   });
 
   it("defaults data to {} and schema_version to 1", () => {
-    const result = parseHandoffEvent({ event_id: "e", id: "c", state: "customer_refund", occurred_at: "2025-01-01T00:00:00Z" });
+    const result = parseHandoffEvent({
+      event_id: "e",
+      id: "c",
+      state: "customer_refund",
+      occurred_at: "2025-01-01T00:00:00Z",
+    });
     expect(result.ok && result.event).toEqual({
       schema_version: 1,
       event_id: "e",
@@ -74,7 +79,11 @@ describe("parseHandoffEvent", () => {
   });
 
   it("accepts any offset and sub-millisecond precision", () => {
-    for (const occurred_at of ["2025-01-01T00:00:00Z", "2025-01-01T00:00:00.123456-05:30", "2025-01-01T00:00:00+00:00"]) {
+    for (const occurred_at of [
+      "2025-01-01T00:00:00Z",
+      "2025-01-01T00:00:00.123456-05:30",
+      "2025-01-01T00:00:00+00:00",
+    ]) {
       expect(parseHandoffEvent({ ...valid, occurred_at }).ok).toBe(true);
     }
   });

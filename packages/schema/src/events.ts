@@ -44,11 +44,15 @@ export const HandoffEventSchema = z
     ),
     occurred_at: z.iso
       .datetime({ offset: true })
-      .describe("When the state change happened, ISO 8601 with Z or an offset. Orders the handoff's history."),
+      .describe(
+        "When the state change happened, ISO 8601 with Z or an offset. Orders the handoff's history.",
+      ),
     data: z
       .record(z.string(), z.unknown())
       .default({})
-      .describe("Context for the live agent (customer id, verification status, entities); merged across events."),
+      .describe(
+        "Context for the live agent (customer id, verification status, entities); merged across events.",
+      ),
     channel: label("Channel of the conversation, e.g. voice, webchat, sms.").optional(),
     destination: label("Where the conversation was handed off to, e.g. live_agent_queue.").optional(),
     reason: label("Why the handoff happened, e.g. billing_question.").optional(),

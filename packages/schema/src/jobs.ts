@@ -20,8 +20,7 @@ export const DeliveryJobSchema = z.object({
 export type DeliveryJob = z.infer<typeof DeliveryJobSchema>;
 
 export type ParseDeliveryJobResult =
-  | { ok: true; job: DeliveryJob }
-  | { ok: false; problems: Problem[]; message: string };
+  { ok: true; job: DeliveryJob } | { ok: false; problems: Problem[]; message: string };
 
 export function parseDeliveryJob(raw: unknown): ParseDeliveryJobResult {
   const result = DeliveryJobSchema.safeParse(raw, { error: requiredFieldMessage });

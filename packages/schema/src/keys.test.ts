@@ -88,8 +88,12 @@ describe("jobIdPart", () => {
   const decode = (part: string): string =>
     part
       .slice(1)
-      .replace(/%u([0-9A-F]{4})|((?:%[0-9A-F]{2})+)/g, (_m, unit: string | undefined, bytes: string | undefined) =>
-        unit !== undefined ? String.fromCharCode(Number.parseInt(unit, 16)) : decodeURIComponent(bytes ?? ""),
+      .replace(
+        /%u([0-9A-F]{4})|((?:%[0-9A-F]{2})+)/g,
+        (_m, unit: string | undefined, bytes: string | undefined) =>
+          unit !== undefined
+            ? String.fromCharCode(Number.parseInt(unit, 16))
+            : decodeURIComponent(bytes ?? ""),
       );
 
   it("never contains ':' and is never all digits", () => {

@@ -9,8 +9,11 @@ export type Problem = z.infer<typeof ProblemSchema>;
 
 // Zod's default for a missing field ("expected string, received undefined") reads like a type bug to
 // producers; "Required" says what to fix.
-export const requiredFieldMessage = (issue: { readonly input?: unknown }): string | undefined =>
-  issue.input === undefined ? "Required" : undefined;
+export const requiredFieldMessage = (issue: {
+  readonly code?: string;
+  readonly input?: unknown;
+}): string | undefined =>
+  issue.code === "invalid_type" && issue.input === undefined ? "Required" : undefined;
 
 function dottedPath(path: readonly PropertyKey[]): string {
   return path.length === 0 ? "(root)" : path.map(String).join(".");

@@ -4,19 +4,30 @@ import { createStateCatalogue, isLegalTransition, LIFECYCLE_STATES, type Lifecyc
 
 describe("createStateCatalogue", () => {
   it("knows the lifecycle states and the custom ones", () => {
-    const catalogue = createStateCatalogue({ customer_refund: "initiated", complaint_escalation: "initiated" });
+    const catalogue = createStateCatalogue({
+      customer_refund: "initiated",
+      complaint_escalation: "initiated",
+    });
     expect(catalogue.stageOf("handoff_initiated")).toBe("initiated");
     expect(catalogue.stageOf("handoff_completed")).toBe("completed");
     expect(catalogue.stageOf("handoff_failed")).toBe("failed");
     expect(catalogue.stageOf("customer_refund")).toBe("initiated");
     expect(catalogue.stageOf("nope")).toBeUndefined();
     expect(catalogue.stageOf("toString")).toBeUndefined();
-    expect(catalogue.states()).toEqual([...Object.keys(LIFECYCLE_STATES), "customer_refund", "complaint_escalation"]);
+    expect(catalogue.states()).toEqual([
+      ...Object.keys(LIFECYCLE_STATES),
+      "customer_refund",
+      "complaint_escalation",
+    ]);
   });
 
   it("refuses to redefine a lifecycle state, listing every problem", () => {
     const build = () =>
-      createStateCatalogue({ handoff_completed: "failed", "Bad-Name": "initiated", odd: "done" as LifecycleStage });
+      createStateCatalogue({
+        handoff_completed: "failed",
+        "Bad-Name": "initiated",
+        odd: "done" as LifecycleStage,
+      });
     expect(build).toThrow(InvalidCatalogueError);
     try {
       build();

@@ -3,3 +3,4 @@ export * from "./names.js";
 export * from "./wait.js";
 export * from "./services.js";
 export * from "./ports.js";
+export * from "./pipeline.js";

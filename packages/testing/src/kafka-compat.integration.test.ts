@@ -26,9 +26,10 @@ describe("kafkajs compatibility with the broker", () => {
     const next: { topic: string; partition: number; offset: string }[] = [];
     await consumer.run({
       autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
+      eachMessage: ({ partition, message }) => {
         seen.push(String(message.value));
         next.push({ topic, partition, offset: String(Number(message.offset) + 1) });
+        return Promise.resolve();
       },
     });
     await waitFor(() => seen.length >= messages.length, { timeoutMs: 60_000, message: "messages consumed" });

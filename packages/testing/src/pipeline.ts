@@ -18,12 +18,20 @@ export interface PipelineOptions {
   readonly env?: Record<string, string>;
 }
 
+/** A write the demo CRM received, as its `GET /deliveries` reports it. */
 export interface ReceivedDelivery {
   readonly webhookId: string;
+  readonly duplicate: boolean;
   readonly key: string;
   readonly version: number;
   readonly state: string;
-  readonly body: { data: { key: string; version: number; state: string; data: Record<string, unknown> } };
+  readonly data: Record<string, unknown>;
+}
+
+interface ReceiverRecord {
+  readonly webhookId: string;
+  readonly duplicate: boolean;
+  readonly payload: { data: { key: string; version: number; state: string; data: Record<string, unknown> } };
 }
 
 export interface Pipeline {
@@ -138,7 +146,15 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     },
     async deliveries() {
       const response = await fetch(`http://127.0.0.1:${crmPort}/deliveries`);
-      return (await response.json()) as ReceivedDelivery[];
+      const records = (await response.json()) as ReceiverRecord[];
+      return records.map((r) => ({
+        webhookId: r.webhookId,
+        duplicate: r.duplicate,
+        key: r.payload.data.key,
+        version: r.payload.data.version,
+        state: r.payload.data.state,
+        data: r.payload.data.data,
+      }));
     },
     start,
     async stop() {

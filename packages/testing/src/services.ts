@@ -58,7 +58,7 @@ export async function startService(
     );
   } catch (error) {
     await stop("SIGKILL");
-    throw new Error(`${String(error)}\n--- ${name} output ---\n${lines.slice(-40).join("\n")}`);
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- ${name} output ---\n${lines.slice(-40).join("\n")}`, { cause: error });
   }
   return { name, process: child, lines, port: options.port, exited, stop, kill: () => stop("SIGKILL") };
 }

@@ -16,7 +16,7 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${options.message ?? "condition not met"} within ${options.timeoutMs ?? 30_000} ms${last ? `: ${String(last)}` : ""}`);
+      throw new Error(`${options.message ?? "condition not met"} within ${options.timeoutMs ?? 30_000} ms${last === undefined ? "" : `: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`);
     }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
   }

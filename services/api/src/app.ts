@@ -1,6 +1,6 @@
 import type { HandoffStore } from "@handoff-sync/store";
 import { readiness, type Logger, type ReadinessCheck } from "@handoff-sync/telemetry";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify from "fastify";
 import { z } from "zod";
 import { sendProblem } from "./problem.js";
 
@@ -15,8 +15,8 @@ const HandoffQuerySchema = z.object({
   id: z.string().min(1).max(200).optional(),
 });
 
-export function buildApi(settings: ApiSettings): FastifyInstance {
-  const app: FastifyInstance = Fastify({ loggerInstance: settings.log as FastifyBaseLogger, disableRequestLogging: true });
+export function buildApi(settings: ApiSettings) {
+  const app = Fastify({ loggerInstance: settings.log, disableRequestLogging: true });
   let shuttingDown = false;
   app.addHook("onClose", () => {
     shuttingDown = true;

@@ -1,4 +1,4 @@
-import { CommonEnvSchema, KafkaEnvSchema, parseEnv, portSchema, RedisEnvSchema } from "@handoff-sync/config";
+import { CommonEnvSchema, loadDestinationsFile, type LoadedConfig, KafkaEnvSchema, parseEnv, portSchema, RedisEnvSchema } from "@handoff-sync/config";
 import { z } from "zod";
 
 export const ConsumerEnvSchema = z.object({
@@ -15,4 +15,12 @@ export type ConsumerEnv = z.infer<typeof ConsumerEnvSchema>;
 
 export function loadConsumerEnv(env: Record<string, string | undefined> = process.env): ConsumerEnv {
   return parseEnv(ConsumerEnvSchema, env);
+}
+
+/** The environment, then the destinations file it names (whose secret references read the environment too). */
+export async function loadConsumerConfig(
+  env: Record<string, string | undefined> = process.env,
+): Promise<{ env: ReturnType<typeof loadConsumerEnv>; destinations: LoadedConfig }> {
+  const parsed = loadConsumerEnv(env);
+  return { env: parsed, destinations: await loadDestinationsFile(parsed.HANDOFF_SYNC_CONFIG, env) };
 }

@@ -1,4 +1,4 @@
-import { loadDestinationsFile, routeEvent } from "@handoff-sync/config";
+import { routeEvent } from "@handoff-sync/config";
 import { createIngest } from "@handoff-sync/ingest";
 import { createBatchConsumer, createKafkaClient, createRejectedPublisher, ensureTopics, type InboundRecord } from "@handoff-sync/kafka";
 import { createDeliveryQueues } from "@handoff-sync/queue";
@@ -6,12 +6,11 @@ import { createStateCatalogue } from "@handoff-sync/schema";
 import { createHandoffStore } from "@handoff-sync/store";
 import { createHealthServer, createLogger, createRegistry, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
-import { loadConsumerEnv } from "./config.js";
+import { loadConsumerConfig } from "./config.js";
 
-const env = loadConsumerEnv();
+const { env, destinations: config } = await loadConsumerConfig();
 const log = createLogger({ level: env.LOG_LEVEL, service: "consumer" });
 exitOnFatal(log);
-const config = await loadDestinationsFile(env.HANDOFF_SYNC_CONFIG, process.env);
 
 const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3, enableOfflineQueue: false });
 redis.on("error", (error) => log.error({ err: error }, "redis error"));

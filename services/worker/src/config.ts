@@ -1,4 +1,4 @@
-import { CommonEnvSchema, parseEnv, portSchema, RedisEnvSchema } from "@handoff-sync/config";
+import { CommonEnvSchema, loadDestinationsFile, type LoadedConfig, parseEnv, portSchema, RedisEnvSchema } from "@handoff-sync/config";
 import { z } from "zod";
 
 export const WorkerEnvSchema = z.object({
@@ -20,4 +20,12 @@ export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;
 
 export function loadWorkerEnv(env: Record<string, string | undefined> = process.env): WorkerEnv {
   return parseEnv(WorkerEnvSchema, env);
+}
+
+/** The environment, then the destinations file it names (whose secret references read the environment too). */
+export async function loadWorkerConfig(
+  env: Record<string, string | undefined> = process.env,
+): Promise<{ env: ReturnType<typeof loadWorkerEnv>; destinations: LoadedConfig }> {
+  const parsed = loadWorkerEnv(env);
+  return { env: parsed, destinations: await loadDestinationsFile(parsed.HANDOFF_SYNC_CONFIG, env) };
 }

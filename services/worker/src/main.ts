@@ -1,16 +1,14 @@
 import { createAdapter } from "@handoff-sync/adapters";
-import { loadDestinationsFile } from "@handoff-sync/config";
 import { createDeliveryQueues, createDeliveryWorker } from "@handoff-sync/queue";
 import { createHandoffStore } from "@handoff-sync/store";
 import { createHealthServer, createLogger, createRegistry, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
-import { loadWorkerEnv } from "./config.js";
+import { loadWorkerConfig } from "./config.js";
 import { drainWorkers } from "./drain.js";
 
-const env = loadWorkerEnv();
+const { env, destinations: config } = await loadWorkerConfig();
 const log = createLogger({ level: env.LOG_LEVEL, service: "worker" });
 exitOnFatal(log);
-const config = await loadDestinationsFile(env.HANDOFF_SYNC_CONFIG, process.env);
 
 // BullMQ workers block on Redis: they need maxRetriesPerRequest null.
 const connection = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });

@@ -27,7 +27,9 @@ export function guardedLookup(resolve: LookupFunction = dnsLookup): LookupFuncti
         callback(error, address, family);
         return;
       }
-      const addresses: LookupAddress[] = Array.isArray(address) ? address : [{ address, family: family ?? 4 }];
+      const addresses: LookupAddress[] = Array.isArray(address)
+        ? address
+        : [{ address, family: family ?? 4 }];
       const bad = addresses.find((entry) => isPrivateAddress(entry.address));
       if (bad !== undefined) {
         callback(Object.assign(new PrivateNetworkError(hostname, bad.address), { code: "EPRIVATE" }), "", 4);

@@ -4,7 +4,10 @@ const SENSITIVE_KEY = String.raw`[\w.-]*(?:secret|token|password|passwd|authoriz
 
 const RULES: readonly [RegExp, string][] = [
   // JSON: "access_token": "abc" (also when the excerpt cut the value off).
-  [new RegExp(String.raw`("${SENSITIVE_KEY}"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^\s,}\]]+)`, "gi"), `$1"[REDACTED]"`],
+  [
+    new RegExp(String.raw`("${SENSITIVE_KEY}"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^\s,}\]]+)`, "gi"),
+    `$1"[REDACTED]"`,
+  ],
   // Form bodies, query strings, YAML-ish: api_key=abc, token: abc
   [new RegExp(String.raw`(\b${SENSITIVE_KEY}\s*[=:]\s*)(?!\s*")([^\s&,;"}]+)`, "gi"), "$1[REDACTED]"],
   [/\b(Bearer|Basic|Token)\s+[\w.~+/=-]+/gi, "$1 [REDACTED]"],
@@ -25,5 +28,8 @@ export function redactSecrets(text: string): string {
 export function responseExcerpt(body: Uint8Array): string {
   const text = Buffer.from(body).toString("utf8");
   const redacted = Buffer.from(redactSecrets(text), "utf8");
-  return redacted.subarray(0, EXCERPT_BYTES).toString("utf8").replace(/\uFFFD$/, "");
+  return redacted
+    .subarray(0, EXCERPT_BYTES)
+    .toString("utf8")
+    .replace(/\uFFFD$/, "");
 }

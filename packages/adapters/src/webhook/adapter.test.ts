@@ -1,7 +1,14 @@
 import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { AuthError, DestinationError, HandoffSnapshotSchema, PermanentDeliveryError, RetryableDeliveryError, type HandoffSnapshot } from "@handoff-sync/schema";
+import {
+  AuthError,
+  DestinationError,
+  HandoffSnapshotSchema,
+  PermanentDeliveryError,
+  RetryableDeliveryError,
+  type HandoffSnapshot,
+} from "@handoff-sync/schema";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Adapter } from "../contract.js";
 import { createAdapter } from "../registry.js";
@@ -83,7 +90,15 @@ function snapshot(version = 1): HandoffSnapshot {
     data: { customer_id: "C-42" },
     reason: "billing question",
     history: [
-      { event_id: "e1", id: "conv-1", state: "handoff_initiated", stage: "initiated", occurred_at: at, received_at: at, data: { customer_id: "C-42" } },
+      {
+        event_id: "e1",
+        id: "conv-1",
+        state: "handoff_initiated",
+        stage: "initiated",
+        occurred_at: at,
+        received_at: at,
+        data: { customer_id: "C-42" },
+      },
     ],
     created_at: at,
     updated_at: at,
@@ -105,7 +120,9 @@ describe("webhook adapter against a local server", () => {
     expect(request?.headers["content-type"]).toBe("application/json");
     expect(request?.headers["user-agent"]).toBe(USER_AGENT);
     expect(request?.headers["webhook-id"]).toBe(webhookMessageId("demo", "conv-1", 3));
-    expect(verifyWebhook({ headers: request?.headers ?? {}, body: request?.body ?? "", secrets: [SECRET] })).toBe(true);
+    expect(
+      verifyWebhook({ headers: request?.headers ?? {}, body: request?.body ?? "", secrets: [SECRET] }),
+    ).toBe(true);
     const payload = WebhookPayloadSchema.parse(JSON.parse(request?.body ?? ""));
     expect(payload).toEqual({
       type: "handoff.updated",
@@ -135,18 +152,25 @@ describe("webhook adapter against a local server", () => {
     const [first, second] = received;
     expect(second?.headers["webhook-id"]).toBe(first?.headers["webhook-id"]);
     expect(second?.body).toBe(first?.body);
-    expect(Number(second?.headers["webhook-timestamp"]) - Number(first?.headers["webhook-timestamp"])).toBe(60);
+    expect(Number(second?.headers["webhook-timestamp"]) - Number(first?.headers["webhook-timestamp"])).toBe(
+      60,
+    );
   });
 
   it("is reachable through the registry", async () => {
     const webhook = createAdapter("demo", config());
     adapters.push(webhook);
     expect(webhook.type).toBe("webhook");
-    await expect(webhook.deliver({ snapshot: snapshot(), destination: "demo" })).resolves.toEqual({ status: 204 });
+    await expect(webhook.deliver({ snapshot: snapshot(), destination: "demo" })).resolves.toEqual({
+      status: 204,
+    });
   });
 
   it("500 is retryable and carries a redacted excerpt", async () => {
-    reply = (res) => res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: "boom", api_key: "sk_live_123" }));
+    reply = (res) =>
+      res
+        .writeHead(500, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: "boom", api_key: "sk_live_123" }));
     const error = await failure(adapter().deliver({ snapshot: snapshot(), destination: "demo" }));
     expect(error).toBeInstanceOf(RetryableDeliveryError);
     expect(error).toMatchObject({ status: 500, responseExcerpt: '{"error":"boom","api_key":"[REDACTED]"}' });
@@ -168,31 +192,43 @@ describe("webhook adapter against a local server", () => {
 
   it("401 is an auth error", async () => {
     reply = (res) => res.writeHead(401).end();
-    expect(await failure(adapter().deliver({ snapshot: snapshot(), destination: "demo" }))).toBeInstanceOf(AuthError);
+    expect(await failure(adapter().deliver({ snapshot: snapshot(), destination: "demo" }))).toBeInstanceOf(
+      AuthError,
+    );
   });
 
   it("does not follow redirects", async () => {
     reply = (res) => res.writeHead(302, { location: `${baseUrl}/elsewhere` }).end();
-    expect(await failure(adapter().deliver({ snapshot: snapshot(), destination: "demo" }))).toBeInstanceOf(PermanentDeliveryError);
+    expect(await failure(adapter().deliver({ snapshot: snapshot(), destination: "demo" }))).toBeInstanceOf(
+      PermanentDeliveryError,
+    );
     expect(received).toHaveLength(1);
   });
 
   it("a slow receiver times out as retryable", async () => {
     reply = (res) => setTimeout(() => res.writeHead(204).end(), 1_000).unref();
-    const error = await failure(adapter({ timeout_ms: 150 }).deliver({ snapshot: snapshot(), destination: "demo" }));
+    const error = await failure(
+      adapter({ timeout_ms: 150 }).deliver({ snapshot: snapshot(), destination: "demo" }),
+    );
     expect(error).toBeInstanceOf(RetryableDeliveryError);
     expect(error).toHaveProperty("message", expect.stringContaining("timed out") as unknown);
   });
 
   it("a refused connection is retryable", async () => {
-    const error = await failure(adapter({ url: "http://127.0.0.1:1/hooks" }).deliver({ snapshot: snapshot(), destination: "demo" }));
+    const error = await failure(
+      adapter({ url: "http://127.0.0.1:1/hooks" }).deliver({ snapshot: snapshot(), destination: "demo" }),
+    );
     expect(error).toBeInstanceOf(RetryableDeliveryError);
   });
 
   it("an aborted signal fails the attempt as retryable", async () => {
     reply = (res) => setTimeout(() => res.writeHead(204).end(), 1_000).unref();
     const controller = new AbortController();
-    const pending = adapter().deliver({ snapshot: snapshot(), destination: "demo", signal: controller.signal });
+    const pending = adapter().deliver({
+      snapshot: snapshot(),
+      destination: "demo",
+      signal: controller.signal,
+    });
     setTimeout(() => controller.abort(), 50);
     const error = await failure(pending);
     expect(error).toBeInstanceOf(RetryableDeliveryError);
@@ -202,7 +238,9 @@ describe("webhook adapter against a local server", () => {
 
 describe("private-network guard", () => {
   it("refuses a private IP literal unless allowed", async () => {
-    const error = await failure(adapter({ allow_private_network: false }).deliver({ snapshot: snapshot(), destination: "demo" }));
+    const error = await failure(
+      adapter({ allow_private_network: false }).deliver({ snapshot: snapshot(), destination: "demo" }),
+    );
     expect(error).toBeInstanceOf(DestinationError);
     expect(error).toHaveProperty("adminHint", expect.stringContaining("allow_private_network") as unknown);
     expect(received).toHaveLength(0);
@@ -211,7 +249,10 @@ describe("private-network guard", () => {
   it("refuses a host name that resolves to a private address, checked at connect time", async () => {
     const port = (server.address() as AddressInfo).port;
     const error = await failure(
-      adapter({ allow_private_network: false, url: `http://localhost:${port}/hooks` }).deliver({ snapshot: snapshot(), destination: "demo" }),
+      adapter({ allow_private_network: false, url: `http://localhost:${port}/hooks` }).deliver({
+        snapshot: snapshot(),
+        destination: "demo",
+      }),
     );
     expect(error).toBeInstanceOf(DestinationError);
     expect(error).toHaveProperty("message", expect.stringMatching(/localhost.*private/) as unknown);

@@ -43,14 +43,22 @@ async function readExcerpt(body: Dispatcher.ResponseData["body"]): Promise<strin
 }
 
 function privateNetworkError(host: string, address: string, cause?: unknown): DestinationError {
-  return new DestinationError(`refusing to deliver to ${host}: it resolves to ${address}, a private or loopback address`, {
-    adminHint: "Point the destination at a public endpoint, or set allow_private_network: true if the receiver is meant to be internal.",
-    ...(cause === undefined ? {} : { cause }),
-  });
+  return new DestinationError(
+    `refusing to deliver to ${host}: it resolves to ${address}, a private or loopback address`,
+    {
+      adminHint:
+        "Point the destination at a public endpoint, or set allow_private_network: true if the receiver is meant to be internal.",
+      ...(cause === undefined ? {} : { cause }),
+    },
+  );
 }
 
 function findPrivateNetworkError(error: unknown): PrivateNetworkError | undefined {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+  for (
+    let current = error, depth = 0;
+    current instanceof Error && depth < 5;
+    current = current.cause, depth++
+  ) {
     if (current instanceof PrivateNetworkError) return current;
     if (current instanceof AggregateError) {
       const inner = current.errors.find((e): e is PrivateNetworkError => e instanceof PrivateNetworkError);
@@ -61,7 +69,11 @@ function findPrivateNetworkError(error: unknown): PrivateNetworkError | undefine
 }
 
 /** Signed Standard Webhooks v1 delivery; one keep-alive connection pool per destination. */
-export function createWebhookAdapter(name: string, config: WebhookConfig, options: WebhookAdapterOptions = {}): Adapter {
+export function createWebhookAdapter(
+  name: string,
+  config: WebhookConfig,
+  options: WebhookAdapterOptions = {},
+): Adapter {
   const url = new URL(config.url);
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const now = options.nowMs ?? Date.now;
@@ -69,13 +81,18 @@ export function createWebhookAdapter(name: string, config: WebhookConfig, option
     connections: config.concurrency,
     connect: {
       timeout: config.timeout_ms,
-      ...(config.allow_private_network ? (options.lookup === undefined ? {} : { lookup: options.lookup }) : { lookup: guardedLookup(options.lookup) }),
+      ...(config.allow_private_network
+        ? options.lookup === undefined
+          ? {}
+          : { lookup: options.lookup }
+        : { lookup: guardedLookup(options.lookup) }),
     },
   });
 
   async function deliver({ snapshot, destination, signal }: DeliveryRequest): Promise<DeliveryResult> {
     // The connect-time lookup never runs for IP literals, so those are checked here.
-    if (!config.allow_private_network && isIP(host) !== 0 && isPrivateAddress(host)) throw privateNetworkError(host, host);
+    if (!config.allow_private_network && isIP(host) !== 0 && isPrivateAddress(host))
+      throw privateNetworkError(host, host);
 
     const body = webhookBody(snapshot);
     const id = webhookMessageId(destination, snapshot.key, snapshot.version);
@@ -101,7 +118,11 @@ export function createWebhookAdapter(name: string, config: WebhookConfig, option
     } catch (error) {
       const refused = findPrivateNetworkError(error);
       if (refused !== undefined) throw privateNetworkError(refused.host, refused.address, error);
-      const reason = timeout.aborted ? `timed out after ${config.timeout_ms} ms` : signal?.aborted ? "aborted" : "network error";
+      const reason = timeout.aborted
+        ? `timed out after ${config.timeout_ms} ms`
+        : signal?.aborted
+          ? "aborted"
+          : "network error";
       const detail = error instanceof Error ? `: ${error.message}` : "";
       throw new RetryableDeliveryError(`webhook to ${name} failed (${reason})${detail}`, { cause: error });
     }
@@ -112,8 +133,13 @@ export function createWebhookAdapter(name: string, config: WebhookConfig, option
       await response.body.dump().catch(() => undefined);
       return { status: response.statusCode };
     }
+    // Classified again only to attach the excerpt, read after deciding so 2xx bodies are never buffered.
     const excerpt = await readExcerpt(response.body);
-    throw classifyWebhookResponse(response.statusCode, response.headers, { nowMs: now(), ...(excerpt === "" ? {} : { responseExcerpt: excerpt }) });
+    const failure = classifyWebhookResponse(response.statusCode, response.headers, {
+      nowMs: now(),
+      ...(excerpt === "" ? {} : { responseExcerpt: excerpt }),
+    });
+    throw failure === "ok" ? outcome : failure;
   }
 
   return {

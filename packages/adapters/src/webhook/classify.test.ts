@@ -1,4 +1,9 @@
-import { AuthError, DestinationError, PermanentDeliveryError, RetryableDeliveryError } from "@handoff-sync/schema";
+import {
+  AuthError,
+  DestinationError,
+  PermanentDeliveryError,
+  RetryableDeliveryError,
+} from "@handoff-sync/schema";
 import { describe, expect, it } from "vitest";
 import { classifyWebhookResponse } from "./classify.js";
 
@@ -64,8 +69,15 @@ describe("classifyWebhookResponse", () => {
   });
 
   it("keeps the excerpt and names the redirect target", () => {
-    const outcome = classifyWebhookResponse(302, { location: "https://elsewhere.example/hook?token=abc" }, { responseExcerpt: "moved" });
+    const outcome = classifyWebhookResponse(
+      302,
+      { location: "https://elsewhere.example/hook?token=abc" },
+      { responseExcerpt: "moved" },
+    );
     expect(outcome).toHaveProperty("responseExcerpt", "moved");
-    expect(outcome).toHaveProperty("message", expect.stringContaining("https://elsewhere.example/hook?token=[REDACTED]") as unknown);
+    expect(outcome).toHaveProperty(
+      "message",
+      expect.stringContaining("https://elsewhere.example/hook?token=[REDACTED]") as unknown,
+    );
   });
 });

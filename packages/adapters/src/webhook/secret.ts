@@ -12,6 +12,7 @@ export function webhookSecretKey(secret: string): Buffer {
     return Buffer.from(secret, "utf8");
   }
   const encoded = secret.slice(PREFIX.length);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw new TypeError("webhook secret after whsec_ must be base64");
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded))
+    throw new TypeError("webhook secret after whsec_ must be base64");
   return Buffer.from(encoded, "base64");
 }

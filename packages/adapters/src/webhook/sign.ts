@@ -18,7 +18,9 @@ function signature(key: Buffer, id: string, timestampSec: number, body: string |
 /** The `webhook-signature` header value: `v1,<base64>` per secret, space-separated. */
 export function signWebhook({ id, timestampSec, body, secrets }: SignInput): string {
   if (secrets.length === 0) throw new TypeError("at least one webhook secret is needed");
-  return secrets.map((secret) => `v1,${signature(webhookSecretKey(secret), id, timestampSec, body).toString("base64")}`).join(" ");
+  return secrets
+    .map((secret) => `v1,${signature(webhookSecretKey(secret), id, timestampSec, body).toString("base64")}`)
+    .join(" ");
 }
 
 export type WebhookVerificationFailure =
@@ -48,11 +50,18 @@ export interface VerifyInput {
 }
 
 /** Returns true or throws WebhookVerificationError saying why; signatures are compared in constant time. */
-export function verifyWebhook({ headers, body, secrets, toleranceSec = 300, nowSec = Math.floor(Date.now() / 1_000) }: VerifyInput): true {
+export function verifyWebhook({
+  headers,
+  body,
+  secrets,
+  toleranceSec = 300,
+  nowSec = Math.floor(Date.now() / 1_000),
+}: VerifyInput): true {
   const id = headerValue(headers, "webhook-id");
   const timestamp = headerValue(headers, "webhook-timestamp");
   const signatures = headerValue(headers, "webhook-signature");
-  if (id === undefined || timestamp === undefined || signatures === undefined) throw new WebhookVerificationError("missing_headers");
+  if (id === undefined || timestamp === undefined || signatures === undefined)
+    throw new WebhookVerificationError("missing_headers");
   if (!/^\d{1,12}$/.test(timestamp)) throw new WebhookVerificationError("invalid_timestamp");
   const timestampSec = Number(timestamp);
   if (timestampSec < nowSec - toleranceSec) throw new WebhookVerificationError("timestamp_too_old");
@@ -65,7 +74,12 @@ export function verifyWebhook({ headers, body, secrets, toleranceSec = 300, nowS
   for (const secret of secrets) {
     const expected = signature(webhookSecretKey(secret), id, timestampSec, body);
     // Length differs only for malformed input, which reveals nothing about the secret.
-    if (received.some((candidate) => candidate.length === expected.length && timingSafeEqual(candidate, expected))) return true;
+    if (
+      received.some(
+        (candidate) => candidate.length === expected.length && timingSafeEqual(candidate, expected),
+      )
+    )
+      return true;
   }
   throw new WebhookVerificationError("no_matching_signature");
 }
