@@ -4,6 +4,11 @@ export interface DeliveryRequest {
   readonly snapshot: HandoffSnapshot;
   /** The destination's name in the config file; part of idempotency keys. */
   readonly destination: string;
+  /**
+   * What the ledger says this destination already has: the version and the CRM's record id, so
+   * later states update that record instead of creating one. Absent before the first delivery.
+   */
+  readonly previous?: { readonly version: number; readonly recordId?: string };
   /** Aborted on shutdown; the attempt then fails as retryable and the job goes back to the queue. */
   readonly signal?: AbortSignal;
 }

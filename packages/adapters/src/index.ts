@@ -1,5 +1,6 @@
 export * from "./contract.js";
 export * from "./registry.js";
+export * from "./mapping/index.js";
 export * from "./http/headers.js";
 export * from "./http/private-network.js";
 export * from "./http/response-excerpt.js";

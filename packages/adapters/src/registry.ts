@@ -2,8 +2,8 @@ import type { Destination, DestinationType, Resolved } from "@handoff-sync/confi
 import type { Adapter } from "./contract.js";
 import { createWebhookAdapter } from "./webhook/adapter.js";
 
-type DestinationOf<T extends DestinationType> = Resolved<Extract<Destination, { type: T }>>;
 export type ResolvedDestination = Resolved<Destination>;
+type DestinationOf<T extends DestinationType> = Extract<ResolvedDestination, { type: T }>;
 
 type AdapterFactory<T extends DestinationType> = (name: string, config: DestinationOf<T>) => Adapter;
 

@@ -1,45 +1,16 @@
 import { LIFECYCLE_STATES, LifecycleStageSchema, StateNameSchema } from "@handoff-sync/schema";
 import { z } from "zod";
-import { SecretRefSchema } from "./secret-ref.js";
+import { WebhookDestinationSchema } from "./destinations/webhook.js";
+import { int } from "./destinations/base.js";
 
 const DESTINATION_NAME = /^[a-z][a-z0-9-]{0,40}$/;
 
 const LIFECYCLE_STATE_NAMES: readonly string[] = Object.keys(LIFECYCLE_STATES);
 
-const int = (min: number, max: number) => z.number().int().min(min).max(max);
-
-export const RetryPolicySchema = z.strictObject({
-  attempts: int(1, 100).default(8),
-  base_delay_ms: int(0, 86_400_000).default(1_000),
-  max_delay_ms: int(0, 86_400_000).default(300_000),
-  /** A screen-pop that arrives minutes late is useless: past this age a delivery is dead-lettered as expired. */
-  deadline_ms: int(1, 7 * 86_400_000).optional(),
-});
-export type RetryPolicy = z.infer<typeof RetryPolicySchema>;
-
-/** Fields every destination type shares: queue isolation settings live beside the endpoint. */
-const destinationBase = {
-  timeout_ms: int(100, 120_000).default(10_000),
-  concurrency: int(1, 1_000).default(4),
-  // `prefault` parses the default, so the inner defaults apply when `retry` is omitted.
-  retry: RetryPolicySchema.prefault({}),
-};
-
-export const WebhookDestinationSchema = z.strictObject({
-  type: z.literal("webhook"),
-  url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }),
-  /** One ref, or several while rotating: every secret signs, so receivers can switch at leisure. */
-  // Preprocessing instead of a union keeps the ref's own message ("use env:...") instead of "Invalid input".
-  secret: z.preprocess(
-    (value) => (typeof value === "string" ? [value] : value),
-    z.array(SecretRefSchema).min(1),
-  ),
-  allow_private_network: z.boolean().default(false),
-  ...destinationBase,
-});
-export type WebhookDestination = z.infer<typeof WebhookDestinationSchema>;
-
-/** New adapters add their schema here; the registry in @handoff-sync/adapters must then handle the type. */
+/**
+ * New adapters add their schema in destinations/<type>.ts and list it here; the registry in
+ * @handoff-sync/adapters must then handle the type.
+ */
 export const DestinationSchema = z.discriminatedUnion("type", [WebhookDestinationSchema]);
 export type Destination = z.infer<typeof DestinationSchema>;
 export type DestinationType = Destination["type"];

@@ -5,3 +5,6 @@ export * from "./secret-ref.js";
 export * from "./destinations-schema.js";
 export * from "./load-destinations.js";
 export * from "./route-event.js";
+export * from "./destinations/base.js";
+export * from "./destinations/webhook.js";
+export * from "./mapping-schema.js";

@@ -19,7 +19,14 @@ export interface DeliverResult {
   readonly status?: number;
 }
 
-export type DeliverFn = (request: { snapshot: HandoffSnapshot; destination: string; signal: AbortSignal }) => Promise<DeliverResult>;
+export interface DeliverRequest {
+  readonly snapshot: HandoffSnapshot;
+  readonly destination: string;
+  readonly signal: AbortSignal;
+  readonly previous?: { readonly version: number; readonly recordId?: string };
+}
+
+export type DeliverFn = (request: DeliverRequest) => Promise<DeliverResult>;
 
 export type DeliveryOutcome =
   | { readonly outcome: "delivered"; readonly version: number; readonly recordId?: string }
@@ -92,12 +99,17 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     }
     const started = Date.now();
     try {
-      const result = await settings.deliver({ snapshot, destination, signal: signal ?? new AbortController().signal });
+      const result = await settings.deliver({
+        snapshot,
+        destination,
+        signal: signal ?? new AbortController().signal,
+        ...(delivered ? { previous: { version: delivered.version, ...(delivered.record_id !== undefined ? { recordId: delivered.record_id } : {}) } } : {}),
+      });
       const deliveredAt = now().toISOString();
       await store.recordDelivery(data.key, destination, {
         version: snapshot.version,
         delivered_at: deliveredAt,
-        ...(result.recordId !== undefined ? { record_id: result.recordId } : {}),
+        ...((result.recordId ?? delivered?.record_id) !== undefined ? { record_id: result.recordId ?? delivered?.record_id } : {}),
       });
       await store.clearAttempts(data.key, destination);
       jobLog.info({ version: snapshot.version, outcome: "delivered", status: result.status, durationMs: Date.now() - started }, "delivery attempt");

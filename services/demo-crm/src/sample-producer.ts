@@ -19,6 +19,8 @@ const journeys = [
   ["complaint_escalation", "handoff_failed"],
 ] as const;
 
+// A tag per run keeps each run's handoffs apart from those an earlier run left in Redis.
+const run = Date.now().toString(36).slice(-5);
 let running = true;
 onShutdown(
   async () => {
@@ -32,7 +34,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 for (let n = 1; running && (env.SAMPLE_COUNT === 0 || n <= env.SAMPLE_COUNT); n++) {
   const journey = journeys[(n - 1) % journeys.length] ?? journeys[0];
   const id = randomUUID();
-  const sharedId = `acme_${String(n).padStart(4, "0")}`;
+  const sharedId = `acme_${run}_${String(n).padStart(4, "0")}`;
   for (const state of journey) {
     if (!running) break;
     const event = {
