@@ -6,3 +6,4 @@ export * from "./http/private-network.js";
 export * from "./http/response-excerpt.js";
 export * from "./http/retry-after.js";
 export * from "./webhook/index.js";
+export * from "./http/destination-http.js";

@@ -12,7 +12,8 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Adapter } from "../contract.js";
 import { createAdapter } from "../registry.js";
-import { createWebhookAdapter, USER_AGENT, type WebhookConfig } from "./adapter.js";
+import { USER_AGENT } from "../http/destination-http.js";
+import { createWebhookAdapter, type WebhookConfig } from "./adapter.js";
 import { webhookMessageId } from "./message-id.js";
 import { WebhookPayloadSchema } from "./payload.js";
 import { verifyWebhook } from "./sign.js";

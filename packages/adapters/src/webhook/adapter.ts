@@ -6,13 +6,13 @@ import { Agent, request, type Dispatcher } from "undici";
 import type { Adapter, DeliveryRequest, DeliveryResult } from "../contract.js";
 import { guardedLookup, PrivateNetworkError } from "../http/guarded-lookup.js";
 import { isPrivateAddress } from "../http/private-network.js";
+import { USER_AGENT } from "../http/destination-http.js";
 import { EXCERPT_BYTES, responseExcerpt } from "../http/response-excerpt.js";
 import { classifyWebhookResponse } from "./classify.js";
 import { webhookMessageId } from "./message-id.js";
 import { webhookBody } from "./payload.js";
 import { signWebhook } from "./sign.js";
 
-export const USER_AGENT = "handoff-sync/0.1";
 
 // Read a little past the excerpt so redaction sees whole tokens at the cut.
 const EXCERPT_READ_BYTES = EXCERPT_BYTES * 8;

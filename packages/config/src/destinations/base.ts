@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { FieldMappingSchema } from "../mapping-schema.js";
+import { SecretRefSchema } from "../secret-ref.js";
 
 export const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -13,6 +14,23 @@ export const RetryPolicySchema = z.strictObject({
 export type RetryPolicy = z.infer<typeof RetryPolicySchema>;
 
 /**
+ * How the worker connects to a destination: a custom CA bundle and a client certificate for mTLS. Proxies come from the usual HTTPS_PROXY/HTTP_PROXY/NO_PROXY
+ * environment variables.
+ */
+export const ConnectionSchema = z.strictObject({
+  tls: z
+    .strictObject({
+      ca: SecretRefSchema.optional(),
+      cert: SecretRefSchema.optional(),
+      key: SecretRefSchema.optional(),
+      /** Only for test systems with self-signed certificates; never in production. */
+      reject_unauthorized: z.boolean().default(true),
+    })
+    .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), { message: "cert and key go together" })
+    .optional(),
+});
+
+/**
  * Fields every destination type shares: queue isolation settings live beside the endpoint, and the
  * field mapping decides what the live agent sees. Spread into each type's strict object.
  */
@@ -23,4 +41,7 @@ export const destinationBase = {
   retry: RetryPolicySchema.prefault({}),
   /** Target field -> rule. Each adapter documents its default mapping, used when this is omitted. */
   mapping: FieldMappingSchema.optional(),
+  /** Loopback, private and link-local addresses are refused unless this is true. */
+  allow_private_network: z.boolean().default(false),
+  connection: ConnectionSchema.optional(),
 };

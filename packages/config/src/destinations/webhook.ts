@@ -8,7 +8,6 @@ export const WebhookDestinationSchema = z.strictObject({
   /** One ref, or several while rotating: every secret signs, so receivers can switch at leisure. */
   // Preprocessing instead of a union keeps the ref's own message ("use env:...") instead of "Invalid input".
   secret: z.preprocess((value) => (typeof value === "string" ? [value] : value), z.array(SecretRefSchema).min(1)),
-  allow_private_network: z.boolean().default(false),
   ...destinationBase,
 });
 export type WebhookDestination = z.infer<typeof WebhookDestinationSchema>;

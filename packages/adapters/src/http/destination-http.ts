@@ -1,0 +1,173 @@
+import { isIP } from "node:net";
+import type { LookupFunction } from "node:net";
+import { DestinationError, RetryableDeliveryError } from "@handoff-sync/schema";
+import { Agent, ProxyAgent, request, type Dispatcher } from "undici";
+import { guardedLookup, PrivateNetworkError } from "./guarded-lookup.js";
+import { isPrivateAddress } from "./private-network.js";
+import { responseExcerpt } from "./response-excerpt.js";
+
+export const USER_AGENT = "handoff-sync/0.1";
+const MAX_BODY_BYTES = 4 * 1_048_576;
+
+export interface ProxySettings {
+  readonly httpsProxy?: string;
+  readonly httpProxy?: string;
+  /** Comma-separated hosts or domain suffixes that bypass the proxy, as in NO_PROXY. */
+  readonly noProxy?: string;
+}
+
+export interface DestinationHttpSettings {
+  readonly destination: string;
+  readonly timeoutMs: number;
+  readonly connections: number;
+  readonly allowPrivateNetwork: boolean;
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized?: boolean };
+  readonly proxy?: ProxySettings;
+  /** Injected in tests; defaults to `dns.lookup`. */
+  readonly lookup?: LookupFunction;
+}
+
+export interface HttpRequest {
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  readonly url: string | URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The whole body as text (bodies are capped at 4 MiB). */
+  readonly text: string;
+  /** `JSON.parse(text)`, or undefined when the body is not JSON. */
+  json(): unknown;
+  /** At most 512 bytes of the body with credentials removed, for attempt logs. */
+  excerpt(): string;
+}
+
+export interface DestinationHttp {
+  send(req: HttpRequest): Promise<HttpResponse>;
+  close(): Promise<void>;
+}
+
+function bypassesProxy(host: string, noProxy: string | undefined): boolean {
+  if (noProxy === undefined || noProxy.trim() === "") return false;
+  return noProxy
+    .split(",")
+    .map((entry) => entry.trim().toLowerCase())
+    .filter(Boolean)
+    .some((entry) => entry === "*" || host === entry.replace(/^\./, "") || host.endsWith(entry.startsWith(".") ? entry : `.${entry}`));
+}
+
+function privateNetworkError(destination: string, host: string, address: string, cause?: unknown): DestinationError {
+  return new DestinationError(`refusing to connect ${destination} to ${host}: it resolves to ${address}, a private or loopback address`, {
+    adminHint: "Point the destination at a public endpoint, or set allow_private_network: true if it is meant to be internal.",
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+function findPrivateNetworkError(error: unknown): PrivateNetworkError | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    if (current instanceof PrivateNetworkError) return current;
+    if (current instanceof AggregateError) {
+      const inner = current.errors.find((e): e is PrivateNetworkError => e instanceof PrivateNetworkError);
+      if (inner !== undefined) return inner;
+    }
+  }
+  return undefined;
+}
+
+async function readBody(body: Dispatcher.ResponseData["body"]): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) break;
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * One destination's HTTP: a keep-alive pool (through a proxy when configured), timeouts, custom CA
+ * and client certificates, and the private-network guard. Transport failures become retryable
+ * delivery errors; a refused private address parks the destination. Status codes are left to the
+ * adapter's classifier.
+ */
+export function createDestinationHttp(settings: DestinationHttpSettings): DestinationHttp {
+  const connect = {
+    timeout: settings.timeoutMs,
+    ...(settings.tls?.ca !== undefined ? { ca: settings.tls.ca } : {}),
+    ...(settings.tls?.cert !== undefined ? { cert: settings.tls.cert } : {}),
+    ...(settings.tls?.key !== undefined ? { key: settings.tls.key } : {}),
+    ...(settings.tls?.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+    ...(settings.allowPrivateNetwork
+      ? settings.lookup === undefined
+        ? {}
+        : { lookup: settings.lookup }
+      : { lookup: guardedLookup(settings.lookup) }),
+  };
+  const direct = new Agent({ connections: settings.connections, connect });
+  const proxies = new Map<string, ProxyAgent>();
+  const dispatcherFor = (url: URL): Dispatcher => {
+    const proxyUrl = url.protocol === "https:" ? settings.proxy?.httpsProxy : settings.proxy?.httpProxy;
+    if (proxyUrl === undefined || proxyUrl === "" || bypassesProxy(url.hostname, settings.proxy?.noProxy)) return direct;
+    let agent = proxies.get(proxyUrl);
+    if (agent === undefined) {
+      agent = new ProxyAgent({ uri: proxyUrl, connections: settings.connections, requestTls: connect, proxyTls: { timeout: settings.timeoutMs } });
+      proxies.set(proxyUrl, agent);
+    }
+    return agent;
+  };
+
+  return {
+    async send(req) {
+      const url = typeof req.url === "string" ? new URL(req.url) : req.url;
+      const host = url.hostname.replace(/^\[|\]$/g, "");
+      // The connect-time lookup never runs for IP literals, so those are checked here.
+      if (!settings.allowPrivateNetwork && isIP(host) !== 0 && isPrivateAddress(host)) {
+        throw privateNetworkError(settings.destination, host, host);
+      }
+      const timeout = AbortSignal.timeout(settings.timeoutMs);
+      const signal = req.signal === undefined ? timeout : AbortSignal.any([req.signal, timeout]);
+      try {
+        const response = await request(url, {
+          method: req.method,
+          dispatcher: dispatcherFor(url),
+          signal,
+          headersTimeout: settings.timeoutMs,
+          bodyTimeout: settings.timeoutMs,
+          headers: { "user-agent": USER_AGENT, ...req.headers },
+          ...(req.body !== undefined ? { body: req.body } : {}),
+        });
+        const text = await readBody(response.body);
+        return {
+          status: response.statusCode,
+          headers: response.headers,
+          text,
+          json: () => {
+            try {
+              return JSON.parse(text) as unknown;
+            } catch {
+              return undefined;
+            }
+          },
+          excerpt: () => responseExcerpt(Buffer.from(text)),
+        };
+      } catch (error) {
+        const refused = findPrivateNetworkError(error);
+        if (refused !== undefined) throw privateNetworkError(settings.destination, refused.host, refused.address, error);
+        const reason = timeout.aborted ? `timed out after ${settings.timeoutMs} ms` : req.signal?.aborted ? "aborted" : "network error";
+        const detail = error instanceof Error ? `: ${error.message}` : "";
+        throw new RetryableDeliveryError(`${req.method} ${url.origin}${url.pathname} for ${settings.destination} failed (${reason})${detail}`, {
+          cause: error,
+        });
+      }
+    },
+    async close() {
+      await Promise.all([direct.close(), ...[...proxies.values()].map((agent) => agent.close())]);
+    },
+  };
+}
