@@ -10,9 +10,9 @@
 // node_modules is present. SOURCE_DATE_EPOCH (seconds) fixes the timestamp for reproducible output.
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join, posix, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 /** Importers whose production closure ships: every service, and the CLI. */
@@ -27,22 +27,15 @@ function args(argv) {
       if (!value) throw new Error(`${flag} needs a value`);
       options[flag.slice(2)] = value;
     } else if (flag === "--help" || flag === "-h") {
-      process.stdout.write("usage: node scripts/sbom.mjs [--out dist/sbom.cdx.json] [--lockfile pnpm-lock.yaml]\n");
+      process.stdout.write(
+        "usage: node scripts/sbom.mjs [--out dist/sbom.cdx.json] [--lockfile pnpm-lock.yaml]\n",
+      );
       process.exit(0);
     } else {
       throw new Error(`unknown argument ${flag}`);
     }
   }
   return options;
-}
-
-async function loadYaml() {
-  try {
-    return await import("yaml");
-  } catch {
-    // Not a root dependency yet: use the copy @handoff-sync/config depends on.
-    return createRequire(join(root, "packages/config/package.json"))("yaml");
-  }
 }
 
 function readJson(path) {
@@ -66,7 +59,9 @@ function splitKey(key) {
 
 function purl(name, version) {
   const [group, local] = name.startsWith("@") ? name.split("/") : [undefined, name];
-  const path = group ? `${encodeURIComponent(group)}/${encodeURIComponent(local)}` : encodeURIComponent(local);
+  const path = group
+    ? `${encodeURIComponent(group)}/${encodeURIComponent(local)}`
+    : encodeURIComponent(local);
   return `pkg:npm/${path}@${encodeURIComponent(version)}`;
 }
 
@@ -92,7 +87,10 @@ function hashes(integrity) {
 /** The licence from the installed package, when node_modules has it. */
 function installedLicense(key) {
   const { name } = splitKey(key);
-  const dir = key.replace(/\//g, "+").replace(/[()]/g, (c) => (c === "(" ? "_" : "")).replace(/_+$/, "");
+  const dir = key
+    .replace(/\//g, "+")
+    .replace(/[()]/g, (c) => (c === "(" ? "_" : ""))
+    .replace(/_+$/, "");
   for (const candidate of [dir, withoutPeers(key).replace(/\//g, "+")]) {
     const path = join(root, "node_modules/.pnpm", candidate, "node_modules", name, "package.json");
     if (existsSync(path)) {
@@ -135,7 +133,9 @@ export function buildSbom(lock, options = {}) {
         ...nameFields(manifest.name),
         version: manifest.version ?? "0.0.0",
         ...(manifest.description ? { description: manifest.description } : {}),
-        ...(licenses(manifest.license ?? rootManifest.license) ? { licenses: licenses(manifest.license ?? rootManifest.license) } : {}),
+        ...(licenses(manifest.license ?? rootManifest.license)
+          ? { licenses: licenses(manifest.license ?? rootManifest.license) }
+          : {}),
         purl: ref,
         properties: [{ name: "handoff-sync:workspace-path", value: importer }],
       });
@@ -151,7 +151,10 @@ export function buildSbom(lock, options = {}) {
     if (visited.has(key)) return ref;
     visited.add(key);
     const entry = importers[importer] ?? {};
-    for (const [section, isOptional] of [["dependencies", false], ["optionalDependencies", true]]) {
+    for (const [section, isOptional] of [
+      ["dependencies", false],
+      ["optionalDependencies", true],
+    ]) {
       for (const [name, spec] of Object.entries(entry[section] ?? {})) {
         const version = typeof spec === "string" ? spec : spec.version;
         if (version.startsWith("link:")) {
@@ -186,7 +189,10 @@ export function buildSbom(lock, options = {}) {
     if (visited.has(visitKey)) return ref;
     visited.add(visitKey);
     const snapshot = snapshots[key] ?? {};
-    for (const [section, isOptional] of [["dependencies", false], ["optionalDependencies", true]]) {
+    for (const [section, isOptional] of [
+      ["dependencies", false],
+      ["optionalDependencies", true],
+    ]) {
       for (const [depName, depVersion] of Object.entries(snapshot[section] ?? {})) {
         if (String(depVersion).startsWith("link:")) continue;
         edge(ref, visitPackage(snapshotKey(depName, String(depVersion)), optional || isOptional));
@@ -196,10 +202,13 @@ export function buildSbom(lock, options = {}) {
   };
 
   const rootRef = purl(rootManifest.name, rootManifest.version);
-  for (const importer of Object.keys(importers).filter(SHIPPED).sort()) edge(rootRef, visitImporter(importer, false));
+  for (const importer of Object.keys(importers).filter(SHIPPED).sort())
+    edge(rootRef, visitImporter(importer, false));
 
   const sorted = [...components.values()]
-    .map((component) => (required.has(component["bom-ref"]) ? component : { ...component, scope: "optional" }))
+    .map((component) =>
+      required.has(component["bom-ref"]) ? component : { ...component, scope: "optional" },
+    )
     .sort((a, b) => a["bom-ref"].localeCompare(b["bom-ref"]));
   const timestamp = process.env.SOURCE_DATE_EPOCH
     ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString()
@@ -212,7 +221,11 @@ export function buildSbom(lock, options = {}) {
     version: 1,
     metadata: {
       timestamp,
-      tools: { components: [{ type: "application", name: "handoff-sync scripts/sbom.mjs", version: rootManifest.version }] },
+      tools: {
+        components: [
+          { type: "application", name: "handoff-sync scripts/sbom.mjs", version: rootManifest.version },
+        ],
+      },
       component: {
         type: "application",
         "bom-ref": rootRef,
@@ -232,10 +245,9 @@ export function buildSbom(lock, options = {}) {
   };
 }
 
-async function main() {
+function main() {
   const options = args(process.argv.slice(2));
   const lockfile = resolve(root, options.lockfile);
-  const { parseAllDocuments } = await loadYaml();
   // pnpm 11+ lockfiles may start with a document of the package manager's own dependencies; the
   // project's is the one with workspace importers.
   const documents = parseAllDocuments(readFileSync(lockfile, "utf8")).map((doc) => doc.toJS());
@@ -249,8 +261,10 @@ async function main() {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((error) => {
+  try {
+    main();
+  } catch (error) {
     process.stderr.write(`sbom: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
-  });
+  }
 }

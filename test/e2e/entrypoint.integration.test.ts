@@ -50,7 +50,9 @@ function execForm(keyword: string, args: string): string[] {
   try {
     parsed = JSON.parse(args);
   } catch {
-    throw new Error(`${keyword} ${args} is in shell form: /bin/sh would be PID 1 and SIGTERM would not reach node`);
+    throw new Error(
+      `${keyword} ${args} is in shell form: /bin/sh would be PID 1 and SIGTERM would not reach node`,
+    );
   }
   if (!Array.isArray(parsed) || !parsed.every((part) => typeof part === "string")) {
     throw new Error(`${keyword} must be a JSON array of strings, got ${args}`);
@@ -154,7 +156,9 @@ describe("container entrypoint (infra/docker/Dockerfile)", () => {
   it("rejects a shell-form CMD and a missing USER", () => {
     expect(() => parseRuntimeStage("FROM node\nUSER 10001\nCMD node dist/main.js\n")).toThrow(/shell form/);
     expect(() => parseRuntimeStage('FROM node\nCMD ["node", "dist/main.js"]\n')).toThrow(/no USER/);
-    expect(() => parseRuntimeStage('FROM node\nUSER node\nCMD ["node", "dist/main.js"]\n')).toThrow(/numeric/);
+    expect(() => parseRuntimeStage('FROM node\nUSER node\nCMD ["node", "dist/main.js"]\n')).toThrow(
+      /numeric/,
+    );
   });
 
   describe.concurrent.each(services)("$name", ({ name, needsKafka }) => {
@@ -172,17 +176,30 @@ describe("container entrypoint (infra/docker/Dockerfile)", () => {
 
       // The image's paths: WORKDIR is the deploy output; "node" is the Node 24 binary.
       const [program, ...args] = stage.command.map((part) =>
-        isAbsolute(part) && part.startsWith(`${stage.workdir}/`) ? join(app, relative(stage.workdir, part)) : part,
+        isAbsolute(part) && part.startsWith(`${stage.workdir}/`)
+          ? join(app, relative(stage.workdir, part))
+          : part,
       );
       const executable = program === "node" ? nodeBinary : program!;
       const asUser = asRoot
-        ? ["setpriv", `--reuid=${stage.user.uid}`, `--regid=${stage.user.gid}`, "--clear-groups", "--", executable]
+        ? [
+            "setpriv",
+            `--reuid=${stage.user.uid}`,
+            `--regid=${stage.user.gid}`,
+            "--clear-groups",
+            "--",
+            executable,
+          ]
         : [executable];
 
       // The deploy output is not writable by that user, as with readOnlyRootFilesystem.
-      const write = await run(asUser[0]!, [...asUser.slice(1), "-e", "require('fs').writeFileSync('probe', '')"], {
-        cwd: app,
-      }).then(
+      const write = await run(
+        asUser[0]!,
+        [...asUser.slice(1), "-e", "require('fs').writeFileSync('probe', '')"],
+        {
+          cwd: app,
+        },
+      ).then(
         () => "written",
         (error: unknown) => String(error),
       );
@@ -208,7 +225,11 @@ describe("container entrypoint (infra/docker/Dockerfile)", () => {
             }
           : {}),
       };
-      const child = spawn(asUser[0]!, [...asUser.slice(1), ...args], { cwd: app, env, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(asUser[0]!, [...asUser.slice(1), ...args], {
+        cwd: app,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       const output: string[] = [];
       child.stdout.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
       child.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
@@ -236,7 +257,9 @@ describe("container entrypoint (infra/docker/Dockerfile)", () => {
         child.kill("SIGTERM");
         const result = await Promise.race([
           exited,
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no exit within 30 s of SIGTERM")), 30_000)),
+          new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error("no exit within 30 s of SIGTERM")), 30_000),
+          ),
         ]);
         expect(result, output.join("").slice(-4000)).toEqual({ code: 0, signal: null });
         expect(output.join("")).toContain('"msg":"stopped"');

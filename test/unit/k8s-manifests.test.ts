@@ -5,7 +5,15 @@
  */
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { k8sDir, readDocs, render, renderWithComponents, validate, type Docs, type K8sObject } from "./k8s/validate.js";
+import {
+  k8sDir,
+  readDocs,
+  render,
+  renderWithComponents,
+  validate,
+  type Docs,
+  type K8sObject,
+} from "./k8s/validate.js";
 
 const overlays = {
   dev: { dir: join(k8sDir, "overlays/dev"), namespace: "handoff-sync-dev", versionedImages: false },
@@ -26,7 +34,13 @@ function find(objects: readonly K8sObject[], kind: string, name: string): Record
 }
 
 /** Renames a key at a path (e.g. misspelling a field), in a deep copy of the objects. */
-function renameKey(objects: readonly K8sObject[], kind: string, name: string, path: readonly (string | number)[], to: string): K8sObject[] {
+function renameKey(
+  objects: readonly K8sObject[],
+  kind: string,
+  name: string,
+  path: readonly (string | number)[],
+  to: string,
+): K8sObject[] {
   const copy = structuredClone(objects) as K8sObject[];
   let node: Record<string | number, unknown> = find(copy, kind, name);
   for (const part of path.slice(0, -1)) node = node[part] as Record<string | number, unknown>;
@@ -37,7 +51,13 @@ function renameKey(objects: readonly K8sObject[], kind: string, name: string, pa
   return copy;
 }
 
-function setAt(objects: readonly K8sObject[], kind: string, name: string, path: readonly (string | number)[], value: unknown): K8sObject[] {
+function setAt(
+  objects: readonly K8sObject[],
+  kind: string,
+  name: string,
+  path: readonly (string | number)[],
+  value: unknown,
+): K8sObject[] {
   const copy = structuredClone(objects) as K8sObject[];
   let node: Record<string | number, unknown> = find(copy, kind, name);
   for (const part of path.slice(0, -1)) node = node[part] as Record<string | number, unknown>;
@@ -67,7 +87,9 @@ describe("infra/k8s manifests", () => {
     const overlay = overlays[key.startsWith("dev") ? "dev" : "production"];
     const objects = rendered[key];
     expect(objects.length).toBeGreaterThan(10);
-    expect(validate(objects, docs, { namespace: overlay.namespace, versionedImages: overlay.versionedImages })).toEqual([]);
+    expect(
+      validate(objects, docs, { namespace: overlay.namespace, versionedImages: overlay.versionedImages }),
+    ).toEqual([]);
   });
 
   it("renders the base on its own too (without namespace)", async () => {
@@ -89,16 +111,26 @@ describe("infra/k8s manifests", () => {
   it("the KEDA component replaces the consumer's and the worker's HPA and keeps the API's", () => {
     const hpas = byKind(rendered.productionKeda, "HorizontalPodAutoscaler").map((o) => o.metadata.name);
     expect(hpas).toEqual(["handoff-sync-api"]);
-    const scaled = byKind(rendered.productionKeda, "ScaledObject").map((o) => o.metadata.name).sort();
+    const scaled = byKind(rendered.productionKeda, "ScaledObject")
+      .map((o) => o.metadata.name)
+      .sort();
     expect(scaled).toEqual(["handoff-sync-consumer", "handoff-sync-worker"]);
     expect(byKind(rendered.production, "ScaledObject")).toEqual([]);
   });
 
   it("production adds egress policies and spreads pods; dev does not", () => {
     const names = (objects: K8sObject[]) => byKind(objects, "NetworkPolicy").map((o) => o.metadata.name);
-    expect(names(rendered.production)).toEqual(expect.arrayContaining(["handoff-sync-egress-base", "handoff-sync-egress-kafka", "handoff-sync-egress-crm"]));
+    expect(names(rendered.production)).toEqual(
+      expect.arrayContaining([
+        "handoff-sync-egress-base",
+        "handoff-sync-egress-kafka",
+        "handoff-sync-egress-crm",
+      ]),
+    );
     expect(names(rendered.dev).some((n) => n.includes("egress"))).toBe(false);
-    const worker = find(rendered.production, "Deployment", "handoff-sync-worker") as { spec: { template: { spec: { topologySpreadConstraints?: unknown[] } } } };
+    const worker = find(rendered.production, "Deployment", "handoff-sync-worker") as {
+      spec: { template: { spec: { topologySpreadConstraints?: unknown[] } } };
+    };
     expect(worker.spec.template.spec.topologySpreadConstraints?.length).toBe(2);
   });
 
@@ -107,77 +139,187 @@ describe("infra/k8s manifests", () => {
     // drop or refuse them, and the strict schemas must catch them here.
     it.each([
       ["Deployment", "handoff-sync-worker", ["spec", "revisionHistoryLimit"], "revisionHistoryLimt"],
-      ["Deployment", "handoff-sync-worker", ["spec", "template", "spec", "terminationGracePeriodSeconds"], "terminationGracePeriod"],
-      ["Deployment", "handoff-sync-consumer", ["spec", "template", "spec", "containers", 0, "readinessProbe"], "readynessProbe"],
-      ["Deployment", "handoff-sync-api", ["spec", "template", "spec", "containers", 0, "securityContext", "readOnlyRootFilesystem"], "readOnlyRootFileSystem"],
+      [
+        "Deployment",
+        "handoff-sync-worker",
+        ["spec", "template", "spec", "terminationGracePeriodSeconds"],
+        "terminationGracePeriod",
+      ],
+      [
+        "Deployment",
+        "handoff-sync-consumer",
+        ["spec", "template", "spec", "containers", 0, "readinessProbe"],
+        "readynessProbe",
+      ],
+      [
+        "Deployment",
+        "handoff-sync-api",
+        ["spec", "template", "spec", "containers", 0, "securityContext", "readOnlyRootFilesystem"],
+        "readOnlyRootFileSystem",
+      ],
       ["Service", "handoff-sync-api", ["spec", "ports", 0, "targetPort"], "targetport"],
       ["PodDisruptionBudget", "handoff-sync-worker", ["spec", "maxUnavailable"], "maxUnavailabel"],
       ["HorizontalPodAutoscaler", "handoff-sync-api", ["spec", "minReplicas"], "minReplicaz"],
       ["NetworkPolicy", "handoff-sync-allow-api", ["spec", "ingress"], "ingres"],
       ["ServiceMonitor", "handoff-sync", ["spec", "endpoints", 0, "interval"], "intervall"],
       ["PrometheusRule", "handoff-sync", ["spec", "groups", 0, "rules", 0, "for"], "four"],
-      ["ScaledObject", "handoff-sync-consumer", ["spec", "triggers", 0, "metadata", "lagThreshold"], "lagTreshold"],
+      [
+        "ScaledObject",
+        "handoff-sync-consumer",
+        ["spec", "triggers", 0, "metadata", "lagThreshold"],
+        "lagTreshold",
+      ],
       ["ScaledObject", "handoff-sync-worker", ["spec", "maxReplicaCount"], "maxReplicas"],
       ["TriggerAuthentication", "handoff-sync-redis", ["spec", "secretTargetRef"], "secretTargetRefs"],
     ] as const)("a misspelt field: %s/%s %j -> %s", (kind, name, path, to) => {
       const objects = renameKey(rendered.productionKeda, kind, name, path, to);
       const problems = validate(objects, docs, { namespace: "handoff-sync", versionedImages: true });
-      expect(problems.some((p) => p.startsWith(`${kind}/${name}:`) && p.includes(to)), problems.join("\n")).toBe(true);
+      expect(
+        problems.some((p) => p.startsWith(`${kind}/${name}:`) && p.includes(to)),
+        problems.join("\n"),
+      ).toBe(true);
     });
 
     it("a replicas field spelt replicaz", () => {
-      const objects = setAt(rendered.production, "Deployment", "handoff-sync-consumer", ["spec", "replicaz"], 3);
+      const objects = setAt(
+        rendered.production,
+        "Deployment",
+        "handoff-sync-consumer",
+        ["spec", "replicaz"],
+        3,
+      );
       expect(validate(objects, docs).join("\n")).toMatch(/Deployment\/handoff-sync-consumer: .*replicaz/);
     });
 
     it.each([
-      ["a probe on a port the container does not have", ["spec", "template", "spec", "containers", 0, "livenessProbe", "httpGet", "port"], "metrics", /livenessProbe port metrics is not a container port/],
-      ["a grace period below the drain timeout", ["spec", "template", "spec", "terminationGracePeriodSeconds"], 25, /terminationGracePeriodSeconds 25 s is not above/],
-      ["a selector that misses the pod labels", ["spec", "selector", "matchLabels", "app.kubernetes.io/component"], "workers", /spec.selector does not match/],
-      ["a container running with root privileges", ["spec", "template", "spec", "containers", 0, "securityContext", "allowPrivilegeEscalation"], true, /allowPrivilegeEscalation must be false/],
-      ["an undocumented Secret", ["spec", "template", "spec", "containers", 0, "envFrom", 1, "secretRef", "name"], "crm-secrets", /Secret crm-secrets is not documented/],
-      ["an env value that is a number", ["spec", "template", "spec", "containers", 0, "env", 0, "value"], 8082, /env.0.value/],
+      [
+        "a probe on a port the container does not have",
+        ["spec", "template", "spec", "containers", 0, "livenessProbe", "httpGet", "port"],
+        "metrics",
+        /livenessProbe port metrics is not a container port/,
+      ],
+      [
+        "a grace period below the drain timeout",
+        ["spec", "template", "spec", "terminationGracePeriodSeconds"],
+        25,
+        /terminationGracePeriodSeconds 25 s is not above/,
+      ],
+      [
+        "a selector that misses the pod labels",
+        ["spec", "selector", "matchLabels", "app.kubernetes.io/component"],
+        "workers",
+        /spec.selector does not match/,
+      ],
+      [
+        "a container running with root privileges",
+        ["spec", "template", "spec", "containers", 0, "securityContext", "allowPrivilegeEscalation"],
+        true,
+        /allowPrivilegeEscalation must be false/,
+      ],
+      [
+        "an undocumented Secret",
+        ["spec", "template", "spec", "containers", 0, "envFrom", 1, "secretRef", "name"],
+        "crm-secrets",
+        /Secret crm-secrets is not documented/,
+      ],
+      [
+        "an env value that is a number",
+        ["spec", "template", "spec", "containers", 0, "env", 0, "value"],
+        8082,
+        /env.0.value/,
+      ],
     ] as const)("%s", (_label, path, value, message) => {
       const objects = setAt(rendered.production, "Deployment", "handoff-sync-worker", path, value);
       expect(validate(objects, docs).join("\n")).toMatch(message);
     });
 
     it("a Service whose targetPort is not a container port", () => {
-      const objects = setAt(rendered.production, "Service", "handoff-sync-consumer", ["spec", "ports", 0, "targetPort"], 9000);
+      const objects = setAt(
+        rendered.production,
+        "Service",
+        "handoff-sync-consumer",
+        ["spec", "ports", 0, "targetPort"],
+        9000,
+      );
       expect(validate(objects, docs).join("\n")).toMatch(/targetPort 9000 is not a container port/);
     });
 
     it("a KEDA redis trigger on a list no destination uses", () => {
-      const objects = setAt(rendered.productionKeda, "ScaledObject", "handoff-sync-worker", ["spec", "triggers", 0, "metadata", "listName"], "bull:crm-webhook:wait");
+      const objects = setAt(
+        rendered.productionKeda,
+        "ScaledObject",
+        "handoff-sync-worker",
+        ["spec", "triggers", 0, "metadata", "listName"],
+        "bull:crm-webhook:wait",
+      );
       const problems = validate(objects, docs).join("\n");
       expect(problems).toMatch(/no redis trigger on hs:\{d:crm-webhook\}:deliver-crm-webhook:wait/);
       expect(problems).toMatch(/bull:crm-webhook:wait, which is no destination's wait list/);
     });
 
     it("a KEDA kafka trigger on another topic or group", () => {
-      let objects = setAt(rendered.productionKeda, "ScaledObject", "handoff-sync-consumer", ["spec", "triggers", 0, "metadata", "topic"], "handoff.event");
-      objects = setAt(objects, "ScaledObject", "handoff-sync-consumer", ["spec", "triggers", 0, "metadata", "consumerGroup"], "other");
+      let objects = setAt(
+        rendered.productionKeda,
+        "ScaledObject",
+        "handoff-sync-consumer",
+        ["spec", "triggers", 0, "metadata", "topic"],
+        "handoff.event",
+      );
+      objects = setAt(
+        objects,
+        "ScaledObject",
+        "handoff-sync-consumer",
+        ["spec", "triggers", 0, "metadata", "consumerGroup"],
+        "other",
+      );
       const problems = validate(objects, docs).join("\n");
       expect(problems).toMatch(/kafka topic handoff.event is not source.topic/);
       expect(problems).toMatch(/consumerGroup other is not KAFKA_GROUP_ID/);
     });
 
     it("an alert without a runbook section or on a metric outside the contract", () => {
-      let objects = setAt(rendered.production, "PrometheusRule", "handoff-sync", ["spec", "groups", 0, "rules", 0, "annotations", "runbook_url"], "docs/runbook.md#nowhere");
-      objects = setAt(objects, "PrometheusRule", "handoff-sync", ["spec", "groups", 0, "rules", 0, "expr"], "handoff_sync_made_up_total > 0");
+      let objects = setAt(
+        rendered.production,
+        "PrometheusRule",
+        "handoff-sync",
+        ["spec", "groups", 0, "rules", 0, "annotations", "runbook_url"],
+        "docs/runbook.md#nowhere",
+      );
+      objects = setAt(
+        objects,
+        "PrometheusRule",
+        "handoff-sync",
+        ["spec", "groups", 0, "rules", 0, "expr"],
+        "handoff_sync_made_up_total > 0",
+      );
       const problems = validate(objects, docs).join("\n");
       expect(problems).toMatch(/docs\/runbook.md has no section #nowhere/);
       expect(problems).toMatch(/metric handoff_sync_made_up_total is not in the metrics contract/);
     });
 
     it("a literal Secret in the manifests", () => {
-      const secret = { apiVersion: "v1", kind: "Secret", metadata: { name: "handoff-sync-redis", namespace: "handoff-sync" }, stringData: { url: "redis://x" } };
-      expect(validate([...rendered.production, secret as unknown as K8sObject], docs).join("\n")).toMatch(/Secret\/handoff-sync-redis: no schema/);
+      const secret = {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "handoff-sync-redis", namespace: "handoff-sync" },
+        stringData: { url: "redis://x" },
+      };
+      expect(validate([...rendered.production, secret as unknown as K8sObject], docs).join("\n")).toMatch(
+        /Secret\/handoff-sync-redis: no schema/,
+      );
     });
 
     it("an image tag that is not a version in production", () => {
-      const objects = setAt(rendered.production, "Deployment", "handoff-sync-api", ["spec", "template", "spec", "containers", 0, "image"], "handoff-sync/api:latest");
-      expect(validate(objects, docs, { versionedImages: true }).join("\n")).toMatch(/image handoff-sync\/api:latest is not pinned/);
+      const objects = setAt(
+        rendered.production,
+        "Deployment",
+        "handoff-sync-api",
+        ["spec", "template", "spec", "containers", 0, "image"],
+        "handoff-sync/api:latest",
+      );
+      expect(validate(objects, docs, { versionedImages: true }).join("\n")).toMatch(
+        /image handoff-sync\/api:latest is not pinned/,
+      );
     });
   });
 });

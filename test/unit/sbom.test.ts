@@ -33,7 +33,9 @@ interface Sbom {
 }
 
 async function dependencyVersion(manifest: string, name: string): Promise<string> {
-  const json = JSON.parse(await readFile(join(repoRoot, manifest), "utf8")) as { dependencies: Record<string, string> };
+  const json = JSON.parse(await readFile(join(repoRoot, manifest), "utf8")) as {
+    dependencies: Record<string, string>;
+  };
   const version = json.dependencies[name];
   if (!version) throw new Error(`${manifest} does not depend on ${name}`);
   return version;
@@ -42,7 +44,8 @@ async function dependencyVersion(manifest: string, name: string): Promise<string
 describe("scripts/sbom.mjs", () => {
   let dir: string;
   let sbom: Sbom;
-  const find = (name: string, group?: string) => sbom.components.find((c) => c.name === name && c.group === group);
+  const find = (name: string, group?: string) =>
+    sbom.components.find((c) => c.name === name && c.group === group);
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "handoff-sync-sbom-"));
@@ -88,7 +91,8 @@ describe("scripts/sbom.mjs", () => {
   });
 
   it("holds production dependencies only: no dev tooling, no test helpers", () => {
-    for (const name of ["vitest", "typescript", "eslint", "prettier", "fast-check", "testcontainers"]) expect(find(name)).toBeUndefined();
+    for (const name of ["vitest", "typescript", "eslint", "prettier", "fast-check", "testcontainers"])
+      expect(find(name)).toBeUndefined();
     expect(find("testing", "@handoff-sync")).toBeUndefined();
     for (const service of ["consumer", "worker", "api"]) expect(find(service, "@handoff-sync")).toBeDefined();
   });

@@ -45,6 +45,11 @@ export interface DeliveryWorkerSettings {
   readonly lockDurationMs?: number;
   readonly maxStalledCount?: number;
   readonly now?: () => Date;
+  /**
+   * Completes a snapshot before delivery (e.g. fetches `data` from an upstream Handoff API when
+   * events carry only ids). Its errors are classified and retried like delivery errors.
+   */
+  readonly enrich?: (snapshot: HandoffSnapshot, signal: AbortSignal) => Promise<HandoffSnapshot>;
 }
 
 const EXCERPT_LIMIT = 512;
@@ -99,10 +104,12 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     }
     const started = Date.now();
     try {
+      const abort = signal ?? new AbortController().signal;
+      const complete = settings.enrich ? await settings.enrich(snapshot, abort) : snapshot;
       const result = await settings.deliver({
-        snapshot,
+        snapshot: complete,
         destination,
-        signal: signal ?? new AbortController().signal,
+        signal: abort,
         ...(delivered ? { previous: { version: delivered.version, ...(delivered.record_id !== undefined ? { recordId: delivered.record_id } : {}) } } : {}),
       });
       const deliveredAt = now().toISOString();

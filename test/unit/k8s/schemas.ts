@@ -6,11 +6,19 @@
  */
 import { z } from "zod";
 
-const name = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "a DNS-1123 name").max(253);
+const name = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "a DNS-1123 name")
+  .max(253);
 const labelMap = z.record(z.string(), z.string());
-const quantity = z.string().regex(/^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, "a Kubernetes quantity such as 100m or 128Mi");
+const quantity = z
+  .string()
+  .regex(/^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, "a Kubernetes quantity such as 100m or 128Mi");
 const duration = z.string().regex(/^(\d+(ms|s|m|h|d))+$/, "a Prometheus duration such as 30s or 5m");
-const portName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).max(15);
+const portName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+  .max(15);
 const portNumber = z.number().int().min(1).max(65_535);
 const intOrString = z.union([portNumber, portName]);
 const protocol = z.enum(["TCP", "UDP", "SCTP"]);
@@ -83,7 +91,9 @@ const ContainerSecurityContext = z.strictObject({
   runAsGroup: z.number().int().optional(),
   privileged: z.boolean().optional(),
   capabilities: z.strictObject({ drop: z.array(z.string()), add: z.array(z.string()).optional() }),
-  seccompProfile: z.strictObject({ type: z.enum(["RuntimeDefault", "Localhost"]), localhostProfile: z.string().optional() }).optional(),
+  seccompProfile: z
+    .strictObject({ type: z.enum(["RuntimeDefault", "Localhost"]), localhostProfile: z.string().optional() })
+    .optional(),
 });
 
 const Container = z.strictObject({
@@ -93,7 +103,9 @@ const Container = z.strictObject({
   command: z.array(z.string()).optional(),
   args: z.array(z.string()).optional(),
   workingDir: z.string().optional(),
-  ports: z.array(z.strictObject({ name: portName, containerPort: portNumber, protocol: protocol.optional() })).optional(),
+  ports: z
+    .array(z.strictObject({ name: portName, containerPort: portNumber, protocol: protocol.optional() }))
+    .optional(),
   env: z.array(EnvVar).optional(),
   envFrom: z.array(EnvFrom).optional(),
   resources: z.strictObject({ requests: Resources.optional(), limits: Resources.optional() }),
@@ -112,7 +124,14 @@ const Container = z.strictObject({
     .optional(),
   securityContext: ContainerSecurityContext.optional(),
   volumeMounts: z
-    .array(z.strictObject({ name, mountPath: z.string().startsWith("/"), readOnly: z.boolean().optional(), subPath: z.string().optional() }))
+    .array(
+      z.strictObject({
+        name,
+        mountPath: z.string().startsWith("/"),
+        readOnly: z.boolean().optional(),
+        subPath: z.string().optional(),
+      }),
+    )
     .optional(),
 });
 
@@ -134,7 +153,9 @@ const Volume = z.strictObject({
       optional: z.boolean().optional(),
     })
     .optional(),
-  emptyDir: z.strictObject({ medium: z.enum(["", "Memory"]).optional(), sizeLimit: quantity.optional() }).optional(),
+  emptyDir: z
+    .strictObject({ medium: z.enum(["", "Memory"]).optional(), sizeLimit: quantity.optional() })
+    .optional(),
 });
 
 const TopologySpreadConstraint = z.strictObject({
@@ -156,7 +177,10 @@ const PodSpec = z.strictObject({
       runAsUser: z.number().int().optional(),
       runAsGroup: z.number().int().optional(),
       fsGroup: z.number().int().optional(),
-      seccompProfile: z.strictObject({ type: z.enum(["RuntimeDefault", "Localhost"]), localhostProfile: z.string().optional() }),
+      seccompProfile: z.strictObject({
+        type: z.enum(["RuntimeDefault", "Localhost"]),
+        localhostProfile: z.string().optional(),
+      }),
     })
     .optional(),
   containers: z.array(Container).min(1),
@@ -181,7 +205,12 @@ export const Deployment = z.strictObject({
     strategy: z
       .strictObject({
         type: z.enum(["RollingUpdate", "Recreate"]),
-        rollingUpdate: z.strictObject({ maxSurge: z.union([z.number().int(), z.string()]).optional(), maxUnavailable: z.union([z.number().int(), z.string()]).optional() }).optional(),
+        rollingUpdate: z
+          .strictObject({
+            maxSurge: z.union([z.number().int(), z.string()]).optional(),
+            maxUnavailable: z.union([z.number().int(), z.string()]).optional(),
+          })
+          .optional(),
       })
       .optional(),
     template: z.strictObject({
@@ -233,14 +262,23 @@ export const PodDisruptionBudget = z.strictObject({
       selector: LabelSelector,
       unhealthyPodEvictionPolicy: z.enum(["IfHealthyBudget", "AlwaysAllow"]).optional(),
     })
-    .refine((spec) => (spec.maxUnavailable === undefined) !== (spec.minAvailable === undefined), "set exactly one of maxUnavailable and minAvailable"),
+    .refine(
+      (spec) => (spec.maxUnavailable === undefined) !== (spec.minAvailable === undefined),
+      "set exactly one of maxUnavailable and minAvailable",
+    ),
 });
 
 const ScalingRules = z.strictObject({
   stabilizationWindowSeconds: z.number().int().min(0).max(3600).optional(),
   selectPolicy: z.enum(["Max", "Min", "Disabled"]).optional(),
   policies: z
-    .array(z.strictObject({ type: z.enum(["Pods", "Percent"]), value: z.number().int().min(1), periodSeconds: z.number().int().min(1).max(1800) }))
+    .array(
+      z.strictObject({
+        type: z.enum(["Pods", "Percent"]),
+        value: z.number().int().min(1),
+        periodSeconds: z.number().int().min(1).max(1800),
+      }),
+    )
     .optional(),
 });
 const HpaBehavior = z.strictObject({ scaleUp: ScalingRules.optional(), scaleDown: ScalingRules.optional() });
@@ -275,15 +313,33 @@ const NetworkPolicyPeer = z.strictObject({
   namespaceSelector: LabelSelector.optional(),
   ipBlock: z.strictObject({ cidr: z.string(), except: z.array(z.string()).optional() }).optional(),
 });
-const NetworkPolicyPort = z.strictObject({ port: intOrString.optional(), endPort: portNumber.optional(), protocol: protocol.optional() });
+const NetworkPolicyPort = z.strictObject({
+  port: intOrString.optional(),
+  endPort: portNumber.optional(),
+  protocol: protocol.optional(),
+});
 
 export const NetworkPolicy = z.strictObject({
   ...typeMeta("networking.k8s.io/v1", "NetworkPolicy"),
   spec: z.strictObject({
     podSelector: LabelSelector,
     policyTypes: z.array(z.enum(["Ingress", "Egress"])).min(1),
-    ingress: z.array(z.strictObject({ from: z.array(NetworkPolicyPeer).optional(), ports: z.array(NetworkPolicyPort).optional() })).optional(),
-    egress: z.array(z.strictObject({ to: z.array(NetworkPolicyPeer).optional(), ports: z.array(NetworkPolicyPort).optional() })).optional(),
+    ingress: z
+      .array(
+        z.strictObject({
+          from: z.array(NetworkPolicyPeer).optional(),
+          ports: z.array(NetworkPolicyPort).optional(),
+        }),
+      )
+      .optional(),
+    egress: z
+      .array(
+        z.strictObject({
+          to: z.array(NetworkPolicyPeer).optional(),
+          ports: z.array(NetworkPolicyPort).optional(),
+        }),
+      )
+      .optional(),
   }),
 });
 
@@ -292,7 +348,9 @@ export const ServiceMonitor = z.strictObject({
   spec: z.strictObject({
     selector: LabelSelector,
     jobLabel: z.string().optional(),
-    namespaceSelector: z.strictObject({ any: z.boolean().optional(), matchNames: z.array(z.string()).optional() }).optional(),
+    namespaceSelector: z
+      .strictObject({ any: z.boolean().optional(), matchNames: z.array(z.string()).optional() })
+      .optional(),
     endpoints: z
       .array(
         z.strictObject({
@@ -310,7 +368,10 @@ export const ServiceMonitor = z.strictObject({
 
 const Rule = z
   .strictObject({
-    alert: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+    alert: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .optional(),
     record: z.string().optional(),
     expr: z.string().min(1),
     for: duration.optional(),
@@ -318,12 +379,17 @@ const Rule = z
     labels: labelMap.optional(),
     annotations: labelMap.optional(),
   })
-  .refine((rule) => (rule.alert === undefined) !== (rule.record === undefined), "a rule is either an alert or a record");
+  .refine(
+    (rule) => (rule.alert === undefined) !== (rule.record === undefined),
+    "a rule is either an alert or a record",
+  );
 
 export const PrometheusRule = z.strictObject({
   ...typeMeta("monitoring.coreos.com/v1", "PrometheusRule"),
   spec: z.strictObject({
-    groups: z.array(z.strictObject({ name: z.string(), interval: duration.optional(), rules: z.array(Rule).min(1) })).min(1),
+    groups: z
+      .array(z.strictObject({ name: z.string(), interval: duration.optional(), rules: z.array(Rule).min(1) }))
+      .min(1),
   }),
 });
 
@@ -335,7 +401,12 @@ const KafkaTrigger = z.strictObject({
   type: z.literal("kafka"),
   name: z.string().optional(),
   metricType: z.enum(["AverageValue", "Value"]).optional(),
-  authenticationRef: z.strictObject({ name, kind: z.enum(["TriggerAuthentication", "ClusterTriggerAuthentication"]).optional() }).optional(),
+  authenticationRef: z
+    .strictObject({
+      name,
+      kind: z.enum(["TriggerAuthentication", "ClusterTriggerAuthentication"]).optional(),
+    })
+    .optional(),
   metadata: z.strictObject({
     bootstrapServers: z.string().min(1),
     consumerGroup: z.string().min(1),
@@ -355,9 +426,17 @@ const RedisTrigger = z.strictObject({
   type: z.literal("redis"),
   name: z.string().optional(),
   metricType: z.enum(["AverageValue", "Value"]).optional(),
-  authenticationRef: z.strictObject({ name, kind: z.enum(["TriggerAuthentication", "ClusterTriggerAuthentication"]).optional() }).optional(),
+  authenticationRef: z
+    .strictObject({
+      name,
+      kind: z.enum(["TriggerAuthentication", "ClusterTriggerAuthentication"]).optional(),
+    })
+    .optional(),
   metadata: z.strictObject({
-    address: z.string().regex(/^[^:\s]+:\d+$/, "host:port").optional(),
+    address: z
+      .string()
+      .regex(/^[^:\s]+:\d+$/, "host:port")
+      .optional(),
     addressFromEnv: z.string().optional(),
     listName: z.string().min(1),
     listLength: numeric,
@@ -374,23 +453,35 @@ export const ScaledObject = z.strictObject({
   ...typeMeta("keda.sh/v1alpha1", "ScaledObject"),
   spec: z
     .strictObject({
-      scaleTargetRef: z.strictObject({ name, apiVersion: z.string().optional(), kind: z.string().optional(), envSourceContainerName: z.string().optional() }),
+      scaleTargetRef: z.strictObject({
+        name,
+        apiVersion: z.string().optional(),
+        kind: z.string().optional(),
+        envSourceContainerName: z.string().optional(),
+      }),
       minReplicaCount: z.number().int().min(0).optional(),
       maxReplicaCount: z.number().int().min(1).optional(),
       idleReplicaCount: z.number().int().min(0).optional(),
       pollingInterval: z.number().int().min(1).optional(),
       cooldownPeriod: z.number().int().min(0).optional(),
       initialCooldownPeriod: z.number().int().min(0).optional(),
-      fallback: z.strictObject({ failureThreshold: z.number().int().min(1), replicas: z.number().int().min(0) }).optional(),
+      fallback: z
+        .strictObject({ failureThreshold: z.number().int().min(1), replicas: z.number().int().min(0) })
+        .optional(),
       advanced: z
         .strictObject({
           restoreToOriginalReplicaCount: z.boolean().optional(),
-          horizontalPodAutoscalerConfig: z.strictObject({ name: z.string().optional(), behavior: HpaBehavior.optional() }).optional(),
+          horizontalPodAutoscalerConfig: z
+            .strictObject({ name: z.string().optional(), behavior: HpaBehavior.optional() })
+            .optional(),
         })
         .optional(),
       triggers: z.array(z.discriminatedUnion("type", [KafkaTrigger, RedisTrigger])).min(1),
     })
-    .refine((spec) => (spec.minReplicaCount ?? 0) <= (spec.maxReplicaCount ?? 100), "minReplicaCount must not exceed maxReplicaCount"),
+    .refine(
+      (spec) => (spec.minReplicaCount ?? 0) <= (spec.maxReplicaCount ?? 100),
+      "minReplicaCount must not exceed maxReplicaCount",
+    ),
 });
 
 export const TriggerAuthentication = z.strictObject({

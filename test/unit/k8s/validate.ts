@@ -41,7 +41,11 @@ const WORKER_DRAIN_DEFAULT_MS = 25_000;
 /** onShutdown's default limit for the consumer and the api (packages/telemetry/src/shutdown.ts). */
 const DEFAULT_SHUTDOWN_MS = 28_000;
 
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } & Record<string, unknown>;
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+} & Record<string, unknown>;
 
 let kubectlPath: Promise<string> | undefined;
 /** Runs infra/k8s/ensure-kubectl.sh once (installing Debian's package where kubectl is missing). */
@@ -73,7 +77,11 @@ export async function render(dir: string): Promise<K8sObject[]> {
  * Renders an overlay with components added, as `components:` in that overlay would, from a
  * throw-away kustomization (kustomize accepts relative paths only) that keeps its namespace.
  */
-export async function renderWithComponents(overlay: string, components: readonly string[], namespace: string): Promise<K8sObject[]> {
+export async function renderWithComponents(
+  overlay: string,
+  components: readonly string[],
+  namespace: string,
+): Promise<K8sObject[]> {
   const dir = await mkdtemp(join(tmpdir(), "handoff-sync-kustomize-"));
   try {
     const lines = [
@@ -122,7 +130,8 @@ export async function readDocs(): Promise<Docs> {
 }
 
 function selects(selector: LabelSelectorT, labels: Readonly<Record<string, string>>): boolean {
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (labels[key] !== value) return false;
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {}))
+    if (labels[key] !== value) return false;
   for (const expression of selector.matchExpressions ?? []) {
     const value = labels[expression.key];
     const values = expression.values ?? [];
@@ -135,7 +144,9 @@ function selects(selector: LabelSelectorT, labels: Readonly<Record<string, strin
 }
 
 function isEmptySelector(selector: LabelSelectorT): boolean {
-  return Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0;
+  return (
+    Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0
+  );
 }
 
 function envOf(deployment: DeploymentT, configMaps: readonly ConfigMapT[]): Map<string, string> {
@@ -145,7 +156,8 @@ function envOf(deployment: DeploymentT, configMaps: readonly ConfigMapT[]): Map<
     const cm = configMaps.find((c) => c.metadata.name === from.configMapRef?.name);
     for (const [key, value] of Object.entries(cm?.data ?? {})) env.set(key, value);
   }
-  for (const variable of container.env ?? []) if (variable.value !== undefined) env.set(variable.name, variable.value);
+  for (const variable of container.env ?? [])
+    if (variable.value !== undefined) env.set(variable.name, variable.value);
   return env;
 }
 
@@ -157,7 +169,11 @@ export interface ValidationOptions {
 }
 
 /** Returns every problem found; an empty list means the rendered manifests are valid. */
-export function validate(objects: readonly K8sObject[], docs: Docs, options: ValidationOptions = {}): string[] {
+export function validate(
+  objects: readonly K8sObject[],
+  docs: Docs,
+  options: ValidationOptions = {},
+): string[] {
   const problems: string[] = [];
   const typed = new Map<string, unknown[]>();
   for (const object of objects) {
@@ -165,7 +181,9 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
     const key = `${object.apiVersion}/${object.kind}`;
     const schema = (schemas as Record<string, (typeof schemas)[keyof typeof schemas]>)[key];
     if (!schema) {
-      problems.push(`${id}: no schema for ${key}: add one to test/unit/k8s/schemas.ts (Secrets must not be rendered at all)`);
+      problems.push(
+        `${id}: no schema for ${key}: add one to test/unit/k8s/schemas.ts (Secrets must not be rendered at all)`,
+      );
       continue;
     }
     const parsed = schema.safeParse(object);
@@ -177,8 +195,14 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
       continue;
     }
     typed.set(object.kind, [...(typed.get(object.kind) ?? []), parsed.data]);
-    if (options.namespace !== undefined && object.kind !== "Namespace" && object.metadata.namespace !== options.namespace) {
-      problems.push(`${id}: namespace ${object.metadata.namespace ?? "(none)"}, expected ${options.namespace}`);
+    if (
+      options.namespace !== undefined &&
+      object.kind !== "Namespace" &&
+      object.metadata.namespace !== options.namespace
+    ) {
+      problems.push(
+        `${id}: namespace ${object.metadata.namespace ?? "(none)"}, expected ${options.namespace}`,
+      );
     }
   }
   const all = <T>(kind: string): T[] => (typed.get(kind) ?? []) as T[];
@@ -192,27 +216,38 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
   const rules = all<PrometheusRuleT>("PrometheusRule");
   const scaledObjects = all<ScaledObjectT>("ScaledObject");
   const triggerAuths = all<TriggerAuthenticationT>("TriggerAuthentication");
-  const serviceAccounts = new Set(objects.filter((o) => o.kind === "ServiceAccount").map((o) => o.metadata.name));
+  const serviceAccounts = new Set(
+    objects.filter((o) => o.kind === "ServiceAccount").map((o) => o.metadata.name),
+  );
 
   for (const component of ["consumer", "worker", "api"]) {
-    if (!deployments.some((d) => d.metadata.name === `handoff-sync-${component}`)) problems.push(`Deployment/handoff-sync-${component} is missing`);
+    if (!deployments.some((d) => d.metadata.name === `handoff-sync-${component}`))
+      problems.push(`Deployment/handoff-sync-${component} is missing`);
   }
 
   const secretRef = (where: string, secret: string, key?: string): void => {
     const documented = docs.secrets.get(secret);
-    if (!documented) problems.push(`${where}: Secret ${secret} is not documented in docs/kubernetes.md ("Secrets")`);
-    else if (key !== undefined && !documented.has(key)) problems.push(`${where}: key ${key} of Secret ${secret} is not documented in docs/kubernetes.md`);
+    if (!documented)
+      problems.push(`${where}: Secret ${secret} is not documented in docs/kubernetes.md ("Secrets")`);
+    else if (key !== undefined && !documented.has(key))
+      problems.push(`${where}: key ${key} of Secret ${secret} is not documented in docs/kubernetes.md`);
   };
 
   const podLabels = deployments.map((d) => d.spec.template.metadata.labels);
   for (const deployment of deployments) {
     const id = `Deployment/${deployment.metadata.name}`;
     const pod = deployment.spec.template;
-    if (isEmptySelector(deployment.spec.selector) || !selects(deployment.spec.selector, pod.metadata.labels)) {
+    if (
+      isEmptySelector(deployment.spec.selector) ||
+      !selects(deployment.spec.selector, pod.metadata.labels)
+    ) {
       problems.push(`${id}: spec.selector does not match the pod template labels`);
     }
-    const others = deployments.filter((d) => d !== deployment && selects(deployment.spec.selector, d.spec.template.metadata.labels));
-    if (others.length > 0) problems.push(`${id}: selector also matches ${others.map((d) => d.metadata.name).join(", ")}`);
+    const others = deployments.filter(
+      (d) => d !== deployment && selects(deployment.spec.selector, d.spec.template.metadata.labels),
+    );
+    if (others.length > 0)
+      problems.push(`${id}: selector also matches ${others.map((d) => d.metadata.name).join(", ")}`);
     if (pod.spec.serviceAccountName !== undefined && !serviceAccounts.has(pod.spec.serviceAccountName)) {
       problems.push(`${id}: ServiceAccount ${pod.spec.serviceAccountName} is not in the manifests`);
     }
@@ -221,8 +256,10 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
     if (!podSecurity) problems.push(`${id}: no pod securityContext`);
     else {
       if (!podSecurity.runAsNonRoot) problems.push(`${id}: pod securityContext.runAsNonRoot must be true`);
-      if (podSecurity.runAsUser !== IMAGE_UID) problems.push(`${id}: pod securityContext.runAsUser must be ${IMAGE_UID}`);
-      if (podSecurity.seccompProfile.type !== "RuntimeDefault") problems.push(`${id}: seccompProfile must be RuntimeDefault`);
+      if (podSecurity.runAsUser !== IMAGE_UID)
+        problems.push(`${id}: pod securityContext.runAsUser must be ${IMAGE_UID}`);
+      if (podSecurity.seccompProfile.type !== "RuntimeDefault")
+        problems.push(`${id}: seccompProfile must be RuntimeDefault`);
     }
 
     const env = envOf(deployment, configMaps);
@@ -238,16 +275,21 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
       }),
     );
     const neededMs =
-      preStopSeconds * 1000 + (deployment.metadata.name.endsWith("-worker") ? drainMs + WORKER_CLOSE_MARGIN_MS : DEFAULT_SHUTDOWN_MS);
+      preStopSeconds * 1000 +
+      (deployment.metadata.name.endsWith("-worker") ? drainMs + WORKER_CLOSE_MARGIN_MS : DEFAULT_SHUTDOWN_MS);
     const graceMs = (pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
     if (graceMs <= neededMs) {
-      problems.push(`${id}: terminationGracePeriodSeconds ${graceMs / 1000} s is not above preStop + shutdown (${neededMs / 1000} s)`);
+      problems.push(
+        `${id}: terminationGracePeriodSeconds ${graceMs / 1000} s is not above preStop + shutdown (${neededMs / 1000} s)`,
+      );
     }
 
     const volumes = new Map((pod.spec.volumes ?? []).map((v) => [v.name, v]));
     for (const volume of volumes.values()) {
       if (volume.configMap && !configMaps.some((c) => c.metadata.name === volume.configMap?.name)) {
-        problems.push(`${id}: volume ${volume.name} refers to ConfigMap ${volume.configMap.name}, which is not in the manifests`);
+        problems.push(
+          `${id}: volume ${volume.name} refers to ConfigMap ${volume.configMap.name}, which is not in the manifests`,
+        );
       }
       if (volume.secret) secretRef(`${id} volume ${volume.name}`, volume.secret.secretName);
     }
@@ -265,10 +307,13 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
           continue;
         }
         const port = probe.httpGet.port;
-        if (!ports.some((p) => p.name === port || p.containerPort === port)) problems.push(`${cid}: ${kind} port ${port} is not a container port`);
+        if (!ports.some((p) => p.name === port || p.containerPort === port))
+          problems.push(`${cid}: ${kind} port ${port} is not a container port`);
       }
-      if (container.livenessProbe && container.livenessProbe.httpGet.path !== "/healthz") problems.push(`${cid}: livenessProbe must use /healthz`);
-      if (container.readinessProbe && container.readinessProbe.httpGet.path !== "/readyz") problems.push(`${cid}: readinessProbe must use /readyz`);
+      if (container.livenessProbe && container.livenessProbe.httpGet.path !== "/healthz")
+        problems.push(`${cid}: livenessProbe must use /healthz`);
+      if (container.readinessProbe && container.readinessProbe.httpGet.path !== "/readyz")
+        problems.push(`${cid}: readinessProbe must use /readyz`);
       const portEnv = container.env?.find((v) => v.name === "PORT")?.value;
       if (portEnv !== undefined && !ports.some((p) => p.containerPort === Number(portEnv))) {
         problems.push(`${cid}: PORT=${portEnv} is not among the container ports`);
@@ -276,18 +321,22 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
 
       for (const kind of ["requests", "limits"] as const) {
         const resources = container.resources[kind];
-        if (!resources?.cpu || !resources.memory) problems.push(`${cid}: resources.${kind} needs cpu and memory`);
+        if (!resources?.cpu || !resources.memory)
+          problems.push(`${cid}: resources.${kind} needs cpu and memory`);
       }
 
       const security = container.securityContext;
       if (!security) problems.push(`${cid}: no securityContext`);
       else {
-        if (security.allowPrivilegeEscalation !== false) problems.push(`${cid}: allowPrivilegeEscalation must be false`);
-        if (security.readOnlyRootFilesystem !== true) problems.push(`${cid}: readOnlyRootFilesystem must be true`);
+        if (security.allowPrivilegeEscalation !== false)
+          problems.push(`${cid}: allowPrivilegeEscalation must be false`);
+        if (security.readOnlyRootFilesystem !== true)
+          problems.push(`${cid}: readOnlyRootFilesystem must be true`);
         if (security.privileged === true) problems.push(`${cid}: must not be privileged`);
         if (!security.capabilities.drop.includes("ALL")) problems.push(`${cid}: capabilities must drop ALL`);
         if ((security.capabilities.add ?? []).length > 0) problems.push(`${cid}: must add no capabilities`);
-        if (security.runAsUser !== undefined && security.runAsUser === 0) problems.push(`${cid}: runAsUser 0`);
+        if (security.runAsUser !== undefined && security.runAsUser === 0)
+          problems.push(`${cid}: runAsUser 0`);
       }
 
       for (const mount of container.volumeMounts ?? []) {
@@ -312,15 +361,24 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
         const key = mount ? configPath.slice(mount.mountPath.length + 1) : undefined;
         const cm = volume?.configMap && configMaps.find((c) => c.metadata.name === volume.configMap?.name);
         const text = cm && key !== undefined ? cm.data?.[key] : undefined;
-        if (text === undefined) problems.push(`${cid}: HANDOFF_SYNC_CONFIG=${configPath} is not a file of a mounted ConfigMap`);
+        if (text === undefined)
+          problems.push(`${cid}: HANDOFF_SYNC_CONFIG=${configPath} is not a file of a mounted ConfigMap`);
         else {
           const parsed = DestinationsFileSchema.safeParse(parseAllDocuments(text)[0]?.toJS());
-          if (!parsed.success) problems.push(`${cid}: destinations file: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+          if (!parsed.success)
+            problems.push(
+              `${cid}: destinations file: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+            );
           else {
             for (const ref of secretRefs(parsed.data)) {
               if (ref.kind !== "env") continue;
-              const provided = (container.env ?? []).some((v) => v.name === ref.target) || (container.envFrom ?? []).some((f) => f.secretRef);
-              if (!provided) problems.push(`${cid}: destinations file needs env ${ref.target}, which no env or secretRef provides`);
+              const provided =
+                (container.env ?? []).some((v) => v.name === ref.target) ||
+                (container.envFrom ?? []).some((f) => f.secretRef);
+              if (!provided)
+                problems.push(
+                  `${cid}: destinations file needs env ${ref.target}, which no env or secretRef provides`,
+                );
               const credentials = (container.envFrom ?? []).find((f) => f.secretRef)?.secretRef?.name;
               if (credentials) secretRef(`${cid} destinations file`, credentials, ref.target);
             }
@@ -332,7 +390,9 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
 
   for (const service of services) {
     const id = `Service/${service.metadata.name}`;
-    const targets = deployments.filter((d) => selects({ matchLabels: service.spec.selector }, d.spec.template.metadata.labels));
+    const targets = deployments.filter((d) =>
+      selects({ matchLabels: service.spec.selector }, d.spec.template.metadata.labels),
+    );
     if (Object.keys(service.spec.selector).length === 0 || targets.length === 0) {
       problems.push(`${id}: selector matches no Deployment's pods`);
       continue;
@@ -348,13 +408,17 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
     }
   }
 
-  const deploymentNamed = (n: string): DeploymentT | undefined => deployments.find((d) => d.metadata.name === n);
+  const deploymentNamed = (n: string): DeploymentT | undefined =>
+    deployments.find((d) => d.metadata.name === n);
   for (const pdb of pdbs) {
     const matched = podLabels.filter((labels) => selects(pdb.spec.selector, labels));
     if (isEmptySelector(pdb.spec.selector) || matched.length !== 1) {
-      problems.push(`PodDisruptionBudget/${pdb.metadata.name}: selector must match exactly one Deployment (matches ${matched.length})`);
+      problems.push(
+        `PodDisruptionBudget/${pdb.metadata.name}: selector must match exactly one Deployment (matches ${matched.length})`,
+      );
     }
-    if (pdb.spec.maxUnavailable !== 1) problems.push(`PodDisruptionBudget/${pdb.metadata.name}: maxUnavailable must be 1`);
+    if (pdb.spec.maxUnavailable !== 1)
+      problems.push(`PodDisruptionBudget/${pdb.metadata.name}: maxUnavailable must be 1`);
   }
   for (const deployment of deployments) {
     if (!pdbs.some((pdb) => selects(pdb.spec.selector, deployment.spec.template.metadata.labels))) {
@@ -366,7 +430,9 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
   for (const hpa of hpas) {
     const target = hpa.spec.scaleTargetRef;
     if (target.kind !== "Deployment" || target.apiVersion !== "apps/v1" || !deploymentNamed(target.name)) {
-      problems.push(`HorizontalPodAutoscaler/${hpa.metadata.name}: scaleTargetRef ${target.kind}/${target.name} is not a Deployment here`);
+      problems.push(
+        `HorizontalPodAutoscaler/${hpa.metadata.name}: scaleTargetRef ${target.kind}/${target.name} is not a Deployment here`,
+      );
     }
     scaledTargets.set(target.name, `HorizontalPodAutoscaler/${hpa.metadata.name}`);
   }
@@ -379,40 +445,60 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
     scaledTargets.set(target, id);
     for (const trigger of so.spec.triggers) {
       const ref = trigger.authenticationRef?.name;
-      if (ref !== undefined && !triggerAuths.some((t) => t.metadata.name === ref)) problems.push(`${id}: TriggerAuthentication ${ref} is not in the manifests`);
+      if (ref !== undefined && !triggerAuths.some((t) => t.metadata.name === ref))
+        problems.push(`${id}: TriggerAuthentication ${ref} is not in the manifests`);
     }
   }
   for (const auth of triggerAuths) {
-    for (const ref of auth.spec.secretTargetRef ?? []) secretRef(`TriggerAuthentication/${auth.metadata.name}`, ref.name, ref.key);
+    for (const ref of auth.spec.secretTargetRef ?? [])
+      secretRef(`TriggerAuthentication/${auth.metadata.name}`, ref.name, ref.key);
   }
   for (const deployment of deployments) {
-    if (!scaledTargets.has(deployment.metadata.name)) problems.push(`Deployment/${deployment.metadata.name}: neither an HPA nor a ScaledObject scales it`);
+    if (!scaledTargets.has(deployment.metadata.name))
+      problems.push(`Deployment/${deployment.metadata.name}: neither an HPA nor a ScaledObject scales it`);
     if (deployment.spec.replicas !== undefined) {
-      problems.push(`Deployment/${deployment.metadata.name}: sets spec.replicas, which fights its autoscaler on every apply`);
+      problems.push(
+        `Deployment/${deployment.metadata.name}: sets spec.replicas, which fights its autoscaler on every apply`,
+      );
     }
   }
 
   problems.push(...checkKeda(scaledObjects, deployments, configMaps));
 
   for (const policy of policies) {
-    if (!isEmptySelector(policy.spec.podSelector) && !podLabels.some((labels) => selects(policy.spec.podSelector, labels))) {
+    if (
+      !isEmptySelector(policy.spec.podSelector) &&
+      !podLabels.some((labels) => selects(policy.spec.podSelector, labels))
+    ) {
       problems.push(`NetworkPolicy/${policy.metadata.name}: podSelector matches no pods`);
     }
-    const selected = deployments.filter((d) => selects(policy.spec.podSelector, d.spec.template.metadata.labels));
+    const selected = deployments.filter((d) =>
+      selects(policy.spec.podSelector, d.spec.template.metadata.labels),
+    );
     // A named port in an ingress rule must be a port of every pod the policy selects.
     for (const rule of policy.spec.ingress ?? []) {
       for (const port of rule.ports ?? []) {
         if (typeof port.port !== "string") continue;
         for (const deployment of selected) {
-          const names = deployment.spec.template.spec.containers.flatMap((c) => c.ports ?? []).map((p) => p.name);
-          if (!names.includes(port.port)) problems.push(`NetworkPolicy/${policy.metadata.name}: port ${port.port} is not a port of ${deployment.metadata.name}`);
+          const names = deployment.spec.template.spec.containers
+            .flatMap((c) => c.ports ?? [])
+            .map((p) => p.name);
+          if (!names.includes(port.port))
+            problems.push(
+              `NetworkPolicy/${policy.metadata.name}: port ${port.port} is not a port of ${deployment.metadata.name}`,
+            );
         }
       }
     }
   }
   for (const deployment of deployments) {
-    const covered = policies.some((p) => p.spec.policyTypes.includes("Ingress") && selects(p.spec.podSelector, deployment.spec.template.metadata.labels));
-    if (!covered) problems.push(`Deployment/${deployment.metadata.name}: no ingress NetworkPolicy selects its pods`);
+    const covered = policies.some(
+      (p) =>
+        p.spec.policyTypes.includes("Ingress") &&
+        selects(p.spec.podSelector, deployment.spec.template.metadata.labels),
+    );
+    if (!covered)
+      problems.push(`Deployment/${deployment.metadata.name}: no ingress NetworkPolicy selects its pods`);
   }
 
   if (monitors.length === 0) problems.push("no ServiceMonitor");
@@ -423,7 +509,9 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
     for (const endpoint of monitor.spec.endpoints) {
       for (const service of matched) {
         if (endpoint.port !== undefined && !service.spec.ports.some((p) => p.name === endpoint.port)) {
-          problems.push(`${id}: port ${endpoint.port} is not a port name of Service ${service.metadata.name}`);
+          problems.push(
+            `${id}: port ${endpoint.port} is not a port name of Service ${service.metadata.name}`,
+          );
         }
       }
     }
@@ -436,7 +524,9 @@ export function validate(objects: readonly K8sObject[], docs: Docs, options: Val
     for (const deployment of deployments) {
       for (const container of deployment.spec.template.spec.containers) {
         if (!/:\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(@sha256:[0-9a-f]{64})?$/.test(container.image)) {
-          problems.push(`Deployment/${deployment.metadata.name}: image ${container.image} is not pinned to a version`);
+          problems.push(
+            `Deployment/${deployment.metadata.name}: image ${container.image} is not pinned to a version`,
+          );
         }
       }
     }
@@ -451,7 +541,11 @@ function secretRefs(value: unknown): SecretRef[] {
   return [];
 }
 
-function checkKeda(scaledObjects: readonly ScaledObjectT[], deployments: readonly DeploymentT[], configMaps: readonly ConfigMapT[]): string[] {
+function checkKeda(
+  scaledObjects: readonly ScaledObjectT[],
+  deployments: readonly DeploymentT[],
+  configMaps: readonly ConfigMapT[],
+): string[] {
   const problems: string[] = [];
   for (const so of scaledObjects) {
     const id = `ScaledObject/${so.metadata.name}`;
@@ -460,8 +554,12 @@ function checkKeda(scaledObjects: readonly ScaledObjectT[], deployments: readonl
     const env = envOf(deployment, configMaps);
     const container = deployment.spec.template.spec.containers[0]!;
     const volume = deployment.spec.template.spec.volumes?.find((v) => v.configMap);
-    const configText = volume?.configMap && configMaps.find((c) => c.metadata.name === volume.configMap?.name)?.data?.["destinations.yaml"];
-    const config = configText ? DestinationsFileSchema.safeParse(parseAllDocuments(configText)[0]?.toJS()) : undefined;
+    const configText =
+      volume?.configMap &&
+      configMaps.find((c) => c.metadata.name === volume.configMap?.name)?.data?.["destinations.yaml"];
+    const config = configText
+      ? DestinationsFileSchema.safeParse(parseAllDocuments(configText)[0]?.toJS())
+      : undefined;
     if (!config?.success) {
       problems.push(`${id}: cannot read the destinations file of ${deployment.metadata.name}`);
       continue;
@@ -471,10 +569,18 @@ function checkKeda(scaledObjects: readonly ScaledObjectT[], deployments: readonl
     const redisLists = new Set<string>();
     for (const trigger of so.spec.triggers) {
       if (trigger.type === "kafka") {
-        if (trigger.metadata.topic !== config.data.source.topic) problems.push(`${id}: kafka topic ${trigger.metadata.topic} is not source.topic ${config.data.source.topic}`);
-        if (trigger.metadata.consumerGroup !== env.get("KAFKA_GROUP_ID")) problems.push(`${id}: consumerGroup ${trigger.metadata.consumerGroup} is not KAFKA_GROUP_ID ${env.get("KAFKA_GROUP_ID")}`);
-        if (trigger.metadata.bootstrapServers !== env.get("KAFKA_BROKERS")) problems.push(`${id}: bootstrapServers differ from KAFKA_BROKERS`);
-        if (trigger.metadata.allowIdleConsumers === "true") problems.push(`${id}: allowIdleConsumers would scale consumers past the partition count`);
+        if (trigger.metadata.topic !== config.data.source.topic)
+          problems.push(
+            `${id}: kafka topic ${trigger.metadata.topic} is not source.topic ${config.data.source.topic}`,
+          );
+        if (trigger.metadata.consumerGroup !== env.get("KAFKA_GROUP_ID"))
+          problems.push(
+            `${id}: consumerGroup ${trigger.metadata.consumerGroup} is not KAFKA_GROUP_ID ${env.get("KAFKA_GROUP_ID")}`,
+          );
+        if (trigger.metadata.bootstrapServers !== env.get("KAFKA_BROKERS"))
+          problems.push(`${id}: bootstrapServers differ from KAFKA_BROKERS`);
+        if (trigger.metadata.allowIdleConsumers === "true")
+          problems.push(`${id}: allowIdleConsumers would scale consumers past the partition count`);
       } else {
         redisLists.add(trigger.metadata.listName);
       }
@@ -483,10 +589,12 @@ function checkKeda(scaledObjects: readonly ScaledObjectT[], deployments: readonl
       for (const destination of destinations) {
         const names = destinationQueueNames(prefix, destination);
         const list = `${names.prefix}:${names.deliver}:wait`;
-        if (!redisLists.has(list)) problems.push(`${id}: no redis trigger on ${list} (destination ${destination})`);
+        if (!redisLists.has(list))
+          problems.push(`${id}: no redis trigger on ${list} (destination ${destination})`);
         redisLists.delete(list);
       }
-      for (const list of redisLists) problems.push(`${id}: redis trigger on ${list}, which is no destination's wait list`);
+      for (const list of redisLists)
+        problems.push(`${id}: redis trigger on ${list}, which is no destination's wait list`);
     }
   }
   return problems;
@@ -500,16 +608,20 @@ function checkRules(rules: readonly PrometheusRuleT[], docs: Docs): string[] {
     if (rule.alert === undefined) continue;
     const id = `alert ${rule.alert}`;
     alerts.add(rule.alert);
-    if (!["critical", "warning", "info"].includes(rule.labels?.severity ?? "")) problems.push(`${id}: severity must be critical, warning or info`);
+    if (!["critical", "warning", "info"].includes(rule.labels?.severity ?? ""))
+      problems.push(`${id}: severity must be critical, warning or info`);
     if (!rule.annotations?.summary) problems.push(`${id}: no summary annotation`);
     const url = rule.annotations?.runbook_url ?? "";
     const fragment = /^docs\/runbook\.md#([a-z0-9_-]+)$/.exec(url)?.[1];
     if (!fragment) problems.push(`${id}: runbook_url ${url} must be docs/runbook.md#<section>`);
-    else if (!docs.runbookAnchors.has(fragment)) problems.push(`${id}: docs/runbook.md has no section #${fragment}`);
+    else if (!docs.runbookAnchors.has(fragment))
+      problems.push(`${id}: docs/runbook.md has no section #${fragment}`);
     for (const metric of rule.expr.matchAll(/\b(handoff_sync_[a-z0-9_]+)/g)) {
-      if (!contract.has(metric[1]!)) problems.push(`${id}: metric ${metric[1]} is not in the metrics contract of docs/runbook.md`);
+      if (!contract.has(metric[1]!))
+        problems.push(`${id}: metric ${metric[1]} is not in the metrics contract of docs/runbook.md`);
     }
-    if ((rule.expr.match(/\(/g) ?? []).length !== (rule.expr.match(/\)/g) ?? []).length) problems.push(`${id}: unbalanced parentheses`);
+    if ((rule.expr.match(/\(/g) ?? []).length !== (rule.expr.match(/\)/g) ?? []).length)
+      problems.push(`${id}: unbalanced parentheses`);
   }
   for (const required of [
     "HandoffSyncDeadLettersGrowing",
