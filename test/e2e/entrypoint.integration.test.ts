@@ -57,7 +57,7 @@ function execForm(keyword: string, args: string): string[] {
   if (!Array.isArray(parsed) || !parsed.every((part) => typeof part === "string")) {
     throw new Error(`${keyword} must be a JSON array of strings, got ${args}`);
   }
-  return parsed as string[];
+  return parsed;
 }
 
 export function parseRuntimeStage(text: string): RuntimeStage {

@@ -1,7 +1,11 @@
 import { LIFECYCLE_STATES, LifecycleStageSchema, StateNameSchema } from "@handoff-sync/schema";
 import { z } from "zod";
 import { WebhookDestinationSchema } from "./destinations/webhook.js";
+import { ZendeskDestinationSchema } from "./destinations/zendesk.js";
+import { SalesforceDestinationSchema } from "./destinations/salesforce.js";
+import { ServiceNowDestinationSchema } from "./destinations/servicenow.js";
 import { int } from "./destinations/base.js";
+import { didYouMean } from "./did-you-mean.js";
 
 const DESTINATION_NAME = /^[a-z][a-z0-9-]{0,40}$/;
 
@@ -11,19 +15,30 @@ const LIFECYCLE_STATE_NAMES: readonly string[] = Object.keys(LIFECYCLE_STATES);
  * New adapters add their schema in destinations/<type>.ts and list it here; the registry in
  * @handoff-sync/adapters must then handle the type.
  */
-export const DestinationSchema = z.discriminatedUnion("type", [WebhookDestinationSchema]);
+export const DestinationSchema = z.discriminatedUnion("type", [WebhookDestinationSchema, ZendeskDestinationSchema, SalesforceDestinationSchema, ServiceNowDestinationSchema]);
 export type Destination = z.infer<typeof DestinationSchema>;
 export type DestinationType = Destination["type"];
 
+const labels = z.array(z.string().min(1)).min(1);
+
+export const RouteMatchSchema = z.strictObject({
+  states: z.array(z.string()).min(1).optional(),
+  stages: z.array(LifecycleStageSchema).min(1).optional(),
+  channels: labels.optional(),
+  /** The event's `destination` label (where the platform handed off to, e.g. a queue name), not a destination of this file. */
+  destinations: labels.optional(),
+  reasons: labels.optional(),
+});
+export type RouteMatch = z.infer<typeof RouteMatchSchema>;
+
 export const RouteSchema = z.strictObject({
-  match: z
-    .strictObject({
-      states: z.array(z.string()).min(1).optional(),
-      stages: z.array(LifecycleStageSchema).min(1).optional(),
-      channels: z.array(z.string().min(1)).min(1).optional(),
-    })
-    .optional(),
+  match: RouteMatchSchema.optional(),
   destinations: z.array(z.string()).min(1),
+  /**
+   * Fallbacks: besides `destinations`, these get a matching event whose state is at stage `failed`
+   * (e.g. a callback task when no live agent took the handoff).
+   */
+  on_failed: z.array(z.string()).min(1).optional(),
 });
 export type Route = z.infer<typeof RouteSchema>;
 
@@ -60,26 +75,49 @@ export const DestinationsFileSchema = z
         });
       }
     }
-    const known = new Set([...LIFECYCLE_STATE_NAMES, ...Object.keys(file.states)]);
-    file.routes?.forEach((route, index) => {
-      route.destinations.forEach((name, at) => {
+    const stages = new Map<string, string>([...Object.entries(LIFECYCLE_STATES), ...Object.entries(file.states)]);
+    const declared = Object.keys(file.destinations);
+    const checkNames = (names: readonly string[], path: readonly (string | number)[]) => {
+      names.forEach((name, at) => {
         if (!Object.hasOwn(file.destinations, name)) {
           ctx.addIssue({
             code: "custom",
-            path: ["routes", index, "destinations", at],
-            message: `unknown destination "${name}"`,
+            path: [...path, at],
+            message: `unknown destination "${name}"${didYouMean(name, declared)}`,
           });
         }
       });
+    };
+    file.routes?.forEach((route, index) => {
+      checkNames(route.destinations, ["routes", index, "destinations"]);
+      if (route.on_failed !== undefined) checkNames(route.on_failed, ["routes", index, "on_failed"]);
       route.match?.states?.forEach((state, at) => {
-        if (!known.has(state)) {
+        if (!stages.has(state)) {
           ctx.addIssue({
             code: "custom",
             path: ["routes", index, "match", "states", at],
-            message: `unknown state "${state}": use a lifecycle state (${LIFECYCLE_STATE_NAMES.join(", ")}) or declare it under "states"`,
+            message: `unknown state "${state}"${didYouMean(state, stages.keys())}: use a lifecycle state (${LIFECYCLE_STATE_NAMES.join(", ")}) or declare it under "states"`,
           });
         }
       });
+      // A fallback that can never fire is a mistake the author would want to hear about now, not after an outage.
+      if (route.on_failed !== undefined) {
+        const { stages: matchStages, states: matchStates } = route.match ?? {};
+        const failedStates = matchStates?.filter((state) => stages.get(state) === "failed");
+        if (matchStages !== undefined && !matchStages.includes("failed")) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["routes", index, "on_failed"],
+            message: 'never used: match.stages does not include "failed"',
+          });
+        } else if (failedStates !== undefined && failedStates.length === 0 && matchStates?.every((s) => stages.has(s))) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["routes", index, "on_failed"],
+            message: "never used: none of match.states is at stage failed",
+          });
+        }
+      }
     });
   });
 export type DestinationsFile = z.infer<typeof DestinationsFileSchema>;

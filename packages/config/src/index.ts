@@ -7,4 +7,7 @@ export * from "./load-destinations.js";
 export * from "./route-event.js";
 export * from "./destinations/base.js";
 export * from "./destinations/webhook.js";
+export * from "./destinations/zendesk.js";
+export * from "./destinations/salesforce.js";
+export * from "./destinations/servicenow.js";
 export * from "./mapping-schema.js";

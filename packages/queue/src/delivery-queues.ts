@@ -1,6 +1,7 @@
 import type { BackoffPolicy, DeliveryJob } from "@handoff-sync/schema";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import { createDestinationState, type DestinationState } from "./destination-state.js";
 import { DELIVERY_JOB_NAME, deliveryJobOptions } from "./job-options.js";
 import { destinationQueueNames } from "./names.js";
 
@@ -9,6 +10,7 @@ export interface DestinationQueue {
   readonly policy: BackoffPolicy;
   readonly deliver: Queue;
   readonly dead: Queue;
+  readonly state: DestinationState;
 }
 
 export interface DeliveryQueues {
@@ -38,6 +40,7 @@ export function createDeliveryQueues(settings: DeliveryQueuesSettings): Delivery
       policy,
       deliver: new Queue(names.deliver, { connection: settings.connection, prefix: names.prefix }),
       dead: new Queue(names.dead, { connection: settings.connection, prefix: names.prefix }),
+      state: createDestinationState(settings.connection, settings.prefix, destination),
     });
   }
   const get = (destination: string): DestinationQueue => {

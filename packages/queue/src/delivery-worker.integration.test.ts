@@ -63,7 +63,7 @@ describe("delivery worker against a receiver that keeps failing", () => {
     });
     await queues.enqueue("crm", { v: 1, key: applied.key, version: applied.snapshot.version, event_id: "e1", occurred_at: event.occurred_at, enqueued_at: new Date().toISOString() });
 
-    const dead = await waitFor(async () => (await listDeadLetters(queues.get("crm").dead))[0], { timeoutMs: 30_000, message: "dead letter" });
+    const dead = await waitFor(async () => (await listDeadLetters(queues.get("crm").dead)).entries[0], { timeoutMs: 30_000, message: "dead letter" });
     expect(receiver.arrivals).toHaveLength(4);
     const gaps = receiver.arrivals.slice(1).map((t, i) => t - (receiver.arrivals[i] ?? t));
     const expected = [300, 600, 1000];

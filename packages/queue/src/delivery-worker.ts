@@ -1,6 +1,7 @@
 import {
   computeBackoffMs,
   DeliveryError,
+  DestinationError,
   isRetryable,
   parseDeliveryJob,
   type AttemptLogEntry,
@@ -9,10 +10,11 @@ import {
 } from "@handoff-sync/schema";
 import type { HandoffStore } from "@handoff-sync/store";
 import type { Logger } from "@handoff-sync/telemetry";
-import { UnrecoverableError, Worker, type Job } from "bullmq";
+import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { addDeadLetter } from "./dead-letters.js";
 import type { DestinationQueue } from "./delivery-queues.js";
+import { parkDestination } from "./park.js";
 
 export interface DeliverResult {
   readonly recordId?: string;
@@ -33,6 +35,9 @@ export type DeliveryOutcome =
   | { readonly outcome: "already_delivered"; readonly version: number; readonly deliveredVersion: number }
   | { readonly outcome: "missing" };
 
+/** What happened to one attempt, for metrics; the log line says the same. */
+export type AttemptOutcome = "delivered" | "skipped" | "retry" | "rate_limited" | "parked" | "dead_lettered" | "returned";
+
 export interface DeliveryWorkerSettings {
   readonly queue: DestinationQueue;
   readonly connection: Redis;
@@ -45,14 +50,24 @@ export interface DeliveryWorkerSettings {
   readonly lockDurationMs?: number;
   readonly maxStalledCount?: number;
   readonly now?: () => Date;
+  /** Jobs per `durationMs` this destination may start, across all workers. */
+  readonly rateLimit?: { readonly max: number; readonly durationMs: number };
+  /** The same permanent error on this many records in a row parks the destination. */
+  readonly parkAfterIdenticalFailures?: number;
+  /** A destination answering 429 for longer than this is parked instead of waited on forever. */
+  readonly parkAfterRateLimitedMs?: number;
   /**
    * Completes a snapshot before delivery (e.g. fetches `data` from an upstream Handoff API when
    * events carry only ids). Its errors are classified and retried like delivery errors.
    */
   readonly enrich?: (snapshot: HandoffSnapshot, signal: AbortSignal) => Promise<HandoffSnapshot>;
+  /** Where a delivery past its deadline goes instead of the dead-letter queue, if anywhere. */
+  readonly onExpired?: (snapshot: HandoffSnapshot) => Promise<boolean>;
+  readonly onAttempt?: (outcome: AttemptOutcome, info: { durationMs: number; snapshot?: HandoffSnapshot }) => void;
 }
 
 const EXCERPT_LIMIT = 512;
+const PARKED_RECHECK_MS = 1000;
 
 function describe(error: unknown): { message: string; status?: number; excerpt?: string } {
   if (error instanceof DeliveryError) {
@@ -73,18 +88,57 @@ function outcomeOf(error: unknown): AttemptLogEntry["outcome"] {
   return isRetryable(error) ? "unknown" : "permanent";
 }
 
+/** Identical failures share a signature: the status and the message without ids and numbers. */
+function failureSignature(error: unknown): string {
+  const { message, status } = describe(error);
+  return `${status ?? "-"}:${message.replace(/[0-9a-f]{8,}|\d+/gi, "#").slice(0, 200)}`;
+}
+
 /**
  * Processes one destination's delivery jobs: loads the latest snapshot, skips versions the CRM
- * already has, delivers, records the ledger, and dead-letters permanent or exhausted failures
- * inside the processor (awaited) before the job fails.
+ * already has, delivers, records the ledger. Failures are handled by scope: record-level
+ * permanent ones are dead-lettered at once, destination-wide ones park the destination (the job
+ * waits), 429s rate-limit the queue, others retry with backoff until exhausted. Dead-lettering
+ * happens inside the processor and is awaited before the job fails.
  */
 export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   const { queue, store, log } = settings;
-  const destination = queue.destination;
+  const { destination, policy, state } = queue;
   const random = settings.random ?? Math.random;
   const now = settings.now ?? (() => new Date());
+  const parkAfterIdentical = settings.parkAfterIdenticalFailures ?? 5;
+  const parkAfterRateLimitedMs = settings.parkAfterRateLimitedMs ?? 15 * 60_000;
+  const report = settings.onAttempt ?? (() => undefined);
 
-  const process = async (job: Job, _token?: string, signal?: AbortSignal): Promise<DeliveryOutcome> => {
+  // The job keeps its attempts: it waits (paused queue, shutdown) rather than failing.
+  const putBack = async (job: Job, token: string | undefined, delayMs: number): Promise<never> => {
+    await job.moveToDelayed(Date.now() + delayMs, token);
+    throw new DelayedError();
+  };
+
+  const deadLetter = async (job: Job, key: string, snapshot: HandoffSnapshot, reason: DeadLetterReason, error: string, cause: unknown, jobLog: Logger): Promise<never> => {
+    const attempts = await store.getAttempts(key, destination);
+    await addDeadLetter(queue.dead, {
+      key,
+      destination,
+      version: snapshot.version,
+      reason,
+      error,
+      attempts,
+      ...(attempts[0] ? { first_attempt_at: attempts[0].at } : {}),
+      dead_lettered_at: now().toISOString(),
+    });
+    await store.clearAttempts(key, destination);
+    jobLog.error({ reason, version: snapshot.version, err: error }, "dead-lettered");
+    const unrecoverable = new UnrecoverableError(error);
+    unrecoverable.cause = cause;
+    throw unrecoverable;
+  };
+
+  const pastDeadline = (snapshot: HandoffSnapshot): boolean =>
+    policy.deadline_ms !== undefined && now().getTime() - Date.parse(snapshot.occurred_at) > policy.deadline_ms;
+
+  const process = async (job: Job, token?: string, signal?: AbortSignal): Promise<DeliveryOutcome> => {
     const parsed = parseDeliveryJob(job.data);
     if (!parsed.ok) {
       // A payload this version cannot read will not become readable by retrying.
@@ -95,16 +149,28 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     const snapshot = await store.get(data.key);
     if (!snapshot) {
       jobLog.warn("handoff no longer in the store; nothing to deliver");
+      report("skipped", { durationMs: 0 });
       return { outcome: "missing" };
     }
     const delivered = await store.getDelivery(data.key, destination);
     if (delivered && delivered.version >= snapshot.version) {
       jobLog.debug({ version: snapshot.version, deliveredVersion: delivered.version }, "already delivered");
+      report("skipped", { durationMs: 0, snapshot });
       return { outcome: "already_delivered", version: snapshot.version, deliveredVersion: delivered.version };
     }
+    if (pastDeadline(snapshot)) {
+      if (settings.onExpired && (await settings.onExpired(snapshot))) {
+        jobLog.warn({ version: snapshot.version, deadlineMs: policy.deadline_ms }, "past its deadline; sent to the fallback");
+        report("dead_lettered", { durationMs: 0, snapshot });
+        return { outcome: "missing" };
+      }
+      report("dead_lettered", { durationMs: 0, snapshot });
+      return deadLetter(job, data.key, snapshot, "expired", `not delivered within its deadline of ${policy.deadline_ms} ms`, undefined, jobLog);
+    }
+
+    const abort = signal ?? new AbortController().signal;
     const started = Date.now();
     try {
-      const abort = signal ?? new AbortController().signal;
       const complete = settings.enrich ? await settings.enrich(snapshot, abort) : snapshot;
       const result = await settings.deliver({
         snapshot: complete,
@@ -112,49 +178,89 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         signal: abort,
         ...(delivered ? { previous: { version: delivered.version, ...(delivered.record_id !== undefined ? { recordId: delivered.record_id } : {}) } } : {}),
       });
-      const deliveredAt = now().toISOString();
+      const recordId = result.recordId ?? delivered?.record_id;
       await store.recordDelivery(data.key, destination, {
         version: snapshot.version,
-        delivered_at: deliveredAt,
-        ...((result.recordId ?? delivered?.record_id) !== undefined ? { record_id: result.recordId ?? delivered?.record_id } : {}),
+        delivered_at: now().toISOString(),
+        ...(recordId !== undefined ? { record_id: recordId } : {}),
       });
-      await store.clearAttempts(data.key, destination);
-      jobLog.info({ version: snapshot.version, outcome: "delivered", status: result.status, durationMs: Date.now() - started }, "delivery attempt");
-      return { outcome: "delivered", version: snapshot.version, ...(result.recordId !== undefined ? { recordId: result.recordId } : {}) };
+      await Promise.all([store.clearAttempts(data.key, destination), state.recordSuccess()]);
+      const durationMs = Date.now() - started;
+      jobLog.info({ version: snapshot.version, outcome: "delivered", status: result.status, durationMs }, "delivery attempt");
+      report("delivered", { durationMs, snapshot });
+      return { outcome: "delivered", version: snapshot.version, ...(recordId !== undefined ? { recordId } : {}) };
     } catch (error) {
+      const durationMs = Date.now() - started;
+      if (abort.aborted) {
+        // Shutdown: hand the job back untouched for another worker.
+        jobLog.info({ version: snapshot.version, durationMs }, "delivery interrupted by shutdown; job returned to the queue");
+        report("returned", { durationMs, snapshot });
+        return putBack(job, token, 0);
+      }
       const described = describe(error);
       const attempt: AttemptLogEntry = {
         attempt: job.attemptsMade + 1,
         at: now().toISOString(),
         outcome: outcomeOf(error),
         error: described.message,
-        duration_ms: Date.now() - started,
+        duration_ms: durationMs,
         ...(described.status !== undefined ? { status: described.status } : {}),
         ...(described.excerpt !== undefined ? { response_excerpt: described.excerpt } : {}),
       };
       await store.appendAttempt(data.key, destination, attempt);
-      const permanent = !isRetryable(error);
-      const exhausted = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      jobLog.warn({ version: snapshot.version, outcome: attempt.outcome, status: described.status, err: described.message, durationMs: attempt.duration_ms, final: permanent || exhausted }, "delivery attempt");
-      if (permanent || exhausted) {
-        const reason: DeadLetterReason = permanent ? "permanent" : "exhausted";
-        const attempts = await store.getAttempts(data.key, destination);
-        await addDeadLetter(queue.dead, {
-          key: data.key,
-          destination,
-          version: snapshot.version,
-          reason,
-          error: described.message,
-          attempts,
-          ...(attempts[0] ? { first_attempt_at: attempts[0].at } : {}),
-          dead_lettered_at: now().toISOString(),
-        });
-        await store.clearAttempts(data.key, destination);
-        jobLog.error({ reason, version: snapshot.version }, "dead-lettered");
-        const unrecoverable = new UnrecoverableError(described.message);
-        unrecoverable.cause = error;
-        throw unrecoverable;
+      const fields = { version: snapshot.version, outcome: attempt.outcome, status: described.status, err: described.message, durationMs };
+
+      if (error instanceof DestinationError) {
+        await parkDestination(queue, state, { reason: described.message, admin_hint: error.adminHint, by: "worker" }, jobLog);
+        jobLog.warn(fields, "delivery attempt");
+        report("parked", { durationMs, snapshot });
+        return putBack(job, token, PARKED_RECHECK_MS);
       }
+
+      if (error instanceof DeliveryError && error.status === 429) {
+        const since = await state.rateLimitedSince(Date.now());
+        if (Date.now() - since > parkAfterRateLimitedMs) {
+          await parkDestination(
+            queue,
+            state,
+            { reason: `rate limited (429) for more than ${Math.round(parkAfterRateLimitedMs / 1000)} s`, admin_hint: "Raise the CRM's API quota or lower this destination's rate_limit, then resume it.", by: "worker" },
+            jobLog,
+          );
+          report("parked", { durationMs, snapshot });
+          return putBack(job, token, PARKED_RECHECK_MS);
+        }
+        const waitMs = error.retryAfterMs ?? computeBackoffMs(job.attemptsMade + 1, policy, random);
+        jobLog.warn({ ...fields, waitMs }, "delivery attempt");
+        report("rate_limited", { durationMs, snapshot });
+        // The whole destination waits; the job keeps its attempt count.
+        await queue.deliver.rateLimit(waitMs);
+        throw Worker.RateLimitError();
+      }
+
+      if (!isRetryable(error)) {
+        const count = await state.countPermanentFailure(failureSignature(error));
+        if (count >= parkAfterIdentical) {
+          await parkDestination(
+            queue,
+            state,
+            { reason: `the same permanent error on ${count} records in a row: ${described.message}`, admin_hint: "This looks like a configuration problem (mapping, required field, permissions) rather than bad data; fix it, then resume.", by: "worker" },
+            jobLog,
+          );
+          report("parked", { durationMs, snapshot });
+          return putBack(job, token, PARKED_RECHECK_MS);
+        }
+        jobLog.warn({ ...fields, final: true }, "delivery attempt");
+        report("dead_lettered", { durationMs, snapshot });
+        return deadLetter(job, data.key, snapshot, "permanent", described.message, error, jobLog);
+      }
+
+      const exhausted = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      jobLog.warn({ ...fields, final: exhausted }, "delivery attempt");
+      if (exhausted) {
+        report("dead_lettered", { durationMs, snapshot });
+        return deadLetter(job, data.key, snapshot, "exhausted", described.message, error, jobLog);
+      }
+      report("retry", { durationMs, snapshot });
       throw error;
     }
   };
@@ -165,12 +271,13 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     concurrency: settings.concurrency,
     lockDuration: settings.lockDurationMs ?? 10_000,
     maxStalledCount: settings.maxStalledCount ?? 2,
+    // A limiter must be set for a 429 to rate-limit the queue; without a configured one it never binds.
+    limiter: settings.rateLimit ? { max: settings.rateLimit.max, duration: settings.rateLimit.durationMs } : { max: 100_000, duration: 1000 },
     settings: {
       backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
-        computeBackoffMs(attemptsMade, queue.policy, random, error instanceof DeliveryError ? error.retryAfterMs : undefined),
+        computeBackoffMs(attemptsMade, policy, random, error instanceof DeliveryError ? error.retryAfterMs : undefined),
     },
   });
   worker.on("error", (error) => log.error({ err: error, destination }, "worker error"));
   return worker;
 }
-

@@ -14,6 +14,16 @@ export const RetryPolicySchema = z.strictObject({
 export type RetryPolicy = z.infer<typeof RetryPolicySchema>;
 
 /**
+ * At most `max` deliveries start per `duration_ms` for this destination, across all workers (BullMQ's
+ * queue limiter), so a CRM's API quota is spent evenly instead of in 429 bursts.
+ */
+export const RateLimitSchema = z.strictObject({
+  max: int(1, 1_000_000),
+  duration_ms: int(1, 86_400_000),
+});
+export type RateLimit = z.infer<typeof RateLimitSchema>;
+
+/**
  * How the worker connects to a destination: a custom CA bundle and a client certificate for mTLS. Proxies come from the usual HTTPS_PROXY/HTTP_PROXY/NO_PROXY
  * environment variables.
  */
@@ -37,6 +47,8 @@ export const ConnectionSchema = z.strictObject({
 export const destinationBase = {
   timeout_ms: int(100, 120_000).default(10_000),
   concurrency: int(1, 1_000).default(4),
+  /** Omitted: no limit beyond `concurrency`. */
+  rate_limit: RateLimitSchema.optional(),
   // `prefault` parses the default, so the inner defaults apply when `retry` is omitted.
   retry: RetryPolicySchema.prefault({}),
   /** Target field -> rule. Each adapter documents its default mapping, used when this is omitted. */
