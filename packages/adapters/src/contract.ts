@@ -19,6 +19,18 @@ export interface DeliveryResult {
   readonly status: number;
 }
 
+/** One HTTP request as an adapter would send it, with credentials masked, for `handoff-sync preview`. */
+export interface PreviewRequest {
+  readonly method: string;
+  readonly url: string;
+  /** In the order sent; secret values masked (`Bearer ****`, `v1,****`). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The exact body bytes as text; absent for requests without one. */
+  readonly body?: string;
+  /** Why this request is sent, when an adapter sends several (`look up by external id`, ...). */
+  readonly note?: string;
+}
+
 /**
  * One attempt per call: resolves on success, throws a DeliveryError subclass otherwise. Retrying is
  * the queue's job, never the adapter's.
@@ -26,6 +38,16 @@ export interface DeliveryResult {
 export interface Adapter {
   readonly type: string;
   deliver(request: DeliveryRequest): Promise<DeliveryResult>;
+  /**
+   * The request(s) `deliver` would send for this request, without sending anything or fetching a
+   * token: pure, so a config can be checked before it goes live.
+   */
+  preview?(request: DeliveryRequest): PreviewRequest[];
+  /**
+   * Proves the destination can be reached and, for CRMs, that the credentials are accepted
+   * (e.g. by fetching a token). Throws a DeliveryError subclass saying what is wrong.
+   */
+  check?(): Promise<void>;
   /** Releases pooled connections; call once on shutdown. */
   close(): Promise<void>;
 }

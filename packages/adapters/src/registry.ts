@@ -1,6 +1,10 @@
 import type { Destination, DestinationType, Resolved } from "@handoff-sync/config";
 import type { Adapter } from "./contract.js";
 import { createWebhookAdapter } from "./webhook/adapter.js";
+import { createSalesforceAdapter } from "./salesforce/adapter.js";
+import { createHubSpotAdapter } from "./hubspot/adapter.js";
+import { createZendeskAdapter } from "./zendesk/adapter.js";
+import { createServiceNowAdapter } from "./servicenow/adapter.js";
 
 export type ResolvedDestination = Resolved<Destination>;
 type DestinationOf<T extends DestinationType> = Extract<ResolvedDestination, { type: T }>;
@@ -10,6 +14,10 @@ type AdapterFactory<T extends DestinationType> = (name: string, config: Destinat
 /** Adding a destination type to the config schema fails typechecking here until it has a factory. */
 const factories = {
   webhook: createWebhookAdapter,
+  salesforce: createSalesforceAdapter,
+  hubspot: createHubSpotAdapter,
+  zendesk: createZendeskAdapter,
+  servicenow: createServiceNowAdapter,
 } satisfies { [T in DestinationType]: AdapterFactory<T> };
 
 function factoryFor<T extends DestinationType>(type: T): AdapterFactory<T> {

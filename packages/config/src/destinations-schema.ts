@@ -1,6 +1,7 @@
 import { LIFECYCLE_STATES, LifecycleStageSchema, StateNameSchema } from "@handoff-sync/schema";
 import { z } from "zod";
 import { WebhookDestinationSchema } from "./destinations/webhook.js";
+import { HubSpotDestinationSchema } from "./destinations/hubspot.js";
 import { ZendeskDestinationSchema } from "./destinations/zendesk.js";
 import { SalesforceDestinationSchema } from "./destinations/salesforce.js";
 import { ServiceNowDestinationSchema } from "./destinations/servicenow.js";
@@ -15,20 +16,23 @@ const LIFECYCLE_STATE_NAMES: readonly string[] = Object.keys(LIFECYCLE_STATES);
  * New adapters add their schema in destinations/<type>.ts and list it here; the registry in
  * @handoff-sync/adapters must then handle the type.
  */
-export const DestinationSchema = z.discriminatedUnion("type", [WebhookDestinationSchema, ZendeskDestinationSchema, SalesforceDestinationSchema, ServiceNowDestinationSchema]);
+export const DestinationSchema = z.discriminatedUnion("type", [WebhookDestinationSchema, HubSpotDestinationSchema, ZendeskDestinationSchema, SalesforceDestinationSchema, ServiceNowDestinationSchema]);
 export type Destination = z.infer<typeof DestinationSchema>;
 export type DestinationType = Destination["type"];
 
 const labels = z.array(z.string().min(1)).min(1);
 
-export const RouteMatchSchema = z.strictObject({
-  states: z.array(z.string()).min(1).optional(),
-  stages: z.array(LifecycleStageSchema).min(1).optional(),
-  channels: labels.optional(),
-  /** The event's `destination` label (where the platform handed off to, e.g. a queue name), not a destination of this file. */
-  destinations: labels.optional(),
-  reasons: labels.optional(),
-});
+export const RouteMatchSchema = z
+  .strictObject({
+    states: z.array(z.string()).min(1).optional().describe("Lifecycle states or states declared under `states`."),
+    stages: z.array(LifecycleStageSchema).min(1).optional().describe("Lifecycle stages: initiated, completed, failed."),
+    channels: labels.optional().describe("The event's `channel`; a route with channels never matches an event without one."),
+    destinations: labels
+      .optional()
+      .describe("The event's `destination` label (e.g. a queue name from the chat API), not a destination of this file."),
+    reasons: labels.optional().describe("The event's `reason`; a route with reasons never matches an event without one."),
+  })
+  .describe("All given criteria must hold; within one list any value matches. Omitted: the route matches every event.");
 export type RouteMatch = z.infer<typeof RouteMatchSchema>;
 
 export const RouteSchema = z.strictObject({
@@ -38,7 +42,11 @@ export const RouteSchema = z.strictObject({
    * Fallbacks: besides `destinations`, these get a matching event whose state is at stage `failed`
    * (e.g. a callback task when no live agent took the handoff).
    */
-  on_failed: z.array(z.string()).min(1).optional(),
+  on_failed: z
+    .array(z.string())
+    .min(1)
+    .optional()
+    .describe("Fallback destinations that also get a matching event whose state is at stage failed (e.g. a callback task)."),
 });
 export type Route = z.infer<typeof RouteSchema>;
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "./config-error.js";
-import { loadDestinationsFile } from "./load-destinations.js";
+import { loadDestinationsFile, readDestinationsFile, withPlaceholderSecrets } from "./load-destinations.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -66,7 +66,8 @@ describe("loadDestinationsFile", () => {
       concurrency: 4,
       retry: { attempts: 8, base_delay_ms: 1_000, max_delay_ms: 300_000 },
     });
-    expect(config.destinations.files?.secret).toEqual(["whsec_from_file", "old"]);
+    const files = config.destinations.files;
+    expect(files?.type === "webhook" ? files.secret : undefined).toEqual(["whsec_from_file", "old"]);
     expect(config.destinations.files?.retry.attempts).toBe(3);
     expect(config.states).toEqual({ customer_refund: "initiated" });
   });
@@ -91,7 +92,7 @@ destinations:
     url: https://x.example.com
     secret: env:X
   sf:
-    type: salesforce
+    type: sugarcrm
 routes:
   - match: { states: [nope], stages: [done] }
     destinations: [demo, ghost]
@@ -102,7 +103,7 @@ routes:
     expect(error.problems.every((p) => p.file === file)).toBe(true);
     expect([...byPath.keys()]).toEqual(
       expect.arrayContaining([
-        "source",
+        "source.partitions",
         "destinations.demo.url",
         "destinations.demo.secret",
         "destinations.demo.timeout_ms",
@@ -118,7 +119,11 @@ routes:
     expect(error.message).toContain(
       `${file}: destinations.demo.url: must be an http:// or https:// URL (line 10)`,
     );
-    expect(error.message).toMatch(/Unrecognized key.*partitions/);
+    expect(byPath.get("source.partitions")).toMatchObject({
+      line: 4,
+      message: "unknown key; expected one of: topic, rejected_topic, max_message_bytes",
+    });
+    expect(byPath.get("destinations.sf.type")?.message).toMatch(/^unknown type "sugarcrm"; expected one of: webhook, /);
     expect(error.message.split("\n").length).toBe(error.problems.length + 1);
   });
 
@@ -172,5 +177,117 @@ destinations:
   it("reports a missing file", async () => {
     const error = await problemsOf(loadDestinationsFile(join(dir, "absent.yaml"), {}));
     expect(error.problems[0]?.message).toMatch(/ENOENT/);
+  });
+
+  it("names the nearest valid key for a misspelt one, at every depth and inside each destination type", async () => {
+    const file = await write(
+      "typos.yaml",
+      `version: 1
+destinations:
+  crm:
+    type: webhook
+    url: https://crm.example.com/hooks
+    secrets: env:S
+    retyr:
+      attempts: 3
+    rate_limit: { max: 10, duration: 1000 }
+    mapping:
+      subject: { template: "Handoff {{key}}", truncat: 80 }
+  other:
+    type: webhok
+routes:
+  - match: { stage: [failed] }
+    destinations: [crn]
+    on_fail: [crm]
+`,
+    );
+    const error = await problemsOf(loadDestinationsFile(file, { S: "s" }));
+    expect(error.problems.map((p) => [p.path, p.message, p.line])).toEqual(
+      expect.arrayContaining([
+        ["destinations.crm.secrets", 'unknown key; did you mean "secret"?', 6],
+        ["destinations.crm.retyr", 'unknown key; did you mean "retry"?', 7],
+        ["destinations.crm.rate_limit.duration", 'unknown key; did you mean "duration_ms"?', 9],
+        ["destinations.crm.mapping.subject.truncat", 'unknown key; did you mean "truncate"?', 11],
+        ["destinations.other.type", expect.stringMatching(/^unknown type "webhok"; did you mean "webhook"\?; expected one of: webhook, /), 13],
+        ["routes.0.match.stage", 'unknown key; did you mean "stages"?', 15],
+        ["routes.0.on_fail", 'unknown key; did you mean "on_failed"?', 17],
+      ]),
+    );
+    expect(error.message).toContain(`${file}: destinations.crm.retyr: unknown key; did you mean "retry"? (line 7)`);
+  });
+
+  it("checks routes: fallbacks, labels, and names with the nearest declared one", async () => {
+    const file = await write(
+      "routes.yaml",
+      `version: 1
+states:
+  no_agent_available: failed
+destinations:
+  crm: { type: webhook, url: "https://x.example.com", secret: "env:S" }
+  callback: { type: webhook, url: "https://y.example.com", secret: "env:S" }
+routes:
+  - match: { states: [handoff_failed, no_agent_availabel], channels: [voice], destinations: [billing_queue], reasons: [refund] }
+    destinations: [cmr]
+    on_failed: [callbak]
+  - match: { stages: [initiated] }
+    destinations: [crm]
+    on_failed: [callback]
+  - match: { states: [handoff_completed] }
+    destinations: [crm]
+    on_failed: [callback]
+`,
+    );
+    const error = await problemsOf(loadDestinationsFile(file, { S: "s" }));
+    expect(error.problems.map((p) => [p.path, p.message, p.line])).toEqual([
+      ["routes.0.destinations.0", 'unknown destination "cmr"; did you mean "crm"?', 9],
+      ["routes.0.on_failed.0", 'unknown destination "callbak"; did you mean "callback"?', 10],
+      [
+        "routes.0.match.states.1",
+        'unknown state "no_agent_availabel"; did you mean "no_agent_available"?: use a lifecycle state (handoff_initiated, handoff_completed, handoff_failed) or declare it under "states"',
+        8,
+      ],
+      ["routes.1.on_failed", 'never used: match.stages does not include "failed"', 13],
+      ["routes.2.on_failed", "never used: none of match.states is at stage failed", 16],
+    ]);
+  });
+
+  it("accepts routing on labels, fallbacks and a rate limit", async () => {
+    const file = await write(
+      "full.yaml",
+      `version: 1
+states:
+  no_agent_available: failed
+destinations:
+  crm:
+    type: webhook
+    url: https://x.example.com
+    secret: env:S
+    rate_limit: { max: 100, duration_ms: 10000 }
+  callback: { type: webhook, url: "https://y.example.com", secret: "env:S" }
+routes:
+  - match: { channels: [voice], destinations: [billing_queue], reasons: [refund] }
+    destinations: [crm]
+    on_failed: [callback]
+`,
+    );
+    const config = await loadDestinationsFile(file, { S: "s" });
+    expect(config.destinations.crm?.rate_limit).toEqual({ max: 100, duration_ms: 10_000 });
+    expect(config.routes?.[0]?.on_failed).toEqual(["callback"]);
+  });
+
+  it("validates without resolving secrets, and can put placeholders in their place", async () => {
+    const file = await write(
+      "unresolved.yaml",
+      `version: 1
+destinations:
+  a: { type: webhook, url: "https://x.example.com", secret: "env:NOT_SET_ANYWHERE" }
+`,
+    );
+    const config = await readDestinationsFile(file);
+    expect(String(config.destinations.a?.type === "webhook" ? config.destinations.a.secret[0] : "")).toBe(
+      "env:NOT_SET_ANYWHERE",
+    );
+    expect(withPlaceholderSecrets(config).destinations.a).toMatchObject({ secret: ["****"] });
+    await expect(loadDestinationsFile(file, {})).rejects.toThrow(/NOT_SET_ANYWHERE is not set/);
   });
 });

@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import { ConfigError, type ConfigProblem } from "./config-error.js";
+import { describeIssues } from "./describe-issues.js";
 import { DestinationsFileSchema, type DestinationsFile } from "./destinations-schema.js";
 import { SecretRef, type Resolved } from "./secret-ref.js";
 
@@ -10,14 +11,28 @@ export type LoadedConfig = Resolved<DestinationsFile>;
 type Env = Readonly<Record<string, string | undefined>>;
 type Path = readonly (string | number)[];
 
+function lineOfNode(node: unknown, counter: LineCounter): number | undefined {
+  if (node !== null && typeof node === "object" && "range" in node && Array.isArray(node.range)) {
+    const offset: unknown = node.range[0];
+    if (typeof offset === "number") return counter.linePos(offset).line;
+  }
+  return undefined;
+}
+
 function lineOf(doc: Document, counter: LineCounter, path: Path): number | undefined {
   // A missing key has no node; point at the nearest parent that exists instead.
   for (let depth = path.length; depth >= 0; depth--) {
-    const node: unknown = doc.getIn(path.slice(0, depth), true);
-    if (node !== null && typeof node === "object" && "range" in node && Array.isArray(node.range)) {
-      const offset: unknown = node.range[0];
-      if (typeof offset === "number") return counter.linePos(offset).line;
+    const at = path.slice(0, depth);
+    // Point at the key rather than its value: a block value starts on the line after its key.
+    const last = at.at(-1);
+    const parent: unknown = typeof last === "string" ? doc.getIn(at.slice(0, -1), true) : undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === last);
+      const line = lineOfNode(pair?.key, counter);
+      if (line !== undefined) return line;
     }
+    const line = lineOfNode(doc.getIn(at, true), counter);
+    if (line !== undefined) return line;
   }
   return undefined;
 }
@@ -79,11 +94,13 @@ async function resolveSecrets(
   return value;
 }
 
-/**
- * Reads, validates and resolves the destinations file. Every problem (YAML syntax, schema, cross
- * references, missing secrets) is collected before throwing, each with file, dotted path and line.
- */
-export async function loadDestinationsFile(file: string, env: Env): Promise<LoadedConfig> {
+interface ParsedFile {
+  readonly config: DestinationsFile;
+  /** A problem at a path of this file, with its line. */
+  readonly problem: (path: Path, message: string) => ConfigProblem;
+}
+
+async function parseDestinationsFile(file: string): Promise<ParsedFile> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -109,20 +126,51 @@ export async function loadDestinationsFile(file: string, env: Env): Promise<Load
     return { file, path: path.join("."), message, ...(line === undefined ? {} : { line }) };
   };
 
-  const parsed = DestinationsFileSchema.safeParse(doc.toJS());
+  const input: unknown = doc.toJS();
+  const parsed = DestinationsFileSchema.safeParse(input);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) =>
-        problem(
-          issue.path.filter((part) => typeof part !== "symbol"),
-          issue.message,
-        ),
-      ),
+      describeIssues(DestinationsFileSchema, parsed.error.issues, input).map((p) => problem(p.path, p.message)),
     );
   }
+  return { config: parsed.data, problem };
+}
+
+/**
+ * Reads and validates the destinations file without resolving secrets: secret references stay
+ * `SecretRef`s, checked for form only. For `config validate`, which must not need the secrets.
+ */
+export async function readDestinationsFile(file: string): Promise<DestinationsFile> {
+  return (await parseDestinationsFile(file)).config;
+}
+
+/**
+ * Reads, validates and resolves the destinations file. Every problem (YAML syntax, schema, cross
+ * references, missing secrets) is collected before throwing, each with file, dotted path and line.
+ */
+export async function loadDestinationsFile(file: string, env: Env): Promise<LoadedConfig> {
+  const { config, problem } = await parseDestinationsFile(file);
   const secretProblems: { path: Path; message: string }[] = [];
-  const loaded = await resolveSecrets(parsed.data, [], env, dirname(file), secretProblems);
+  const loaded = await resolveSecrets(config, [], env, dirname(file), secretProblems);
   if (secretProblems.length > 0) throw new ConfigError(secretProblems.map((p) => problem(p.path, p.message)));
   // resolveSecrets keeps the shape and swaps each SecretRef for a string, which is what Resolved<T> says.
   return loaded as LoadedConfig;
+}
+
+function replaceSecrets(value: unknown, placeholder: string): unknown {
+  if (value instanceof SecretRef) return placeholder;
+  if (Array.isArray(value)) return value.map((item: unknown) => replaceSecrets(item, placeholder));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, replaceSecrets(item, placeholder)]));
+  }
+  return value;
+}
+
+/**
+ * The config with every secret reference replaced by `placeholder`: for showing what would be sent
+ * (`handoff-sync preview`) on a machine that does not hold the secrets.
+ */
+export function withPlaceholderSecrets(config: DestinationsFile, placeholder = "****"): LoadedConfig {
+  // Same shape, every SecretRef swapped for a string: what Resolved<T> says.
+  return replaceSecrets(config, placeholder) as LoadedConfig;
 }

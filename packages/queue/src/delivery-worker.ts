@@ -229,7 +229,8 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
           report("parked", { durationMs, snapshot });
           return putBack(job, token, PARKED_RECHECK_MS);
         }
-        const waitMs = error.retryAfterMs ?? computeBackoffMs(job.attemptsMade + 1, policy, random);
+        // Redis refuses a zero expiry, and "retry now" from a throttling CRM still deserves a pause.
+        const waitMs = Math.max(error.retryAfterMs ?? computeBackoffMs(job.attemptsMade + 1, policy, random), 100);
         jobLog.warn({ ...fields, waitMs }, "delivery attempt");
         report("rate_limited", { durationMs, snapshot });
         // The whole destination waits; the job keeps its attempt count.

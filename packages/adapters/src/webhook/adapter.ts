@@ -3,10 +3,11 @@ import type { LookupFunction } from "node:net";
 import type { WebhookDestination, Resolved } from "@handoff-sync/config";
 import { DestinationError, RetryableDeliveryError } from "@handoff-sync/schema";
 import { Agent, request, type Dispatcher } from "undici";
-import type { Adapter, DeliveryRequest, DeliveryResult } from "../contract.js";
+import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
 import { guardedLookup, PrivateNetworkError } from "../http/guarded-lookup.js";
 import { isPrivateAddress } from "../http/private-network.js";
 import { USER_AGENT } from "../http/destination-http.js";
+import { maskHeaders } from "../http/mask-headers.js";
 import { EXCERPT_BYTES, responseExcerpt } from "../http/response-excerpt.js";
 import { classifyWebhookResponse } from "./classify.js";
 import { webhookMessageId } from "./message-id.js";
@@ -89,14 +90,33 @@ export function createWebhookAdapter(
     },
   });
 
-  async function deliver({ snapshot, destination, signal }: DeliveryRequest): Promise<DeliveryResult> {
-    // The connect-time lookup never runs for IP literals, so those are checked here.
-    if (!config.allow_private_network && isIP(host) !== 0 && isPrivateAddress(host))
-      throw privateNetworkError(host, host);
-
+  /** The one place the request is built, so `preview` shows exactly what `deliver` sends. */
+  function buildRequest({ snapshot, destination }: DeliveryRequest): { headers: Record<string, string>; body: string } {
     const body = webhookBody(snapshot);
     const id = webhookMessageId(destination, snapshot.key, snapshot.version);
     const timestampSec = Math.floor(now() / 1_000);
+    return {
+      headers: {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": id,
+        "webhook-timestamp": String(timestampSec),
+        "webhook-signature": signWebhook({ id, timestampSec, body, secrets: config.secret }),
+      },
+      body,
+    };
+  }
+
+  function refusePrivateLiteral(): void {
+    // The connect-time lookup never runs for IP literals, so those are checked here.
+    if (!config.allow_private_network && isIP(host) !== 0 && isPrivateAddress(host))
+      throw privateNetworkError(host, host);
+  }
+
+  async function deliver(delivery: DeliveryRequest): Promise<DeliveryResult> {
+    refusePrivateLiteral();
+    const { signal } = delivery;
+    const { headers, body } = buildRequest(delivery);
     const timeout = AbortSignal.timeout(config.timeout_ms);
     let response: Dispatcher.ResponseData;
     try {
@@ -106,13 +126,7 @@ export function createWebhookAdapter(
         signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
         headersTimeout: config.timeout_ms,
         bodyTimeout: config.timeout_ms,
-        headers: {
-          "content-type": "application/json",
-          "user-agent": USER_AGENT,
-          "webhook-id": id,
-          "webhook-timestamp": String(timestampSec),
-          "webhook-signature": signWebhook({ id, timestampSec, body, secrets: config.secret }),
-        },
+        headers,
         body,
       });
     } catch (error) {
@@ -142,9 +156,41 @@ export function createWebhookAdapter(
     throw failure === "ok" ? outcome : failure;
   }
 
+  function preview(delivery: DeliveryRequest): PreviewRequest[] {
+    const { headers, body } = buildRequest(delivery);
+    return [{ method: "POST", url: url.href, headers: maskHeaders(headers), body }];
+  }
+
+  /**
+   * Webhooks have no credentials to test, so this proves reachability only: a HEAD request through
+   * the same pool and guards as deliveries, where any HTTP answer (even 404 or 405) counts.
+   */
+  async function check(): Promise<void> {
+    refusePrivateLiteral();
+    const timeout = AbortSignal.timeout(config.timeout_ms);
+    try {
+      const response = await request(url, {
+        method: "HEAD",
+        dispatcher: agent,
+        signal: timeout,
+        headersTimeout: config.timeout_ms,
+        headers: { "user-agent": USER_AGENT },
+      });
+      await response.body.dump().catch(() => undefined);
+    } catch (error) {
+      const refused = findPrivateNetworkError(error);
+      if (refused !== undefined) throw privateNetworkError(refused.host, refused.address, error);
+      const reason = timeout.aborted ? `timed out after ${config.timeout_ms} ms` : "network error";
+      const detail = error instanceof Error ? `: ${error.message}` : "";
+      throw new RetryableDeliveryError(`webhook ${name} is not reachable (${reason})${detail}`, { cause: error });
+    }
+  }
+
   return {
     type: "webhook",
     deliver,
+    preview,
+    check,
     close: () => agent.close(),
   };
 }

@@ -17,10 +17,12 @@ export type RetryPolicy = z.infer<typeof RetryPolicySchema>;
  * At most `max` deliveries start per `duration_ms` for this destination, across all workers (BullMQ's
  * queue limiter), so a CRM's API quota is spent evenly instead of in 429 bursts.
  */
-export const RateLimitSchema = z.strictObject({
-  max: int(1, 1_000_000),
-  duration_ms: int(1, 86_400_000),
-});
+export const RateLimitSchema = z
+  .strictObject({
+    max: int(1, 1_000_000),
+    duration_ms: int(1, 86_400_000),
+  })
+  .describe("At most `max` deliveries start per `duration_ms`, across all workers.");
 export type RateLimit = z.infer<typeof RateLimitSchema>;
 
 /**

@@ -1,0 +1,136 @@
+import type { LookupFunction } from "node:net";
+import type { HubSpotDestination, Resolved } from "@handoff-sync/config";
+import { DestinationError, PermanentDeliveryError, RetryableDeliveryError } from "@handoff-sync/schema";
+import type { Adapter, DeliveryRequest, DeliveryResult } from "../contract.js";
+import { createDestinationHttp, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
+import { createHubSpotAuth } from "./auth.js";
+import { classifyHubSpotResponse, type HubSpotOperation, type HubSpotOutcome } from "./classify.js";
+import { associationBody, contactToAssociate, hubSpotProperties, hubSpotUpsertBody } from "./mapping.js";
+import { parseBatchResponse, resultFor } from "./response.js";
+
+export type HubSpotConfig = Resolved<HubSpotDestination>;
+
+export interface HubSpotAdapterOptions {
+  /** Injected in tests; defaults to the wall clock. */
+  readonly nowMs?: () => number;
+  /** Injected in tests; defaults to `dns.lookup`. */
+  readonly lookup?: LookupFunction;
+  /** From HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read by the service's config. */
+  readonly proxy?: ProxySettings;
+}
+
+function tlsSettings(config: HubSpotConfig) {
+  const tls = config.connection?.tls;
+  if (tls === undefined) return {};
+  return {
+    tls: {
+      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+      ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+      ...(tls.key === undefined ? {} : { key: tls.key }),
+      rejectUnauthorized: tls.reject_unauthorized,
+    },
+  };
+}
+
+/**
+ * HubSpot CRM v3: one batch upsert (a single input) by the unique `id_property`, so retries and
+ * replays after an ambiguous failure land on the same record; then, when the handoff names a contact,
+ * one v4 association PUT, which is idempotent too. HubSpot has no conditional write, so the ledger's
+ * version check is the only guard against an older version landing last.
+ */
+export function createHubSpotAdapter(name: string, config: HubSpotConfig, options: HubSpotAdapterOptions = {}): Adapter {
+  const now = options.nowMs ?? Date.now;
+  const http = createDestinationHttp({
+    destination: name,
+    timeoutMs: config.timeout_ms,
+    connections: config.concurrency,
+    allowPrivateNetwork: config.allow_private_network,
+    ...tlsSettings(config),
+    ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
+    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+  });
+  const baseUrl = config.base_url.replace(/\/+$/, "");
+  const auth = createHubSpotAuth(config.auth, http, `${baseUrl}/`, now);
+  const objectPath = encodeURIComponent(config.object);
+
+  async function deliver({ snapshot, destination, previous, signal }: DeliveryRequest): Promise<DeliveryResult> {
+    // One renewal per attempt, shared by every call of the attempt.
+    let renewed = false;
+
+    async function call(
+      operation: HubSpotOperation,
+      method: "POST" | "PATCH" | "PUT",
+      path: string,
+      body: unknown,
+      input?: { idProperty: string; id: string },
+    ): Promise<{ outcome: HubSpotOutcome; response: HttpResponse }> {
+      for (;;) {
+        const authorization = await auth.authorization(signal);
+        const response = await http.send({
+          method,
+          url: `${baseUrl}${path}`,
+          headers: { authorization, "content-type": "application/json", accept: "application/json" },
+          body: JSON.stringify(body),
+          signal,
+        });
+        const ok = response.status === 200 || response.status === 201 || response.status === 204;
+        const outcome = classifyHubSpotResponse(
+          { status: response.status, headers: response.headers, body: response.json(), ...(ok ? {} : { responseExcerpt: response.excerpt() }) },
+          { operation, nowMs: now(), canRenewToken: auth.renewable && !renewed, ...(input === undefined ? {} : { input }) },
+        );
+        if (outcome !== "renew_token") return { outcome, response };
+        renewed = true;
+        await auth.renew(authorization, signal);
+      }
+    }
+
+    function fail(outcome: Exclude<HubSpotOutcome, "ok">, response: HttpResponse): never {
+      if (typeof outcome !== "string") throw outcome;
+      // Only reachable if the classifier grows an outcome this adapter does not handle yet.
+      throw new RetryableDeliveryError(`HubSpot answered ${response.status} (${outcome})`, { status: response.status });
+    }
+
+    const properties = hubSpotProperties(snapshot, destination, config);
+    let recordId: string;
+    let status: number;
+
+    if (config.on_missing_record === "park" && previous?.recordId !== undefined) {
+      // An upsert would silently recreate a deleted record; an update by id notices it is gone.
+      const { outcome, response } = await call("update", "PATCH", `/crm/v3/objects/${objectPath}/${encodeURIComponent(previous.recordId)}`, { properties });
+      if (outcome === "record_missing") {
+        throw new DestinationError(`HubSpot ${config.object} record ${previous.recordId} for handoff ${snapshot.key} no longer exists`, {
+          status: response.status,
+          responseExcerpt: response.excerpt(),
+          adminHint: `The record was deleted in HubSpot. Restore it from the recycle bin, or set on_missing_record: recreate on destination "${name}" to create it again, then resume the queue.`,
+        });
+      }
+      if (outcome !== "ok") fail(outcome, response);
+      recordId = previous.recordId;
+      status = response.status;
+    } else {
+      const input = { idProperty: config.id_property, id: snapshot.key };
+      const { outcome, response } = await call("upsert", "POST", `/crm/v3/objects/${objectPath}/batch/upsert`, hubSpotUpsertBody(snapshot.key, config.id_property, properties), input);
+      if (outcome !== "ok") fail(outcome, response);
+      const batch = parseBatchResponse(response.json());
+      const result = batch === undefined ? undefined : resultFor(batch, input.idProperty, input.id);
+      if (result === undefined) throw new RetryableDeliveryError(`HubSpot answered ${response.status} without the record`, { status: response.status });
+      recordId = result.id;
+      status = response.status;
+    }
+
+    const contact = contactToAssociate(snapshot, destination, config);
+    if (contact === "invalid") {
+      throw new PermanentDeliveryError(
+        `handoff ${snapshot.key} names a contact at ${config.contact_association.path} that is not a HubSpot record id; ${config.object} record ${recordId} was written without the association`,
+      );
+    }
+    if (contact !== undefined) {
+      const path = `/crm/v4/objects/${objectPath}/${encodeURIComponent(recordId)}/associations/contacts/${contact}`;
+      const { outcome, response } = await call("associate", "PUT", path, associationBody(config));
+      if (outcome !== "ok") fail(outcome, response);
+    }
+    return { recordId, status };
+  }
+
+  return { type: "hubspot", deliver, close: () => http.close() };
+}

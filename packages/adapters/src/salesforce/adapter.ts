@@ -1,0 +1,187 @@
+import type { LookupFunction } from "node:net";
+import type { Resolved, SalesforceDestination } from "@handoff-sync/config";
+import {
+  AuthError,
+  DestinationError,
+  PermanentDeliveryError,
+  RetryableDeliveryError,
+  type DeliveryError,
+  type HandoffSnapshot,
+} from "@handoff-sync/schema";
+import { z } from "zod";
+import type { Adapter, DeliveryRequest, DeliveryResult } from "../contract.js";
+import { createDestinationHttp, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
+import { responseExcerpt } from "../http/response-excerpt.js";
+import { createSalesforceTokenCache } from "./auth.js";
+import { classifySalesforceResponse, salesforceErrorCode, type SalesforceOperation, type SalesforceOutcome } from "./classify.js";
+import { buildSalesforceWrite, MAX_EXTERNAL_ID_LENGTH, RECORD_REFERENCE, type SalesforceWrite } from "./mapping.js";
+
+export type SalesforceConfig = Resolved<SalesforceDestination>;
+
+export interface SalesforceAdapterOptions {
+  /** Injected in tests; defaults to the wall clock. */
+  readonly nowMs?: () => number;
+  /** Injected in tests; defaults to `dns.lookup`. */
+  readonly lookup?: LookupFunction;
+  /** From HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read by the service's config. */
+  readonly proxy?: ProxySettings;
+}
+
+const SaveResultSchema = z.looseObject({ id: z.string().min(1) });
+const CompositeResponseSchema = z.looseObject({
+  compositeResponse: z.array(
+    z.looseObject({ body: z.unknown(), httpStatusCode: z.number().int(), referenceId: z.string() }),
+  ),
+});
+
+interface Attempted {
+  readonly outcome: SalesforceOutcome;
+  readonly status: number;
+  readonly recordId?: string;
+}
+
+function savedId(body: unknown): string | undefined {
+  const parsed = SaveResultSchema.safeParse(body);
+  return parsed.success ? parsed.data.id : undefined;
+}
+
+/**
+ * Salesforce REST: the handoff's record (a Case unless `object` says otherwise) is upserted by its
+ * external id, or updated by the id the ledger holds; with `task`, a follow-up task is written in the
+ * same composite call, all or none. One attempt per delivery, apart from one new session after
+ * INVALID_SESSION_ID and, when the ledger's record was deleted, the write that recreates it.
+ */
+export function createSalesforceAdapter(name: string, config: SalesforceConfig, options: SalesforceAdapterOptions = {}): Adapter {
+  const now = options.nowMs ?? Date.now;
+  const instanceUrl = config.instance_url.replace(/\/+$/, "");
+  const tls = config.connection?.tls;
+  const http = createDestinationHttp({
+    destination: name,
+    timeoutMs: config.timeout_ms,
+    // One spare connection for token requests, which must not queue behind writes awaiting a token.
+    connections: config.concurrency + 1,
+    allowPrivateNetwork: config.allow_private_network,
+    ...(tls === undefined
+      ? {}
+      : {
+          tls: {
+            ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+            ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+            ...(tls.key === undefined ? {} : { key: tls.key }),
+            rejectUnauthorized: tls.reject_unauthorized,
+          },
+        }),
+    ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
+    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+  });
+  const tokens = createSalesforceTokenCache({ http, tokenUrl: `${instanceUrl}/services/oauth2/token`, auth: config.auth, nowMs: now });
+
+  function classify(status: number, body: unknown, headers: HttpResponse["headers"], operation: SalesforceOperation, excerpt: string): SalesforceOutcome {
+    return classifySalesforceResponse(status, body, headers, {
+      operation,
+      object: config.object,
+      nowMs: now(),
+      ...(excerpt === "" ? {} : { responseExcerpt: excerpt }),
+    });
+  }
+
+  /** Sends with the session and classifies; renews the session once per delivery when Salesforce says it expired. */
+  async function send(
+    method: "PATCH" | "POST",
+    path: string,
+    body: unknown,
+    operation: SalesforceOperation,
+    session: { renewed: boolean },
+    signal: AbortSignal | undefined,
+  ): Promise<{ response: HttpResponse; outcome: SalesforceOutcome }> {
+    for (;;) {
+      const token = await tokens.token();
+      const response = await http.send({
+        method,
+        url: `${instanceUrl}${path}`,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify(body),
+        signal,
+      });
+      const outcome = classify(response.status, response.json(), response.headers, operation, response.excerpt());
+      if (outcome !== "session_expired") return { response, outcome };
+      tokens.invalidate(token);
+      if (session.renewed)
+        throw new AuthError("Salesforce rejected a freshly issued session (401 INVALID_SESSION_ID)", {
+          status: 401,
+          responseExcerpt: response.excerpt(),
+          adminHint:
+            "New sessions are refused at once: check the connected app's session policies (IP restrictions, high assurance) and that the integration user is active, then resume the queue.",
+        });
+      session.renewed = true;
+    }
+  }
+
+  async function attempt(write: SalesforceWrite, recordId: string | undefined, session: { renewed: boolean }, signal: AbortSignal | undefined): Promise<Attempted> {
+    if (write.kind === "single") {
+      const { response, outcome } = await send(write.request.method, write.request.url, write.request.body, write.operation, session, signal);
+      const id = savedId(response.json()) ?? recordId;
+      return { outcome, status: response.status, ...(id === undefined ? {} : { recordId: id }) };
+    }
+    const { response, outcome: envelope } = await send("POST", write.url, write.body, "composite", session, signal);
+    if (envelope !== "ok") return { outcome: envelope, status: response.status };
+    const parsed = CompositeResponseSchema.safeParse(response.json());
+    if (!parsed.success)
+      return { outcome: new RetryableDeliveryError("Salesforce composite answer has no compositeResponse", { status: response.status }), status: response.status };
+    const subresponses = parsed.data.compositeResponse;
+    const record = subresponses.find((sub) => sub.referenceId === RECORD_REFERENCE);
+    const failed = subresponses.filter((sub) => sub.httpStatusCode >= 300);
+    if (record !== undefined && failed.length === 0) {
+      const id = savedId(record.body) ?? recordId;
+      return { outcome: "ok", status: record.httpStatusCode, ...(id === undefined ? {} : { recordId: id }) };
+    }
+    // With allOrNone the other subrequests only say PROCESSING_HALTED; the cause is the one that does not.
+    const cause = failed.find((sub) => salesforceErrorCode(sub.body)?.errorCode !== "PROCESSING_HALTED") ?? failed[0];
+    if (cause === undefined)
+      return { outcome: new RetryableDeliveryError("Salesforce composite answer lacks the record's result", { status: response.status }), status: response.status };
+    const operation = cause.referenceId === RECORD_REFERENCE ? write.operation : "upsert";
+    const excerpt = responseExcerpt(Buffer.from(JSON.stringify(cause.body ?? null)));
+    return { outcome: classify(cause.httpStatusCode, cause.body, response.headers, operation, excerpt), status: cause.httpStatusCode };
+  }
+
+  function missingRecordError(recordId: string, status: number): DestinationError {
+    return new DestinationError(`the ${config.object} ${recordId} this handoff was written to no longer exists in Salesforce`, {
+      status,
+      adminHint: `Restore ${config.object} ${recordId} from the Recycle Bin, or set on_missing_record: recreate to create it again; then resume the queue.`,
+    });
+  }
+
+  function failure(outcome: Exclude<SalesforceOutcome, "ok">, status: number): DeliveryError {
+    if (outcome === "session_expired")
+      return new AuthError("Salesforce session expired again after renewal", { status });
+    if (outcome === "record_missing") return new PermanentDeliveryError("Salesforce record missing on create", { status });
+    return outcome;
+  }
+
+  async function deliver({ snapshot, destination, previous, signal }: DeliveryRequest): Promise<DeliveryResult> {
+    checkKey(snapshot);
+    const session = { renewed: false };
+    const known = previous?.recordId;
+    let result = await attempt(buildSalesforceWrite(config, snapshot, destination, known), known, session, signal);
+    if (result.outcome === "record_missing" && known !== undefined) {
+      if (config.on_missing_record === "park") throw missingRecordError(known, result.status);
+      // Upsert by external id: if another attempt already recreated it, this finds that record.
+      result = await attempt(buildSalesforceWrite(config, snapshot, destination), undefined, session, signal);
+    }
+    if (result.outcome !== "ok") throw failure(result.outcome, result.status);
+    return { status: result.status, ...(result.recordId === undefined ? {} : { recordId: result.recordId }) };
+  }
+
+  return {
+    type: "salesforce",
+    deliver,
+    close: () => http.close(),
+  };
+}
+
+function checkKey(snapshot: HandoffSnapshot): void {
+  if (snapshot.key.length > MAX_EXTERNAL_ID_LENGTH)
+    throw new PermanentDeliveryError(
+      `handoff key is ${snapshot.key.length} characters; a Salesforce External ID text field holds at most ${MAX_EXTERNAL_ID_LENGTH}`,
+    );
+}

@@ -1,0 +1,3 @@
+export * from "./errors.js";
+export * from "./fake-salesforce.js";
+export * from "./jwt-assertion.js";

@@ -1,0 +1,2 @@
+export * from "./encoded-query.js";
+export * from "./fake-servicenow.js";

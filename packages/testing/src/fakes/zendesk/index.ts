@@ -1,0 +1,2 @@
+export * from "./fake-zendesk.js";
+export * from "./responses.js";
