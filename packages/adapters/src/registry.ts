@@ -21,7 +21,9 @@ const factories = {
 } satisfies { [T in DestinationType]: AdapterFactory<T> };
 
 function factoryFor<T extends DestinationType>(type: T): AdapterFactory<T> {
-  return factories[type];
+  // Indexing through the mapped type lets TypeScript relate T to its factory once there are several.
+  const byType: { [K in DestinationType]: AdapterFactory<K> } = factories;
+  return byType[type];
 }
 
 export function createAdapter(destinationName: string, destinationConfig: ResolvedDestination): Adapter {

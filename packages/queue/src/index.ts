@@ -7,3 +7,4 @@ export * from "./destination-state.js";
 export * from "./park.js";
 export * from "./replay.js";
 export * from "./sweepers.js";
+export * from "./queue-gauges.js";

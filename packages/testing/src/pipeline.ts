@@ -16,6 +16,8 @@ export interface PipelineOptions {
   /** Settings of the `crm` webhook destination's retry policy. */
   readonly retry?: { attempts: number; base_delay_ms: number; max_delay_ms: number };
   readonly env?: Record<string, string>;
+  /** Deliver to this URL (e.g. a fake with faults) instead of starting the demo CRM. */
+  readonly receiverUrl?: string;
 }
 
 /** A write the demo CRM received, as its `GET /deliveries` reports it. */
@@ -77,7 +79,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       "destinations:",
       "  crm:",
       "    type: webhook",
-      `    url: http://127.0.0.1:${crmPort}/hooks`,
+      `    url: ${options.receiverUrl ?? `http://127.0.0.1:${crmPort}/hooks`}`,
       "    secret: env:DEMO_WEBHOOK_SECRET",
       "    allow_private_network: true",
       "    timeout_ms: 5000",
@@ -121,7 +123,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     services.set(name, service);
     return service;
   };
-  await Promise.all((["demo-crm", "consumer", "worker", "api"] as const).map((name) => start(name)));
+  const names: ServiceName[] = options.receiverUrl === undefined ? ["demo-crm", "consumer", "worker", "api"] : ["consumer", "worker", "api"];
+  await Promise.all(names.map((name) => start(name)));
 
   return {
     topic,

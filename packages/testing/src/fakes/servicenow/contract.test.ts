@@ -55,7 +55,7 @@ async function token(fake: FakeServiceNow, form: Record<string, string>): Promis
     headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
     body: new URLSearchParams(form).toString(),
   });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as unknown };
+  return { status: response.status, headers: response.headers, body: await response.json() };
 }
 
 const CLIENT = { client_id: "fake-client-id", client_secret: "fake-client-secret" };

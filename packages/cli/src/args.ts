@@ -1,0 +1,50 @@
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { isAbsolute, relative, resolve } from "node:path";
+import { UsageError, type CliContext } from "./command.js";
+
+/** Options every command takes. */
+export const COMMON_OPTIONS = {
+  json: { type: "boolean", default: false },
+} as const satisfies ParseArgsOptionsConfig;
+
+/**
+ * `parseArgs` in strict mode, with its errors (unknown option, missing value) as UsageError and the
+ * number of positionals checked.
+ */
+export function parseCommandArgs<const O extends ParseArgsOptionsConfig>(
+  args: readonly string[],
+  options: O,
+  positionals: { readonly max: number; readonly names?: string },
+) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (parsed.positionals.length > positionals.max) {
+    const extra = parsed.positionals.slice(positionals.max).join(" ");
+    throw new UsageError(
+      positionals.max === 0 ? `unexpected argument: ${extra}` : `too many arguments: ${extra} (expected ${positionals.names ?? positionals.max})`,
+    );
+  }
+  return parsed;
+}
+
+export function resolvePath(context: CliContext, path: string): string {
+  return isAbsolute(path) ? path : resolve(context.cwd, path);
+}
+
+/** The destinations file: the argument, else `HANDOFF_SYNC_CONFIG` (empty counts as unset). */
+export function configFileOf(context: CliContext, given: string | undefined, flag: string): string {
+  const fromEnv = context.env["HANDOFF_SYNC_CONFIG"]?.trim();
+  const file = given ?? (fromEnv === "" ? undefined : fromEnv);
+  if (file === undefined) throw new UsageError(`no destinations file: give ${flag} or set HANDOFF_SYNC_CONFIG`);
+  return file;
+}
+
+/** A path as people gave it: relative to the working directory when inside it. */
+export function displayPath(context: CliContext, path: string): string {
+  const shown = relative(context.cwd, path);
+  return shown === "" || shown.startsWith("..") || isAbsolute(shown) ? path : shown;
+}

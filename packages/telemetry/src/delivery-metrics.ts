@@ -1,0 +1,46 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+/** The worker's metrics; names are the contract docs/runbook.md and the alert rules rely on. */
+export interface DeliveryMetrics {
+  readonly attempts: Counter<"destination" | "outcome">;
+  readonly attemptDuration: Histogram<"destination">;
+  readonly endToEnd: Histogram<"destination">;
+  readonly parked: Gauge<"destination">;
+  readonly queueDepth: Gauge<"destination" | "state">;
+  readonly oldestJobAge: Gauge<"destination">;
+  readonly deadLetters: Gauge<"destination">;
+  readonly deadLettersPruned: Counter<"destination">;
+  readonly stalledSwept: Counter<"destination">;
+}
+
+export function createDeliveryMetrics(registry: Registry): DeliveryMetrics {
+  const registers = [registry];
+  return {
+    attempts: new Counter({
+      name: "handoff_sync_delivery_attempts_total",
+      help: "Delivery attempts by destination and outcome (delivered, skipped, retry, rate_limited, parked, dead_lettered, returned)",
+      labelNames: ["destination", "outcome"],
+      registers,
+    }),
+    attemptDuration: new Histogram({
+      name: "handoff_sync_delivery_attempt_duration_seconds",
+      help: "Time spent in one delivery attempt, CRM round trips included",
+      labelNames: ["destination"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    endToEnd: new Histogram({
+      name: "handoff_sync_end_to_end_latency_seconds",
+      help: "From the event's occurred_at to the CRM's acknowledgement of the delivery",
+      labelNames: ["destination"],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    parked: new Gauge({ name: "handoff_sync_destination_parked", help: "1 while a destination is parked", labelNames: ["destination"], registers }),
+    queueDepth: new Gauge({ name: "handoff_sync_queue_jobs", help: "Delivery jobs by destination and state", labelNames: ["destination", "state"], registers }),
+    oldestJobAge: new Gauge({ name: "handoff_sync_queue_oldest_job_age_seconds", help: "Age of the oldest waiting delivery job", labelNames: ["destination"], registers }),
+    deadLetters: new Gauge({ name: "handoff_sync_dead_letters", help: "Entries in the dead-letter queue", labelNames: ["destination"], registers }),
+    deadLettersPruned: new Counter({ name: "handoff_sync_dead_letters_pruned_total", help: "Dead letters removed by the configured retention", labelNames: ["destination"], registers }),
+    stalledSwept: new Counter({ name: "handoff_sync_stalled_jobs_swept_total", help: "Jobs BullMQ failed for stalling, moved to the dead-letter queue", labelNames: ["destination"], registers }),
+  };
+}
