@@ -117,6 +117,31 @@ describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => 
     expect(violation?.headers["handoff-sync-reject-error"]).toContain("event_id");
   });
 
+  it("exposes metrics on each service that agree with what the receiver and the rejected topic saw", async () => {
+    const scrape = async (name: "consumer" | "worker"): Promise<string> => {
+      const port = pipeline.services.get(name)?.port;
+      return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    };
+    // Sums the samples of a metric whose labels include all the given ones.
+    const value = (text: string, series: string): number => {
+      const [name, labelText = ""] = series.replace(/}$/, "").split("{");
+      const wanted = labelText.split(",").filter(Boolean);
+      return text
+        .split("\n")
+        .filter((l) => l.startsWith(`${name}{`) && wanted.every((label) => l.includes(label)))
+        .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+    };
+    const received = (await pipeline.deliveries()).filter((d) => !d.duplicate).length;
+    const worker = await scrape("worker");
+    expect(value(worker, 'handoff_sync_delivery_attempts_total{destination="crm",outcome="delivered"}')).toBe(received);
+    const consumer = await scrape("consumer");
+    expect(value(consumer, 'handoff_sync_events_rejected_total{reason="invalid_json"}')).toBe(1);
+    expect(value(consumer, 'handoff_sync_events_rejected_total{reason="schema_violation"}')).toBe(1);
+    expect(value(consumer, 'handoff_sync_events_consumed_total{result="applied"}')).toBeGreaterThanOrEqual(4);
+    expect(consumer).toContain("handoff_sync_enqueue_latency_seconds_bucket");
+    expect(value(worker, 'handoff_sync_end_to_end_latency_seconds_count{destination="crm"}')).toBe(received);
+  });
+
   it("writes no version twice when the group's offsets are rewound, with and without the old jobs", async () => {
     const sharedId = uniqueName("redeliver");
     const id = randomUUID();

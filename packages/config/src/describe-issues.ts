@@ -50,7 +50,7 @@ function candidates(schema: z.ZodUnion, input: unknown): readonly AnySchema[] {
   return schema.options.filter((option) => {
     const inner = unwrap(option);
     if (!(inner instanceof z.ZodObject)) return false;
-    const literal = inner.shape[discriminator];
+    const literal: unknown = inner.shape[discriminator];
     return literal instanceof z.ZodLiteral && [...literal.values].some((allowed) => allowed === value);
   });
 }
@@ -72,8 +72,8 @@ export function allowedKeysAt(schema: AnySchema, path: Path, input: unknown): st
   if (head === undefined) return inner instanceof z.ZodObject ? Object.keys(inner.shape) : undefined;
   const child = valueAt(input, [head]);
   if (inner instanceof z.ZodObject) {
-    const field = typeof head === "string" ? inner.shape[head] : undefined;
-    return field === undefined ? undefined : allowedKeysAt(field, rest, child);
+    const field: unknown = typeof head === "string" ? inner.shape[head] : undefined;
+    return field instanceof z.ZodType ? allowedKeysAt(field, rest, child) : undefined;
   }
   if (inner instanceof z.ZodRecord) return allowedKeysAt(inner.valueType, rest, child);
   if (inner instanceof z.ZodArray) return allowedKeysAt(inner.element, rest, child);

@@ -29,7 +29,7 @@ export function destinationsFileJsonSchema(): Record<string, unknown> {
       } else if (isPreprocessedList(zodSchema)) {
         const list = { ...jsonSchema };
         for (const key of Object.keys(jsonSchema)) delete jsonSchema[key];
-        const item = list.items === undefined || Array.isArray(list.items) ? {} : list.items;
+        const item = typeof list.items === "object" && !Array.isArray(list.items) ? list.items : {};
         jsonSchema.anyOf = [item, list];
       }
     },

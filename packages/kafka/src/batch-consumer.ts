@@ -16,6 +16,8 @@ export interface BatchConsumerSettings {
    * is consumed again; that is for infrastructure failures, never for bad input.
    */
   readonly handle: (record: InboundRecord) => Promise<void>;
+  /** Reports how far behind the partition's high watermark the consumer is after each record. */
+  readonly onLag?: (topic: string, partition: number, lag: number) => void;
   /** Called when kafkajs gives up and will not restart: the process should exit non-zero. */
   readonly onFatal: (error: Error) => void;
 }
@@ -74,6 +76,7 @@ export function createBatchConsumer(settings: BatchConsumerSettings): BatchConsu
               timestamp: Number(message.timestamp),
             });
             payload.resolveOffset(message.offset);
+            settings.onLag?.(batch.topic, batch.partition, Math.max(0, Number(batch.highWatermark) - Number(message.offset) - 1));
             await payload.heartbeat();
           }
           await payload.commitOffsetsIfNecessary();

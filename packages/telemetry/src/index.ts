@@ -3,3 +3,4 @@ export * from "./health.js";
 export * from "./shutdown.js";
 export * from "./metrics.js";
 export * from "./delivery-metrics.js";
+export * from "./ingest-metrics.js";

@@ -4,7 +4,7 @@ import { createBatchConsumer, createKafkaClient, createRejectedPublisher, ensure
 import { createDeliveryQueues } from "@handoff-sync/queue";
 import { createStateCatalogue } from "@handoff-sync/schema";
 import { createHandoffStore } from "@handoff-sync/store";
-import { createHealthServer, createLogger, createRegistry, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
+import { createHealthServer, createIngestMetrics, createLogger, createRegistry, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
 import { loadConsumerConfig } from "./config.js";
 
@@ -35,6 +35,9 @@ const queues = createDeliveryQueues({
 });
 const catalogue = createStateCatalogue(config.states);
 
+const registry = createRegistry("consumer");
+const metrics = createIngestMetrics(registry);
+
 const ingest = createIngest<InboundRecord>({
   store,
   catalogue,
@@ -57,11 +60,18 @@ const consumer = createBatchConsumer({
     log.fatal({ err: error }, "consumer cannot continue");
     process.exit(1);
   },
-  handle: async (record) => void (await ingest(record)),
+  handle: async (record) => {
+    const stop = metrics.enqueueLatency.startTimer();
+    const result = await ingest(record);
+    stop();
+    metrics.consumed.inc({ result: result.result });
+    if (result.result === "rejected") metrics.rejected.inc({ reason: result.reason });
+  },
+  onLag: (topic, partition, lag) => metrics.lag.set({ topic, partition: String(partition) }, lag),
 });
 
 const health = createHealthServer({
-  registry: createRegistry("consumer"),
+  registry,
   checks: {
     redis: async () => void (await redis.ping()),
     kafka: () => (consumer.isConnected() ? Promise.resolve() : Promise.reject(new Error("consumer not connected"))),

@@ -39,7 +39,12 @@ function config(hubspot: FakeHubSpot, overrides: Partial<HubSpotConfig> = {}): H
     object: "tickets",
     id_property: "handoff_key",
     version_property: "handoff_version",
-    contact_association: { enabled: true, path: "data.hubspot_contact_id", association_type_id: 16, association_category: "HUBSPOT_DEFINED" },
+    contact_association: {
+      enabled: true,
+      path: "data.hubspot_contact_id",
+      association_type_id: 16,
+      association_category: "HUBSPOT_DEFINED",
+    },
     on_missing_record: "recreate",
     allow_private_network: true,
     timeout_ms: 2_000,
@@ -49,14 +54,26 @@ function config(hubspot: FakeHubSpot, overrides: Partial<HubSpotConfig> = {}): H
   };
 }
 
-function adapter(hubspot: FakeHubSpot, overrides: Partial<HubSpotConfig> = {}, nowMs?: () => number): Adapter {
-  const created = createHubSpotAdapter("hubspot-support", config(hubspot, overrides), nowMs === undefined ? {} : { nowMs });
+function adapter(
+  hubspot: FakeHubSpot,
+  overrides: Partial<HubSpotConfig> = {},
+  nowMs?: () => number,
+): Adapter {
+  const created = createHubSpotAdapter(
+    "hubspot-support",
+    config(hubspot, overrides),
+    nowMs === undefined ? {} : { nowMs },
+  );
   adapters.push(created);
   return created;
 }
 
 const at = "2026-03-01T10:00:00.000Z";
-function snapshot(version = 1, data: Record<string, unknown> = { customer_id: "C-42" }, state = "handoff_initiated"): HandoffSnapshot {
+function snapshot(
+  version = 1,
+  data: Record<string, unknown> = { customer_id: "C-42" },
+  state = "handoff_initiated",
+): HandoffSnapshot {
   const stage = state === "handoff_completed" ? "completed" : "initiated";
   return HandoffSnapshotSchema.parse({
     schema_version: 1,
@@ -68,7 +85,9 @@ function snapshot(version = 1, data: Record<string, unknown> = { customer_id: "C
     occurred_at: at,
     data,
     reason: "billing question",
-    history: [{ event_id: `e${version}`, id: "conv-1", state, stage, occurred_at: at, received_at: at, data }],
+    history: [
+      { event_id: `e${version}`, id: "conv-1", state, stage, occurred_at: at, received_at: at, data },
+    ],
     created_at: at,
     updated_at: at,
   });
@@ -107,11 +126,19 @@ describe("hubspot adapter: writes", () => {
     const hubspot = await start();
     const hs = adapter(hubspot);
     const first = await hs.deliver(request(snapshot(1)));
-    const second = await hs.deliver(request(snapshot(2, {}, "handoff_completed"), { version: 1, recordId: first.recordId ?? "" }));
+    const second = await hs.deliver(
+      request(snapshot(2, {}, "handoff_completed"), { version: 1, recordId: first.recordId ?? "" }),
+    );
     expect(second.recordId).toBe(first.recordId);
     expect(hubspot.records("tickets")).toHaveLength(1);
-    expect(hubspot.records("tickets")[0]?.properties).toMatchObject({ hs_pipeline_stage: "4", handoff_version: "2" });
-    expect(hubspot.writes.all().map((w) => [w.operation, w.version])).toEqual([["create", 1], ["update", 2]]);
+    expect(hubspot.records("tickets")[0]?.properties).toMatchObject({
+      hs_pipeline_stage: "4",
+      handoff_version: "2",
+    });
+    expect(hubspot.writes.all().map((w) => [w.operation, w.version])).toEqual([
+      ["create", 1],
+      ["update", 2],
+    ]);
   });
 
   it("is reachable through the registry", async () => {
@@ -124,23 +151,37 @@ describe("hubspot adapter: writes", () => {
 
   it("uses a configured mapping and object, always adding the key and version", async () => {
     const hubspot = await start();
-    await adapter(hubspot, { object: "contacts", mapping: { firstname: { path: "data.first_name" } } }).deliver(
-      request(snapshot(3, { first_name: "Ada" })),
-    );
-    expect(hubspot.records("contacts")[0]?.properties).toMatchObject({ firstname: "Ada", handoff_key: "conv-1", handoff_version: "3" });
+    await adapter(hubspot, {
+      object: "contacts",
+      mapping: { firstname: { path: "data.first_name" } },
+    }).deliver(request(snapshot(3, { first_name: "Ada" })));
+    expect(hubspot.records("contacts")[0]?.properties).toMatchObject({
+      firstname: "Ada",
+      handoff_key: "conv-1",
+      handoff_version: "3",
+    });
   });
 
   it("associates the ticket with the contact the handoff names (type 16)", async () => {
     const hubspot = await start({ contacts: ["501"] });
     const result = await adapter(hubspot).deliver(request(snapshot(1, { hubspot_contact_id: 501 })));
     expect(hubspot.associations()).toEqual([
-      { fromObject: "tickets", fromId: result.recordId, toObject: "contacts", toId: "501", category: "HUBSPOT_DEFINED", typeId: 16 },
+      {
+        fromObject: "tickets",
+        fromId: result.recordId,
+        toObject: "contacts",
+        toId: "501",
+        category: "HUBSPOT_DEFINED",
+        typeId: 16,
+      },
     ]);
   });
 
   it("a missing contact is record-level permanent, after the ticket was written", async () => {
     const hubspot = await start();
-    const error = await failure(adapter(hubspot).deliver(request(snapshot(1, { hubspot_contact_id: "999" }))));
+    const error = await failure(
+      adapter(hubspot).deliver(request(snapshot(1, { hubspot_contact_id: "999" }))),
+    );
     expect(error).toBeInstanceOf(PermanentDeliveryError);
     expect(error).toMatchObject({ status: 404 });
     expect(hubspot.records("tickets")).toHaveLength(1);
@@ -148,7 +189,9 @@ describe("hubspot adapter: writes", () => {
 
   it("a contact id that cannot be a record id is record-level permanent", async () => {
     const hubspot = await start();
-    const error = await failure(adapter(hubspot).deliver(request(snapshot(1, { hubspot_contact_id: "ada@example.com" }))));
+    const error = await failure(
+      adapter(hubspot).deliver(request(snapshot(1, { hubspot_contact_id: "ada@example.com" }))),
+    );
     expect(error).toBeInstanceOf(PermanentDeliveryError);
     expect(error).toHaveProperty("message", expect.stringContaining("without the association") as unknown);
   });
@@ -156,9 +199,14 @@ describe("hubspot adapter: writes", () => {
   it("a wrong association type parks the destination", async () => {
     const hubspot = await start({ contacts: ["501"] });
     const error = await failure(
-      adapter(hubspot, { contact_association: { enabled: true, path: "data.hubspot_contact_id", association_type_id: 1, association_category: "HUBSPOT_DEFINED" } }).deliver(
-        request(snapshot(1, { hubspot_contact_id: "501" })),
-      ),
+      adapter(hubspot, {
+        contact_association: {
+          enabled: true,
+          path: "data.hubspot_contact_id",
+          association_type_id: 1,
+          association_category: "HUBSPOT_DEFINED",
+        },
+      }).deliver(request(snapshot(1, { hubspot_contact_id: "501" }))),
     );
     expect(error).toBeInstanceOf(DestinationError);
     expect(error).toHaveProperty("adminHint", expect.stringContaining("association_type_id") as unknown);
@@ -168,10 +216,18 @@ describe("hubspot adapter: writes", () => {
 describe("hubspot adapter: errors", () => {
   it("5xx is retryable with a redacted excerpt", async () => {
     const hubspot = await start();
-    hubspot.faults.next({ kind: "status", status: 502, body: '{"message":"bad gateway","token":"abc"}', contentType: "application/json" });
+    hubspot.faults.next({
+      kind: "status",
+      status: 502,
+      body: '{"message":"bad gateway","token":"abc"}',
+      contentType: "application/json",
+    });
     const error = await failure(adapter(hubspot).deliver(request(snapshot())));
     expect(error).toBeInstanceOf(RetryableDeliveryError);
-    expect(error).toMatchObject({ status: 502, responseExcerpt: '{"message":"bad gateway","token":"[REDACTED]"}' });
+    expect(error).toMatchObject({
+      status: 502,
+      responseExcerpt: '{"message":"bad gateway","token":"[REDACTED]"}',
+    });
   });
 
   it("429 TEN_SECONDLY_ROLLING is retryable after Retry-After", async () => {
@@ -188,7 +244,10 @@ describe("hubspot adapter: errors", () => {
     const hubspot = await start({ rateLimits: { tenSecondly: 1 }, sendRetryAfter: false });
     const hs = adapter(hubspot);
     await hs.deliver(request(snapshot()));
-    expect(await failure(hs.deliver(request(snapshot(2))))).toMatchObject({ status: 429, retryAfterMs: 10_000 });
+    expect(await failure(hs.deliver(request(snapshot(2))))).toMatchObject({
+      status: 429,
+      retryAfterMs: 10_000,
+    });
   });
 
   it("429 DAILY parks the destination until the next UTC midnight", async () => {
@@ -203,16 +262,24 @@ describe("hubspot adapter: errors", () => {
 
   it("a value HubSpot refuses for our input (207) is record-level permanent", async () => {
     const hubspot = await start();
-    hubspot.rejectInput("conv-1", { category: "VALIDATION_ERROR", message: 'Property values were not valid: [{"error":"INVALID_OPTION"}]' });
+    hubspot.rejectInput("conv-1", {
+      category: "VALIDATION_ERROR",
+      message: 'Property values were not valid: [{"error":"INVALID_OPTION"}]',
+    });
     const error = await failure(adapter(hubspot).deliver(request(snapshot())));
     expect(error).toBeInstanceOf(PermanentDeliveryError);
-    expect(error).toMatchObject({ status: 207, responseExcerpt: expect.stringContaining("INVALID_OPTION") as unknown });
+    expect(error).toMatchObject({
+      status: 207,
+      responseExcerpt: expect.stringContaining("INVALID_OPTION") as unknown,
+    });
   });
 
   it("an option the portal does not allow is answered per input (207), record-level", async () => {
     const hubspot = await start();
     const error = await failure(
-      adapter(hubspot, { mapping: { hs_ticket_priority: { literal: "SOMETIMES" } } }).deliver(request(snapshot())),
+      adapter(hubspot, { mapping: { hs_ticket_priority: { literal: "SOMETIMES" } } }).deliver(
+        request(snapshot()),
+      ),
     );
     expect(error).toBeInstanceOf(PermanentDeliveryError);
     expect(error).toMatchObject({ status: 207 });
@@ -221,7 +288,9 @@ describe("hubspot adapter: errors", () => {
 
   it("an unknown property parks the destination and writes nothing", async () => {
     const hubspot = await start();
-    const error = await failure(adapter(hubspot, { mapping: { no_such_property: { literal: "x" } } }).deliver(request(snapshot())));
+    const error = await failure(
+      adapter(hubspot, { mapping: { no_such_property: { literal: "x" } } }).deliver(request(snapshot())),
+    );
     expect(error).toBeInstanceOf(DestinationError);
     expect(error).toMatchObject({ status: 400, adminHint: expect.stringContaining("property") as unknown });
     expect(hubspot.writes.all()).toEqual([]);
@@ -229,7 +298,9 @@ describe("hubspot adapter: errors", () => {
 
   it("an id_property without unique values parks the destination", async () => {
     const hubspot = await start();
-    const error = await failure(adapter(hubspot, { id_property: "handoff_state" }).deliver(request(snapshot())));
+    const error = await failure(
+      adapter(hubspot, { id_property: "handoff_state" }).deliver(request(snapshot())),
+    );
     expect(error).toBeInstanceOf(DestinationError);
     expect(error).toHaveProperty("adminHint", expect.stringContaining("id_property") as unknown);
   });
@@ -257,7 +328,12 @@ describe("hubspot adapter: errors", () => {
 });
 
 describe("hubspot adapter: OAuth", () => {
-  const oauth = { method: "oauth" as const, client_id: OAUTH.clientId, client_secret: OAUTH.clientSecret, refresh_token: OAUTH.refreshToken };
+  const oauth = {
+    method: "oauth" as const,
+    client_id: OAUTH.clientId,
+    client_secret: OAUTH.clientSecret,
+    refresh_token: OAUTH.refreshToken,
+  };
 
   it("mints a token once and reuses it while it is valid", async () => {
     const hubspot = await start({ oauth: OAUTH });
@@ -296,9 +372,14 @@ describe("hubspot adapter: OAuth", () => {
 
   it("a refused refresh token is an AuthError", async () => {
     const hubspot = await start({ oauth: OAUTH });
-    const error = await failure(adapter(hubspot, { auth: { ...oauth, refresh_token: "revoked" } }).deliver(request(snapshot())));
+    const error = await failure(
+      adapter(hubspot, { auth: { ...oauth, refresh_token: "revoked" } }).deliver(request(snapshot())),
+    );
     expect(error).toBeInstanceOf(AuthError);
-    expect(error).toMatchObject({ status: 400, adminHint: expect.stringContaining("re-authorise") as unknown });
+    expect(error).toMatchObject({
+      status: 400,
+      adminHint: expect.stringContaining("re-authorise") as unknown,
+    });
     expect(hubspot.writes.all()).toEqual([]);
   });
 });
@@ -341,9 +422,14 @@ describe("hubspot adapter: ambiguous failures and deleted records", () => {
     const updated = await hs.deliver(request(snapshot(2), { version: 1, recordId: first.recordId ?? "" }));
     expect(updated.recordId).toBe(first.recordId);
     hubspot.deleteRecord("tickets", first.recordId ?? "");
-    const error = await failure(hs.deliver(request(snapshot(3), { version: 2, recordId: first.recordId ?? "" })));
+    const error = await failure(
+      hs.deliver(request(snapshot(3), { version: 2, recordId: first.recordId ?? "" })),
+    );
     expect(error).toBeInstanceOf(DestinationError);
-    expect(error).toMatchObject({ status: 404, adminHint: expect.stringContaining("on_missing_record: recreate") as unknown });
+    expect(error).toMatchObject({
+      status: 404,
+      adminHint: expect.stringContaining("on_missing_record: recreate") as unknown,
+    });
     expect(hubspot.records("tickets")).toHaveLength(0);
   });
 });

@@ -38,7 +38,11 @@ function tlsSettings(config: HubSpotConfig) {
  * one v4 association PUT, which is idempotent too. HubSpot has no conditional write, so the ledger's
  * version check is the only guard against an older version landing last.
  */
-export function createHubSpotAdapter(name: string, config: HubSpotConfig, options: HubSpotAdapterOptions = {}): Adapter {
+export function createHubSpotAdapter(
+  name: string,
+  config: HubSpotConfig,
+  options: HubSpotAdapterOptions = {},
+): Adapter {
   const now = options.nowMs ?? Date.now;
   const http = createDestinationHttp({
     destination: name,
@@ -53,7 +57,12 @@ export function createHubSpotAdapter(name: string, config: HubSpotConfig, option
   const auth = createHubSpotAuth(config.auth, http, `${baseUrl}/`, now);
   const objectPath = encodeURIComponent(config.object);
 
-  async function deliver({ snapshot, destination, previous, signal }: DeliveryRequest): Promise<DeliveryResult> {
+  async function deliver({
+    snapshot,
+    destination,
+    previous,
+    signal,
+  }: DeliveryRequest): Promise<DeliveryResult> {
     // One renewal per attempt, shared by every call of the attempt.
     let renewed = false;
 
@@ -75,8 +84,18 @@ export function createHubSpotAdapter(name: string, config: HubSpotConfig, option
         });
         const ok = response.status === 200 || response.status === 201 || response.status === 204;
         const outcome = classifyHubSpotResponse(
-          { status: response.status, headers: response.headers, body: response.json(), ...(ok ? {} : { responseExcerpt: response.excerpt() }) },
-          { operation, nowMs: now(), canRenewToken: auth.renewable && !renewed, ...(input === undefined ? {} : { input }) },
+          {
+            status: response.status,
+            headers: response.headers,
+            body: response.json(),
+            ...(ok ? {} : { responseExcerpt: response.excerpt() }),
+          },
+          {
+            operation,
+            nowMs: now(),
+            canRenewToken: auth.renewable && !renewed,
+            ...(input === undefined ? {} : { input }),
+          },
         );
         if (outcome !== "renew_token") return { outcome, response };
         renewed = true;
@@ -87,7 +106,9 @@ export function createHubSpotAdapter(name: string, config: HubSpotConfig, option
     function fail(outcome: Exclude<HubSpotOutcome, "ok">, response: HttpResponse): never {
       if (typeof outcome !== "string") throw outcome;
       // Only reachable if the classifier grows an outcome this adapter does not handle yet.
-      throw new RetryableDeliveryError(`HubSpot answered ${response.status} (${outcome})`, { status: response.status });
+      throw new RetryableDeliveryError(`HubSpot answered ${response.status} (${outcome})`, {
+        status: response.status,
+      });
     }
 
     const properties = hubSpotProperties(snapshot, destination, config);
@@ -96,36 +117,53 @@ export function createHubSpotAdapter(name: string, config: HubSpotConfig, option
 
     if (config.on_missing_record === "park" && previous?.recordId !== undefined) {
       // An upsert would silently recreate a deleted record; an update by id notices it is gone.
-      const { outcome, response } = await call("update", "PATCH", `/crm/v3/objects/${objectPath}/${encodeURIComponent(previous.recordId)}`, { properties });
+      const { outcome, response } = await call(
+        "update",
+        "PATCH",
+        `/crm/v3/objects/${objectPath}/${encodeURIComponent(previous.recordId)}`,
+        { properties },
+      );
       if (outcome === "record_missing") {
-        throw new DestinationError(`HubSpot ${config.object} record ${previous.recordId} for handoff ${snapshot.key} no longer exists`, {
-          status: response.status,
-          responseExcerpt: response.excerpt(),
-          adminHint: `The record was deleted in HubSpot. Restore it from the recycle bin, or set on_missing_record: recreate on destination "${name}" to create it again, then resume the queue.`,
-        });
+        throw new DestinationError(
+          `HubSpot ${config.object} record ${previous.recordId} for handoff ${snapshot.key} no longer exists`,
+          {
+            status: response.status,
+            responseExcerpt: response.excerpt(),
+            adminHint: `The record was deleted in HubSpot. Restore it from the recycle bin, or set on_missing_record: recreate on destination "${name}" to create it again, then resume the queue.`,
+          },
+        );
       }
       if (outcome !== "ok") fail(outcome, response);
       recordId = previous.recordId;
       status = response.status;
     } else {
       const input = { idProperty: config.id_property, id: snapshot.key };
-      const { outcome, response } = await call("upsert", "POST", `/crm/v3/objects/${objectPath}/batch/upsert`, hubSpotUpsertBody(snapshot.key, config.id_property, properties), input);
+      const { outcome, response } = await call(
+        "upsert",
+        "POST",
+        `/crm/v3/objects/${objectPath}/batch/upsert`,
+        hubSpotUpsertBody(snapshot.key, config.id_property, properties),
+        input,
+      );
       if (outcome !== "ok") fail(outcome, response);
       const batch = parseBatchResponse(response.json());
       const result = batch === undefined ? undefined : resultFor(batch, input.idProperty, input.id);
-      if (result === undefined) throw new RetryableDeliveryError(`HubSpot answered ${response.status} without the record`, { status: response.status });
+      if (result === undefined)
+        throw new RetryableDeliveryError(`HubSpot answered ${response.status} without the record`, {
+          status: response.status,
+        });
       recordId = result.id;
       status = response.status;
     }
 
     const contact = contactToAssociate(snapshot, destination, config);
-    if (contact === "invalid") {
+    if (contact.kind === "invalid") {
       throw new PermanentDeliveryError(
         `handoff ${snapshot.key} names a contact at ${config.contact_association.path} that is not a HubSpot record id; ${config.object} record ${recordId} was written without the association`,
       );
     }
-    if (contact !== undefined) {
-      const path = `/crm/v4/objects/${objectPath}/${encodeURIComponent(recordId)}/associations/contacts/${contact}`;
+    if (contact.kind === "contact") {
+      const path = `/crm/v4/objects/${objectPath}/${encodeURIComponent(recordId)}/associations/contacts/${contact.id}`;
       const { outcome, response } = await call("associate", "PUT", path, associationBody(config));
       if (outcome !== "ok") fail(outcome, response);
     }

@@ -44,7 +44,10 @@ export function createHubSpotAuth(
     const response = await http.send({
       method: "POST",
       url: new URL("/oauth/v1/token", baseUrl),
-      headers: { "content-type": "application/x-www-form-urlencoded;charset=utf-8", accept: "application/json" },
+      headers: {
+        "content-type": "application/x-www-form-urlencoded;charset=utf-8",
+        accept: "application/json",
+      },
       body: new URLSearchParams({
         grant_type: "refresh_token",
         client_id: app.client_id,
@@ -54,11 +57,18 @@ export function createHubSpotAuth(
       signal,
     });
     const outcome = classifyHubSpotResponse(
-      { status: response.status, headers: response.headers, body: response.json(), responseExcerpt: response.excerpt() },
+      {
+        status: response.status,
+        headers: response.headers,
+        body: response.json(),
+        responseExcerpt: response.excerpt(),
+      },
       { operation: "token", nowMs: nowMs(), canRenewToken: false },
     );
     if (outcome !== "ok") {
-      throw typeof outcome === "string" ? new RetryableDeliveryError(`HubSpot token endpoint answered ${response.status}`) : outcome;
+      throw typeof outcome === "string"
+        ? new RetryableDeliveryError(`HubSpot token endpoint answered ${response.status}`)
+        : outcome;
     }
     const parsed = HubSpotTokenResponseSchema.safeParse(response.json());
     if (!parsed.success) {
@@ -83,7 +93,8 @@ export function createHubSpotAuth(
     renewable: true,
     async authorization(signal) {
       const current = cached;
-      if (current !== undefined && nowMs() < current.expiresAt - TOKEN_EXPIRY_MARGIN_MS) return `Bearer ${current.token}`;
+      if (current !== undefined && nowMs() < current.expiresAt - TOKEN_EXPIRY_MARGIN_MS)
+        return `Bearer ${current.token}`;
       return `Bearer ${await shared(signal)}`;
     },
     async renew(refused, signal) {

@@ -7,7 +7,14 @@ import {
 } from "@handoff-sync/schema";
 import { headerValue, type HeaderBag } from "../http/headers.js";
 import { parseRetryAfter } from "../http/retry-after.js";
-import { errorFor, parseBatchResponse, parseErrorBody, resultFor, type HubSpotErrorBody, type HubSpotErrorEntry } from "./response.js";
+import {
+  errorFor,
+  parseBatchResponse,
+  parseErrorBody,
+  resultFor,
+  type HubSpotErrorBody,
+  type HubSpotErrorEntry,
+} from "./response.js";
 
 /** Which call answered: the same status means different things on each. */
 export type HubSpotOperation = "upsert" | "update" | "associate" | "token";
@@ -47,7 +54,8 @@ export function msUntilNextUtcMidnight(nowMs: number): number {
 }
 
 function mentionsUnknownProperty(error: HubSpotErrorBody | HubSpotErrorEntry): boolean {
-  const entries: readonly HubSpotErrorEntry[] = "errors" in error && Array.isArray(error.errors) ? error.errors : [];
+  const entries: readonly HubSpotErrorEntry[] =
+    "errors" in error && Array.isArray(error.errors) ? error.errors : [];
   return (
     entries.some((entry) => entry.code === "PROPERTY_DOESNT_EXIST") ||
     // HubSpot embeds the per-property codes as JSON text inside the message.
@@ -63,9 +71,13 @@ const UNKNOWN_PROPERTY_HINT =
   "A mapped property does not exist on this HubSpot object: create it (Settings > Properties) or fix the destination's mapping, then resume the queue.";
 
 /** One failed input of a 207, judged by its category. */
-function inputFailure(entry: HubSpotErrorEntry, base: { status: number; responseExcerpt?: string }): DeliveryError {
+function inputFailure(
+  entry: HubSpotErrorEntry,
+  base: { status: number; responseExcerpt?: string },
+): DeliveryError {
   const what = `HubSpot refused the record (${describe(entry)})`;
-  if (mentionsUnknownProperty(entry)) return new DestinationError(what, { ...base, adminHint: UNKNOWN_PROPERTY_HINT });
+  if (mentionsUnknownProperty(entry))
+    return new DestinationError(what, { ...base, adminHint: UNKNOWN_PROPERTY_HINT });
   switch (entry.category) {
     case "VALIDATION_ERROR":
     case "OBJECT_NOT_FOUND":
@@ -82,7 +94,12 @@ function inputFailure(entry: HubSpotErrorEntry, base: { status: number; response
   }
 }
 
-function rateLimited(body: HubSpotErrorBody, view: HubSpotResponseView, base: { status: number; responseExcerpt?: string }, nowMs: number): DeliveryError {
+function rateLimited(
+  body: HubSpotErrorBody,
+  view: HubSpotResponseView,
+  base: { status: number; responseExcerpt?: string },
+  nowMs: number,
+): DeliveryError {
   if (body.policyName === "DAILY") {
     return new DestinationError("HubSpot daily API limit reached (429 DAILY)", {
       ...base,
@@ -91,23 +108,35 @@ function rateLimited(body: HubSpotErrorBody, view: HubSpotResponseView, base: { 
         "The HubSpot account has used its daily API calls. The queue can resume after the daily reset (midnight in the account's time zone), or sooner after raising the limit with an API add-on.",
     });
   }
-  const retryAfterMs = parseRetryAfter(headerValue(view.headers, "retry-after"), nowMs) ?? TEN_SECONDLY_BACKOFF_MS;
-  return new RetryableDeliveryError(`HubSpot rate limit (429 ${body.policyName ?? "unknown policy"})`, { ...base, retryAfterMs });
+  const retryAfterMs =
+    parseRetryAfter(headerValue(view.headers, "retry-after"), nowMs) ?? TEN_SECONDLY_BACKOFF_MS;
+  return new RetryableDeliveryError(`HubSpot rate limit (429 ${body.policyName ?? "unknown policy"})`, {
+    ...base,
+    retryAfterMs,
+  });
 }
 
 /** The single place that maps a HubSpot answer to an outcome (docs/adapters/hubspot.md has the table). */
-export function classifyHubSpotResponse(view: HubSpotResponseView, context: HubSpotClassifyContext): HubSpotOutcome {
+export function classifyHubSpotResponse(
+  view: HubSpotResponseView,
+  context: HubSpotClassifyContext,
+): HubSpotOutcome {
   const { status } = view;
-  const base = { status, ...(view.responseExcerpt === undefined ? {} : { responseExcerpt: view.responseExcerpt }) };
+  const base = {
+    status,
+    ...(view.responseExcerpt === undefined ? {} : { responseExcerpt: view.responseExcerpt }),
+  };
   const { operation } = context;
 
   if (status >= 200 && status < 300) {
     if (operation !== "upsert" || context.input === undefined) return "ok";
     const batch = parseBatchResponse(view.body);
-    if (batch === undefined) return new RetryableDeliveryError(`HubSpot answered ${status} with an unreadable batch body`, base);
+    if (batch === undefined)
+      return new RetryableDeliveryError(`HubSpot answered ${status} with an unreadable batch body`, base);
     if (resultFor(batch, context.input.idProperty, context.input.id) !== undefined) return "ok";
     const entry = errorFor(batch, context.input.id);
-    if (entry === undefined) return new RetryableDeliveryError(`HubSpot answered ${status} without a result for the record`, base);
+    if (entry === undefined)
+      return new RetryableDeliveryError(`HubSpot answered ${status} without a result for the record`, base);
     return inputFailure(entry, base);
   }
 
@@ -119,7 +148,8 @@ export function classifyHubSpotResponse(view: HubSpotResponseView, context: HubS
     if (status === 400 || status === 401 || status === 403) {
       return new AuthError(`HubSpot refused the OAuth refresh (${status} ${body.status ?? ""})`.trim(), {
         ...base,
-        adminHint: "The refresh token, client id or client secret is no longer valid (app uninstalled or credentials rotated): re-authorise the app, update the secrets, then resume the queue.",
+        adminHint:
+          "The refresh token, client id or client secret is no longer valid (app uninstalled or credentials rotated): re-authorise the app, update the secrets, then resume the queue.",
       });
     }
   }
@@ -128,7 +158,8 @@ export function classifyHubSpotResponse(view: HubSpotResponseView, context: HubS
     if (context.canRenewToken) return "renew_token";
     return new AuthError(`HubSpot refused the credentials (${said})`, {
       ...base,
-      adminHint: "The private app token (or OAuth app) was revoked, rotated or lacks access to this account: update the token, then resume the queue.",
+      adminHint:
+        "The private app token (or OAuth app) was revoked, rotated or lacks access to this account: update the token, then resume the queue.",
     });
   }
   if (status === 403) {
@@ -140,11 +171,17 @@ export function classifyHubSpotResponse(view: HubSpotResponseView, context: HubS
   if (status === 429) return rateLimited(body, view, base, context.nowMs);
   if (status === 404 && operation === "update") return "record_missing";
   if (status === 404 && operation === "associate") {
-    return new PermanentDeliveryError(`HubSpot could not associate the record: a record is missing (${said})`, base);
+    return new PermanentDeliveryError(
+      `HubSpot could not associate the record: a record is missing (${said})`,
+      base,
+    );
   }
   if (status === 400) {
     if (mentionsUnknownProperty(body)) {
-      return new DestinationError(`HubSpot refused an unknown property (${said})`, { ...base, adminHint: UNKNOWN_PROPERTY_HINT });
+      return new DestinationError(`HubSpot refused an unknown property (${said})`, {
+        ...base,
+        adminHint: UNKNOWN_PROPERTY_HINT,
+      });
     }
     // Value problems of our one input are answered per input (a 207), so a 400 of the whole request
     // points at what every record shares: the object type, the idProperty or the association type.
@@ -165,9 +202,18 @@ export function classifyHubSpotResponse(view: HubSpotResponseView, context: HubS
       adminHint: "Check the destination's base_url and object, then resume the queue.",
     });
   }
-  if (status === 408 || status === 409 || status === 423 || (status >= 500 && status !== 501) || status < 200) {
+  if (
+    status === 408 ||
+    status === 409 ||
+    status === 423 ||
+    (status >= 500 && status !== 501) ||
+    status < 200
+  ) {
     const retryAfterMs = parseRetryAfter(headerValue(view.headers, "retry-after"), context.nowMs);
-    return new RetryableDeliveryError(`HubSpot answered ${said}`, { ...base, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+    return new RetryableDeliveryError(`HubSpot answered ${said}`, {
+      ...base,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
   }
   return new PermanentDeliveryError(`HubSpot refused the request (${said})`, base);
 }

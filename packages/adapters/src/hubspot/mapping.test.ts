@@ -3,7 +3,10 @@ import { describe, expect, it } from "vitest";
 import { associationBody, contactToAssociate, hubSpotProperties, hubSpotUpsertBody } from "./mapping.js";
 
 const at = "2026-03-01T10:00:00.000Z";
-function snapshot(data: Record<string, unknown>, stage: "initiated" | "completed" | "failed" = "failed"): HandoffSnapshot {
+function snapshot(
+  data: Record<string, unknown>,
+  stage: "initiated" | "completed" | "failed" = "failed",
+): HandoffSnapshot {
   const state = `handoff_${stage}`;
   return HandoffSnapshotSchema.parse({
     schema_version: 1,
@@ -23,7 +26,12 @@ function snapshot(data: Record<string, unknown>, stage: "initiated" | "completed
 const settings = {
   id_property: "handoff_key",
   version_property: "handoff_version",
-  contact_association: { enabled: true, path: "data.hubspot_contact_id", association_type_id: 16, association_category: "HUBSPOT_DEFINED" as const },
+  contact_association: {
+    enabled: true,
+    path: "data.hubspot_contact_id",
+    association_type_id: 16,
+    association_category: "HUBSPOT_DEFINED" as const,
+  },
 };
 
 describe("hubSpotProperties", () => {
@@ -40,8 +48,15 @@ describe("hubSpotProperties", () => {
   });
 
   it("never lets a mapping override the key or the version", () => {
-    const mapping = { handoff_key: { literal: "other" }, handoff_version: { literal: 99 }, amount: { path: "data.amount" }, flags: { path: "data.flags" } };
-    expect(hubSpotProperties(snapshot({ amount: 12.5, flags: { vip: true } }), "hs", { ...settings, mapping })).toEqual({
+    const mapping = {
+      handoff_key: { literal: "other" },
+      handoff_version: { literal: 99 },
+      amount: { path: "data.amount" },
+      flags: { path: "data.flags" },
+    };
+    expect(
+      hubSpotProperties(snapshot({ amount: 12.5, flags: { vip: true } }), "hs", { ...settings, mapping }),
+    ).toEqual({
       handoff_key: "shared-7",
       handoff_version: "4",
       amount: "12.5",
@@ -50,29 +65,33 @@ describe("hubSpotProperties", () => {
   });
 
   it("builds one upsert input", () => {
-    expect(hubSpotUpsertBody("k", "handoff_key", { a: "1" })).toEqual({ inputs: [{ idProperty: "handoff_key", id: "k", properties: { a: "1" } }] });
+    expect(hubSpotUpsertBody("k", "handoff_key", { a: "1" })).toEqual({
+      inputs: [{ idProperty: "handoff_key", id: "k", properties: { a: "1" } }],
+    });
   });
 });
 
 describe("contactToAssociate", () => {
   it.each([
-    [{ hubspot_contact_id: "501" }, "501"],
-    [{ hubspot_contact_id: 501 }, "501"],
-    [{}, undefined],
-    [{ hubspot_contact_id: "" }, undefined],
-    [{ hubspot_contact_id: null }, undefined],
-    [{ hubspot_contact_id: "ada@example.com" }, "invalid"],
-    [{ hubspot_contact_id: 5.5 }, "invalid"],
-  ])("%o -> %s", (data, expected) => {
-    expect(contactToAssociate(snapshot(data), "hs", settings)).toBe(expected);
+    [{ hubspot_contact_id: "501" }, { kind: "contact", id: "501" }],
+    [{ hubspot_contact_id: 501 }, { kind: "contact", id: "501" }],
+    [{}, { kind: "none" }],
+    [{ hubspot_contact_id: "" }, { kind: "none" }],
+    [{ hubspot_contact_id: null }, { kind: "none" }],
+    [{ hubspot_contact_id: "ada@example.com" }, { kind: "invalid" }],
+    [{ hubspot_contact_id: 5.5 }, { kind: "invalid" }],
+  ])("%o -> %o", (data, expected) => {
+    expect(contactToAssociate(snapshot(data), "hs", settings)).toEqual(expected);
   });
 
   it("is off when disabled", () => {
     const off = { ...settings, contact_association: { ...settings.contact_association, enabled: false } };
-    expect(contactToAssociate(snapshot({ hubspot_contact_id: "1" }), "hs", off)).toBeUndefined();
+    expect(contactToAssociate(snapshot({ hubspot_contact_id: "1" }), "hs", off)).toEqual({ kind: "none" });
   });
 
   it("sends the configured association type", () => {
-    expect(associationBody(settings)).toEqual([{ associationCategory: "HUBSPOT_DEFINED", associationTypeId: 16 }]);
+    expect(associationBody(settings)).toEqual([
+      { associationCategory: "HUBSPOT_DEFINED", associationTypeId: 16 },
+    ]);
   });
 });

@@ -16,7 +16,10 @@ export const HUBSPOT_DEFAULT_MAPPING: FieldMapping = {
   handoff_state: { path: "state" },
 };
 
-type Settings = Pick<HubSpotDestination, "id_property" | "version_property" | "mapping" | "contact_association">;
+type Settings = Pick<
+  HubSpotDestination,
+  "id_property" | "version_property" | "mapping" | "contact_association"
+>;
 
 /** HubSpot stores text; numbers and booleans are sent as their string form, objects as JSON. */
 function propertyValue(value: unknown): string | null {
@@ -30,8 +33,15 @@ function propertyValue(value: unknown): string | null {
  * The properties of one write. The key and version are set last so no mapping can change what the
  * upsert matches on or hide the version from the write log.
  */
-export function hubSpotProperties(snapshot: HandoffSnapshot, destination: string, settings: Settings): Record<string, string | null> {
-  const mapped = applyMapping(settings.mapping ?? HUBSPOT_DEFAULT_MAPPING, mappingView(snapshot, destination));
+export function hubSpotProperties(
+  snapshot: HandoffSnapshot,
+  destination: string,
+  settings: Settings,
+): Record<string, string | null> {
+  const mapped = applyMapping(
+    settings.mapping ?? HUBSPOT_DEFAULT_MAPPING,
+    mappingView(snapshot, destination),
+  );
   const properties: Record<string, string | null> = {};
   for (const [name, value] of Object.entries(mapped)) properties[name] = propertyValue(value);
   properties[settings.id_property] = snapshot.key;
@@ -40,26 +50,40 @@ export function hubSpotProperties(snapshot: HandoffSnapshot, destination: string
 }
 
 export interface HubSpotUpsertBody {
-  readonly inputs: readonly [{ readonly idProperty: string; readonly id: string; readonly properties: Record<string, string | null> }];
+  readonly inputs: readonly [
+    { readonly idProperty: string; readonly id: string; readonly properties: Record<string, string | null> },
+  ];
 }
 
-export function hubSpotUpsertBody(key: string, idProperty: string, properties: Record<string, string | null>): HubSpotUpsertBody {
+export function hubSpotUpsertBody(
+  key: string,
+  idProperty: string,
+  properties: Record<string, string | null>,
+): HubSpotUpsertBody {
   return { inputs: [{ idProperty, id: key, properties }] };
 }
 
-/**
- * The contact the handoff names: its record id, `invalid` when the value cannot be one, undefined when
- * there is none (or associating is off).
- */
-export function contactToAssociate(snapshot: HandoffSnapshot, destination: string, settings: Settings): string | "invalid" | undefined {
-  if (!settings.contact_association.enabled) return undefined;
+export type ContactReference =
+  | { readonly kind: "none" }
+  | { readonly kind: "invalid" }
+  | { readonly kind: "contact"; readonly id: string };
+
+/** The contact the handoff names, if any (and associating is on); `invalid` when the value cannot be a record id. */
+export function contactToAssociate(
+  snapshot: HandoffSnapshot,
+  destination: string,
+  settings: Settings,
+): ContactReference {
+  if (!settings.contact_association.enabled) return { kind: "none" };
   const value = readPath(mappingView(snapshot, destination), settings.contact_association.path);
-  if (value === undefined || value === null || value === "") return undefined;
+  if (value === undefined || value === null || value === "") return { kind: "none" };
   const id = typeof value === "number" ? String(value) : value;
-  return typeof id === "string" && /^\d{1,20}$/.test(id) ? id : "invalid";
+  return typeof id === "string" && /^\d{1,20}$/.test(id) ? { kind: "contact", id } : { kind: "invalid" };
 }
 
-export function associationBody(settings: Settings): readonly [{ associationCategory: string; associationTypeId: number }] {
+export function associationBody(
+  settings: Settings,
+): readonly [{ associationCategory: string; associationTypeId: number }] {
   return [
     {
       associationCategory: settings.contact_association.association_category,

@@ -54,8 +54,15 @@ export function parseBatchResponse(body: unknown): HubSpotBatchResponse | undefi
 }
 
 /** The result for our input: by its id value, or the only one when a single input was sent. */
-export function resultFor(response: HubSpotBatchResponse, idProperty: string, id: string): z.infer<typeof HubSpotObjectSchema> | undefined {
-  return response.results.find((result) => result.properties?.[idProperty] === id) ?? (response.results.length === 1 ? response.results[0] : undefined);
+export function resultFor(
+  response: HubSpotBatchResponse,
+  idProperty: string,
+  id: string,
+): z.infer<typeof HubSpotObjectSchema> | undefined {
+  return (
+    response.results.find((result) => result.properties?.[idProperty] === id) ??
+    (response.results.length === 1 ? response.results[0] : undefined)
+  );
 }
 
 /** The failure for our input: the entry whose context names its id, else the only one. */

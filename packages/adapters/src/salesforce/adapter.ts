@@ -9,8 +9,9 @@ import {
   type HandoffSnapshot,
 } from "@handoff-sync/schema";
 import { z } from "zod";
-import type { Adapter, DeliveryRequest, DeliveryResult } from "../contract.js";
-import { createDestinationHttp, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
+import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
+import { createDestinationHttp, USER_AGENT, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
+import { maskHeaders, MASK } from "../http/mask-headers.js";
 import { responseExcerpt } from "../http/response-excerpt.js";
 import { createSalesforceTokenCache } from "./auth.js";
 import { classifySalesforceResponse, salesforceErrorCode, type SalesforceOperation, type SalesforceOutcome } from "./classify.js";
@@ -74,7 +75,9 @@ export function createSalesforceAdapter(name: string, config: SalesforceConfig, 
     ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
     ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
   });
-  const tokens = createSalesforceTokenCache({ http, tokenUrl: `${instanceUrl}/services/oauth2/token`, auth: config.auth, nowMs: now });
+  const tokenUrl = `${instanceUrl}/services/oauth2/token`;
+  const tokens = createSalesforceTokenCache({ http, tokenUrl, auth: config.auth, nowMs: now });
+  const jsonHeaders = (token: string) => ({ authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json" });
 
   function classify(status: number, body: unknown, headers: HttpResponse["headers"], operation: SalesforceOperation, excerpt: string): SalesforceOutcome {
     return classifySalesforceResponse(status, body, headers, {
@@ -99,7 +102,7 @@ export function createSalesforceAdapter(name: string, config: SalesforceConfig, 
       const response = await http.send({
         method,
         url: `${instanceUrl}${path}`,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json" },
+        headers: jsonHeaders(token),
         body: JSON.stringify(body),
         signal,
       });
@@ -172,9 +175,49 @@ export function createSalesforceAdapter(name: string, config: SalesforceConfig, 
     return { status: result.status, ...(result.recordId === undefined ? {} : { recordId: result.recordId }) };
   }
 
+  function preview({ snapshot, destination, previous }: DeliveryRequest): PreviewRequest[] {
+    checkKey(snapshot);
+    const write = buildSalesforceWrite(config, snapshot, destination, previous?.recordId);
+    const grant =
+      config.auth.method === "client_credentials"
+        ? `grant_type=client_credentials&client_id=${encodeURIComponent(config.auth.client_id)}&client_secret=${MASK}`
+        : `grant_type=${encodeURIComponent("urn:ietf:params:oauth:grant-type:jwt-bearer")}&assertion=${MASK}`;
+    const headers = maskHeaders({ "user-agent": USER_AGENT, ...jsonHeaders("token") });
+    const [method, url, body] =
+      write.kind === "single" ? [write.request.method, write.request.url, write.request.body] : (["POST", write.url, write.body] as const);
+    return [
+      {
+        method: "POST",
+        url: tokenUrl,
+        headers: { "user-agent": USER_AGENT, "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+        body: grant,
+        note: "only when no session is cached, or once after 401 INVALID_SESSION_ID",
+      },
+      {
+        method,
+        url: `${instanceUrl}${url}`,
+        headers,
+        body: JSON.stringify(body),
+        note:
+          write.kind === "composite"
+            ? "record and task in one composite call, all or none"
+            : write.operation === "update"
+              ? `update the ledger's record; if it was deleted: ${config.on_missing_record === "park" ? "park the destination" : "upsert by external id to recreate it"}`
+              : "upsert by external id",
+      },
+    ];
+  }
+
+  /** Mints a session: proves the host, the connected app and the credentials. */
+  async function check(): Promise<void> {
+    await tokens.token();
+  }
+
   return {
     type: "salesforce",
     deliver,
+    preview,
+    check,
     close: () => http.close(),
   };
 }

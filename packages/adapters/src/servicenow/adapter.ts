@@ -194,7 +194,7 @@ export function createServiceNowAdapter(
     }
     throw new DestinationError(`ServiceNow lookup by correlation_id in ${config.table} returned an unrelated record`, {
       status: response.status,
-      adminHint: `Use a table with a correlation_id field (every task table has one, e.g. incident or interaction), then resume the destination's queue.`,
+      adminHint: `Use a table with a correlation_id field (every task table has one, e.g. incident or interaction) that the integration user can read, then resume the destination's queue.`,
     });
   }
 

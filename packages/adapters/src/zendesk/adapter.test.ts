@@ -24,7 +24,11 @@ import { createZendeskAdapter, type ZendeskConfig } from "./adapter.js";
 const KEY = "conv-7";
 const at = "2025-03-01T10:00:00.000Z";
 
-function snapshot(version: number, state = "handoff_initiated", data: Record<string, unknown> = {}): HandoffSnapshot {
+function snapshot(
+  version: number,
+  state = "handoff_initiated",
+  data: Record<string, unknown> = {},
+): HandoffSnapshot {
   return HandoffSnapshotSchema.parse({
     schema_version: 1,
     key: KEY,
@@ -35,7 +39,17 @@ function snapshot(version: number, state = "handoff_initiated", data: Record<str
     occurred_at: at,
     data: { customer_id: "C-42", customer_email: "jane@example.com", ...data },
     reason: "refund over limit",
-    history: [{ event_id: `e${version}`, id: KEY, state, stage: "initiated", occurred_at: at, received_at: at, data: {} }],
+    history: [
+      {
+        event_id: `e${version}`,
+        id: KEY,
+        state,
+        stage: "initiated",
+        occurred_at: at,
+        received_at: at,
+        data: {},
+      },
+    ],
     created_at: at,
     updated_at: at,
   });
@@ -54,11 +68,15 @@ async function fake(options: FakeZendeskOptions = {}): Promise<FakeZendesk> {
   return started;
 }
 
-function config(zd: FakeZendesk, overrides: Partial<ZendeskConfig> = {}): ZendeskConfig {
+function config(zd: Pick<FakeZendesk, "url">, overrides: Partial<ZendeskConfig> = {}): ZendeskConfig {
   return {
     type: "zendesk",
     url: zd.url,
-    auth: { method: "api_token", email: FAKE_ZENDESK_API_TOKEN.email, api_token: FAKE_ZENDESK_API_TOKEN.token },
+    auth: {
+      method: "api_token",
+      email: FAKE_ZENDESK_API_TOKEN.email,
+      api_token: FAKE_ZENDESK_API_TOKEN.token,
+    },
     on_missing_record: "recreate",
     allow_private_network: true,
     timeout_ms: 2_000,
@@ -82,7 +100,11 @@ const clientCredentials = {
 } as const;
 
 function request(version: number, previous?: DeliveryRequest["previous"], state?: string): DeliveryRequest {
-  return { snapshot: snapshot(version, state), destination: "support", ...(previous === undefined ? {} : { previous }) };
+  return {
+    snapshot: snapshot(version, state),
+    destination: "support",
+    ...(previous === undefined ? {} : { previous }),
+  };
 }
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
@@ -99,18 +121,26 @@ describe("zendesk adapter: create and update", () => {
     expect(result.status).toBe(201);
     const [ticket] = zd.records();
     expect(result.recordId).toBe(String(ticket?.id));
-    expect(ticket).toMatchObject({ external_id: KEY, subject: "Handoff from AI agent: refund over limit", tags: ["handoff_sync", "handoff_v1"] });
+    expect(ticket).toMatchObject({
+      external_id: KEY,
+      subject: "Handoff from AI agent: refund over limit",
+      tags: ["handoff_sync", "handoff_v1"],
+    });
     expect(ticket?.comments).toHaveLength(1);
     expect(ticket?.comments[0]).toMatchObject({ public: false });
     expect(ticket?.comments[0]?.body).toContain("Customer: C-42");
-    expect(zd.writes.all()).toEqual([expect.objectContaining({ operation: "create", externalId: KEY, version: 1 })]);
+    expect(zd.writes.all()).toEqual([
+      expect.objectContaining({ operation: "create", externalId: KEY, version: 1 }),
+    ]);
   });
 
   it("updates the same ticket for a later version: one more comment, the marker moves", async () => {
     const zd = await fake();
     const zendesk = adapter(zd);
     const { recordId } = await zendesk.deliver(request(1));
-    const second = await zendesk.deliver(request(2, { version: 1, ...(recordId === undefined ? {} : { recordId }) }, "handoff_completed"));
+    const second = await zendesk.deliver(
+      request(2, { version: 1, ...(recordId === undefined ? {} : { recordId }) }, "handoff_completed"),
+    );
     expect(second).toEqual({ recordId, status: 200 });
     const [ticket] = zd.records();
     expect(zd.records()).toHaveLength(1);
@@ -152,11 +182,14 @@ describe("zendesk adapter: create and update", () => {
     zd.editTicket(Number(recordId), { tags: ["handoff_sync", "handoff_v1", "vip"] });
     await zendesk.deliver(request(2, { version: 1, recordId }));
     expect(zd.records()[0]?.tags).toEqual(["handoff_sync", "vip", "handoff_v2"]);
-    expect(zd.writes.all()[1]?.fields).toMatchObject({ safe_update: true, updated_stamp: expect.any(String) as unknown });
+    expect(zd.writes.all()[1]?.fields).toMatchObject({
+      safe_update: true,
+      updated_stamp: expect.any(String) as unknown,
+    });
   });
 
   it("is reachable through the registry", () => {
-    const zendesk = createAdapter("support", config({ url: "https://acme.zendesk.com" } as FakeZendesk));
+    const zendesk = createAdapter("support", config({ url: "https://acme.zendesk.com" }));
     adapters.push(zendesk);
     expect(zendesk.type).toBe("zendesk");
   });
@@ -184,7 +217,9 @@ describe("zendesk adapter: error classes", () => {
 
   it("throws a record-level permanent error on 422 RecordInvalid", async () => {
     const zd = await fake();
-    const zendesk = adapter(zd, { mapping: { comment: { literal: "hello" }, requester_email: { literal: "not-an-email" } } });
+    const zendesk = adapter(zd, {
+      mapping: { comment: { literal: "hello" }, requester_email: { literal: "not-an-email" } },
+    });
     const error = await failure(zendesk.deliver(request(1)));
     expect(error).toBeInstanceOf(PermanentDeliveryError);
     expect(error).toMatchObject({ status: 422 });
@@ -193,7 +228,11 @@ describe("zendesk adapter: error classes", () => {
 
   it("parks the destination with an AuthError when the API token is refused", async () => {
     const zd = await fake();
-    const error = await failure(adapter(zd, { auth: { method: "api_token", email: FAKE_ZENDESK_API_TOKEN.email, api_token: "revoked" } }).deliver(request(1)));
+    const error = await failure(
+      adapter(zd, {
+        auth: { method: "api_token", email: FAKE_ZENDESK_API_TOKEN.email, api_token: "revoked" },
+      }).deliver(request(1)),
+    );
     expect(error).toBeInstanceOf(AuthError);
     expect(error).toMatchObject({ status: 401 });
     expect((error as AuthError).responseExcerpt).not.toContain("revoked");
@@ -201,7 +240,9 @@ describe("zendesk adapter: error classes", () => {
 
   it("parks the destination on 403 (a token without write scope)", async () => {
     const zd = await fake();
-    const error = await failure(adapter(zd, { auth: { ...clientCredentials, scope: "read" } }).deliver(request(1)));
+    const error = await failure(
+      adapter(zd, { auth: { ...clientCredentials, scope: "read" } }).deliver(request(1)),
+    );
     expect(error).toBeInstanceOf(DestinationError);
     expect(error).not.toBeInstanceOf(AuthError);
     expect(error).toMatchObject({ status: 403 });
@@ -209,7 +250,9 @@ describe("zendesk adapter: error classes", () => {
 
   it("refuses a mapping to fields Zendesk tickets do not have", async () => {
     const zd = await fake();
-    const error = await failure(adapter(zd, { mapping: { Handoff_Version__c: "version" } }).deliver(request(1)));
+    const error = await failure(
+      adapter(zd, { mapping: { Handoff_Version__c: { path: "version" } } }).deliver(request(1)),
+    );
     expect(error).toBeInstanceOf(DestinationError);
     expect((error as DestinationError).message).toContain("Handoff_Version__c");
   });
@@ -241,7 +284,9 @@ describe("zendesk adapter: OAuth", () => {
 
   it("throws AuthError when the client credentials are wrong", async () => {
     const zd = await fake();
-    const error = await failure(adapter(zd, { auth: { ...clientCredentials, client_secret: "wrong" } }).deliver(request(1)));
+    const error = await failure(
+      adapter(zd, { auth: { ...clientCredentials, client_secret: "wrong" } }).deliver(request(1)),
+    );
     expect(error).toBeInstanceOf(AuthError);
     expect(zd.tokensIssued()).toBe(0);
   });
@@ -264,7 +309,9 @@ describe("zendesk adapter: ambiguous failures and duplicates", () => {
     const zendesk = adapter(zd);
     const recordId = (await zendesk.deliver(request(1))).recordId ?? "";
     zd.faults.next({ kind: "drop_after_commit" }, 1, (r) => r.method === "PUT");
-    expect(await failure(zendesk.deliver(request(2, { version: 1, recordId })))).toBeInstanceOf(RetryableDeliveryError);
+    expect(await failure(zendesk.deliver(request(2, { version: 1, recordId })))).toBeInstanceOf(
+      RetryableDeliveryError,
+    );
     await zendesk.deliver(request(2, { version: 1, recordId }));
     expect(zd.records()[0]?.comments).toHaveLength(2);
   });
@@ -326,7 +373,13 @@ describe("zendesk adapter: a ticket deleted or closed in Zendesk", () => {
     const result = await zendesk.deliver(request(2, { version: 1, recordId }));
     expect(result.status).toBe(201);
     expect(result.recordId).not.toBe(recordId);
-    expect(zd.records()).toEqual([expect.objectContaining({ id: Number(result.recordId), external_id: KEY, tags: ["handoff_sync", "handoff_v2"] })]);
+    expect(zd.records()).toEqual([
+      expect.objectContaining({
+        id: Number(result.recordId),
+        external_id: KEY,
+        tags: ["handoff_sync", "handoff_v2"],
+      }),
+    ]);
   });
 
   it("recreating the same version after a deletion does not get the deleted ticket back from the idempotency cache", async () => {

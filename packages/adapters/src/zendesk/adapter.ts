@@ -15,7 +15,13 @@ import { mappingView } from "../mapping/view.js";
 import { createZendeskAuthorizer } from "./auth.js";
 import { classifyZendeskResponse, type ZendeskOperation, type ZendeskOutcome } from "./classify.js";
 import { zendeskIdempotencyKey } from "./idempotency-key.js";
-import { buildZendeskCreateBody, buildZendeskUpdateBody, unknownZendeskTargets, ZENDESK_DEFAULT_MAPPING, type ZendeskTicketContext } from "./mapping.js";
+import {
+  buildZendeskCreateBody,
+  buildZendeskUpdateBody,
+  unknownZendeskTargets,
+  ZENDESK_DEFAULT_MAPPING,
+  type ZendeskTicketContext,
+} from "./mapping.js";
 import {
   isClosed,
   pickTicket,
@@ -43,7 +49,11 @@ export function zendeskBaseUrl(config: Pick<ZendeskConfig, "subdomain" | "url">)
   return base;
 }
 
-function httpSettings(name: string, config: ZendeskConfig, options: ZendeskAdapterOptions): DestinationHttpSettings {
+function httpSettings(
+  name: string,
+  config: ZendeskConfig,
+  options: ZendeskAdapterOptions,
+): DestinationHttpSettings {
   const tls = config.connection?.tls;
   return {
     destination: name,
@@ -67,10 +77,13 @@ function httpSettings(name: string, config: ZendeskConfig, options: ZendeskAdapt
 
 function unexpected(operation: ZendeskOperation, response: HttpResponse): RetryableDeliveryError {
   // A 2xx that is not a ticket may be a proxy or maintenance page; the next attempt looks again.
-  return new RetryableDeliveryError(`Zendesk ${operation} answered ${response.status} without the expected ticket JSON`, {
-    status: response.status,
-    responseExcerpt: response.excerpt(),
-  });
+  return new RetryableDeliveryError(
+    `Zendesk ${operation} answered ${response.status} without the expected ticket JSON`,
+    {
+      status: response.status,
+      responseExcerpt: response.excerpt(),
+    },
+  );
 }
 
 function parse<T>(schema: z.ZodType<T>, operation: ZendeskOperation, response: HttpResponse): T {
@@ -85,7 +98,11 @@ function parse<T>(schema: z.ZodType<T>, operation: ZendeskOperation, response: H
  * `handoff_v<version>` tag is the marker that makes a retried update a no-op, and `safe_update`
  * makes the check-then-write conditional (docs/adapters/zendesk.md).
  */
-export function createZendeskAdapter(name: string, config: ZendeskConfig, options: ZendeskAdapterOptions = {}): Adapter {
+export function createZendeskAdapter(
+  name: string,
+  config: ZendeskConfig,
+  options: ZendeskAdapterOptions = {},
+): Adapter {
   const now = options.nowMs ?? Date.now;
   const baseUrl = zendeskBaseUrl(config);
   const http = createDestinationHttp(httpSettings(name, config, options));
@@ -93,7 +110,8 @@ export function createZendeskAdapter(name: string, config: ZendeskConfig, option
   const mapping = config.mapping ?? ZENDESK_DEFAULT_MAPPING;
   const unknownTargets = unknownZendeskTargets(mapping);
   const ticketsUrl = new URL("api/v2/tickets", baseUrl);
-  const ticketUrl = (id: string | number): URL => new URL(`api/v2/tickets/${encodeURIComponent(String(id))}`, baseUrl);
+  const ticketUrl = (id: string | number): URL =>
+    new URL(`api/v2/tickets/${encodeURIComponent(String(id))}`, baseUrl);
 
   /** One request; a 401 with a renewable token gets one more try with a fresh token per delivery. */
   async function call(
@@ -133,12 +151,20 @@ export function createZendeskAdapter(name: string, config: ZendeskConfig, option
     );
   }
 
-  async function deliver({ snapshot, destination, previous, signal }: DeliveryRequest): Promise<DeliveryResult> {
+  async function deliver({
+    snapshot,
+    destination,
+    previous,
+    signal,
+  }: DeliveryRequest): Promise<DeliveryResult> {
     if (unknownTargets.length > 0) {
-      throw new DestinationError(`destination ${name} maps to unknown Zendesk fields: ${unknownTargets.join(", ")}`, {
-        adminHint:
-          "Use the Zendesk mapping targets listed in docs/adapters/zendesk.md (subject, comment, tags, priority, custom_fields.<id>, ...), then resume the queue.",
-      });
+      throw new DestinationError(
+        `destination ${name} maps to unknown Zendesk fields: ${unknownTargets.join(", ")}`,
+        {
+          adminHint:
+            "Use the Zendesk mapping targets listed in docs/adapters/zendesk.md (subject, comment, tags, priority, custom_fields.<id>, ...), then resume the queue.",
+        },
+      );
     }
     const fields = applyMapping(mapping, mappingView(snapshot, name));
     const context: ZendeskTicketContext = {
@@ -152,13 +178,19 @@ export function createZendeskAdapter(name: string, config: ZendeskConfig, option
     let followupSourceId: number | undefined;
 
     if (previous?.recordId !== undefined) {
-      const { response, outcome } = await call("read", { method: "GET", url: ticketUrl(previous.recordId), signal }, attempt);
+      const { response, outcome } = await call(
+        "read",
+        { method: "GET", url: ticketUrl(previous.recordId), signal },
+        attempt,
+      );
       if (outcome instanceof Error) throw outcome;
-      const ticket = outcome === "ok" ? parse(ZendeskTicketResponseSchema, "read", response).ticket : undefined;
+      const ticket =
+        outcome === "ok" ? parse(ZendeskTicketResponseSchema, "read", response).ticket : undefined;
       if (ticket !== undefined && !isClosed(ticket)) {
         target = ticket;
       } else {
-        if (config.on_missing_record === "park") throw missingRecord(previous.recordId, snapshot.key, ticket !== undefined);
+        if (config.on_missing_record === "park")
+          throw missingRecord(previous.recordId, snapshot.key, ticket !== undefined);
         replaces = previous.recordId;
         followupSourceId = ticket?.id;
       }
@@ -173,13 +205,16 @@ export function createZendeskAdapter(name: string, config: ZendeskConfig, option
       const { tickets } = parse(ZendeskTicketListSchema, "lookup", response);
       target = pickTicket(tickets);
       if (target === undefined && followupSourceId === undefined) {
-        followupSourceId = tickets.filter(isClosed).reduce<number | undefined>((newest, t) => Math.max(newest ?? 0, t.id), undefined);
+        followupSourceId = tickets
+          .filter(isClosed)
+          .reduce<number | undefined>((newest, t) => Math.max(newest ?? 0, t.id), undefined);
       }
     }
 
     if (target !== undefined) {
       // The marker: this version (or a newer one) is already on the ticket, so a retried or stale delivery adds nothing.
-      if (ticketVersion(target, config.version_field_id) >= snapshot.version) return { recordId: String(target.id), status: 200 };
+      if (ticketVersion(target, config.version_field_id) >= snapshot.version)
+        return { recordId: String(target.id), status: 200 };
       const { ticket } = buildZendeskUpdateBody(fields, context, target);
       const body = JSON.stringify({
         ticket: {
@@ -190,7 +225,13 @@ export function createZendeskAdapter(name: string, config: ZendeskConfig, option
       });
       const { response, outcome } = await call(
         "update",
-        { method: "PUT", url: ticketUrl(target.id), headers: { "content-type": "application/json" }, body, signal },
+        {
+          method: "PUT",
+          url: ticketUrl(target.id),
+          headers: { "content-type": "application/json" },
+          body,
+          signal,
+        },
         attempt,
       );
       if (outcome === "not_found") {
@@ -204,7 +245,10 @@ export function createZendeskAdapter(name: string, config: ZendeskConfig, option
     }
 
     const body = JSON.stringify(
-      buildZendeskCreateBody(fields, { ...context, ...(followupSourceId === undefined ? {} : { followupSourceId }) }),
+      buildZendeskCreateBody(fields, {
+        ...context,
+        ...(followupSourceId === undefined ? {} : { followupSourceId }),
+      }),
     );
     const idempotencyKey = zendeskIdempotencyKey({
       destination,
@@ -215,7 +259,13 @@ export function createZendeskAdapter(name: string, config: ZendeskConfig, option
     });
     const { response, outcome } = await call(
       "create",
-      { method: "POST", url: ticketsUrl, headers: { "content-type": "application/json", "idempotency-key": idempotencyKey }, body, signal },
+      {
+        method: "POST",
+        url: ticketsUrl,
+        headers: { "content-type": "application/json", "idempotency-key": idempotencyKey },
+        body,
+        signal,
+      },
       attempt,
     );
     if (outcome !== "ok") throw outcome === "not_found" ? unexpected("create", response) : outcome;

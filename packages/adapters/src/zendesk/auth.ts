@@ -72,11 +72,13 @@ export function createZendeskAuthorizer(
       throw new DestinationError("Zendesk answered the token request without an access_token", {
         status: response.status,
         responseExcerpt: response.excerpt(),
-        adminHint: "Check that the destination's url points at the Zendesk account itself, not a proxy or login page.",
+        adminHint:
+          "Check that the destination's url points at the Zendesk account itself, not a proxy or login page.",
       });
     }
     const header = `Bearer ${token.data.access_token}`;
-    const lifetimeMs = token.data.expires_in === undefined ? Number.POSITIVE_INFINITY : token.data.expires_in * 1_000;
+    const lifetimeMs =
+      token.data.expires_in === undefined ? Number.POSITIVE_INFINITY : token.data.expires_in * 1_000;
     cached = { header, expiresAtMs: nowMs() + Math.max(lifetimeMs - EXPIRY_MARGIN_MS, lifetimeMs / 2) };
     return header;
   }

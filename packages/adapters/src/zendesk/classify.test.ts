@@ -1,4 +1,9 @@
-import { AuthError, DestinationError, PermanentDeliveryError, RetryableDeliveryError } from "@handoff-sync/schema";
+import {
+  AuthError,
+  DestinationError,
+  PermanentDeliveryError,
+  RetryableDeliveryError,
+} from "@handoff-sync/schema";
 import { describe, expect, it } from "vitest";
 import { classifyZendeskResponse, type ZendeskOperation } from "./classify.js";
 
@@ -19,14 +24,23 @@ const json = (body: unknown) => JSON.stringify(body);
 const recordInvalid = json({
   error: "RecordInvalid",
   description: "Record validation errors",
-  details: { requester: [{ description: "Requester: Email is not properly formatted", error: "InvalidValue" }] },
+  details: {
+    requester: [{ description: "Requester: Email is not properly formatted", error: "InvalidValue" }],
+  },
 });
 
 const table: [string, ZendeskOperation, number, Record<string, string>, string, Expected][] = [
   ["created", "create", 201, {}, json({ ticket: { id: 1 } }), "ok"],
   ["updated", "update", 200, {}, json({ ticket: { id: 1 } }), "ok"],
   ["token issued", "token", 200, {}, json({ access_token: "x" }), "ok"],
-  ["429 text/plain with Retry-After", "create", 429, { "retry-after": "30" }, "Too Many Requests\n", "retryable"],
+  [
+    "429 text/plain with Retry-After",
+    "create",
+    429,
+    { "retry-after": "30" },
+    "Too Many Requests\n",
+    "retryable",
+  ],
   ["409 safe_update conflict", "update", 409, {}, json({ error: "UpdateConflict" }), "retryable"],
   ["500", "create", 500, {}, "", "retryable"],
   ["502 html", "lookup", 502, {}, "<html>bad gateway</html>", "retryable"],
@@ -34,9 +48,23 @@ const table: [string, ZendeskOperation, number, Record<string, string>, string, 
   ["504", "read", 504, {}, "", "retryable"],
   ["408", "create", 408, {}, "", "retryable"],
   ["400 text/plain", "create", 400, {}, "Bad Request\n", "permanent"],
-  ["400 IdempotentRequestError", "create", 400, {}, json({ error: "IdempotentRequestError", description: "x" }), "permanent"],
+  [
+    "400 IdempotentRequestError",
+    "create",
+    400,
+    {},
+    json({ error: "IdempotentRequestError", description: "x" }),
+    "permanent",
+  ],
   ["422 RecordInvalid", "create", 422, {}, recordInvalid, "permanent"],
-  ["422 closed ticket", "update", 422, {}, json({ error: "RecordInvalid", details: { status: [{ error: "StatusClosed" }] } }), "permanent"],
+  [
+    "422 closed ticket",
+    "update",
+    422,
+    {},
+    json({ error: "RecordInvalid", details: { status: [{ error: "StatusClosed" }] } }),
+    "permanent",
+  ],
   ["413 too large", "create", 413, {}, "", "permanent"],
   ["501", "create", 501, {}, "", "permanent"],
   ["401 API token", "create", 401, {}, json({ error: "Couldn't authenticate you" }), "auth"],
@@ -44,7 +72,14 @@ const table: [string, ZendeskOperation, number, Record<string, string>, string, 
   ["401 on the token endpoint", "token", 401, {}, json({ error: "invalid_client" }), "auth"],
   ["400 on the token endpoint", "token", 400, {}, json({ error: "unsupported_grant_type" }), "auth"],
   ["403", "create", 403, {}, json({ error: "Forbidden" }), "destination"],
-  ["404 on update", "update", 404, {}, json({ error: "RecordNotFound", description: "Not found" }), "not_found"],
+  [
+    "404 on update",
+    "update",
+    404,
+    {},
+    json({ error: "RecordNotFound", description: "Not found" }),
+    "not_found",
+  ],
   ["404 on read", "read", 404, {}, json({ error: "RecordNotFound", description: "Not found" }), "not_found"],
   ["404 on create (wrong account url)", "create", 404, {}, json({ error: "InvalidEndpoint" }), "destination"],
   ["404 on lookup", "lookup", 404, {}, "", "destination"],
@@ -57,18 +92,43 @@ describe("classifyZendeskResponse", () => {
   });
 
   it("turns Retry-After seconds into retryAfterMs, on 429 and on 503", () => {
-    const limited = classifyZendeskResponse({ operation: "create", status: 429, headers: { "Retry-After": "30" }, body: "Too Many Requests", nowMs: NOW });
+    const limited = classifyZendeskResponse({
+      operation: "create",
+      status: 429,
+      headers: { "Retry-After": "30" },
+      body: "Too Many Requests",
+      nowMs: NOW,
+    });
     expect(limited).toBeInstanceOf(RetryableDeliveryError);
     expect(limited).toMatchObject({ retryAfterMs: 30_000, status: 429 });
-    const down = classifyZendeskResponse({ operation: "update", status: 503, headers: { "retry-after": "5" }, body: "", nowMs: NOW });
+    const down = classifyZendeskResponse({
+      operation: "update",
+      status: 503,
+      headers: { "retry-after": "5" },
+      body: "",
+      nowMs: NOW,
+    });
     expect(down).toMatchObject({ retryAfterMs: 5_000 });
-    const bare = classifyZendeskResponse({ operation: "update", status: 409, headers: {}, body: "", nowMs: NOW });
+    const bare = classifyZendeskResponse({
+      operation: "update",
+      status: 409,
+      headers: {},
+      body: "",
+      nowMs: NOW,
+    });
     expect(bare).toBeInstanceOf(RetryableDeliveryError);
     expect(bare).not.toHaveProperty("retryAfterMs");
   });
 
   it("names invalid fields but never their descriptions, and keeps the excerpt", () => {
-    const outcome = classifyZendeskResponse({ operation: "create", status: 422, headers: {}, body: recordInvalid, responseExcerpt: "excerpt", nowMs: NOW });
+    const outcome = classifyZendeskResponse({
+      operation: "create",
+      status: 422,
+      headers: {},
+      body: recordInvalid,
+      responseExcerpt: "excerpt",
+      nowMs: NOW,
+    });
     expect(outcome).toBeInstanceOf(PermanentDeliveryError);
     expect((outcome as PermanentDeliveryError).message).toContain("fields: requester");
     expect((outcome as PermanentDeliveryError).message).not.toContain("properly formatted");
@@ -77,7 +137,13 @@ describe("classifyZendeskResponse", () => {
 
   it("tells the admin what to fix on destination-wide errors", () => {
     for (const status of [401, 403]) {
-      const outcome = classifyZendeskResponse({ operation: "create", status, headers: {}, body: "", nowMs: NOW });
+      const outcome = classifyZendeskResponse({
+        operation: "create",
+        status,
+        headers: {},
+        body: "",
+        nowMs: NOW,
+      });
       expect(outcome).toBeInstanceOf(DestinationError);
       expect((outcome as DestinationError).adminHint).not.toBe("");
     }

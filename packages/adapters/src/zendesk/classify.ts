@@ -46,13 +46,20 @@ function errorBody(body: string): ZendeskErrorBody {
   const error =
     typeof record.error === "string"
       ? record.error
-      : typeof record.error === "object" && record.error !== null && typeof (record.error as Record<string, unknown>).title === "string"
+      : typeof record.error === "object" &&
+          record.error !== null &&
+          typeof (record.error as Record<string, unknown>).title === "string"
         ? String((record.error as Record<string, unknown>).title)
         : undefined;
   const description = typeof record.description === "string" ? record.description : undefined;
   // Only the names of invalid fields go into messages: their descriptions may quote the customer's data.
-  const fields = typeof record.details === "object" && record.details !== null ? Object.keys(record.details) : [];
-  return { ...(error === undefined ? {} : { error }), ...(description === undefined ? {} : { description }), fields };
+  const fields =
+    typeof record.details === "object" && record.details !== null ? Object.keys(record.details) : [];
+  return {
+    ...(error === undefined ? {} : { error }),
+    ...(description === undefined ? {} : { description }),
+    fields,
+  };
 }
 
 /**
@@ -70,8 +77,12 @@ export function classifyZendeskResponse(input: ZendeskResponseInput): ZendeskOut
   const code = error === undefined ? `${status}` : `${status} ${error}`;
 
   if (status === 429 || (status >= 500 && status !== 501) || RETRYABLE_4XX.has(status)) {
-    const retryAfterMs = parseRetryAfter(headerValue(input.headers, "retry-after"), input.nowMs ?? Date.now());
-    const why = status === 409 ? " (the ticket changed meanwhile or a request with the same key is in flight)" : "";
+    const retryAfterMs = parseRetryAfter(
+      headerValue(input.headers, "retry-after"),
+      input.nowMs ?? Date.now(),
+    );
+    const why =
+      status === 409 ? " (the ticket changed meanwhile or a request with the same key is in flight)" : "";
     return new RetryableDeliveryError(`Zendesk ${operation} answered ${code}${why}`, {
       ...base,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
@@ -103,7 +114,8 @@ export function classifyZendeskResponse(input: ZendeskResponseInput): ZendeskOut
     if (operation === "read" || operation === "update") return "not_found";
     return new DestinationError(`Zendesk answered 404 for the ticket API (${operation})`, {
       ...base,
-      adminHint: "Check the destination's subdomain or url: it must be the Zendesk account's address, such as https://acme.zendesk.com.",
+      adminHint:
+        "Check the destination's subdomain or url: it must be the Zendesk account's address, such as https://acme.zendesk.com.",
     });
   }
   if (status >= 300 && status < 400) {

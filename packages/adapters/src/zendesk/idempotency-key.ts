@@ -19,7 +19,9 @@ export interface ZendeskIdempotencyKeyInput {
 export function zendeskIdempotencyKey(input: ZendeskIdempotencyKeyInput): string {
   const body = createHash("sha256").update(input.body).digest("base64url");
   const digest = createHash("sha256")
-    .update([input.destination, input.handoffKey, String(input.version), input.replaces ?? "", body].join("\0"))
+    .update(
+      [input.destination, input.handoffKey, String(input.version), input.replaces ?? "", body].join("\0"),
+    )
     .digest("base64url");
   return `handoff-sync-v${input.version}-${digest}`;
 }

@@ -1,7 +1,12 @@
 import { FieldMappingSchema } from "@handoff-sync/config";
 import { describe, expect, it } from "vitest";
 import { zendeskIdempotencyKey } from "./idempotency-key.js";
-import { buildZendeskCreateBody, buildZendeskUpdateBody, unknownZendeskTargets, ZENDESK_DEFAULT_MAPPING } from "./mapping.js";
+import {
+  buildZendeskCreateBody,
+  buildZendeskUpdateBody,
+  unknownZendeskTargets,
+  ZENDESK_DEFAULT_MAPPING,
+} from "./mapping.js";
 import { pickTicket, ticketVersion, ZendeskTicketSchema } from "./ticket.js";
 
 const context = { externalId: "conv-7", version: 2 };
@@ -48,8 +53,15 @@ describe("buildZendeskCreateBody", () => {
 describe("buildZendeskUpdateBody", () => {
   it("keeps the ticket's tags, swaps the version marker, and leaves subject and requester alone", () => {
     const existing = ZendeskTicketSchema.parse({ id: 5, tags: ["vip", "handoff_v1", "handoff_sync"] });
-    const { ticket } = buildZendeskUpdateBody({ subject: "x", requester_email: "a@b.c", comment: "done", tags: ["handoff_sync"] }, context, existing);
-    expect(ticket).toEqual({ comment: { body: "done", public: false }, tags: ["vip", "handoff_sync", "handoff_v2"] });
+    const { ticket } = buildZendeskUpdateBody(
+      { subject: "x", requester_email: "a@b.c", comment: "done", tags: ["handoff_sync"] },
+      context,
+      existing,
+    );
+    expect(ticket).toEqual({
+      comment: { body: "done", public: false },
+      tags: ["vip", "handoff_sync", "handoff_v2"],
+    });
   });
 });
 
@@ -59,14 +71,23 @@ describe("mapping targets", () => {
   });
 
   it("reports unknown targets", () => {
-    const mapping = FieldMappingSchema.parse({ subject: "reason", "custom_fields.12": "version", Status__c: "state", "custom_fields.x": "state" });
+    const mapping = FieldMappingSchema.parse({
+      subject: "reason",
+      "custom_fields.12": "version",
+      Status__c: "state",
+      "custom_fields.x": "state",
+    });
     expect(unknownZendeskTargets(mapping)).toEqual(["Status__c", "custom_fields.x"]);
   });
 });
 
 describe("ticket markers", () => {
   it("reads the newest version from tags and the version field", () => {
-    const ticket = ZendeskTicketSchema.parse({ id: 1, tags: ["handoff_v2", "handoff_v10x"], custom_fields: [{ id: 9, value: "3" }] });
+    const ticket = ZendeskTicketSchema.parse({
+      id: 1,
+      tags: ["handoff_v2", "handoff_v10x"],
+      custom_fields: [{ id: 9, value: "3" }],
+    });
     expect(ticketVersion(ticket)).toBe(2);
     expect(ticketVersion(ticket, 9)).toBe(3);
     expect(ticketVersion(ZendeskTicketSchema.parse({ id: 1 }))).toBe(0);
@@ -90,7 +111,9 @@ describe("zendeskIdempotencyKey", () => {
     const key = zendeskIdempotencyKey(base);
     expect(zendeskIdempotencyKey({ ...base })).toBe(key);
     expect(key.length).toBeLessThanOrEqual(255);
-    expect(zendeskIdempotencyKey({ ...base, handoffKey: "k".repeat(10_000) }).length).toBeLessThanOrEqual(255);
+    expect(zendeskIdempotencyKey({ ...base, handoffKey: "k".repeat(10_000) }).length).toBeLessThanOrEqual(
+      255,
+    );
   });
 
   it("changes with the destination, the version, the body and a replaced ticket", () => {

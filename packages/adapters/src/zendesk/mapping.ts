@@ -17,7 +17,14 @@ export const ZENDESK_DEFAULT_MAPPING: FieldMapping = FieldMappingSchema.parse({
   tags: { literal: "handoff_sync" },
 });
 
-const SCALAR_TARGETS = ["subject", "comment", "comment_public", "requester_email", "requester_name", "tags"] as const;
+const SCALAR_TARGETS = [
+  "subject",
+  "comment",
+  "comment_public",
+  "requester_email",
+  "requester_name",
+  "tags",
+] as const;
 const TICKET_FIELD_TARGETS = ["priority", "type", "status", "group_id", "assignee_id", "brand_id"] as const;
 const NUMERIC_TARGETS: ReadonlySet<string> = new Set(["group_id", "assignee_id", "brand_id"]);
 const CUSTOM_FIELD = /^custom_fields\.(\d+)$/;
@@ -57,11 +64,17 @@ function unique(values: readonly string[]): string[] {
   return [...new Set(values)];
 }
 
-function comment(fields: Readonly<Record<string, unknown>>, context: ZendeskTicketContext): { body: string; public: boolean } {
+function comment(
+  fields: Readonly<Record<string, unknown>>,
+  context: ZendeskTicketContext,
+): { body: string; public: boolean } {
   const body = text(fields.comment);
   return {
     // Zendesk refuses a ticket or update whose comment is blank.
-    body: body === undefined || body.trim() === "" ? `Handoff ${context.externalId} updated (version ${context.version})` : body,
+    body:
+      body === undefined || body.trim() === ""
+        ? `Handoff ${context.externalId} updated (version ${context.version})`
+        : body,
     public: fields.comment_public === true || fields.comment_public === "true",
   };
 }
@@ -70,12 +83,16 @@ function ticketFields(fields: Readonly<Record<string, unknown>>): Record<string,
   const out: Record<string, unknown> = {};
   for (const target of TICKET_FIELD_TARGETS) {
     const value = fields[target];
-    if (value !== undefined && value !== null && value !== "") out[target] = NUMERIC_TARGETS.has(target) ? numeric(value) : value;
+    if (value !== undefined && value !== null && value !== "")
+      out[target] = NUMERIC_TARGETS.has(target) ? numeric(value) : value;
   }
   return out;
 }
 
-function customFields(fields: Readonly<Record<string, unknown>>, context: ZendeskTicketContext): { id: number; value: unknown }[] {
+function customFields(
+  fields: Readonly<Record<string, unknown>>,
+  context: ZendeskTicketContext,
+): { id: number; value: unknown }[] {
   const out: { id: number; value: unknown }[] = [];
   for (const [target, value] of Object.entries(fields)) {
     const id = CUSTOM_FIELD.exec(target)?.[1];
@@ -89,7 +106,10 @@ function customFields(fields: Readonly<Record<string, unknown>>, context: Zendes
  * `POST /api/v2/tickets` body. Pure and deterministic: every retry of one version sends the same
  * bytes, which the Idempotency-Key requires.
  */
-export function buildZendeskCreateBody(fields: Readonly<Record<string, unknown>>, context: ZendeskTicketContext): { ticket: Record<string, unknown> } {
+export function buildZendeskCreateBody(
+  fields: Readonly<Record<string, unknown>>,
+  context: ZendeskTicketContext,
+): { ticket: Record<string, unknown> } {
   const email = text(fields.requester_email);
   const name = text(fields.requester_name);
   const subject = text(fields.subject);
@@ -100,7 +120,9 @@ export function buildZendeskCreateBody(fields: Readonly<Record<string, unknown>>
       comment: comment(fields, context),
       external_id: context.externalId,
       // Zendesk needs an email to find or create a requester; a name alone would be refused.
-      ...(email === undefined || email === "" ? {} : { requester: { email, ...(name === undefined || name === "" ? {} : { name }) } }),
+      ...(email === undefined || email === ""
+        ? {}
+        : { requester: { email, ...(name === undefined || name === "" ? {} : { name }) } }),
       tags: unique([...tagList(fields.tags), versionTag(context.version)]),
       ...(custom.length === 0 ? {} : { custom_fields: custom }),
       ...ticketFields(fields),
@@ -124,7 +146,11 @@ export function buildZendeskUpdateBody(
   return {
     ticket: {
       comment: comment(fields, context),
-      tags: unique([...existing.tags.filter((tag) => !isVersionTag(tag)), ...tagList(fields.tags), versionTag(context.version)]),
+      tags: unique([
+        ...existing.tags.filter((tag) => !isVersionTag(tag)),
+        ...tagList(fields.tags),
+        versionTag(context.version),
+      ]),
       ...(custom.length === 0 ? {} : { custom_fields: custom }),
       ...ticketFields(fields),
     },

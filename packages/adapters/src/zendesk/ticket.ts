@@ -50,7 +50,8 @@ export function ticketVersion(ticket: ZendeskTicket, versionFieldId?: number): n
   }
   if (versionFieldId !== undefined) {
     const value = ticket.custom_fields?.find((field) => field.id === versionFieldId)?.value;
-    const fromField = typeof value === "number" ? value : typeof value === "string" ? Number(value) : Number.NaN;
+    const fromField =
+      typeof value === "number" ? value : typeof value === "string" ? Number(value) : Number.NaN;
     if (Number.isInteger(fromField)) version = Math.max(version, fromField);
   }
   return version;
@@ -64,5 +65,8 @@ export function ticketVersion(ticket: ZendeskTicket, versionFieldId?: number): n
 export function pickTicket(tickets: readonly ZendeskTicket[]): ZendeskTicket | undefined {
   return tickets
     .filter((ticket) => !isClosed(ticket))
-    .reduce<ZendeskTicket | undefined>((oldest, ticket) => (oldest === undefined || ticket.id < oldest.id ? ticket : oldest), undefined);
+    .reduce<ZendeskTicket | undefined>(
+      (oldest, ticket) => (oldest === undefined || ticket.id < oldest.id ? ticket : oldest),
+      undefined,
+    );
 }

@@ -4,6 +4,7 @@ import {
   readDestinationsFile,
   type DestinationsFile,
   type LoadedConfig,
+  type RateLimit,
 } from "@handoff-sync/config";
 import { COMMON_OPTIONS, configFileOf, displayPath, parseCommandArgs, resolvePath } from "../args.js";
 import { EXIT, type CliContext, type Command, type CommandResult } from "../command.js";
@@ -14,8 +15,16 @@ const OPTIONS = {
   "resolve-secrets": { type: "boolean", default: false },
 } as const;
 
-function summary(config: DestinationsFile | LoadedConfig) {
-  return Object.entries(config.destinations).map(([name, destination]) => ({
+/** What every destination type shares (destinationBase), with or without its secrets resolved. */
+interface DestinationBasics {
+  readonly type: string;
+  readonly concurrency: number;
+  readonly rate_limit?: RateLimit | undefined;
+  readonly retry: { readonly attempts: number; readonly deadline_ms?: number | undefined };
+}
+
+function summary(destinations: Readonly<Record<string, DestinationBasics>>) {
+  return Object.entries(destinations).map(([name, destination]) => ({
     name,
     type: destination.type,
     concurrency: destination.concurrency,
@@ -63,7 +72,7 @@ Exit codes: 0 valid, 1 invalid (problems listed), 2 usage error.`,
       if (error instanceof ConfigError) return invalidConfig(context, given, error, values.json);
       throw error;
     }
-    const destinations = summary(config);
+    const destinations = summary(config.destinations);
     if (values.json) {
       return {
         exitCode: EXIT.ok,

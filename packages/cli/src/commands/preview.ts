@@ -44,7 +44,7 @@ async function readEvents(context: CliContext, file: string): Promise<unknown[] 
   }
   try {
     const parsed: unknown = JSON.parse(text);
-    return Array.isArray(parsed) ? parsed : [parsed];
+    return Array.isArray(parsed) ? (parsed as unknown[]) : [parsed];
   } catch (error) {
     return `${file}: not JSON (${error instanceof Error ? error.message : String(error)})`;
   }

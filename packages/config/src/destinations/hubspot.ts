@@ -5,10 +5,15 @@ import { destinationBase, int } from "./base.js";
 /** HubSpot internal property names: lowercase letters, digits and underscores. */
 const PropertyNameSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9_]*$/, "a HubSpot internal property name (lowercase letters, digits, '_'), such as handoff_key");
+  .regex(
+    /^[a-z][a-z0-9_]*$/,
+    "a HubSpot internal property name (lowercase letters, digits, '_'), such as handoff_key",
+  );
 
 /** Same shape as mapping paths; repeated here because the mapping schema does not export its path. */
-const PathSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)*$/, "a dotted path such as data.hubspot_contact_id");
+const PathSchema = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)*$/, "a dotted path such as data.hubspot_contact_id");
 
 /** A private app's access token is static: nothing to renew, so a 401 parks the destination. */
 export const HubSpotPrivateAppAuthSchema = z.strictObject({
@@ -24,7 +29,10 @@ export const HubSpotOAuthSchema = z.strictObject({
   refresh_token: SecretRefSchema,
 });
 
-export const HubSpotAuthSchema = z.discriminatedUnion("method", [HubSpotPrivateAppAuthSchema, HubSpotOAuthSchema]);
+export const HubSpotAuthSchema = z.discriminatedUnion("method", [
+  HubSpotPrivateAppAuthSchema,
+  HubSpotOAuthSchema,
+]);
 
 /** Links the written record to a contact the handoff names, through the v4 associations API. */
 export const HubSpotContactAssociationSchema = z.strictObject({
@@ -33,18 +41,25 @@ export const HubSpotContactAssociationSchema = z.strictObject({
   path: PathSchema.default("data.hubspot_contact_id"),
   /** 16 is HubSpot's ticket -> contact type; other objects need their own (see docs/adapters/hubspot.md). */
   association_type_id: int(1, 1_000_000).default(16),
-  association_category: z.enum(["HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED"]).default("HUBSPOT_DEFINED"),
+  association_category: z
+    .enum(["HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED"])
+    .default("HUBSPOT_DEFINED"),
 });
 
 export const HubSpotDestinationSchema = z
   .strictObject({
     type: z.literal("hubspot"),
-    base_url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).default("https://api.hubapi.com"),
+    base_url: z
+      .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+      .default("https://api.hubapi.com"),
     auth: HubSpotAuthSchema,
     /** `tickets`, another standard object (`contacts`, `deals`, ...) or a custom object's type id such as `2-1234567`. */
     object: z
       .string()
-      .regex(/^([a-z][a-z0-9_]*|\d+-\d+)$/, "an object type name such as tickets, or a custom object's type id such as 2-1234567")
+      .regex(
+        /^([a-z][a-z0-9_]*|\d+-\d+)$/,
+        "an object type name such as tickets, or a custom object's type id such as 2-1234567",
+      )
       .default("tickets"),
     /** Must be a property with unique values on that object in HubSpot: it is the upsert key. */
     id_property: PropertyNameSchema.default("handoff_key"),

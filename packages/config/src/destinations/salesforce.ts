@@ -48,6 +48,8 @@ export const SalesforceDestinationSchema = z.strictObject({
   api_version: z
     .string()
     .regex(/^\d{2,3}\.0$/, 'a REST API version such as "62.0"')
+    // Upserts before 46.0 answer an update with 204 and no record id, which the ledger needs.
+    .refine((version) => Number(version) >= 46, "46.0 or later")
     .default("62.0"),
   auth: SalesforceAuthSchema,
   object: ApiNameSchema.default("Case"),

@@ -28,7 +28,12 @@ async function call(method: string, path: string, body?: unknown, token: string 
   });
   const text = await response.text();
   const json = response.headers.get("content-type")?.includes("application/json") === true;
-  return { status: response.status, headers: response.headers, text, body: json ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+  return {
+    status: response.status,
+    headers: response.headers,
+    text,
+    body: json ? (JSON.parse(text) as Record<string, unknown>) : undefined,
+  };
 }
 
 const upsertBody = (id: string, properties: Record<string, unknown>, idProperty = "handoff_key") => ({
@@ -38,14 +43,27 @@ const upsertBody = (id: string, properties: Record<string, unknown>, idProperty 
 describe("fake HubSpot: batch upsert", () => {
   it("creates with new: true, then updates the same record with new: false", async () => {
     await start();
-    const first = await call("POST", "/crm/v3/objects/tickets/batch/upsert", upsertBody("k-1", { subject: "Help", handoff_version: 1 }));
+    const first = await call(
+      "POST",
+      "/crm/v3/objects/tickets/batch/upsert",
+      upsertBody("k-1", { subject: "Help", handoff_version: 1 }),
+    );
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ status: "COMPLETE", results: [{ new: true, properties: { handoff_key: "k-1", subject: "Help", handoff_version: "1" } }] });
+    expect(first.body).toMatchObject({
+      status: "COMPLETE",
+      results: [{ new: true, properties: { handoff_key: "k-1", subject: "Help", handoff_version: "1" } }],
+    });
     const id = (first.body?.["results"] as { id: string }[])[0]?.id;
     expect(id).toMatch(/^\d+$/);
 
-    const second = await call("POST", "/crm/v3/objects/tickets/batch/upsert", upsertBody("k-1", { handoff_version: 2 }));
-    expect(second.body).toMatchObject({ results: [{ id, new: false, properties: { subject: "Help", handoff_version: "2" } }] });
+    const second = await call(
+      "POST",
+      "/crm/v3/objects/tickets/batch/upsert",
+      upsertBody("k-1", { handoff_version: 2 }),
+    );
+    expect(second.body).toMatchObject({
+      results: [{ id, new: false, properties: { subject: "Help", handoff_version: "2" } }],
+    });
     expect(fake?.records("tickets")).toHaveLength(1);
     expect(fake?.writes.all().map((w) => [w.operation, w.recordId, w.externalId, w.version])).toEqual([
       ["create", id, "k-1", 1],
@@ -67,21 +85,45 @@ describe("fake HubSpot: batch upsert", () => {
       status: "COMPLETE",
       numErrors: 1,
       results: [{ new: true, properties: { handoff_key: "good" } }],
-      errors: [{ status: "error", category: "VALIDATION_ERROR", message: "rejected for the test", context: { ids: ["bad"] } }],
+      errors: [
+        {
+          status: "error",
+          category: "VALIDATION_ERROR",
+          message: "rejected for the test",
+          context: { ids: ["bad"] },
+        },
+      ],
     });
     expect(hubspot.records("tickets").map((r) => r.properties["handoff_key"])).toEqual(["good"]);
   });
 
   it("reports an invalid property value per input, in a 207", async () => {
     await start();
-    const response = await call("POST", "/crm/v3/objects/tickets/batch/upsert", upsertBody("k-1", { handoff_version: "two" }));
+    const response = await call(
+      "POST",
+      "/crm/v3/objects/tickets/batch/upsert",
+      upsertBody("k-1", { handoff_version: "two" }),
+    );
     expect(response.status).toBe(207);
-    expect(response.body).toMatchObject({ results: [], numErrors: 1, errors: [{ category: "VALIDATION_ERROR", message: expect.stringContaining("Property values were not valid") as unknown }] });
+    expect(response.body).toMatchObject({
+      results: [],
+      numErrors: 1,
+      errors: [
+        {
+          category: "VALIDATION_ERROR",
+          message: expect.stringContaining("Property values were not valid") as unknown,
+        },
+      ],
+    });
   });
 
   it("refuses an unknown property for the whole request: 400 PROPERTY_DOESNT_EXIST", async () => {
     await start();
-    const response = await call("POST", "/crm/v3/objects/tickets/batch/upsert", upsertBody("k-1", { no_such_field: "x" }));
+    const response = await call(
+      "POST",
+      "/crm/v3/objects/tickets/batch/upsert",
+      upsertBody("k-1", { no_such_field: "x" }),
+    );
     expect(response.status).toBe(400);
     expect(response.body).toMatchObject({
       status: "error",
@@ -95,7 +137,11 @@ describe("fake HubSpot: batch upsert", () => {
 
   it("refuses an idProperty without unique values: 400 VALIDATION_ERROR", async () => {
     await start();
-    const response = await call("POST", "/crm/v3/objects/tickets/batch/upsert", upsertBody("k-1", { subject: "x" }, "subject"));
+    const response = await call(
+      "POST",
+      "/crm/v3/objects/tickets/batch/upsert",
+      upsertBody("k-1", { subject: "x" }, "subject"),
+    );
     expect(response.status).toBe(400);
     expect(response.body).toMatchObject({ status: "error", category: "VALIDATION_ERROR" });
   });
@@ -104,16 +150,27 @@ describe("fake HubSpot: batch upsert", () => {
     await start();
     const response = await call("POST", "/crm/v3/objects/widgets/batch/upsert", upsertBody("k-1", {}));
     expect(response.status).toBe(400);
-    expect(response.body).toMatchObject({ category: "VALIDATION_ERROR", message: "Unable to infer object type from: widgets" });
+    expect(response.body).toMatchObject({
+      category: "VALIDATION_ERROR",
+      message: "Unable to infer object type from: widgets",
+    });
   });
 
   it("recreates a record that was deleted, with a new id", async () => {
     const hubspot = await start();
-    const first = await call("POST", "/crm/v3/objects/tickets/batch/upsert", upsertBody("k-1", { subject: "a" }));
+    const first = await call(
+      "POST",
+      "/crm/v3/objects/tickets/batch/upsert",
+      upsertBody("k-1", { subject: "a" }),
+    );
     const id = (first.body?.["results"] as { id: string }[])[0]?.id ?? "";
     expect((await call("DELETE", `/crm/v3/objects/tickets/${id}`)).status).toBe(204);
     expect(hubspot.records("tickets")).toHaveLength(0);
-    const again = await call("POST", "/crm/v3/objects/tickets/batch/upsert", upsertBody("k-1", { subject: "b" }));
+    const again = await call(
+      "POST",
+      "/crm/v3/objects/tickets/batch/upsert",
+      upsertBody("k-1", { subject: "b" }),
+    );
     expect(again.body).toMatchObject({ results: [{ new: true }] });
     expect((again.body?.["results"] as { id: string }[])[0]?.id).not.toBe(id);
   });
@@ -123,21 +180,39 @@ describe("fake HubSpot: single objects and associations", () => {
   it("creates a ticket with an association (201) and refuses a duplicate unique value", async () => {
     const hubspot = await start({ contacts: ["501"] });
     const body = {
-      properties: { subject: "Help", content: "text", hs_pipeline: "0", hs_pipeline_stage: "1", handoff_key: "k-9" },
-      associations: [{ to: { id: "501" }, types: [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId: 16 }] }],
+      properties: {
+        subject: "Help",
+        content: "text",
+        hs_pipeline: "0",
+        hs_pipeline_stage: "1",
+        handoff_key: "k-9",
+      },
+      associations: [
+        { to: { id: "501" }, types: [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId: 16 }] },
+      ],
     };
     const created = await call("POST", "/crm/v3/objects/tickets", body);
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: expect.any(String) as unknown, archived: false, properties: { subject: "Help" } });
-    expect(hubspot.associations()).toMatchObject([{ fromObject: "tickets", toObject: "contacts", toId: "501", typeId: 16 }]);
+    expect(created.body).toMatchObject({
+      id: expect.any(String) as unknown,
+      archived: false,
+      properties: { subject: "Help" },
+    });
+    expect(hubspot.associations()).toMatchObject([
+      { fromObject: "tickets", toObject: "contacts", toId: "501", typeId: 16 },
+    ]);
     expect((await call("POST", "/crm/v3/objects/tickets", body)).status).toBe(409);
   });
 
   it("reads by id or by idProperty, updates with PATCH, and answers 404 OBJECT_NOT_FOUND", async () => {
     await start();
-    const created = await call("POST", "/crm/v3/objects/tickets", { properties: { subject: "a", handoff_key: "k-2" } });
+    const created = await call("POST", "/crm/v3/objects/tickets", {
+      properties: { subject: "a", handoff_key: "k-2" },
+    });
     const id = String(created.body?.["id"]);
-    expect((await call("GET", "/crm/v3/objects/tickets/k-2?idProperty=handoff_key")).body).toMatchObject({ id });
+    expect((await call("GET", "/crm/v3/objects/tickets/k-2?idProperty=handoff_key")).body).toMatchObject({
+      id,
+    });
     const patched = await call("PATCH", `/crm/v3/objects/tickets/${id}`, { properties: { subject: "b" } });
     expect(patched).toMatchObject({ status: 200, body: { id, properties: { subject: "b" } } });
     const missing = await call("PATCH", "/crm/v3/objects/tickets/999999", { properties: { subject: "c" } });
@@ -150,10 +225,15 @@ describe("fake HubSpot: single objects and associations", () => {
     const id = String(ticket.body?.["id"]);
     const types = [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId: 16 }];
     const ok = await call("PUT", `/crm/v4/objects/tickets/${id}/associations/contacts/77`, types);
-    expect(ok).toMatchObject({ status: 200, body: { fromObjectTypeId: "0-5", fromObjectId: Number(id), toObjectTypeId: "0-1", toObjectId: 77 } });
+    expect(ok).toMatchObject({
+      status: 200,
+      body: { fromObjectTypeId: "0-5", fromObjectId: Number(id), toObjectTypeId: "0-1", toObjectId: 77 },
+    });
     await call("PUT", `/crm/v4/objects/tickets/${id}/associations/contacts/77`, types);
     expect(hubspot.associations()).toHaveLength(1);
-    const wrongType = await call("PUT", `/crm/v4/objects/tickets/${id}/associations/contacts/77`, [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId: 1 }]);
+    const wrongType = await call("PUT", `/crm/v4/objects/tickets/${id}/associations/contacts/77`, [
+      { associationCategory: "HUBSPOT_DEFINED", associationTypeId: 1 },
+    ]);
     expect(wrongType).toMatchObject({ status: 400, body: { category: "VALIDATION_ERROR" } });
     const noContact = await call("PUT", `/crm/v4/objects/tickets/${id}/associations/contacts/78`, types);
     expect(noContact).toMatchObject({ status: 404, body: { category: "OBJECT_NOT_FOUND" } });
@@ -165,33 +245,68 @@ describe("fake HubSpot: auth", () => {
     await start();
     for (const token of [null, "pat-na1-wrong"]) {
       const response = await call("POST", "/crm/v3/objects/tickets/batch/upsert", upsertBody("k", {}), token);
-      expect(response).toMatchObject({ status: 401, body: { status: "error", category: "INVALID_AUTHENTICATION" } });
+      expect(response).toMatchObject({
+        status: 401,
+        body: { status: "error", category: "INVALID_AUTHENTICATION" },
+      });
     }
   });
 
   it("mints OAuth tokens from a refresh token, which then expire by time or by use", async () => {
     let now = 1_700_000_000_000;
-    await start({ now: () => now, oauth: { clientId: "cid", clientSecret: "cs", refreshToken: "rt", expiresInSec: 1_800, tokenMaxRequests: 2 } });
-    const form = new URLSearchParams({ grant_type: "refresh_token", client_id: "cid", client_secret: "cs", refresh_token: "rt" });
+    await start({
+      now: () => now,
+      oauth: {
+        clientId: "cid",
+        clientSecret: "cs",
+        refreshToken: "rt",
+        expiresInSec: 1_800,
+        tokenMaxRequests: 2,
+      },
+    });
+    const form = new URLSearchParams({
+      grant_type: "refresh_token",
+      client_id: "cid",
+      client_secret: "cs",
+      refresh_token: "rt",
+    });
     const minted = await fetch(`${fake?.url ?? ""}/oauth/v1/token`, { method: "POST", body: form });
-    const token = (await minted.json()) as { access_token: string; expires_in: number; refresh_token: string; token_type: string };
+    const token = (await minted.json()) as {
+      access_token: string;
+      expires_in: number;
+      refresh_token: string;
+      token_type: string;
+    };
     expect(token).toMatchObject({ expires_in: 1_800, refresh_token: "rt", token_type: "bearer" });
     const path = "/crm/v3/objects/tickets/batch/upsert";
     expect((await call("POST", path, upsertBody("k", {}), token.access_token)).status).toBe(200);
     expect((await call("POST", path, upsertBody("k", {}), token.access_token)).status).toBe(200);
-    expect(await call("POST", path, upsertBody("k", {}), token.access_token)).toMatchObject({ status: 401, body: { category: "EXPIRED_AUTHENTICATION" } });
+    expect(await call("POST", path, upsertBody("k", {}), token.access_token)).toMatchObject({
+      status: 401,
+      body: { category: "EXPIRED_AUTHENTICATION" },
+    });
 
-    const second = (await (await fetch(`${fake?.url ?? ""}/oauth/v1/token`, { method: "POST", body: form })).json()) as { access_token: string };
+    const second = (await (
+      await fetch(`${fake?.url ?? ""}/oauth/v1/token`, { method: "POST", body: form })
+    ).json()) as { access_token: string };
     now += 1_800_000 + 120_000;
     expect(await call("POST", path, upsertBody("k", {}), second.access_token)).toMatchObject({
       status: 401,
-      body: { category: "EXPIRED_AUTHENTICATION", message: "The OAuth token used to make this call expired 2 minute(s) ago." },
+      body: {
+        category: "EXPIRED_AUTHENTICATION",
+        message: "The OAuth token used to make this call expired 2 minute(s) ago.",
+      },
     });
   });
 
   it("refuses a bad refresh token with BAD_REFRESH_TOKEN", async () => {
     await start({ oauth: { clientId: "cid", clientSecret: "cs", refreshToken: "rt" } });
-    const form = new URLSearchParams({ grant_type: "refresh_token", client_id: "cid", client_secret: "cs", refresh_token: "nope" });
+    const form = new URLSearchParams({
+      grant_type: "refresh_token",
+      client_id: "cid",
+      client_secret: "cs",
+      refresh_token: "nope",
+    });
     const response = await fetch(`${fake?.url ?? ""}/oauth/v1/token`, { method: "POST", body: form });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ status: "BAD_REFRESH_TOKEN" });
@@ -223,7 +338,12 @@ describe("fake HubSpot: rate limits", () => {
     await call("POST", path, upsertBody("k", {}));
     const limited = await call("POST", path, upsertBody("k", {}));
     expect(limited.status).toBe(429);
-    expect(limited.body).toMatchObject({ status: "error", errorType: "RATE_LIMIT", policyName: "TEN_SECONDLY_ROLLING", correlationId: expect.any(String) as unknown });
+    expect(limited.body).toMatchObject({
+      status: "error",
+      errorType: "RATE_LIMIT",
+      policyName: "TEN_SECONDLY_ROLLING",
+      correlationId: expect.any(String) as unknown,
+    });
     expect(limited.headers.get("retry-after")).toBe("10");
     now += 10_001;
     expect((await call("POST", path, upsertBody("k", {}))).status).toBe(200);
@@ -254,7 +374,11 @@ describe("fake HubSpot: faults", () => {
   it("applies the write before a 503 with after_commit", async () => {
     const hubspot = await start();
     hubspot.faults.next({ kind: "after_commit", status: 503 });
-    const response = await call("POST", "/crm/v3/objects/tickets/batch/upsert", upsertBody("k", { handoff_version: 1 }));
+    const response = await call(
+      "POST",
+      "/crm/v3/objects/tickets/batch/upsert",
+      upsertBody("k", { handoff_version: 1 }),
+    );
     expect(response.status).toBe(503);
     expect(hubspot.records("tickets")).toHaveLength(1);
     expect(hubspot.writes.all()).toHaveLength(1);

@@ -9,7 +9,11 @@ export function hubSpotError(
   extra: Readonly<Record<string, unknown>> = {},
   headers: Readonly<Record<string, string>> = {},
 ): FakeResponse {
-  return { status, headers, body: { status: "error", message, correlationId: randomUUID(), category, ...extra } };
+  return {
+    status,
+    headers,
+    body: { status: "error", message, correlationId: randomUUID(), category, ...extra },
+  };
 }
 
 /** One entry of a "Property values were not valid" list, as HubSpot embeds it in messages. */

@@ -1,4 +1,10 @@
-import { startFakeServer, WriteLog, type FakeRequest, type FakeResponse, type FakeServer } from "../fake-server.js";
+import {
+  startFakeServer,
+  WriteLog,
+  type FakeRequest,
+  type FakeResponse,
+  type FakeServer,
+} from "../fake-server.js";
 import { hubSpotError, propertyProblem, propertyValuesMessage } from "./error-bodies.js";
 import {
   DEFAULT_HUBSPOT_SCHEMAS,
@@ -63,7 +69,12 @@ export interface FakeHubSpot extends FakeServer {
   rejectInput(id: string, error: HubSpotInputError, times?: number): void;
 }
 
-const OBJECT_TYPE_IDS: Readonly<Record<string, string>> = { contacts: "0-1", companies: "0-2", deals: "0-3", tickets: "0-5" };
+const OBJECT_TYPE_IDS: Readonly<Record<string, string>> = {
+  contacts: "0-1",
+  companies: "0-2",
+  deals: "0-3",
+  tickets: "0-5",
+};
 
 /** HUBSPOT_DEFINED association types the fake knows, by `from->to` (a subset of HubSpot's table). */
 const DEFINED_ASSOCIATIONS: Readonly<Record<string, readonly number[]>> = {
@@ -88,7 +99,9 @@ const RECORD = /^\/crm\/v3\/objects\/([^/]+)\/([^/]+)$/;
 const ASSOCIATE = /^\/crm\/v4\/objects\/([^/]+)\/([^/]+)\/associations\/([^/]+)\/([^/]+)$/;
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 /**
@@ -120,16 +133,29 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
 
   function addContact(id = String(++nextId)): string {
     const at = iso();
-    store.set(storeKey("contacts", id), { id, object: "contacts", properties: { hs_object_id: id }, createdAt: at, updatedAt: at });
+    store.set(storeKey("contacts", id), {
+      id,
+      object: "contacts",
+      properties: { hs_object_id: id },
+      createdAt: at,
+      updatedAt: at,
+    });
     return id;
   }
 
   function present(record: HubSpotRecord) {
-    return { id: record.id, properties: { ...record.properties }, createdAt: record.createdAt, updatedAt: record.updatedAt, archived: false };
+    return {
+      id: record.id,
+      properties: { ...record.properties },
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+      archived: false,
+    };
   }
 
   function findBy(object: string, property: string, value: string): HubSpotRecord | undefined {
-    for (const record of store.values()) if (record.object === object && record.properties[property] === value) return record;
+    for (const record of store.values())
+      if (record.object === object && record.properties[property] === value) return record;
     return undefined;
   }
 
@@ -138,12 +164,23 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     return properties[versionProperty] === undefined || Number.isNaN(value) ? undefined : value;
   }
 
-  function write(object: string, properties: Record<string, string | null>, existing: HubSpotRecord | undefined, externalId?: string): HubSpotRecord {
+  function write(
+    object: string,
+    properties: Record<string, string | null>,
+    existing: HubSpotRecord | undefined,
+    externalId?: string,
+  ): HubSpotRecord {
     const at = iso();
     let record: HubSpotRecord;
     if (existing === undefined) {
       const id = String(++nextId);
-      record = { id, object, properties: { ...properties, hs_object_id: id, hs_createdate: at, hs_lastmodifieddate: at }, createdAt: at, updatedAt: at };
+      record = {
+        id,
+        object,
+        properties: { ...properties, hs_object_id: id, hs_createdate: at, hs_lastmodifieddate: at },
+        createdAt: at,
+        updatedAt: at,
+      };
       store.set(storeKey(object, id), record);
     } else {
       record = existing;
@@ -163,7 +200,10 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
   }
 
   /** Unknown properties fail the whole request, as HubSpot does before looking at any record. */
-  function unknownProperties(object: string, propertySets: readonly Record<string, unknown>[]): FakeResponse | undefined {
+  function unknownProperties(
+    object: string,
+    propertySets: readonly Record<string, unknown>[],
+  ): FakeResponse | undefined {
     const known = new Set((schemas[object] ?? []).map((d) => d.name));
     const problems = propertySets.flatMap((properties) =>
       Object.keys(properties)
@@ -172,12 +212,18 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     );
     if (problems.length === 0) return undefined;
     return hubSpotError(400, "VALIDATION_ERROR", propertyValuesMessage(problems), {
-      errors: problems.map((p) => ({ message: p.message, code: p.error, context: { propertyName: [p.name] } })),
+      errors: problems.map((p) => ({
+        message: p.message,
+        code: p.error,
+        context: { propertyName: [p.name] },
+      })),
     });
   }
 
   function unknownObject(object: string): FakeResponse | undefined {
-    return schemas[object] === undefined ? hubSpotError(400, "VALIDATION_ERROR", `Unable to infer object type from: ${object}`) : undefined;
+    return schemas[object] === undefined
+      ? hubSpotError(400, "VALIDATION_ERROR", `Unable to infer object type from: ${object}`)
+      : undefined;
   }
 
   function storedProperties(properties: Readonly<Record<string, unknown>>): Record<string, string | null> {
@@ -192,7 +238,11 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     }
     const parsed = inputs.map((input) => {
       const fields = asRecord(input) ?? {};
-      return { idProperty: fields["idProperty"], id: fields["id"], properties: asRecord(fields["properties"]) ?? {} };
+      return {
+        idProperty: fields["idProperty"],
+        id: fields["id"],
+        properties: asRecord(fields["properties"]) ?? {},
+      };
     });
     for (const input of parsed) {
       if (typeof input.idProperty !== "string" || typeof input.id !== "string" || input.id === "") {
@@ -200,12 +250,26 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
       }
       const definition = (schemas[object] ?? []).find((d) => d.name === input.idProperty);
       if (definition === undefined || definition.hasUniqueValue !== true) {
-        return hubSpotError(400, "VALIDATION_ERROR", `Property ${input.idProperty} is not a unique-value property and cannot be used as idProperty`, {
-          errors: [{ message: "idProperty must have unique values", code: "INVALID_ID_PROPERTY", context: { idProperty: [input.idProperty] } }],
-        });
+        return hubSpotError(
+          400,
+          "VALIDATION_ERROR",
+          `Property ${input.idProperty} is not a unique-value property and cannot be used as idProperty`,
+          {
+            errors: [
+              {
+                message: "idProperty must have unique values",
+                code: "INVALID_ID_PROPERTY",
+                context: { idProperty: [input.idProperty] },
+              },
+            ],
+          },
+        );
       }
     }
-    const unknown = unknownProperties(object, parsed.map((input) => input.properties));
+    const unknown = unknownProperties(
+      object,
+      parsed.map((input) => input.properties),
+    );
     if (unknown !== undefined) return unknown;
 
     const results: unknown[] = [];
@@ -216,12 +280,22 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
       const rejection = rejections.get(id);
       if (rejection !== undefined && rejection.times > 0) {
         rejection.times--;
-        errors.push({ status: "error", category: rejection.error.category, message: rejection.error.message, context: { ids: [id] } });
+        errors.push({
+          status: "error",
+          category: rejection.error.category,
+          message: rejection.error.message,
+          context: { ids: [id] },
+        });
         continue;
       }
       const problems = valueProblems(schemas[object] ?? [], input.properties);
       if (problems.length > 0) {
-        errors.push({ status: "error", category: "VALIDATION_ERROR", message: propertyValuesMessage(problems), context: { ids: [id] } });
+        errors.push({
+          status: "error",
+          category: "VALIDATION_ERROR",
+          message: propertyValuesMessage(problems),
+          context: { ids: [id] },
+        });
         continue;
       }
       const existing = findBy(object, idProperty, id);
@@ -233,28 +307,55 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     return { status: 207, body: { ...completed, numErrors: errors.length, errors } };
   }
 
-  function associationTypeProblem(from: string, to: string, category: unknown, typeId: unknown): string | undefined {
+  function associationTypeProblem(
+    from: string,
+    to: string,
+    category: unknown,
+    typeId: unknown,
+  ): string | undefined {
     if (typeof typeId !== "number") return "associationTypeId must be a number";
     if (category !== "HUBSPOT_DEFINED") return undefined; // Labels the portal defined; the fake accepts any.
     const allowed = DEFINED_ASSOCIATIONS[`${from}->${to}`] ?? [];
-    return allowed.includes(typeId) ? undefined : `${typeId} is not a valid HUBSPOT_DEFINED association type from ${from} to ${to}`;
+    return allowed.includes(typeId)
+      ? undefined
+      : `${typeId} is not a valid HUBSPOT_DEFINED association type from ${from} to ${to}`;
   }
 
   function associate(from: string, fromId: string, to: string, toId: string, body: unknown): FakeResponse {
     const types = Array.isArray(body) ? body.map((t) => asRecord(t) ?? {}) : [];
-    if (types.length === 0) return hubSpotError(400, "VALIDATION_ERROR", "Request body must be a list of association types");
+    if (types.length === 0)
+      return hubSpotError(400, "VALIDATION_ERROR", "Request body must be a list of association types");
     for (const type of types) {
-      const problem = associationTypeProblem(from, to, type["associationCategory"], type["associationTypeId"]);
+      const problem = associationTypeProblem(
+        from,
+        to,
+        type["associationCategory"],
+        type["associationTypeId"],
+      );
       if (problem !== undefined) return hubSpotError(400, "VALIDATION_ERROR", problem);
     }
-    for (const [object, id] of [[from, fromId], [to, toId]] as const) {
+    for (const [object, id] of [
+      [from, fromId],
+      [to, toId],
+    ] as const) {
       if (!store.has(storeKey(object, id))) {
-        return hubSpotError(404, "OBJECT_NOT_FOUND", `No ${object} with ID ${id} exist`, { context: { id: [id] } });
+        return hubSpotError(404, "OBJECT_NOT_FOUND", `No ${object} with ID ${id} exist`, {
+          context: { id: [id] },
+        });
       }
     }
     for (const type of types) {
-      const link = { fromObject: from, fromId, toObject: to, toId, category: String(type["associationCategory"]), typeId: Number(type["associationTypeId"]) };
-      const exists = links.some((l) => Object.entries(link).every(([k, v]) => l[k as keyof HubSpotAssociation] === v));
+      const link = {
+        fromObject: from,
+        fromId,
+        toObject: to,
+        toId,
+        category: String(type["associationCategory"]),
+        typeId: Number(type["associationTypeId"]),
+      };
+      const exists = links.some((l) =>
+        Object.entries(link).every(([k, v]) => l[k as keyof HubSpotAssociation] === v),
+      );
       if (!exists) links.push(link);
     }
     return {
@@ -270,13 +371,16 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
   }
 
   function notFound(id: string): FakeResponse {
-    return hubSpotError(404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric.", { context: { id: [id] } });
+    return hubSpotError(404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric.", {
+      context: { id: [id] },
+    });
   }
 
   function recordRoute(request: FakeRequest, object: string, id: string): FakeResponse {
     const idProperty = request.query.get("idProperty");
     const record = idProperty === null ? store.get(storeKey(object, id)) : findBy(object, idProperty, id);
-    if (request.method === "GET") return record === undefined ? notFound(id) : { status: 200, body: present(record) };
+    if (request.method === "GET")
+      return record === undefined ? notFound(id) : { status: 200, body: present(record) };
     if (request.method === "DELETE") {
       if (record !== undefined) store.delete(storeKey(object, record.id));
       return { status: 204 };
@@ -288,7 +392,12 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
       if (record === undefined) return notFound(id);
       const problems = valueProblems(schemas[object] ?? [], properties);
       if (problems.length > 0) return hubSpotError(400, "VALIDATION_ERROR", propertyValuesMessage(problems));
-      const updated = write(object, storedProperties(properties), record, record.properties["handoff_key"] ?? undefined);
+      const updated = write(
+        object,
+        storedProperties(properties),
+        record,
+        record.properties["handoff_key"] ?? undefined,
+      );
       return { status: 200, body: present(updated) };
     }
     return hubSpotError(405, "VALIDATION_ERROR", `${request.method} is not supported here`);
@@ -303,12 +412,27 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     if (problems.length > 0) return hubSpotError(400, "VALIDATION_ERROR", propertyValuesMessage(problems));
     for (const definition of schemas[object] ?? []) {
       const value = storedValue(properties[definition.name]);
-      if (definition.hasUniqueValue === true && value !== null && findBy(object, definition.name, value) !== undefined) {
-        return hubSpotError(409, "CONFLICT", `A ${object} record with ${definition.name}=${value} already exists`);
+      if (
+        definition.hasUniqueValue === true &&
+        value !== null &&
+        findBy(object, definition.name, value) !== undefined
+      ) {
+        return hubSpotError(
+          409,
+          "CONFLICT",
+          `A ${object} record with ${definition.name}=${value} already exists`,
+        );
       }
     }
-    const associations = Array.isArray(fields["associations"]) ? fields["associations"].map((a) => asRecord(a) ?? {}) : [];
-    const record = write(object, storedProperties(properties), undefined, storedValue(properties["handoff_key"]) ?? undefined);
+    const associations = Array.isArray(fields["associations"])
+      ? fields["associations"].map((a) => asRecord(a) ?? {})
+      : [];
+    const record = write(
+      object,
+      storedProperties(properties),
+      undefined,
+      storedValue(properties["handoff_key"]) ?? undefined,
+    );
     for (const association of associations) {
       const to = asRecord(association["to"])?.["id"];
       const types = association["types"];
@@ -349,15 +473,24 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     const object = /^\/crm\/v[34]\/objects\/([^/]+)/.exec(path)?.[1] ?? "";
     const needed = SCOPE_FOR_OBJECT[object] ?? "crm.objects.custom.write";
     if (options.scopes.includes(needed)) return undefined;
-    return hubSpotError(403, "MISSING_SCOPES", "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.", {
-      errors: [{ message: "One or more of the following scopes are required.", context: { requiredGranularScopes: [needed] } }],
-    });
+    return hubSpotError(
+      403,
+      "MISSING_SCOPES",
+      "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+      {
+        errors: [
+          {
+            message: "One or more of the following scopes are required.",
+            context: { requiredGranularScopes: [needed] },
+          },
+        ],
+      },
+    );
   }
 
   function handle(request: FakeRequest): FakeResponse {
     if (request.path === "/oauth/v1/token" && request.method === "POST") return tokens.refresh(request.body);
-    const header = request.headers.authorization;
-    const denied = tokens.check(Array.isArray(header) ? header[0] : header) ?? missingScope(request.path);
+    const denied = tokens.check(request.headers.authorization) ?? missingScope(request.path);
     if (denied !== undefined) return denied;
     const limited = limiter.take();
     if (limited !== undefined) return limited;
@@ -370,7 +503,10 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     ...server,
     writes,
     tokens,
-    records: (object) => [...store.values()].filter((r) => object === undefined || r.object === object).map((r) => ({ ...r, properties: { ...r.properties } })),
+    records: (object) =>
+      [...store.values()]
+        .filter((r) => object === undefined || r.object === object)
+        .map((r) => ({ ...r, properties: { ...r.properties } })),
     associations: () => [...links],
     deleteRecord: (object, id) => store.delete(storeKey(object, id)),
     addContact,

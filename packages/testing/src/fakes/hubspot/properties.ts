@@ -41,7 +41,12 @@ export const DEFAULT_HUBSPOT_SCHEMAS: HubSpotObjectSchemas = {
 };
 
 /** Properties HubSpot maintains itself: readable, never written by clients. */
-export const READ_ONLY_PROPERTIES = new Set(["hs_object_id", "hs_createdate", "hs_lastmodifieddate", "createdate"]);
+export const READ_ONLY_PROPERTIES = new Set([
+  "hs_object_id",
+  "hs_createdate",
+  "hs_lastmodifieddate",
+  "createdate",
+]);
 
 /** HubSpot stores every property value as a string; null clears it. */
 export function storedValue(value: unknown): string | null {
@@ -62,11 +67,21 @@ export function valueProblems(
     const value = storedValue(raw);
     if (definition === undefined || value === null || value === "") continue;
     if (definition.type === "number" && !/^-?\d+(\.\d+)?$/.test(value)) {
-      problems.push(propertyProblem(name, "INVALID_INTEGER", `${value} is not a valid number. Enter a number.`));
-    }
-    if (definition.type === "enumeration" && definition.options !== undefined && !definition.options.includes(value)) {
       problems.push(
-        propertyProblem(name, "INVALID_OPTION", `${value} was not one of the allowed options: [${definition.options.join(", ")}]`),
+        propertyProblem(name, "INVALID_INTEGER", `${value} is not a valid number. Enter a number.`),
+      );
+    }
+    if (
+      definition.type === "enumeration" &&
+      definition.options !== undefined &&
+      !definition.options.includes(value)
+    ) {
+      problems.push(
+        propertyProblem(
+          name,
+          "INVALID_OPTION",
+          `${value} was not one of the allowed options: [${definition.options.join(", ")}]`,
+        ),
       );
     }
   }

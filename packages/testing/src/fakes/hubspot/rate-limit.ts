@@ -36,7 +36,11 @@ export class HubSpotRateLimiter {
     if (this.recent.length >= this.limits.tenSecondly) {
       const oldest = this.recent[0] ?? now;
       const waitSec = Math.max(1, Math.ceil((oldest + WINDOW_MS - now) / 1_000));
-      return this.limited("TEN_SECONDLY_ROLLING", "ten_secondly_rolling", this.sendRetryAfter ? waitSec : undefined);
+      return this.limited(
+        "TEN_SECONDLY_ROLLING",
+        "ten_secondly_rolling",
+        this.sendRetryAfter ? waitSec : undefined,
+      );
     }
     this.recent.push(now);
     this.usedToday++;
@@ -59,7 +63,10 @@ export class HubSpotRateLimiter {
   private limited(policyName: string, label: string, retryAfterSec: number | undefined): FakeResponse {
     return {
       status: 429,
-      headers: { ...this.headers(), ...(retryAfterSec === undefined ? {} : { "retry-after": String(retryAfterSec) }) },
+      headers: {
+        ...this.headers(),
+        ...(retryAfterSec === undefined ? {} : { "retry-after": String(retryAfterSec) }),
+      },
       body: {
         status: "error",
         message: `You have reached your ${label} limit.`,

@@ -38,21 +38,50 @@ export class HubSpotTokenStore {
   refresh(form: unknown): FakeResponse {
     const fields = form !== null && typeof form === "object" ? (form as Record<string, unknown>) : {};
     if (this.app === undefined || fields["client_id"] !== this.app.clientId) {
-      return { status: 400, body: { status: "BAD_CLIENT_ID", message: "missing or unknown client id", correlationId: randomUUID() } };
+      return {
+        status: 400,
+        body: {
+          status: "BAD_CLIENT_ID",
+          message: "missing or unknown client id",
+          correlationId: randomUUID(),
+        },
+      };
     }
     if (fields["client_secret"] !== this.app.clientSecret) {
-      return { status: 400, body: { status: "BAD_CLIENT_SECRET", message: "missing or invalid client secret", correlationId: randomUUID() } };
+      return {
+        status: 400,
+        body: {
+          status: "BAD_CLIENT_SECRET",
+          message: "missing or invalid client secret",
+          correlationId: randomUUID(),
+        },
+      };
     }
     if (fields["grant_type"] !== "refresh_token" || fields["refresh_token"] !== this.app.refreshToken) {
-      return { status: 400, body: { status: "BAD_REFRESH_TOKEN", message: "missing or invalid refresh token", correlationId: randomUUID() } };
+      return {
+        status: 400,
+        body: {
+          status: "BAD_REFRESH_TOKEN",
+          message: "missing or invalid refresh token",
+          correlationId: randomUUID(),
+        },
+      };
     }
     const expiresInSec = this.app.expiresInSec ?? 1_800;
     const accessToken = `CJ${randomUUID().replaceAll("-", "")}`;
-    this.issued.set(accessToken, { expiresAt: this.now() + (this.app.tokenTtlMs ?? expiresInSec * 1_000), uses: 0 });
+    this.issued.set(accessToken, {
+      expiresAt: this.now() + (this.app.tokenTtlMs ?? expiresInSec * 1_000),
+      uses: 0,
+    });
     this.tokensIssued++;
     return {
       status: 200,
-      body: { token_type: "bearer", refresh_token: this.app.refreshToken, access_token: accessToken, expires_in: expiresInSec },
+      body: {
+        token_type: "bearer",
+        refresh_token: this.app.refreshToken,
+        access_token: accessToken,
+        expires_in: expiresInSec,
+      },
     };
   }
 
@@ -72,7 +101,11 @@ export class HubSpotTokenStore {
     const spent = this.app?.tokenMaxRequests !== undefined && issued.uses >= this.app.tokenMaxRequests;
     if (now >= issued.expiresAt || spent) {
       const minutes = Math.max(0, Math.floor((now - issued.expiresAt) / 60_000));
-      return hubSpotError(401, "EXPIRED_AUTHENTICATION", `The OAuth token used to make this call expired ${minutes} minute(s) ago.`);
+      return hubSpotError(
+        401,
+        "EXPIRED_AUTHENTICATION",
+        `The OAuth token used to make this call expired ${minutes} minute(s) ago.`,
+      );
     }
     issued.uses++;
     return undefined;
@@ -80,7 +113,8 @@ export class HubSpotTokenStore {
 
   /** Every OAuth access token stops working now, as after HubSpot rotates them. */
   expireAll(): void {
-    for (const [token, issued] of this.issued) this.issued.set(token, { ...issued, expiresAt: this.now() - 1 });
+    for (const [token, issued] of this.issued)
+      this.issued.set(token, { ...issued, expiresAt: this.now() - 1 });
   }
 
   revoke(token: string): void {

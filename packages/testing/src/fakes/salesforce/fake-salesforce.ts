@@ -111,7 +111,7 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
   const versionField = options.versionField ?? "Handoff_Version__c";
   const now = options.nowMs ?? Date.now;
   const writes = new WriteLog();
-  let store: Store = new Map(Object.keys(objects).map((name) => [name, new Map()]));
+  let store: Store = new Map(Object.keys(objects).map((name) => [name, new Map<string, Record<string, unknown>>()]));
   let deleted = new Map<string, Set<string>>(Object.keys(objects).map((name) => [name, new Set<string>()]));
   const sessions = new Map<string, Session>();
   const limit = { used: 0, max: options.dailyApiLimit ?? 15_000 };
@@ -278,7 +278,7 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
     if (refused !== undefined) return refused;
     Object.assign(existing, fields);
     const externalId = objects[object]?.externalIdFields.map((name) => existing[name]).find((v) => typeof v === "string");
-    logWrite(tx, "update", object, existing, fields, externalId as string | undefined);
+    logWrite(tx, "update", object, existing, fields, externalId);
     return { status: 204 };
   }
 
@@ -340,7 +340,7 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
       return value.replace(/@\{([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\}/g, (whole, ref: string, field: string) => {
         const body = results.get(ref);
         const found = isObject(body) ? body[field] : undefined;
-        if (found === undefined) {
+        if (typeof found !== "string" && typeof found !== "number") {
           missing.push(ref);
           return whole;
         }
@@ -380,7 +380,7 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
       } else if (match === null) {
         answer = errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
       } else {
-        answer = dispatch(tx, String(sub["method"] ?? "GET"), match[1] ?? version, match[2] ?? "", parsed.searchParams, subBody);
+        answer = dispatch(tx, typeof sub["method"] === "string" ? sub["method"] : "GET", match[1] ?? version, match[2] ?? "", parsed.searchParams, subBody);
       }
       if (answer.status >= 300) failed = true;
       else results.set(referenceId, answer.body);

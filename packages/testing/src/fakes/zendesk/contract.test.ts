@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { FAKE_ZENDESK_API_TOKEN, FAKE_ZENDESK_OAUTH_CLIENT, startFakeZendesk, type FakeZendesk, type FakeZendeskOptions } from "./fake-zendesk.js";
+import {
+  FAKE_ZENDESK_API_TOKEN,
+  FAKE_ZENDESK_OAUTH_CLIENT,
+  startFakeZendesk,
+  type FakeZendesk,
+  type FakeZendeskOptions,
+} from "./fake-zendesk.js";
 
 // The fake against the Zendesk Support examples in research/crm-apis.md, with plain fetch: never the
 // adapter, so the fake cannot drift into agreeing with it.
@@ -24,7 +30,11 @@ interface Call {
   readonly headers?: Record<string, string>;
 }
 
-async function call(zd: FakeZendesk, path: string, { method = "GET", body, auth = BASIC, headers = {} }: Call = {}): Promise<Response> {
+async function call(
+  zd: FakeZendesk,
+  path: string,
+  { method = "GET", body, auth = BASIC, headers = {} }: Call = {},
+): Promise<Response> {
   return fetch(`${zd.url}${path}`, {
     method,
     headers: {
@@ -50,7 +60,14 @@ const createBody = (externalId = "conv-1", subject = "Refund over limit") => ({
 });
 
 interface TicketBody {
-  ticket: { id: number; external_id: string | null; tags: string[]; updated_at: string; status: string; description: string };
+  ticket: {
+    id: number;
+    external_id: string | null;
+    tags: string[];
+    updated_at: string;
+    status: string;
+    description: string;
+  };
 }
 
 describe("fake Zendesk: ticket create", () => {
@@ -71,8 +88,17 @@ describe("fake Zendesk: ticket create", () => {
     });
     expect(ticket.updated_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
     expect(response.headers.get("x-idempotency-lookup")).toBeNull();
-    expect(zd.records()[0]?.comments).toEqual([expect.objectContaining({ body: "Customer asked for a refund", public: false })]);
-    expect(zd.writes.all()).toEqual([expect.objectContaining({ operation: "create", recordId: String(ticket.id), externalId: "conv-1", version: 1 })]);
+    expect(zd.records()[0]?.comments).toEqual([
+      expect.objectContaining({ body: "Customer asked for a refund", public: false }),
+    ]);
+    expect(zd.writes.all()).toEqual([
+      expect.objectContaining({
+        operation: "create",
+        recordId: String(ticket.id),
+        externalId: "conv-1",
+        version: 1,
+      }),
+    ]);
   });
 
   it("does not keep external_id unique: a second create makes a second ticket, and both are listed oldest first", async () => {
@@ -82,7 +108,11 @@ describe("fake Zendesk: ticket create", () => {
     await call(zd, "/api/v2/tickets", { method: "POST", body: createBody("conv-1", "second") });
     const response = await call(zd, "/api/v2/tickets?external_id=conv-1");
     expect(response.status).toBe(200);
-    const list = (await response.json()) as { tickets: { id: number; subject: string }[]; count: number; next_page: null };
+    const list = (await response.json()) as {
+      tickets: { id: number; subject: string }[];
+      count: number;
+      next_page: null;
+    };
     expect(list.count).toBe(2);
     expect(list.next_page).toBeNull();
     expect(list.tickets.map((t) => t.subject)).toEqual(["first", "second"]);
@@ -119,11 +149,19 @@ describe("fake Zendesk: ticket create", () => {
 describe("fake Zendesk: Idempotency-Key", () => {
   it("misses first, then replays the original response on a hit without a second ticket", async () => {
     const zd = await fake();
-    const first = await call(zd, "/api/v2/tickets", { method: "POST", body: createBody(), headers: { "idempotency-key": "k-1" } });
+    const first = await call(zd, "/api/v2/tickets", {
+      method: "POST",
+      body: createBody(),
+      headers: { "idempotency-key": "k-1" },
+    });
     expect(first.status).toBe(201);
     expect(first.headers.get("x-idempotency-lookup")).toBe("miss");
     const firstBody = await first.text();
-    const again = await call(zd, "/api/v2/tickets", { method: "POST", body: createBody(), headers: { "idempotency-key": "k-1" } });
+    const again = await call(zd, "/api/v2/tickets", {
+      method: "POST",
+      body: createBody(),
+      headers: { "idempotency-key": "k-1" },
+    });
     expect(again.status).toBe(201);
     expect(again.headers.get("x-idempotency-lookup")).toBe("hit");
     expect(again.headers.get("location")).toBe(first.headers.get("location"));
@@ -134,7 +172,11 @@ describe("fake Zendesk: Idempotency-Key", () => {
 
   it("answers 400 IdempotentRequestError for the same key with a different body", async () => {
     const zd = await fake();
-    await call(zd, "/api/v2/tickets", { method: "POST", body: createBody(), headers: { "idempotency-key": "k-1" } });
+    await call(zd, "/api/v2/tickets", {
+      method: "POST",
+      body: createBody(),
+      headers: { "idempotency-key": "k-1" },
+    });
     const response = await call(zd, "/api/v2/tickets", {
       method: "POST",
       body: createBody("conv-1", "changed"),
@@ -148,9 +190,17 @@ describe("fake Zendesk: Idempotency-Key", () => {
   it("forgets keys after their lifetime: the same request then creates a second ticket", async () => {
     let now = 1_700_000_000_000;
     const zd = await fake({ idempotencyTtlMs: 50, now: () => now });
-    await call(zd, "/api/v2/tickets", { method: "POST", body: createBody(), headers: { "idempotency-key": "k-1" } });
+    await call(zd, "/api/v2/tickets", {
+      method: "POST",
+      body: createBody(),
+      headers: { "idempotency-key": "k-1" },
+    });
     now += 51;
-    const response = await call(zd, "/api/v2/tickets", { method: "POST", body: createBody(), headers: { "idempotency-key": "k-1" } });
+    const response = await call(zd, "/api/v2/tickets", {
+      method: "POST",
+      body: createBody(),
+      headers: { "idempotency-key": "k-1" },
+    });
     expect(response.status).toBe(201);
     expect(response.headers.get("x-idempotency-lookup")).toBe("miss");
     expect(zd.records()).toHaveLength(2);
@@ -158,7 +208,11 @@ describe("fake Zendesk: Idempotency-Key", () => {
 
   it("refuses keys over 255 characters", async () => {
     const zd = await fake();
-    const response = await call(zd, "/api/v2/tickets", { method: "POST", body: createBody(), headers: { "idempotency-key": "k".repeat(256) } });
+    const response = await call(zd, "/api/v2/tickets", {
+      method: "POST",
+      body: createBody(),
+      headers: { "idempotency-key": "k".repeat(256) },
+    });
     expect(response.status).toBe(400);
     expect(zd.records()).toHaveLength(0);
   });
@@ -173,7 +227,13 @@ describe("fake Zendesk: ticket update", () => {
   it("PUT adds a comment and merges custom fields; a repeated PUT adds a second comment (no idempotency)", async () => {
     const zd = await fake();
     const ticket = await created(zd);
-    const update = { ticket: { comment: { body: "Handoff completed", public: false }, custom_fields: [{ id: 360001, value: 2 }], tags: ["handoff_sync", "handoff_v2"] } };
+    const update = {
+      ticket: {
+        comment: { body: "Handoff completed", public: false },
+        custom_fields: [{ id: 360001, value: 2 }],
+        tags: ["handoff_sync", "handoff_v2"],
+      },
+    };
     const response = await call(zd, `/api/v2/tickets/${ticket.id}`, { method: "PUT", body: update });
     expect(response.status).toBe(200);
     const { ticket: updated } = (await response.json()) as TicketBody;
@@ -214,7 +274,10 @@ describe("fake Zendesk: ticket update", () => {
     const ticket = await created(zd);
     zd.deleteTicket(ticket.id);
     for (const method of ["GET", "PUT"]) {
-      const response = await call(zd, `/api/v2/tickets/${ticket.id}`, { method, ...(method === "PUT" ? { body: { ticket: { comment: { body: "x" } } } } : {}) });
+      const response = await call(zd, `/api/v2/tickets/${ticket.id}`, {
+        method,
+        ...(method === "PUT" ? { body: { ticket: { comment: { body: "x" } } } } : {}),
+      });
       expect(response.status).toBe(404);
       expect(await response.json()).toEqual({ error: "RecordNotFound", description: "Not found" });
     }
@@ -226,7 +289,10 @@ describe("fake Zendesk: ticket update", () => {
     const zd = await fake();
     const ticket = await created(zd);
     zd.editTicket(ticket.id, { status: "closed" });
-    const response = await call(zd, `/api/v2/tickets/${ticket.id}`, { method: "PUT", body: { ticket: { comment: { body: "x" } } } });
+    const response = await call(zd, `/api/v2/tickets/${ticket.id}`, {
+      method: "PUT",
+      body: { ticket: { comment: { body: "x" } } },
+    });
     expect(response.status).toBe(422);
     expect(((await response.json()) as { error: string }).error).toBe("RecordInvalid");
   });
@@ -259,7 +325,9 @@ describe("fake Zendesk: auth", () => {
     expect(token).toMatchObject({ token_type: "bearer", scope: "tickets:read tickets:write" });
     const bearer = `Bearer ${token.access_token}`;
     expect((await call(zd, "/api/v2/tickets", { auth: bearer })).status).toBe(200);
-    expect((await call(zd, "/api/v2/tickets", { method: "POST", body: createBody(), auth: bearer })).status).toBe(201);
+    expect(
+      (await call(zd, "/api/v2/tickets", { method: "POST", body: createBody(), auth: bearer })).status,
+    ).toBe(201);
     const expired = await call(zd, "/api/v2/tickets", { auth: bearer });
     expect(expired.status).toBe(401);
     expect(((await expired.json()) as { error: string }).error).toBe("invalid_token");
@@ -272,12 +340,18 @@ describe("fake Zendesk: auth", () => {
       fetch(`${zd.url}/oauth/tokens`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ grant_type: "client_credentials", client_id: FAKE_ZENDESK_OAUTH_CLIENT.clientId, client_secret: secret }),
+        body: JSON.stringify({
+          grant_type: "client_credentials",
+          client_id: FAKE_ZENDESK_OAUTH_CLIENT.clientId,
+          client_secret: secret,
+        }),
       });
     const refused = await grant("wrong");
     expect(refused.status).toBe(401);
     expect(((await refused.json()) as { error: string }).error).toBe("invalid_client");
-    const { access_token } = (await (await grant(FAKE_ZENDESK_OAUTH_CLIENT.clientSecret)).json()) as { access_token: string };
+    const { access_token } = (await (await grant(FAKE_ZENDESK_OAUTH_CLIENT.clientSecret)).json()) as {
+      access_token: string;
+    };
     now += 101;
     expect((await call(zd, "/api/v2/tickets", { auth: `Bearer ${access_token}` })).status).toBe(401);
   });
@@ -287,10 +361,19 @@ describe("fake Zendesk: auth", () => {
     const grant = await fetch(`${zd.url}/oauth/tokens`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ grant_type: "client_credentials", client_id: FAKE_ZENDESK_OAUTH_CLIENT.clientId, client_secret: FAKE_ZENDESK_OAUTH_CLIENT.clientSecret, scope: "read" }),
+      body: JSON.stringify({
+        grant_type: "client_credentials",
+        client_id: FAKE_ZENDESK_OAUTH_CLIENT.clientId,
+        client_secret: FAKE_ZENDESK_OAUTH_CLIENT.clientSecret,
+        scope: "read",
+      }),
     });
     const { access_token } = (await grant.json()) as { access_token: string };
-    const response = await call(zd, "/api/v2/tickets", { method: "POST", body: createBody(), auth: `Bearer ${access_token}` });
+    const response = await call(zd, "/api/v2/tickets", {
+      method: "POST",
+      body: createBody(),
+      auth: `Bearer ${access_token}`,
+    });
     expect(response.status).toBe(403);
     expect(((await response.json()) as { error: string }).error).toBe("Forbidden");
   });

@@ -1,5 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { startFakeServer, WriteLog, type FakeRequest, type FakeResponse, type FakeServer } from "../fake-server.js";
+import {
+  startFakeServer,
+  WriteLog,
+  type FakeRequest,
+  type FakeResponse,
+  type FakeServer,
+} from "../fake-server.js";
 import { zendeskErrors } from "./responses.js";
 
 export interface FakeZendeskComment {
@@ -66,8 +72,14 @@ export interface FakeZendesk extends FakeServer {
   readonly tokensIssued: () => number;
 }
 
-export const FAKE_ZENDESK_API_TOKEN = { email: "integration@example.com", token: "zd-api-token-0000" } as const;
-export const FAKE_ZENDESK_OAUTH_CLIENT = { clientId: "handoff_sync", clientSecret: "zd-client-secret-0000" } as const;
+export const FAKE_ZENDESK_API_TOKEN = {
+  email: "integration@example.com",
+  token: "zd-api-token-0000",
+} as const;
+export const FAKE_ZENDESK_OAUTH_CLIENT = {
+  clientId: "handoff_sync",
+  clientSecret: "zd-client-secret-0000",
+} as const;
 
 const STATUSES = new Set(["new", "open", "pending", "hold", "solved", "closed"]);
 const PRIORITIES = new Set(["urgent", "high", "normal", "low"]);
@@ -95,7 +107,9 @@ type Details = Record<string, { description: string; error: string }[]>;
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);
@@ -107,7 +121,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function stringList(value: unknown): string[] | undefined {
   if (typeof value === "string") return value.split(/[\s,]+/).filter(Boolean);
-  if (Array.isArray(value)) return value.filter((tag): tag is string => typeof tag === "string" && tag !== "");
+  if (Array.isArray(value))
+    return value.filter((tag): tag is string => typeof tag === "string" && tag !== "");
   return undefined;
 }
 
@@ -132,7 +147,9 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
 
   const writes = new WriteLog();
   const tickets = new Map<number, FakeZendeskTicket>();
-  const users = new Map<string, number>(apiTokens.map(({ email }, index) => [email.toLowerCase(), index + 1]));
+  const users = new Map<string, number>(
+    apiTokens.map(({ email }, index) => [email.toLowerCase(), index + 1]),
+  );
   const issued = new Map<string, IssuedToken>();
   const idempotency = new Map<string, { fingerprint: string; response: FakeResponse; expiresAtMs: number }>();
   let nextTicketId = 1;
@@ -166,7 +183,11 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
     return version;
   }
 
-  function log(operation: "create" | "update" | "delete", ticket: FakeZendeskTicket, fields: Readonly<Record<string, unknown>>): void {
+  function log(
+    operation: "create" | "update" | "delete",
+    ticket: FakeZendeskTicket,
+    fields: Readonly<Record<string, unknown>>,
+  ): void {
     const version = versionOf(ticket);
     writes.record({
       operation,
@@ -189,7 +210,8 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
       const token = header.slice(7);
       if (staticTokens.has(token)) return { userId: 1, canWrite: true };
       const grant = issued.get(token);
-      if (grant === undefined || grant.revoked || now() >= grant.expiresAtMs) return zendeskErrors.invalidToken();
+      if (grant === undefined || grant.revoked || now() >= grant.expiresAtMs)
+        return zendeskErrors.invalidToken();
       const limit = options.tokenExpiry?.afterRequests;
       if (limit !== undefined && grant.uses >= limit) return zendeskErrors.invalidToken();
       grant.uses++;
@@ -200,11 +222,18 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
   }
 
   function issueToken(body: unknown): FakeResponse {
-    if (!isRecord(body)) return zendeskErrors.oauth(400, "invalid_request", "The request is missing a required parameter.");
+    if (!isRecord(body))
+      return zendeskErrors.oauth(400, "invalid_request", "The request is missing a required parameter.");
     if (body.grant_type !== "client_credentials") {
-      return zendeskErrors.oauth(400, "unsupported_grant_type", "The authorization grant type is not supported by the authorization server.");
+      return zendeskErrors.oauth(
+        400,
+        "unsupported_grant_type",
+        "The authorization grant type is not supported by the authorization server.",
+      );
     }
-    const client = clients.find((c) => c.clientId === body.client_id && c.clientSecret === body.client_secret);
+    const client = clients.find(
+      (c) => c.clientId === body.client_id && c.clientSecret === body.client_secret,
+    );
     if (client === undefined) {
       return zendeskErrors.oauth(
         401,
@@ -214,13 +243,25 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
     }
     const scope = typeof body.scope === "string" && body.scope.trim() !== "" ? body.scope : "read";
     const requested = typeof body.expires_in === "number" ? body.expires_in * 1_000 : undefined;
-    const lifetimes = [requested, options.tokenExpiry?.afterMs].filter((ms): ms is number => ms !== undefined);
+    const lifetimes = [requested, options.tokenExpiry?.afterMs].filter(
+      (ms): ms is number => ms !== undefined,
+    );
     const token = randomBytes(24).toString("hex");
-    issued.set(token, { scope, expiresAtMs: lifetimes.length === 0 ? Number.POSITIVE_INFINITY : now() + Math.min(...lifetimes), uses: 0, revoked: false });
+    issued.set(token, {
+      scope,
+      expiresAtMs: lifetimes.length === 0 ? Number.POSITIVE_INFINITY : now() + Math.min(...lifetimes),
+      uses: 0,
+      revoked: false,
+    });
     tokensIssued++;
     return {
       status: 200,
-      body: { access_token: token, token_type: "bearer", scope, ...(requested === undefined ? {} : { expires_in: requested / 1_000 }) },
+      body: {
+        access_token: token,
+        token_type: "bearer",
+        scope,
+        ...(requested === undefined ? {} : { expires_in: requested / 1_000 }),
+      },
     };
   }
 
@@ -228,7 +269,9 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
     if (!isRecord(value)) return fallback;
     const email = typeof value.email === "string" ? value.email.toLowerCase() : undefined;
     if (email === undefined || !EMAIL.test(email)) {
-      details.requester = [{ description: "Requester: Email is not properly formatted", error: "InvalidValue" }];
+      details.requester = [
+        { description: "Requester: Email is not properly formatted", error: "InvalidValue" },
+      ];
       return fallback;
     }
     let id = users.get(email);
@@ -248,12 +291,20 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
     for (const [field, allowed] of checks) {
       const value = input[field];
       if (value !== undefined && value !== null && (typeof value !== "string" || !allowed.has(value))) {
-        details[field] = [{ description: `${field[0]?.toUpperCase() ?? ""}${field.slice(1)}: is invalid`, error: "InvalidValue" }];
+        details[field] = [
+          {
+            description: `${field[0]?.toUpperCase() ?? ""}${field.slice(1)}: is invalid`,
+            error: "InvalidValue",
+          },
+        ];
       }
     }
   }
 
-  function mergeCustomFields(current: FakeZendeskTicket["custom_fields"], value: unknown): FakeZendeskTicket["custom_fields"] {
+  function mergeCustomFields(
+    current: FakeZendeskTicket["custom_fields"],
+    value: unknown,
+  ): FakeZendeskTicket["custom_fields"] {
     if (!Array.isArray(value)) return current;
     const merged = new Map(current.map((field) => [field.id, field.value]));
     for (const field of value) {
@@ -264,9 +315,20 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
 
   function addComment(ticket: FakeZendeskTicket, value: unknown, authorId: number): void {
     if (!isRecord(value)) return;
-    const body = typeof value.body === "string" ? value.body : typeof value.html_body === "string" ? value.html_body : "";
+    const body =
+      typeof value.body === "string"
+        ? value.body
+        : typeof value.html_body === "string"
+          ? value.html_body
+          : "";
     if (body.trim() === "") return;
-    ticket.comments.push({ id: nextCommentId++, body, public: value.public !== false, author_id: authorId, created_at: ticket.updated_at });
+    ticket.comments.push({
+      id: nextCommentId++,
+      body,
+      public: value.public !== false,
+      author_id: authorId,
+      created_at: ticket.updated_at,
+    });
   }
 
   function createTicket(body: unknown, principal: Principal): FakeResponse {
@@ -274,13 +336,25 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
     const input = body.ticket;
     const details: Details = {};
     const comment = isRecord(input.comment) ? input.comment : undefined;
-    const description = typeof comment?.body === "string" ? comment.body : typeof input.description === "string" ? input.description : "";
-    if (description.trim() === "") details.description = [{ description: "Description: cannot be blank", error: "BlankValue" }];
-    const requester = requesterId(input.requester, details, nullableId(input.requester_id) ?? principal.userId);
+    const description =
+      typeof comment?.body === "string"
+        ? comment.body
+        : typeof input.description === "string"
+          ? input.description
+          : "";
+    if (description.trim() === "")
+      details.description = [{ description: "Description: cannot be blank", error: "BlankValue" }];
+    const requester = requesterId(
+      input.requester,
+      details,
+      nullableId(input.requester_id) ?? principal.userId,
+    );
     checkEnums(input, details);
     const followup = nullableId(input.via_followup_source_id);
     if (followup !== undefined && followup !== null && tickets.get(followup)?.status !== "closed") {
-      details.via_followup_source_id = [{ description: "Follow-up source: must be a closed ticket", error: "InvalidValue" }];
+      details.via_followup_source_id = [
+        { description: "Follow-up source: must be a closed ticket", error: "InvalidValue" },
+      ];
     }
     if (Object.keys(details).length > 0) return zendeskErrors.recordInvalid(details);
 
@@ -326,11 +400,15 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
     const previous = idempotency.get(key);
     if (previous !== undefined) {
       if (previous.fingerprint !== fingerprint) return zendeskErrors.idempotentRequestError();
-      return { ...previous.response, headers: { ...previous.response.headers, "x-idempotency-lookup": "hit" } };
+      return {
+        ...previous.response,
+        headers: { ...previous.response.headers, "x-idempotency-lookup": "hit" },
+      };
     }
     const response = createTicket(request.body, principal);
     // Only a created ticket is remembered: a refused request may be corrected and sent again.
-    if (response.status === 201) idempotency.set(key, { fingerprint, response, expiresAtMs: now() + idempotencyTtlMs });
+    if (response.status === 201)
+      idempotency.set(key, { fingerprint, response, expiresAtMs: now() + idempotencyTtlMs });
     return { ...response, headers: { ...response.headers, "x-idempotency-lookup": "miss" } };
   }
 
@@ -338,9 +416,15 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
     if (!isRecord(body) || !isRecord(body.ticket)) return zendeskErrors.parameterMissing("ticket");
     const input = body.ticket;
     if (ticket.status === "closed") {
-      return zendeskErrors.recordInvalid({ status: [{ description: "Status: closed prevents ticket update", error: "StatusClosed" }] });
+      return zendeskErrors.recordInvalid({
+        status: [{ description: "Status: closed prevents ticket update", error: "StatusClosed" }],
+      });
     }
-    if (input.safe_update === true && typeof input.updated_stamp === "string" && input.updated_stamp !== ticket.updated_at) {
+    if (
+      input.safe_update === true &&
+      typeof input.updated_stamp === "string" &&
+      input.updated_stamp !== ticket.updated_at
+    ) {
       return zendeskErrors.updateConflict();
     }
     const details: Details = {};
@@ -365,21 +449,35 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
     ticket.custom_fields = mergeCustomFields(ticket.custom_fields, input.custom_fields);
     addComment(ticket, input.comment, principal.userId);
     log("update", ticket, input);
-    return { status: 200, body: { ticket: ticketJson(ticket), audit: { ticket_id: ticket.id, created_at: ticket.updated_at } } };
+    return {
+      status: 200,
+      body: { ticket: ticketJson(ticket), audit: { ticket_id: ticket.id, created_at: ticket.updated_at } },
+    };
   }
 
   function withRateLimit(response: FakeResponse, remaining: number): FakeResponse {
     return {
       ...response,
-      headers: { ...response.headers, "x-rate-limit": String(rateLimit.limit), "x-rate-limit-remaining": String(Math.max(0, remaining)) },
+      headers: {
+        ...response.headers,
+        "x-rate-limit": String(rateLimit.limit),
+        "x-rate-limit-remaining": String(Math.max(0, remaining)),
+      },
     };
   }
 
   function api(request: FakeRequest): FakeResponse {
-    const principal = authenticate(typeof request.headers.authorization === "string" ? request.headers.authorization : undefined);
+    const principal = authenticate(
+      typeof request.headers.authorization === "string" ? request.headers.authorization : undefined,
+    );
     if ("status" in principal) return principal;
     if (request.method !== "GET" && !principal.canWrite) return zendeskErrors.forbidden();
-    if (request.method !== "GET" && request.method !== "DELETE" && request.body === undefined && request.rawBody.trim() !== "") {
+    if (
+      request.method !== "GET" &&
+      request.method !== "DELETE" &&
+      request.body === undefined &&
+      request.rawBody.trim() !== ""
+    ) {
       return zendeskErrors.malformedBody();
     }
 
@@ -387,15 +485,28 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
       if (request.method === "POST") return createWithIdempotency(request, principal);
       if (request.method === "GET") {
         const externalId = request.query.get("external_id");
-        const found = [...tickets.values()].filter((t) => externalId === null || t.external_id === externalId);
-        return { status: 200, body: { tickets: found.map(ticketJson), next_page: null, previous_page: null, count: found.length } };
+        const found = [...tickets.values()].filter(
+          (t) => externalId === null || t.external_id === externalId,
+        );
+        return {
+          status: 200,
+          body: { tickets: found.map(ticketJson), next_page: null, previous_page: null, count: found.length },
+        };
       }
     }
     const comments = COMMENTS_PATH.exec(request.path)?.[1];
     if (comments !== undefined && request.method === "GET") {
       const ticket = tickets.get(Number(comments));
       if (ticket === undefined) return zendeskErrors.notFound();
-      return { status: 200, body: { comments: ticket.comments, next_page: null, previous_page: null, count: ticket.comments.length } };
+      return {
+        status: 200,
+        body: {
+          comments: ticket.comments,
+          next_page: null,
+          previous_page: null,
+          count: ticket.comments.length,
+        },
+      };
     }
     const id = TICKET_PATH.exec(request.path)?.[1];
     if (id !== undefined) {
@@ -425,7 +536,10 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
     return withRateLimit(api(request), remaining);
   }
 
-  const server = await startFakeServer(handle, options.random === undefined ? {} : { random: options.random });
+  const server = await startFakeServer(
+    handle,
+    options.random === undefined ? {} : { random: options.random },
+  );
   baseUrl = server.url;
 
   return {

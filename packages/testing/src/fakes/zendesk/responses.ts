@@ -10,19 +10,29 @@ export const zendeskErrors = {
     status: 401,
     body: {
       error: "invalid_token",
-      error_description: "The access token provided is expired, revoked, malformed or invalid for other reasons.",
+      error_description:
+        "The access token provided is expired, revoked, malformed or invalid for other reasons.",
     },
   }),
   forbidden: (): FakeResponse => ({
     status: 403,
     body: {
       error: "Forbidden",
-      description: "You do not have access to this page. Please contact the account owner of this help desk for further help.",
+      description:
+        "You do not have access to this page. Please contact the account owner of this help desk for further help.",
     },
   }),
-  notFound: (): FakeResponse => ({ status: 404, body: { error: "RecordNotFound", description: "Not found" } }),
-  invalidEndpoint: (): FakeResponse => ({ status: 404, body: { error: "InvalidEndpoint", description: "Not found" } }),
-  recordInvalid: (details: Readonly<Record<string, readonly { description: string; error: string }[]>>): FakeResponse => ({
+  notFound: (): FakeResponse => ({
+    status: 404,
+    body: { error: "RecordNotFound", description: "Not found" },
+  }),
+  invalidEndpoint: (): FakeResponse => ({
+    status: 404,
+    body: { error: "InvalidEndpoint", description: "Not found" },
+  }),
+  recordInvalid: (
+    details: Readonly<Record<string, readonly { description: string; error: string }[]>>,
+  ): FakeResponse => ({
     status: 422,
     body: { error: "RecordInvalid", description: "Record validation errors", details },
   }),
@@ -30,7 +40,8 @@ export const zendeskErrors = {
     status: 409,
     body: {
       error: "UpdateConflict",
-      description: "Safe Update prevented the update due to outdated ticket data. Please fetch the latest ticket data and try again.",
+      description:
+        "Safe Update prevented the update due to outdated ticket data. Please fetch the latest ticket data and try again.",
     },
   }),
   idempotentRequestError: (): FakeResponse => ({
@@ -50,7 +61,11 @@ export const zendeskErrors = {
     body: { error: "ParameterMissing", description: `param is missing or the value is empty: ${name}` },
   }),
   /** Unparseable JSON: answered in text/plain. */
-  malformedBody: (): FakeResponse => ({ status: 400, body: "Bad Request: the request body is not valid JSON\n", contentType: "text/plain; charset=utf-8" }),
+  malformedBody: (): FakeResponse => ({
+    status: 400,
+    body: "Bad Request: the request body is not valid JSON\n",
+    contentType: "text/plain; charset=utf-8",
+  }),
   /** Rate limited: text/plain with Retry-After in seconds. */
   tooManyRequests: (retryAfterSec: number): FakeResponse => ({
     status: 429,
