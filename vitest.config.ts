@@ -14,7 +14,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["{packages,services}/*/src/**/*.test.ts", "bench/src/**/*.test.ts", "test/unit/**/*.test.ts"],
+          include: ["{packages,services}/*/src/**/*.test.ts", "bench/src/**/*.test.ts", "test/unit/**/*.test.ts", "test/chaos/**/*.test.ts"],
           exclude: ["**/*.integration.test.ts", "**/node_modules/**", "**/dist/**"],
         },
       },

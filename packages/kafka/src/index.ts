@@ -4,3 +4,4 @@ export * from "./rejected-publisher.js";
 export * from "./batch-consumer.js";
 export * from "./topics.js";
 export type { Kafka, Producer } from "kafkajs";
+export * from "./topic-reader.js";

@@ -27,6 +27,21 @@ export interface ApplyOutcome extends ApplyResult {
   readonly key: string;
 }
 
+/** What `erase` removed for one handoff. */
+export interface EraseOutcome {
+  readonly key: string;
+  /** Redis keys deleted: snapshot, ledger, attempt logs and aliases that existed. */
+  readonly deletedKeys: number;
+  readonly aliases: number;
+  readonly customerIds: number;
+}
+
+/** The customer id a snapshot or event carries in `data.customer_id`, as the index keeps it. */
+export function customerIdOf(data: Readonly<Record<string, unknown>>): string | undefined {
+  const value = data["customer_id"];
+  return typeof value === "string" && value !== "" ? value : typeof value === "number" ? String(value) : undefined;
+}
+
 export class StoreConflictError extends Error {
   override readonly name = "StoreConflictError";
   readonly retryable = true;
@@ -45,6 +60,15 @@ export interface HandoffStore {
   appendAttempt(key: string, destination: string, entry: AttemptLogEntry): Promise<void>;
   getAttempts(key: string, destination: string): Promise<AttemptLogEntry[]>;
   clearAttempts(key: string, destination: string): Promise<void>;
+  /** Keys of handoffs created in [fromMs, toMs), oldest first, paged. */
+  keysCreatedBetween(fromMs: number, toMs: number, page?: { offset?: number; limit?: number }): Promise<string[]>;
+  /** Keys of the handoffs whose data named this customer id. */
+  keysOfCustomer(customerId: string): Promise<string[]>;
+  /**
+   * Removes everything the store keeps about one handoff (snapshot with history, ledger, the
+   * attempt logs of these destinations, aliases, index entries), for privacy requests.
+   */
+  erase(key: string, destinations: readonly string[]): Promise<EraseOutcome>;
 }
 
 const MAX_CAS_RETRIES = 20;
@@ -84,6 +108,24 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     throw new StoreConflictError(`could not settle the key of conversation ${event.id}`);
   };
 
+  // Index entries outside a handoff's slot cannot share its script; they are written after the
+  // snapshot and are idempotent, so a crash in between only leaves a handoff out of a backfill.
+  const indexSnapshot = async (snapshot: HandoffSnapshot, created: boolean): Promise<void> => {
+    const index = keys.handoffIndex();
+    const pipeline = redis.pipeline();
+    if (created) {
+      pipeline.zadd(index, "NX", Date.parse(snapshot.created_at), snapshot.key);
+      // The index covers the retention window; older entries would only point at expired handoffs.
+      if (retentionMs > 0) pipeline.zremrangebyscore(index, "-inf", `(${Date.now() - retentionMs}`);
+    }
+    const customerId = customerIdOf(snapshot.data);
+    if (customerId !== undefined) {
+      pipeline.sadd(keys.customerIndex(customerId), snapshot.key);
+      if (retentionMs > 0) pipeline.pexpire(keys.customerIndex(customerId), retentionMs);
+    }
+    if (pipeline.length > 0) await pipeline.exec();
+  };
+
   return {
     keys,
     resolveKey,
@@ -105,6 +147,7 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
           String(retentionMs),
         );
         if (written === 1) {
+          await indexSnapshot(snapshot, current === undefined);
           if (retentionMs > 0) {
             // Aliases live as long as the handoff they point to.
             await Promise.all([
@@ -142,6 +185,41 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     },
     async clearAttempts(key, destination) {
       await redis.del(keys.attempts(key, destination));
+    },
+    async keysCreatedBetween(fromMs, toMs, page = {}) {
+      return redis.zrangebyscore(keys.handoffIndex(), fromMs, `(${toMs}`, "LIMIT", page.offset ?? 0, page.limit ?? 1000);
+    },
+    async keysOfCustomer(customerId) {
+      return (await redis.smembers(keys.customerIndex(customerId))).sort();
+    },
+    async erase(key, destinations) {
+      const snapshot = await readSnapshot(key);
+      const aliasKeys = new Set<string>();
+      const customerIds = new Set<string>();
+      if (snapshot) {
+        aliasKeys.add(keys.alias("id", snapshot.id));
+        if (snapshot.shared_id !== undefined) aliasKeys.add(keys.alias("shared_id", snapshot.shared_id));
+        const own = customerIdOf(snapshot.data);
+        if (own !== undefined) customerIds.add(own);
+        for (const entry of snapshot.history) {
+          aliasKeys.add(keys.alias("id", entry.id));
+          if (entry.shared_id !== undefined) aliasKeys.add(keys.alias("shared_id", entry.shared_id));
+          const named = customerIdOf(entry.data);
+          if (named !== undefined) customerIds.add(named);
+        }
+      }
+      aliasKeys.add(keys.alias("id", key));
+      aliasKeys.add(keys.alias("shared_id", key));
+      // An alias is removed only while it still points at this handoff: another handoff's stays.
+      const owned: string[] = [];
+      for (const aliasKey of aliasKeys) if ((await redis.get(aliasKey)) === key) owned.push(aliasKey);
+      const handoffKeys = [keys.snapshot(key), keys.ledger(key), ...destinations.map((d) => keys.attempts(key, d))];
+      const deleted = await redis.del(...handoffKeys);
+      const aliases = owned.length > 0 ? await redis.del(...owned) : 0;
+      const pipeline = redis.pipeline().zrem(keys.handoffIndex(), key);
+      for (const customerId of customerIds) pipeline.srem(keys.customerIndex(customerId), key);
+      await pipeline.exec();
+      return { key, deletedKeys: deleted + aliases, aliases, customerIds: customerIds.size };
     },
   };
 }

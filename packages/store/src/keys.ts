@@ -7,6 +7,14 @@ export interface KeyLayout {
   ledger(key: string): string;
   attempts(key: string, destination: string): string;
   alias(kind: "shared_id" | "id", value: string): string;
+  /** Sorted set of handoff keys scored by `created_at` (ms), for backfills by time range. */
+  handoffIndex(): string;
+  /** Set of the handoff keys whose `data.customer_id` was this value, for erasure requests. */
+  customerIndex(customerId: string): string;
+  /** Capped stream of the operator actions taken through the admin API and CLI. */
+  audit(): string;
+  /** An operator's queue UI session, by the hash of its id. */
+  session(idHash: string): string;
 }
 
 // Braces inside a key would end the hash tag early and scatter one handoff over several slots.
@@ -21,5 +29,10 @@ export function createKeyLayout(prefix: string): KeyLayout {
     ledger: (key) => `${tag(key)}:ledger`,
     attempts: (key, destination) => `${tag(key)}:attempts:${destination}`,
     alias: (kind, value) => `${prefix}:{a:${kind === "shared_id" ? "s" : "i"}:${tagSafe(value)}}`,
+    // Indexes span handoffs, so they share one slot of their own instead of any handoff's.
+    handoffIndex: () => `${prefix}:{idx}:handoffs`,
+    customerIndex: (customerId) => `${prefix}:{idx}:customer:${tagSafe(customerId)}`,
+    audit: () => `${prefix}:{idx}:audit`,
+    session: (idHash) => `${prefix}:{idx}:session:${idHash}`,
   };
 }
