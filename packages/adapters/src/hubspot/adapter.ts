@@ -1,8 +1,9 @@
 import type { LookupFunction } from "node:net";
 import type { HubSpotDestination, Resolved } from "@handoff-sync/config";
 import { DestinationError, PermanentDeliveryError, RetryableDeliveryError } from "@handoff-sync/schema";
-import type { Adapter, DeliveryRequest, DeliveryResult } from "../contract.js";
-import { createDestinationHttp, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
+import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
+import { maskHeaders } from "../http/mask-headers.js";
+import { createDestinationHttp, USER_AGENT, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
 import { createHubSpotAuth } from "./auth.js";
 import { classifyHubSpotResponse, type HubSpotOperation, type HubSpotOutcome } from "./classify.js";
 import { associationBody, contactToAssociate, hubSpotProperties, hubSpotUpsertBody } from "./mapping.js";
@@ -170,5 +171,46 @@ export function createHubSpotAdapter(
     return { recordId, status };
   }
 
-  return { type: "hubspot", deliver, close: () => http.close() };
+  /** What `deliver` sends, without a token; the record id of a first upsert is only known from its answer. */
+  function preview({ snapshot, destination, previous }: DeliveryRequest): PreviewRequest[] {
+    const headers = maskHeaders({
+      "user-agent": USER_AGENT,
+      authorization: "Bearer ****",
+      "content-type": "application/json",
+      accept: "application/json",
+    });
+    const properties = hubSpotProperties(snapshot, destination, config);
+    const requests: PreviewRequest[] = [];
+    const recordId = previous?.recordId;
+    if (config.on_missing_record === "park" && recordId !== undefined) {
+      requests.push({
+        method: "PATCH",
+        url: `${baseUrl}/crm/v3/objects/${objectPath}/${encodeURIComponent(recordId)}`,
+        headers,
+        body: JSON.stringify({ properties }),
+        note: "update the record the ledger names",
+      });
+    } else {
+      requests.push({
+        method: "POST",
+        url: `${baseUrl}/crm/v3/objects/${objectPath}/batch/upsert`,
+        headers,
+        body: JSON.stringify(hubSpotUpsertBody(snapshot.key, config.id_property, properties)),
+        note: `upsert by ${config.id_property}`,
+      });
+    }
+    const contact = contactToAssociate(snapshot, destination, config);
+    if (contact.kind === "contact") {
+      requests.push({
+        method: "PUT",
+        url: `${baseUrl}/crm/v4/objects/${objectPath}/${recordId === undefined ? "{recordId}" : encodeURIComponent(recordId)}/associations/contacts/${contact.id}`,
+        headers,
+        body: JSON.stringify(associationBody(config)),
+        note: "associate the contact ({recordId}: the id the upsert answers with)",
+      });
+    }
+    return requests;
+  }
+
+  return { type: "hubspot", deliver, preview, close: () => http.close() };
 }

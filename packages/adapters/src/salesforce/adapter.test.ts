@@ -7,7 +7,12 @@ import {
   RetryableDeliveryError,
   type HandoffSnapshot,
 } from "@handoff-sync/schema";
-import { salesforceFault, startFakeSalesforce, type FakeSalesforce, type FakeSalesforceOptions } from "@handoff-sync/testing";
+import {
+  salesforceFault,
+  startFakeSalesforce,
+  type FakeSalesforce,
+  type FakeSalesforceOptions,
+} from "@handoff-sync/testing";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Adapter, DeliveryRequest } from "../contract.js";
 import { createAdapter } from "../registry.js";
@@ -37,7 +42,12 @@ afterEach(async () => {
 });
 
 async function start(options: FakeSalesforceOptions = {}): Promise<FakeSalesforce> {
-  fake = await startFakeSalesforce({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, jwt: { publicKey: keys.publicKey, username: USERNAME }, ...options });
+  fake = await startFakeSalesforce({
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    jwt: { publicKey: keys.publicKey, username: USERNAME },
+    ...options,
+  });
   return fake;
 }
 
@@ -66,7 +76,12 @@ function adapter(server: FakeSalesforce, overrides: Partial<SalesforceConfig> = 
 }
 
 const at = "2025-03-01T10:00:00.000Z";
-function snapshot(version = 1, state = "handoff_initiated", stage: "initiated" | "completed" | "failed" = "initiated", key = "conv-1"): HandoffSnapshot {
+function snapshot(
+  version = 1,
+  state = "handoff_initiated",
+  stage: "initiated" | "completed" | "failed" = "initiated",
+  key = "conv-1",
+): HandoffSnapshot {
   return HandoffSnapshotSchema.parse({
     schema_version: 1,
     key,
@@ -77,13 +92,28 @@ function snapshot(version = 1, state = "handoff_initiated", stage: "initiated" |
     occurred_at: at,
     data: { customer_id: "C-42" },
     reason: "refund over limit",
-    history: [{ event_id: `e${version}`, id: key, state, stage, occurred_at: at, received_at: at, data: { customer_id: "C-42" } }],
+    history: [
+      {
+        event_id: `e${version}`,
+        id: key,
+        state,
+        stage,
+        occurred_at: at,
+        received_at: at,
+        data: { customer_id: "C-42" },
+      },
+    ],
     created_at: at,
     updated_at: at,
   });
 }
 
-const request = (version = 1, previous?: DeliveryRequest["previous"], state?: string, stage?: "initiated" | "completed" | "failed"): DeliveryRequest => ({
+const request = (
+  version = 1,
+  previous?: DeliveryRequest["previous"],
+  state?: string,
+  stage?: "initiated" | "completed" | "failed",
+): DeliveryRequest => ({
   snapshot: snapshot(version, state, stage),
   destination: "sfdc",
   ...(previous === undefined ? {} : { previous }),
@@ -121,9 +151,13 @@ describe("salesforce adapter: writes", () => {
     const server = await start();
     const sfdc = adapter(server);
     const first = await sfdc.deliver(request(1));
-    const second = await sfdc.deliver(request(2, { version: 1, recordId: first.recordId ?? "" }, "handoff_completed", "completed"));
+    const second = await sfdc.deliver(
+      request(2, { version: 1, recordId: first.recordId ?? "" }, "handoff_completed", "completed"),
+    );
     expect(second).toEqual({ status: 204, recordId: first.recordId });
-    expect(server.records()).toEqual([expect.objectContaining({ Id: first.recordId, Handoff_Version__c: 2, Status: "Working" })]);
+    expect(server.records()).toEqual([
+      expect.objectContaining({ Id: first.recordId, Handoff_Version__c: 2, Status: "Working" }),
+    ]);
     expect(server.writes.all().map((w) => [w.operation, w.recordId, w.version])).toEqual([
       ["create", first.recordId, 1],
       ["update", first.recordId, 2],
@@ -148,7 +182,10 @@ describe("salesforce adapter: writes", () => {
   });
 
   it("writes a custom object with a custom mapping, never sending Id or the key in the body", async () => {
-    const server = await start({ objects: { Handoff__c: { externalIdFields: ["Key__c"], fields: ["Customer__c", "Ver__c"] } }, versionField: "Ver__c" });
+    const server = await start({
+      objects: { Handoff__c: { externalIdFields: ["Key__c"], fields: ["Customer__c", "Ver__c"] } },
+      versionField: "Ver__c",
+    });
     const sfdc = adapter(server, {
       object: "Handoff__c",
       external_id_field: "Key__c",
@@ -156,7 +193,9 @@ describe("salesforce adapter: writes", () => {
       mapping: { Customer__c: { path: "data.customer_id" }, Id: { literal: "x" }, Key__c: { path: "key" } },
     });
     await sfdc.deliver(request(3));
-    expect(server.records("Handoff__c")).toEqual([{ Id: expect.any(String) as unknown, Key__c: "conv-1", Customer__c: "C-42", Ver__c: 3 }]);
+    expect(server.records("Handoff__c")).toEqual([
+      { Id: expect.any(String) as unknown, Key__c: "conv-1", Customer__c: "C-42", Ver__c: 3 },
+    ]);
     expect(server.writes.all()[0]).toMatchObject({ version: 3, externalId: "conv-1" });
   });
 });
@@ -164,18 +203,43 @@ describe("salesforce adapter: writes", () => {
 describe("salesforce adapter: auth", () => {
   it("JWT bearer: signs an RS256 assertion the token endpoint verifies", async () => {
     const server = await start();
-    const sfdc = adapter(server, { auth: { method: "jwt_bearer", client_id: CLIENT_ID, username: USERNAME, private_key: keys.privateKey, audience: "https://login.salesforce.com" } });
+    const sfdc = adapter(server, {
+      auth: {
+        method: "jwt_bearer",
+        client_id: CLIENT_ID,
+        username: USERNAME,
+        private_key: keys.privateKey,
+        audience: "https://login.salesforce.com",
+      },
+    });
     await expect(sfdc.deliver(request(1))).resolves.toHaveProperty("status", 201);
   });
 
   it("JWT bearer with the wrong key, user or audience is an AuthError with a hint", async () => {
     const server = await start();
-    const other = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
-    const jwt = { method: "jwt_bearer", client_id: CLIENT_ID, username: USERNAME, private_key: keys.privateKey, audience: "https://login.salesforce.com" } as const;
-    for (const auth of [{ ...jwt, private_key: other.privateKey }, { ...jwt, username: "nobody@acme.example" }, { ...jwt, audience: "https://test.salesforce.com" }]) {
+    const other = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+      publicKeyEncoding: { type: "spki", format: "pem" },
+    });
+    const jwt = {
+      method: "jwt_bearer",
+      client_id: CLIENT_ID,
+      username: USERNAME,
+      private_key: keys.privateKey,
+      audience: "https://login.salesforce.com",
+    } as const;
+    for (const auth of [
+      { ...jwt, private_key: other.privateKey },
+      { ...jwt, username: "nobody@acme.example" },
+      { ...jwt, audience: "https://test.salesforce.com" },
+    ]) {
       const error = await failure(adapter(server, { auth }).deliver(request(1)));
       expect(error).toBeInstanceOf(AuthError);
-      expect(error).toMatchObject({ status: 400, adminHint: expect.stringContaining("private_key") as unknown });
+      expect(error).toMatchObject({
+        status: 400,
+        adminHint: expect.stringContaining("private_key") as unknown,
+      });
     }
     expect(server.records()).toEqual([]);
   });
@@ -183,7 +247,15 @@ describe("salesforce adapter: auth", () => {
   it("an unreadable private key parks the destination without calling Salesforce", async () => {
     const server = await start();
     const error = await failure(
-      adapter(server, { auth: { method: "jwt_bearer", client_id: CLIENT_ID, username: USERNAME, private_key: "not a key", audience: "https://login.salesforce.com" } }).deliver(request(1)),
+      adapter(server, {
+        auth: {
+          method: "jwt_bearer",
+          client_id: CLIENT_ID,
+          username: USERNAME,
+          private_key: "not a key",
+          audience: "https://login.salesforce.com",
+        },
+      }).deliver(request(1)),
     );
     expect(error).toBeInstanceOf(DestinationError);
     expect(server.requests).toEqual([]);
@@ -191,7 +263,11 @@ describe("salesforce adapter: auth", () => {
 
   it("a wrong client secret is an AuthError", async () => {
     const server = await start();
-    const error = await failure(adapter(server, { auth: { method: "client_credentials", client_id: CLIENT_ID, client_secret: "wrong" } }).deliver(request(1)));
+    const error = await failure(
+      adapter(server, {
+        auth: { method: "client_credentials", client_id: CLIENT_ID, client_secret: "wrong" },
+      }).deliver(request(1)),
+    );
     expect(error).toBeInstanceOf(AuthError);
     expect(error).toHaveProperty("responseExcerpt", expect.stringContaining("invalid_client") as unknown);
   });
@@ -199,7 +275,14 @@ describe("salesforce adapter: auth", () => {
   it("caches the token across deliveries and shares one token request between concurrent ones", async () => {
     const server = await start();
     const sfdc = adapter(server);
-    await Promise.all([1, 2, 3].map((version) => sfdc.deliver({ ...request(version), snapshot: snapshot(version, "handoff_initiated", "initiated", `conv-${version}`) })));
+    await Promise.all(
+      [1, 2, 3].map((version) =>
+        sfdc.deliver({
+          ...request(version),
+          snapshot: snapshot(version, "handoff_initiated", "initiated", `conv-${version}`),
+        }),
+      ),
+    );
     await sfdc.deliver(request(1));
     expect(server.tokensIssued()).toBe(1);
   });
@@ -208,7 +291,9 @@ describe("salesforce adapter: auth", () => {
     const server = await start({ sessionMaxRequests: 1 });
     const sfdc = adapter(server);
     const first = await sfdc.deliver(request(1));
-    await expect(sfdc.deliver(request(2, { version: 1, recordId: first.recordId ?? "" }))).resolves.toHaveProperty("status", 204);
+    await expect(
+      sfdc.deliver(request(2, { version: 1, recordId: first.recordId ?? "" })),
+    ).resolves.toHaveProperty("status", 204);
     expect(server.tokensIssued()).toBe(2);
     expect(server.records()).toEqual([expect.objectContaining({ Handoff_Version__c: 2 })]);
   });
@@ -217,7 +302,10 @@ describe("salesforce adapter: auth", () => {
     const server = await start({ sessionMaxRequests: 0 });
     const error = await failure(adapter(server).deliver(request(1)));
     expect(error).toBeInstanceOf(AuthError);
-    expect(error).toMatchObject({ status: 401, responseExcerpt: expect.stringContaining("INVALID_SESSION_ID") as unknown });
+    expect(error).toMatchObject({
+      status: 401,
+      responseExcerpt: expect.stringContaining("INVALID_SESSION_ID") as unknown,
+    });
     expect(server.tokensIssued()).toBe(2);
   });
 
@@ -246,12 +334,19 @@ describe("salesforce adapter: errors", () => {
     server.faults.next(salesforceFault(503, "SERVER_UNAVAILABLE", "Server unavailable"), 1, upsertPath);
     const error = await failure(adapter(server).deliver(request(1)));
     expect(error).toBeInstanceOf(RetryableDeliveryError);
-    expect(error).toMatchObject({ status: 503, responseExcerpt: expect.stringContaining("SERVER_UNAVAILABLE") as unknown });
+    expect(error).toMatchObject({
+      status: 503,
+      responseExcerpt: expect.stringContaining("SERVER_UNAVAILABLE") as unknown,
+    });
   });
 
   it("429 is retryable with Retry-After as retryAfterMs", async () => {
     const server = await start();
-    server.faults.next(salesforceFault(429, "REQUEST_LIMIT_EXCEEDED", "slow down", { "Retry-After": "12" }), 1, upsertPath);
+    server.faults.next(
+      salesforceFault(429, "REQUEST_LIMIT_EXCEEDED", "slow down", { "Retry-After": "12" }),
+      1,
+      upsertPath,
+    );
     const error = await failure(adapter(server).deliver(request(1)));
     expect(error).toBeInstanceOf(RetryableDeliveryError);
     expect(error).toHaveProperty("retryAfterMs", 12_000);
@@ -259,7 +354,11 @@ describe("salesforce adapter: errors", () => {
 
   it("400 UNABLE_TO_LOCK_ROW is retryable", async () => {
     const server = await start();
-    server.faults.next(salesforceFault(400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record"), 1, upsertPath);
+    server.faults.next(
+      salesforceFault(400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record"),
+      1,
+      upsertPath,
+    );
     expect(await failure(adapter(server).deliver(request(1)))).toBeInstanceOf(RetryableDeliveryError);
   });
 
@@ -277,7 +376,11 @@ describe("salesforce adapter: errors", () => {
     });
     const error = await failure(adapter(server).deliver(request(1)));
     expect(error).toBeInstanceOf(PermanentDeliveryError);
-    expect(error).toMatchObject({ scope: "record", status: 400, message: expect.stringContaining("REQUIRED_FIELD_MISSING on Reason") as unknown });
+    expect(error).toMatchObject({
+      scope: "record",
+      status: 400,
+      message: expect.stringContaining("REQUIRED_FIELD_MISSING on Reason") as unknown,
+    });
   });
 
   it("300 (several records share the key) is record-level permanent and writes nothing", async () => {
@@ -295,15 +398,27 @@ describe("salesforce adapter: errors", () => {
     for (const overrides of [{ external_id_field: "Nope__c" }, { object: "Casa" }]) {
       const error = await failure(adapter(server, overrides).deliver(request(1)));
       expect(error).toBeInstanceOf(DestinationError);
-      expect(error).toMatchObject({ status: 404, adminHint: expect.stringContaining("External ID") as unknown });
+      expect(error).toMatchObject({
+        status: 404,
+        adminHint: expect.stringContaining("External ID") as unknown,
+      });
     }
   });
 
   it("an unknown mapped field parks the destination", async () => {
-    const server = await start({ objects: { Case: { externalIdFields: ["Handoff_Key__c"], fields: ["Subject", "Handoff_Version__c"] } } });
-    const error = await failure(adapter(server, { mapping: { Subject: { path: "reason" }, Handoff_State__c: { path: "state" } } }).deliver(request(1)));
+    const server = await start({
+      objects: { Case: { externalIdFields: ["Handoff_Key__c"], fields: ["Subject", "Handoff_Version__c"] } },
+    });
+    const error = await failure(
+      adapter(server, {
+        mapping: { Subject: { path: "reason" }, Handoff_State__c: { path: "state" } },
+      }).deliver(request(1)),
+    );
     expect(error).toBeInstanceOf(DestinationError);
-    expect(error).toHaveProperty("message", expect.stringContaining("INVALID_FIELD on Handoff_State__c") as unknown);
+    expect(error).toHaveProperty(
+      "message",
+      expect.stringContaining("INVALID_FIELD on Handoff_State__c") as unknown,
+    );
   });
 
   it("a spent daily API allowance parks the destination", async () => {
@@ -311,7 +426,11 @@ describe("salesforce adapter: errors", () => {
     server.setApiUsage(100);
     const error = await failure(adapter(server).deliver(request(1)));
     expect(error).toBeInstanceOf(DestinationError);
-    expect(error).toMatchObject({ status: 403, message: expect.stringContaining("api-usage 100/100") as unknown, adminHint: expect.stringContaining("daily API") as unknown });
+    expect(error).toMatchObject({
+      status: 403,
+      message: expect.stringContaining("api-usage 100/100") as unknown,
+      adminHint: expect.stringContaining("daily API") as unknown,
+    });
   });
 
   it("refuses a private address unless allowed", async () => {
@@ -323,7 +442,12 @@ describe("salesforce adapter: errors", () => {
 
   it("a key longer than an External ID field holds is record-level permanent", async () => {
     const server = await start();
-    const error = await failure(adapter(server).deliver({ snapshot: snapshot(1, "handoff_initiated", "initiated", "k".repeat(256)), destination: "sfdc" }));
+    const error = await failure(
+      adapter(server).deliver({
+        snapshot: snapshot(1, "handoff_initiated", "initiated", "k".repeat(256)),
+        destination: "sfdc",
+      }),
+    );
     expect(error).toBeInstanceOf(PermanentDeliveryError);
     expect(server.requests).toEqual([]);
   });
@@ -336,7 +460,9 @@ describe("salesforce adapter: ambiguous failures and deleted records", () => {
     server.faults.next({ kind: "after_commit", status: 503 }, 1, (r) => r.path.includes("/sobjects/"));
     expect(await failure(sfdc.deliver(request(1)))).toBeInstanceOf(RetryableDeliveryError);
     const retried = await sfdc.deliver(request(1));
-    expect(server.records()).toEqual([expect.objectContaining({ Id: retried.recordId, Handoff_Version__c: 1 })]);
+    expect(server.records()).toEqual([
+      expect.objectContaining({ Id: retried.recordId, Handoff_Version__c: 1 }),
+    ]);
     expect(server.writes.all().map((w) => w.operation)).toEqual(["create", "update"]);
   });
 
@@ -357,7 +483,9 @@ describe("salesforce adapter: ambiguous failures and deleted records", () => {
     const second = await sfdc.deliver(request(2, { version: 1, recordId: first.recordId ?? "" }));
     expect(second.status).toBe(201);
     expect(second.recordId).not.toBe(first.recordId);
-    expect(server.records()).toEqual([expect.objectContaining({ Id: second.recordId, Handoff_Key__c: "conv-1", Handoff_Version__c: 2 })]);
+    expect(server.records()).toEqual([
+      expect.objectContaining({ Id: second.recordId, Handoff_Key__c: "conv-1", Handoff_Version__c: 2 }),
+    ]);
   });
 
   it("on_missing_record: park throws a DestinationError naming the record", async () => {
@@ -367,7 +495,10 @@ describe("salesforce adapter: ambiguous failures and deleted records", () => {
     server.deleteRecord("Case", first.recordId ?? "");
     const error = await failure(sfdc.deliver(request(2, { version: 1, recordId: first.recordId ?? "" })));
     expect(error).toBeInstanceOf(DestinationError);
-    expect(error).toMatchObject({ status: 404, adminHint: expect.stringContaining(first.recordId ?? "?") as unknown });
+    expect(error).toMatchObject({
+      status: 404,
+      adminHint: expect.stringContaining(first.recordId ?? "?") as unknown,
+    });
     expect(server.records()).toEqual([]);
   });
 });
@@ -380,11 +511,20 @@ describe("salesforce adapter: task in the same composite call", () => {
     const sfdc = adapter(server, { task });
     const first = await sfdc.deliver(request(1));
     expect(first.status).toBe(201);
-    const second = await sfdc.deliver(request(2, { version: 1, recordId: first.recordId ?? "" }, "handoff_failed", "failed"));
+    const second = await sfdc.deliver(
+      request(2, { version: 1, recordId: first.recordId ?? "" }, "handoff_failed", "failed"),
+    );
     expect(second).toEqual({ status: 204, recordId: first.recordId });
-    expect(server.records()).toEqual([expect.objectContaining({ Id: first.recordId, Status: "Escalated", Handoff_Version__c: 2 })]);
+    expect(server.records()).toEqual([
+      expect.objectContaining({ Id: first.recordId, Status: "Escalated", Handoff_Version__c: 2 }),
+    ]);
     expect(server.records("Task")).toEqual([
-      expect.objectContaining({ WhatId: first.recordId, Handoff_Key__c: "conv-1", Handoff_Version__c: 2, Subject: "Follow up AI handoff: refund over limit" }),
+      expect.objectContaining({
+        WhatId: first.recordId,
+        Handoff_Key__c: "conv-1",
+        Handoff_Version__c: 2,
+        Subject: "Follow up AI handoff: refund over limit",
+      }),
     ]);
     expect(server.requests.filter((r) => r.path !== "/services/oauth2/token").map((r) => r.path)).toEqual([
       "/services/data/v62.0/composite",
@@ -395,11 +535,17 @@ describe("salesforce adapter: task in the same composite call", () => {
 
   it("a refused Task rolls the Case back and is classified by the Task's error", async () => {
     const server = await start({
-      objects: { Case: { externalIdFields: ["Handoff_Key__c"] }, Task: { externalIdFields: ["Handoff_Key__c"], requiredFields: ["ActivityDate"] } },
+      objects: {
+        Case: { externalIdFields: ["Handoff_Key__c"] },
+        Task: { externalIdFields: ["Handoff_Key__c"], requiredFields: ["ActivityDate"] },
+      },
     });
     const error = await failure(adapter(server, { task }).deliver(request(1)));
     expect(error).toBeInstanceOf(PermanentDeliveryError);
-    expect(error).toHaveProperty("responseExcerpt", expect.stringContaining("REQUIRED_FIELD_MISSING") as unknown);
+    expect(error).toHaveProperty(
+      "responseExcerpt",
+      expect.stringContaining("REQUIRED_FIELD_MISSING") as unknown,
+    );
     expect(server.records()).toEqual([]);
     expect(server.writes.all()).toEqual([]);
   });
@@ -419,7 +565,9 @@ describe("salesforce adapter: task in the same composite call", () => {
     const sfdc = adapter(server, { task: { ...task, states: ["handoff_failed"] } });
     const first = await sfdc.deliver(request(1));
     expect(server.records("Task")).toEqual([]);
-    await sfdc.deliver(request(2, { version: 1, recordId: first.recordId ?? "" }, "handoff_failed", "failed"));
+    await sfdc.deliver(
+      request(2, { version: 1, recordId: first.recordId ?? "" }, "handoff_failed", "failed"),
+    );
     expect(server.records("Task")).toEqual([expect.objectContaining({ WhatId: first.recordId })]);
   });
 

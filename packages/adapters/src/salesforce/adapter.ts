@@ -10,12 +10,27 @@ import {
 } from "@handoff-sync/schema";
 import { z } from "zod";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
-import { createDestinationHttp, USER_AGENT, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
+import {
+  createDestinationHttp,
+  USER_AGENT,
+  type HttpResponse,
+  type ProxySettings,
+} from "../http/destination-http.js";
 import { maskHeaders, MASK } from "../http/mask-headers.js";
 import { responseExcerpt } from "../http/response-excerpt.js";
 import { createSalesforceTokenCache } from "./auth.js";
-import { classifySalesforceResponse, salesforceErrorCode, type SalesforceOperation, type SalesforceOutcome } from "./classify.js";
-import { buildSalesforceWrite, MAX_EXTERNAL_ID_LENGTH, RECORD_REFERENCE, type SalesforceWrite } from "./mapping.js";
+import {
+  classifySalesforceResponse,
+  salesforceErrorCode,
+  type SalesforceOperation,
+  type SalesforceOutcome,
+} from "./classify.js";
+import {
+  buildSalesforceWrite,
+  MAX_EXTERNAL_ID_LENGTH,
+  RECORD_REFERENCE,
+  type SalesforceWrite,
+} from "./mapping.js";
 
 export type SalesforceConfig = Resolved<SalesforceDestination>;
 
@@ -52,7 +67,11 @@ function savedId(body: unknown): string | undefined {
  * same composite call, all or none. One attempt per delivery, apart from one new session after
  * INVALID_SESSION_ID and, when the ledger's record was deleted, the write that recreates it.
  */
-export function createSalesforceAdapter(name: string, config: SalesforceConfig, options: SalesforceAdapterOptions = {}): Adapter {
+export function createSalesforceAdapter(
+  name: string,
+  config: SalesforceConfig,
+  options: SalesforceAdapterOptions = {},
+): Adapter {
   const now = options.nowMs ?? Date.now;
   const instanceUrl = config.instance_url.replace(/\/+$/, "");
   const tls = config.connection?.tls;
@@ -77,9 +96,19 @@ export function createSalesforceAdapter(name: string, config: SalesforceConfig, 
   });
   const tokenUrl = `${instanceUrl}/services/oauth2/token`;
   const tokens = createSalesforceTokenCache({ http, tokenUrl, auth: config.auth, nowMs: now });
-  const jsonHeaders = (token: string) => ({ authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json" });
+  const jsonHeaders = (token: string) => ({
+    authorization: `Bearer ${token}`,
+    "content-type": "application/json",
+    accept: "application/json",
+  });
 
-  function classify(status: number, body: unknown, headers: HttpResponse["headers"], operation: SalesforceOperation, excerpt: string): SalesforceOutcome {
+  function classify(
+    status: number,
+    body: unknown,
+    headers: HttpResponse["headers"],
+    operation: SalesforceOperation,
+    excerpt: string,
+  ): SalesforceOutcome {
     return classifySalesforceResponse(status, body, headers, {
       operation,
       object: config.object,
@@ -106,7 +135,13 @@ export function createSalesforceAdapter(name: string, config: SalesforceConfig, 
         body: JSON.stringify(body),
         signal,
       });
-      const outcome = classify(response.status, response.json(), response.headers, operation, response.excerpt());
+      const outcome = classify(
+        response.status,
+        response.json(),
+        response.headers,
+        operation,
+        response.excerpt(),
+      );
       if (outcome !== "session_expired") return { response, outcome };
       tokens.invalidate(token);
       if (session.renewed)
@@ -120,17 +155,41 @@ export function createSalesforceAdapter(name: string, config: SalesforceConfig, 
     }
   }
 
-  async function attempt(write: SalesforceWrite, recordId: string | undefined, session: { renewed: boolean }, signal: AbortSignal | undefined): Promise<Attempted> {
+  async function attempt(
+    write: SalesforceWrite,
+    recordId: string | undefined,
+    session: { renewed: boolean },
+    signal: AbortSignal | undefined,
+  ): Promise<Attempted> {
     if (write.kind === "single") {
-      const { response, outcome } = await send(write.request.method, write.request.url, write.request.body, write.operation, session, signal);
+      const { response, outcome } = await send(
+        write.request.method,
+        write.request.url,
+        write.request.body,
+        write.operation,
+        session,
+        signal,
+      );
       const id = savedId(response.json()) ?? recordId;
       return { outcome, status: response.status, ...(id === undefined ? {} : { recordId: id }) };
     }
-    const { response, outcome: envelope } = await send("POST", write.url, write.body, "composite", session, signal);
+    const { response, outcome: envelope } = await send(
+      "POST",
+      write.url,
+      write.body,
+      "composite",
+      session,
+      signal,
+    );
     if (envelope !== "ok") return { outcome: envelope, status: response.status };
     const parsed = CompositeResponseSchema.safeParse(response.json());
     if (!parsed.success)
-      return { outcome: new RetryableDeliveryError("Salesforce composite answer has no compositeResponse", { status: response.status }), status: response.status };
+      return {
+        outcome: new RetryableDeliveryError("Salesforce composite answer has no compositeResponse", {
+          status: response.status,
+        }),
+        status: response.status,
+      };
     const subresponses = parsed.data.compositeResponse;
     const record = subresponses.find((sub) => sub.referenceId === RECORD_REFERENCE);
     const failed = subresponses.filter((sub) => sub.httpStatusCode >= 300);
@@ -139,33 +198,56 @@ export function createSalesforceAdapter(name: string, config: SalesforceConfig, 
       return { outcome: "ok", status: record.httpStatusCode, ...(id === undefined ? {} : { recordId: id }) };
     }
     // With allOrNone the other subrequests only say PROCESSING_HALTED; the cause is the one that does not.
-    const cause = failed.find((sub) => salesforceErrorCode(sub.body)?.errorCode !== "PROCESSING_HALTED") ?? failed[0];
+    const cause =
+      failed.find((sub) => salesforceErrorCode(sub.body)?.errorCode !== "PROCESSING_HALTED") ?? failed[0];
     if (cause === undefined)
-      return { outcome: new RetryableDeliveryError("Salesforce composite answer lacks the record's result", { status: response.status }), status: response.status };
+      return {
+        outcome: new RetryableDeliveryError("Salesforce composite answer lacks the record's result", {
+          status: response.status,
+        }),
+        status: response.status,
+      };
     const operation = cause.referenceId === RECORD_REFERENCE ? write.operation : "upsert";
     const excerpt = responseExcerpt(Buffer.from(JSON.stringify(cause.body ?? null)));
-    return { outcome: classify(cause.httpStatusCode, cause.body, response.headers, operation, excerpt), status: cause.httpStatusCode };
+    return {
+      outcome: classify(cause.httpStatusCode, cause.body, response.headers, operation, excerpt),
+      status: cause.httpStatusCode,
+    };
   }
 
   function missingRecordError(recordId: string, status: number): DestinationError {
-    return new DestinationError(`the ${config.object} ${recordId} this handoff was written to no longer exists in Salesforce`, {
-      status,
-      adminHint: `Restore ${config.object} ${recordId} from the Recycle Bin, or set on_missing_record: recreate to create it again; then resume the queue.`,
-    });
+    return new DestinationError(
+      `the ${config.object} ${recordId} this handoff was written to no longer exists in Salesforce`,
+      {
+        status,
+        adminHint: `Restore ${config.object} ${recordId} from the Recycle Bin, or set on_missing_record: recreate to create it again; then resume the queue.`,
+      },
+    );
   }
 
   function failure(outcome: Exclude<SalesforceOutcome, "ok">, status: number): DeliveryError {
     if (outcome === "session_expired")
       return new AuthError("Salesforce session expired again after renewal", { status });
-    if (outcome === "record_missing") return new PermanentDeliveryError("Salesforce record missing on create", { status });
+    if (outcome === "record_missing")
+      return new PermanentDeliveryError("Salesforce record missing on create", { status });
     return outcome;
   }
 
-  async function deliver({ snapshot, destination, previous, signal }: DeliveryRequest): Promise<DeliveryResult> {
+  async function deliver({
+    snapshot,
+    destination,
+    previous,
+    signal,
+  }: DeliveryRequest): Promise<DeliveryResult> {
     checkKey(snapshot);
     const session = { renewed: false };
     const known = previous?.recordId;
-    let result = await attempt(buildSalesforceWrite(config, snapshot, destination, known), known, session, signal);
+    let result = await attempt(
+      buildSalesforceWrite(config, snapshot, destination, known),
+      known,
+      session,
+      signal,
+    );
     if (result.outcome === "record_missing" && known !== undefined) {
       if (config.on_missing_record === "park") throw missingRecordError(known, result.status);
       // Upsert by external id: if another attempt already recreated it, this finds that record.
@@ -184,12 +266,18 @@ export function createSalesforceAdapter(name: string, config: SalesforceConfig, 
         : `grant_type=${encodeURIComponent("urn:ietf:params:oauth:grant-type:jwt-bearer")}&assertion=${MASK}`;
     const headers = maskHeaders({ "user-agent": USER_AGENT, ...jsonHeaders("token") });
     const [method, url, body] =
-      write.kind === "single" ? [write.request.method, write.request.url, write.request.body] : (["POST", write.url, write.body] as const);
+      write.kind === "single"
+        ? [write.request.method, write.request.url, write.request.body]
+        : (["POST", write.url, write.body] as const);
     return [
       {
         method: "POST",
         url: tokenUrl,
-        headers: { "user-agent": USER_AGENT, "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+        headers: {
+          "user-agent": USER_AGENT,
+          "content-type": "application/x-www-form-urlencoded",
+          accept: "application/json",
+        },
         body: grant,
         note: "only when no session is cached, or once after 401 INVALID_SESSION_ID",
       },

@@ -43,11 +43,16 @@ export function createSalesforceTokenCache(settings: SalesforceTokenCacheSetting
 
   function form(): URLSearchParams {
     if (auth.method === "client_credentials")
-      return new URLSearchParams({ grant_type: "client_credentials", client_id: auth.client_id, client_secret: auth.client_secret });
+      return new URLSearchParams({
+        grant_type: "client_credentials",
+        client_id: auth.client_id,
+        client_secret: auth.client_secret,
+      });
     if (privateKey === undefined || privateKey instanceof Error)
       throw new DestinationError("Salesforce JWT bearer private key cannot be read", {
         ...(privateKey instanceof Error ? { cause: privateKey } : {}),
-        adminHint: "auth.private_key must point to the PEM private key (PKCS#1 or PKCS#8) of the certificate uploaded to the connected app; fix it, then resume the queue.",
+        adminHint:
+          "auth.private_key must point to the PEM private key (PKCS#1 or PKCS#8) of the certificate uploaded to the connected app; fix it, then resume the queue.",
       });
     const assertion = signJwtAssertion({
       clientId: auth.client_id,
@@ -71,10 +76,15 @@ export function createSalesforceTokenCache(settings: SalesforceTokenCacheSetting
       responseExcerpt: response.excerpt(),
       nowMs: settings.nowMs(),
     });
-    if (outcome !== "ok") throw typeof outcome === "string" ? new RetryableDeliveryError(`unexpected token outcome ${outcome}`) : outcome;
+    if (outcome !== "ok")
+      throw typeof outcome === "string"
+        ? new RetryableDeliveryError(`unexpected token outcome ${outcome}`)
+        : outcome;
     const parsed = TokenResponseSchema.safeParse(response.json());
     if (!parsed.success)
-      throw new RetryableDeliveryError("Salesforce token response has no access_token", { status: response.status });
+      throw new RetryableDeliveryError("Salesforce token response has no access_token", {
+        status: response.status,
+      });
     return parsed.data.access_token;
   }
 

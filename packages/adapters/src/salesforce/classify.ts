@@ -33,7 +33,11 @@ export interface SalesforceClassifyContext {
 }
 
 const ApiErrorsSchema = z.array(
-  z.looseObject({ errorCode: z.string(), message: z.string().optional(), fields: z.array(z.string()).optional() }),
+  z.looseObject({
+    errorCode: z.string(),
+    message: z.string().optional(),
+    fields: z.array(z.string()).optional(),
+  }),
 );
 const OAuthErrorSchema = z.looseObject({ error: z.string(), error_description: z.string().optional() });
 
@@ -83,9 +87,19 @@ function tokenHint(error: string | undefined): string {
   }
 }
 
-function retryable(message: string, status: number, headers: HeaderBag, base: object, nowMs: number): RetryableDeliveryError {
+function retryable(
+  message: string,
+  status: number,
+  headers: HeaderBag,
+  base: object,
+  nowMs: number,
+): RetryableDeliveryError {
   const retryAfterMs = parseRetryAfter(headerValue(headers, "retry-after"), nowMs);
-  return new RetryableDeliveryError(message, { ...base, status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+  return new RetryableDeliveryError(message, {
+    ...base,
+    status,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
 }
 
 /**
@@ -111,15 +125,19 @@ export function classifySalesforceResponse(
       return new DestinationError("Salesforce token endpoint not found (404)", {
         ...base,
         status,
-        adminHint: "instance_url must be the org's My Domain URL (https://<domain>.my.salesforce.com); fix it, then resume the queue.",
+        adminHint:
+          "instance_url must be the org's My Domain URL (https://<domain>.my.salesforce.com); fix it, then resume the queue.",
       });
     const oauth = OAuthErrorSchema.safeParse(body);
     const error = oauth.success ? oauth.data.error : undefined;
-    return new AuthError(`Salesforce refused the token request (${status}${error === undefined ? "" : ` ${error}`})`, {
-      ...base,
-      status,
-      adminHint: tokenHint(error),
-    });
+    return new AuthError(
+      `Salesforce refused the token request (${status}${error === undefined ? "" : ` ${error}`})`,
+      {
+        ...base,
+        status,
+        adminHint: tokenHint(error),
+      },
+    );
   }
 
   const code = salesforceErrorCode(body);
@@ -133,7 +151,10 @@ export function classifySalesforceResponse(
       { ...base, status },
     );
   }
-  if (context.operation === "update" && (errorCode === "ENTITY_IS_DELETED" || (status === 404 && errorCode === "NOT_FOUND")))
+  if (
+    context.operation === "update" &&
+    (errorCode === "ENTITY_IS_DELETED" || (status === 404 && errorCode === "NOT_FOUND"))
+  )
     return "record_missing";
   if (status === 401) {
     if (errorCode === "INVALID_SESSION_ID") return "session_expired";
@@ -162,14 +183,19 @@ export function classifySalesforceResponse(
       adminHint: `Give the integration user API Enabled and create/edit access to ${object} and the mapped fields (profile or permission set), then resume the queue.`,
     });
   }
-  if (status === 404 || status === 405 || (status === 400 && errorCode !== undefined && DESTINATION_WIDE_CODES.has(errorCode))) {
+  if (
+    status === 404 ||
+    status === 405 ||
+    (status === 400 && errorCode !== undefined && DESTINATION_WIDE_CODES.has(errorCode))
+  ) {
     return new DestinationError(`Salesforce does not know this object or field (${detail})`, {
       ...base,
       status,
       adminHint: `Check that ${object} exists, that external_id_field (and the task's) is an External ID field on it, that every mapped field exists and is editable by the integration user, and that api_version is supported; then resume the queue.`,
     });
   }
-  if (errorCode === "UNABLE_TO_LOCK_ROW") return retryable(`Salesforce record locked (${detail})`, status, headers, base, nowMs);
+  if (errorCode === "UNABLE_TO_LOCK_ROW")
+    return retryable(`Salesforce record locked (${detail})`, status, headers, base, nowMs);
   if (RETRYABLE_4XX.has(status) || (status >= 500 && status !== 501) || status < 200)
     return retryable(`Salesforce answered ${detail}`, status, headers, base, nowMs);
   return new PermanentDeliveryError(`Salesforce refused the ${object} (${detail})`, { ...base, status });

@@ -22,6 +22,8 @@ export function signJwtAssertion(input: JwtAssertionInput): string {
     aud: input.audience,
     exp: Math.floor(input.nowMs / 1_000) + LIFETIME_S,
   });
-  const signature = sign("RSA-SHA256", Buffer.from(`${header}.${claims}`), input.privateKey).toString("base64url");
+  const signature = sign("RSA-SHA256", Buffer.from(`${header}.${claims}`), input.privateKey).toString(
+    "base64url",
+  );
   return `${header}.${claims}.${signature}`;
 }

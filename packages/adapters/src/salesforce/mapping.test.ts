@@ -13,7 +13,17 @@ const snapshot = HandoffSnapshotSchema.parse({
   version: 4,
   occurred_at: at,
   data: { customer_id: "C-42" },
-  history: [{ event_id: "e1", id: "conv-1", state: "handoff_failed", stage: "failed", occurred_at: at, received_at: at, data: {} }],
+  history: [
+    {
+      event_id: "e1",
+      id: "conv-1",
+      state: "handoff_failed",
+      stage: "failed",
+      occurred_at: at,
+      received_at: at,
+      data: {},
+    },
+  ],
   created_at: at,
   updated_at: at,
 });
@@ -35,7 +45,14 @@ const config: SalesforceConfig = {
 
 describe("salesforceBody", () => {
   it("drops Id and the key field in any case, and always carries the version", () => {
-    expect(salesforceBody({ id: "x", handoff_key__c: "k", Handoff_Version__c: 99, Subject: "s" }, "Handoff_Key__c", "Handoff_Version__c", 4)).toEqual({
+    expect(
+      salesforceBody(
+        { id: "x", handoff_key__c: "k", Handoff_Version__c: 99, Subject: "s" },
+        "Handoff_Key__c",
+        "Handoff_Version__c",
+        4,
+      ),
+    ).toEqual({
       Subject: "s",
       Handoff_Version__c: 4,
     });
@@ -53,7 +70,8 @@ describe("buildSalesforceWrite", () => {
         url: "/services/data/v62.0/sobjects/Case/Handoff_Key__c/chat%2F42%20%C3%A9",
         body: {
           Subject: "AI handoff: ",
-          Description: "Handoff chat/42 é is handoff_failed (failed).\nReason: \nCustomer: C-42\nChannel: \nConversation: conv-1",
+          Description:
+            "Handoff chat/42 é is handoff_failed (failed).\nReason: \nCustomer: C-42\nChannel: \nConversation: conv-1",
           Status: "Escalated",
           Handoff_Version__c: 4,
         },
@@ -63,11 +81,18 @@ describe("buildSalesforceWrite", () => {
 
   it("updates by the ledger's id", () => {
     const write = buildSalesforceWrite(config, snapshot, "sfdc", "500Hs0000000001AAA");
-    expect(write).toMatchObject({ kind: "single", operation: "update", request: { url: "/services/data/v62.0/sobjects/Case/500Hs0000000001AAA" } });
+    expect(write).toMatchObject({
+      kind: "single",
+      operation: "update",
+      request: { url: "/services/data/v62.0/sobjects/Case/500Hs0000000001AAA" },
+    });
   });
 
   it("adds the task in a composite call, linked by reference or by the known id", () => {
-    const withTask = { ...config, task: { object: "Task", external_id_field: "Handoff_Key__c", link_field: "WhatId" } };
+    const withTask = {
+      ...config,
+      task: { object: "Task", external_id_field: "Handoff_Key__c", link_field: "WhatId" },
+    };
     const created = buildSalesforceWrite(withTask, snapshot, "sfdc");
     expect(created).toMatchObject({
       kind: "composite",
@@ -75,17 +100,40 @@ describe("buildSalesforceWrite", () => {
       body: {
         allOrNone: true,
         compositeRequest: [
-          { referenceId: "refRecord", url: "/services/data/v62.0/sobjects/Case/Handoff_Key__c/chat%2F42%20%C3%A9" },
-          { referenceId: "refTask", url: "/services/data/v62.0/sobjects/Task/Handoff_Key__c/chat%2F42%20%C3%A9", body: { WhatId: "@{refRecord.id}", Handoff_Version__c: 4 } },
+          {
+            referenceId: "refRecord",
+            url: "/services/data/v62.0/sobjects/Case/Handoff_Key__c/chat%2F42%20%C3%A9",
+          },
+          {
+            referenceId: "refTask",
+            url: "/services/data/v62.0/sobjects/Task/Handoff_Key__c/chat%2F42%20%C3%A9",
+            body: { WhatId: "@{refRecord.id}", Handoff_Version__c: 4 },
+          },
         ],
       },
     });
     const updated = buildSalesforceWrite(withTask, snapshot, "sfdc", "500X");
-    expect(updated).toMatchObject({ body: { compositeRequest: [{ url: "/services/data/v62.0/sobjects/Case/500X" }, { body: { WhatId: "500X" } }] } });
+    expect(updated).toMatchObject({
+      body: {
+        compositeRequest: [{ url: "/services/data/v62.0/sobjects/Case/500X" }, { body: { WhatId: "500X" } }],
+      },
+    });
   });
 
   it("leaves the task out for states not listed", () => {
-    const write = buildSalesforceWrite({ ...config, task: { object: "Task", external_id_field: "K__c", link_field: "WhatId", states: ["handoff_completed"] } }, snapshot, "sfdc");
+    const write = buildSalesforceWrite(
+      {
+        ...config,
+        task: {
+          object: "Task",
+          external_id_field: "K__c",
+          link_field: "WhatId",
+          states: ["handoff_completed"],
+        },
+      },
+      snapshot,
+      "sfdc",
+    );
     expect(write.kind).toBe("single");
   });
 });

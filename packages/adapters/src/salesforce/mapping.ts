@@ -23,7 +23,10 @@ export const DEFAULT_SALESFORCE_MAPPING: FieldMapping = {
  */
 export const DEFAULT_SALESFORCE_TASK_MAPPING: FieldMapping = {
   Subject: { template: "Follow up AI handoff: {{reason}}", truncate: 255 },
-  Description: { template: "Handoff {{key}} is {{state}} ({{stage}}).\nCustomer: {{data.customer_id}}", truncate: 32_000 },
+  Description: {
+    template: "Handoff {{key}} is {{state}} ({{stage}}).\nCustomer: {{data.customer_id}}",
+    truncate: 32_000,
+  },
 };
 
 /** The composite reference to the record's id, resolved by Salesforce inside the same call. */
@@ -42,7 +45,11 @@ export interface SalesforceSubrequest {
 
 /** What one delivery sends: one sObject write, or a composite call when a task rides along. */
 export type SalesforceWrite =
-  | { readonly kind: "single"; readonly operation: "upsert" | "update"; readonly request: SalesforceSubrequest }
+  | {
+      readonly kind: "single";
+      readonly operation: "upsert" | "update";
+      readonly request: SalesforceSubrequest;
+    }
   | {
       readonly kind: "composite";
       readonly operation: "upsert" | "update";
@@ -88,10 +95,20 @@ export function salesforceApiPath(apiVersion: string, ...segments: readonly stri
  * ledger) is updated by id, which is how a deleted record is noticed; otherwise the record is upserted
  * by external id, which cannot create a second record after an ambiguous failure.
  */
-export function buildSalesforceWrite(config: SalesforceConfig, snapshot: HandoffSnapshot, destination: string, recordId?: string): SalesforceWrite {
+export function buildSalesforceWrite(
+  config: SalesforceConfig,
+  snapshot: HandoffSnapshot,
+  destination: string,
+  recordId?: string,
+): SalesforceWrite {
   const view = mappingView(snapshot, destination);
   const key = salesforceExternalId(snapshot);
-  const body = salesforceBody(applyMapping(config.mapping ?? DEFAULT_SALESFORCE_MAPPING, view), config.external_id_field, config.version_field, snapshot.version);
+  const body = salesforceBody(
+    applyMapping(config.mapping ?? DEFAULT_SALESFORCE_MAPPING, view),
+    config.external_id_field,
+    config.version_field,
+    snapshot.version,
+  );
   const operation = recordId === undefined ? "upsert" : "update";
   const record: SalesforceSubrequest = {
     method: "PATCH",

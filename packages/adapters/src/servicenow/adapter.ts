@@ -2,7 +2,9 @@ import type { LookupFunction } from "node:net";
 import type { Resolved, ServiceNowDestination } from "@handoff-sync/config";
 import { DestinationError, PermanentDeliveryError, RetryableDeliveryError } from "@handoff-sync/schema";
 import { z } from "zod";
-import type { Adapter, DeliveryRequest, DeliveryResult } from "../contract.js";
+import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
+import { USER_AGENT } from "../http/destination-http.js";
+import { maskHeaders } from "../http/mask-headers.js";
 import {
   createDestinationHttp,
   type DestinationHttpSettings,
@@ -241,8 +243,7 @@ export function createServiceNowAdapter(
     return written(updated.response);
   }
 
-  async function deliver(request: DeliveryRequest): Promise<DeliveryResult> {
-    const { snapshot, destination } = request;
+  function bodyOf({ snapshot, destination }: DeliveryRequest): { correlationId: string; body: string } {
     const correlationId = serviceNowCorrelationId(snapshot.key);
     const body = JSON.stringify(
       buildServiceNowBody(applyMapping(mapping, mappingView(snapshot, destination)), {
@@ -251,12 +252,49 @@ export function createServiceNowAdapter(
         versionField,
       }),
     );
+    return { correlationId, body };
+  }
+
+  async function deliver(request: DeliveryRequest): Promise<DeliveryResult> {
+    const { correlationId, body } = bodyOf(request);
     return lock.run(`${instanceUrl} ${config.table} ${correlationId}`, () => write(request, correlationId, body));
+  }
+
+  /** What `write` sends, without a token or a lookup answer: the paths it can take, in order. */
+  function preview(request: DeliveryRequest): PreviewRequest[] {
+    const { correlationId, body } = bodyOf(request);
+    const headers = (withBody: boolean) =>
+      maskHeaders({
+        "user-agent": USER_AGENT,
+        authorization: auth.method === "basic" ? "Basic ****" : "Bearer ****",
+        accept: "application/json",
+        ...(withBody ? { "content-type": "application/json" } : {}),
+      });
+    const recordId = request.previous?.recordId;
+    if (recordId !== undefined) {
+      return [{ method: "PATCH", url: recordUrl(recordId).href, headers: headers(true), body, note: "update the record the ledger names" }];
+    }
+    return [
+      {
+        method: "GET",
+        url: tableUrl({ sysparm_query: serviceNowLookupQuery(correlationId), sysparm_limit: "1" }).href,
+        headers: headers(false),
+        note: "look the record up by correlation_id",
+      },
+      {
+        method: "POST",
+        url: tableUrl().href,
+        headers: headers(true),
+        body,
+        note: "create it when the lookup finds none (else PATCH the record found with this body)",
+      },
+    ];
   }
 
   return {
     type: "servicenow",
     deliver,
+    preview,
     close: () => http.close(),
   };
 }

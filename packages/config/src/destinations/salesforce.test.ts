@@ -25,11 +25,20 @@ describe("SalesforceDestinationSchema", () => {
   it("defaults the JWT audience and the task's object, key and link", () => {
     const parsed = SalesforceDestinationSchema.parse({
       ...minimal,
-      auth: { method: "jwt_bearer", client_id: "3MVG9", username: "u@acme.example", private_key: "file:/keys/sf.pem" },
+      auth: {
+        method: "jwt_bearer",
+        client_id: "3MVG9",
+        username: "u@acme.example",
+        private_key: "file:/keys/sf.pem",
+      },
       task: {},
     });
     expect(parsed.auth).toMatchObject({ audience: "https://login.salesforce.com" });
-    expect(parsed.task).toEqual({ object: "Task", external_id_field: "Handoff_Key__c", link_field: "WhatId" });
+    expect(parsed.task).toEqual({
+      object: "Task",
+      external_id_field: "Handoff_Key__c",
+      link_field: "WhatId",
+    });
   });
 
   it.each([

@@ -26,7 +26,10 @@ const JwtBearerSchema = z.strictObject({
   audience: z.url({ protocol: /^https?$/ }).default("https://login.salesforce.com"),
 });
 
-export const SalesforceAuthSchema = z.discriminatedUnion("method", [ClientCredentialsSchema, JwtBearerSchema]);
+export const SalesforceAuthSchema = z.discriminatedUnion("method", [
+  ClientCredentialsSchema,
+  JwtBearerSchema,
+]);
 export type SalesforceAuth = z.infer<typeof SalesforceAuthSchema>;
 
 /** A follow-up Task (or any activity-like sObject) written in the same composite call as the record. */

@@ -44,6 +44,12 @@ export class FaultInjector {
     return this;
   }
 
+  /** Adds a rule checked before every other, e.g. to hold the next write whatever else is set. */
+  prepend(rule: FaultRule): this {
+    this.rules.unshift({ ...rule });
+    return this;
+  }
+
   /** The next `times` matching requests get this fault. */
   next(fault: Fault, times = 1, match?: FaultRule["match"]): this {
     return this.add({ fault, times, ...(match ? { match } : {}) });

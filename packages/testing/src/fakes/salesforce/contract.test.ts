@@ -35,7 +35,11 @@ async function start(options: FakeSalesforceOptions = {}): Promise<FakeSalesforc
 }
 
 function form(fields: Record<string, string>): RequestInit {
-  return { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString() };
+  return {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(fields).toString(),
+  };
 }
 
 function jwt(claims: Record<string, unknown>, key: KeyObject = keys.privateKey): string {
@@ -52,31 +56,52 @@ const validClaims = () => ({
 });
 
 async function token(fake: FakeSalesforce): Promise<string> {
-  const response = await fetch(`${fake.url}/services/oauth2/token`, form({ grant_type: "client_credentials", client_id: CLIENT_ID, client_secret: CLIENT_SECRET }));
+  const response = await fetch(
+    `${fake.url}/services/oauth2/token`,
+    form({ grant_type: "client_credentials", client_id: CLIENT_ID, client_secret: CLIENT_SECRET }),
+  );
   const body = (await response.json()) as { access_token: string };
   return body.access_token;
 }
 
-async function api(fake: FakeSalesforce, method: string, path: string, body?: unknown, bearer?: string): Promise<{ status: number; headers: Headers; body: unknown }> {
+async function api(
+  fake: FakeSalesforce,
+  method: string,
+  path: string,
+  body?: unknown,
+  bearer?: string,
+): Promise<{ status: number; headers: Headers; body: unknown }> {
   const response = await fetch(`${fake.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${bearer ?? (await token(fake))}`, "content-type": "application/json" },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text === "" ? undefined : (JSON.parse(text) as unknown) };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text === "" ? undefined : (JSON.parse(text) as unknown),
+  };
 }
 
-const errorEntry = (errorCode: string) => ({ errorCode, message: expect.any(String) as unknown, fields: expect.any(Array) as unknown });
+const errorEntry = (errorCode: string) => ({
+  errorCode,
+  message: expect.any(String) as unknown,
+  fields: expect.any(Array) as unknown,
+});
 
 describe("OAuth token endpoint", () => {
   it("client credentials: access_token, instance_url, token_type, issued_at, scope, id, signature; no refresh_token or expires_in", async () => {
     const fake = await start();
-    const response = await fetch(`${fake.url}/services/oauth2/token`, form({ grant_type: "client_credentials", client_id: CLIENT_ID, client_secret: CLIENT_SECRET }));
+    const response = await fetch(
+      `${fake.url}/services/oauth2/token`,
+      form({ grant_type: "client_credentials", client_id: CLIENT_ID, client_secret: CLIENT_SECRET }),
+    );
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ instance_url: fake.url, token_type: "Bearer" });
-    for (const field of ["access_token", "issued_at", "scope", "id", "signature"]) expect(typeof body[field]).toBe("string");
+    for (const field of ["access_token", "issued_at", "scope", "id", "signature"])
+      expect(typeof body[field]).toBe("string");
     expect(body).not.toHaveProperty("refresh_token");
     expect(body).not.toHaveProperty("expires_in");
   });
@@ -86,7 +111,10 @@ describe("OAuth token endpoint", () => {
     [{ client_id: "unknown", client_secret: CLIENT_SECRET }, "invalid_client_id"],
   ])("client credentials refused with 400 {error, error_description}", async (credentials, error) => {
     const fake = await start();
-    const response = await fetch(`${fake.url}/services/oauth2/token`, form({ grant_type: "client_credentials", ...credentials }));
+    const response = await fetch(
+      `${fake.url}/services/oauth2/token`,
+      form({ grant_type: "client_credentials", ...credentials }),
+    );
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ error, error_description: expect.any(String) as unknown });
   });
@@ -98,19 +126,29 @@ describe("OAuth token endpoint", () => {
       form({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: jwt(validClaims()) }),
     );
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ access_token: expect.any(String) as unknown, instance_url: fake.url });
+    expect(await response.json()).toMatchObject({
+      access_token: expect.any(String) as unknown,
+      instance_url: fake.url,
+    });
   });
 
   it.each([
     ["signed with another key", () => jwt(validClaims(), otherKey), "invalid_grant"],
-    ["for another audience", () => jwt({ ...validClaims(), aud: "https://test.salesforce.com" }), "invalid_grant"],
+    [
+      "for another audience",
+      () => jwt({ ...validClaims(), aud: "https://test.salesforce.com" }),
+      "invalid_grant",
+    ],
     ["expired", () => jwt({ ...validClaims(), exp: Math.floor(Date.now() / 1000) - 10 }), "invalid_grant"],
     ["for an unapproved user", () => jwt({ ...validClaims(), sub: "someone@else" }), "invalid_grant"],
     ["from another client", () => jwt({ ...validClaims(), iss: "other" }), "invalid_client_id"],
     ["not a JWT", () => "garbage", "invalid_grant"],
   ])("JWT bearer refuses an assertion %s", async (_, assertion, error) => {
     const fake = await start();
-    const response = await fetch(`${fake.url}/services/oauth2/token`, form({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: assertion() }));
+    const response = await fetch(
+      `${fake.url}/services/oauth2/token`,
+      form({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: assertion() }),
+    );
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ error, error_description: expect.any(String) as unknown });
   });
@@ -127,7 +165,9 @@ describe("sessions", () => {
     const fake = await start();
     const response = await api(fake, "GET", `${V}/sobjects/Case/Handoff_Key__c/k`, undefined, "bogus");
     expect(response.status).toBe(401);
-    expect(response.body).toEqual([{ message: "Session expired or invalid", errorCode: "INVALID_SESSION_ID", fields: [] }]);
+    expect(response.body).toEqual([
+      { message: "Session expired or invalid", errorCode: "INVALID_SESSION_ID", fields: [] },
+    ]);
   });
 
   it("a session expires after N requests, and after expireSessions()", async () => {
@@ -151,11 +191,28 @@ describe("upsert by external id: PATCH /sobjects/Case/Handoff_Key__c/{key}", () 
     const fake = await start();
     const first = await api(fake, "PATCH", path, { Subject: "Refund", Handoff_Version__c: 1 });
     expect(first.status).toBe(201);
-    expect(first.body).toEqual({ id: expect.stringMatching(/^500\w{15}$/) as unknown, success: true, errors: [], created: true });
+    expect(first.body).toEqual({
+      id: expect.stringMatching(/^500\w{15}$/) as unknown,
+      success: true,
+      errors: [],
+      created: true,
+    });
     const second = await api(fake, "PATCH", path, { Subject: "Refund (done)", Handoff_Version__c: 2 });
     expect(second.status).toBe(200);
-    expect(second.body).toEqual({ id: (first.body as { id: string }).id, success: true, errors: [], created: false });
-    expect(fake.records()).toEqual([{ Id: (first.body as { id: string }).id, Handoff_Key__c: "conv-1", Subject: "Refund (done)", Handoff_Version__c: 2 }]);
+    expect(second.body).toEqual({
+      id: (first.body as { id: string }).id,
+      success: true,
+      errors: [],
+      created: false,
+    });
+    expect(fake.records()).toEqual([
+      {
+        Id: (first.body as { id: string }).id,
+        Handoff_Key__c: "conv-1",
+        Subject: "Refund (done)",
+        Handoff_Version__c: 2,
+      },
+    ]);
     expect(fake.writes.all().map((write) => [write.operation, write.externalId, write.version])).toEqual([
       ["create", "conv-1", 1],
       ["update", "conv-1", 2],
@@ -171,28 +228,45 @@ describe("upsert by external id: PATCH /sobjects/Case/Handoff_Key__c/{key}", () 
   it("API v45.0 and older answer an update with 204 and no body", async () => {
     const fake = await start();
     const old = `/services/data/v45.0/sobjects/Case/Handoff_Key__c/conv-1`;
-    expect((await api(fake, "PATCH", old, { Subject: "a" })).body).toEqual({ id: expect.any(String) as unknown, success: true, errors: [] });
+    expect((await api(fake, "PATCH", old, { Subject: "a" })).body).toEqual({
+      id: expect.any(String) as unknown,
+      success: true,
+      errors: [],
+    });
     const update = await api(fake, "PATCH", old, { Subject: "b" });
     expect(update.status).toBe(204);
     expect(update.body).toBeUndefined();
   });
 
-  it.each([["Id"], ["Handoff_Key__c"]])("refuses a body containing %s with 400 and an error array", async (field) => {
-    const fake = await start();
-    const response = await api(fake, "PATCH", path, { [field]: "x", Subject: "a" });
-    expect(response.status).toBe(400);
-    expect(response.body).toEqual([{ ...errorEntry("INVALID_FIELD"), fields: [field] }]);
-  });
+  it.each([["Id"], ["Handoff_Key__c"]])(
+    "refuses a body containing %s with 400 and an error array",
+    async (field) => {
+      const fake = await start();
+      const response = await api(fake, "PATCH", path, { [field]: "x", Subject: "a" });
+      expect(response.status).toBe(400);
+      expect(response.body).toEqual([{ ...errorEntry("INVALID_FIELD"), fields: [field] }]);
+    },
+  );
 
   it("a field that is not an External ID, or an unknown object: 404 NOT_FOUND", async () => {
     const fake = await start();
-    expect(await api(fake, "PATCH", `${V}/sobjects/Case/Subject/conv-1`, { Status: "New" })).toMatchObject({ status: 404, body: [errorEntry("NOT_FOUND")] });
-    expect(await api(fake, "PATCH", `${V}/sobjects/Casa/Handoff_Key__c/conv-1`, { Status: "New" })).toMatchObject({ status: 404, body: [errorEntry("NOT_FOUND")] });
+    expect(await api(fake, "PATCH", `${V}/sobjects/Case/Subject/conv-1`, { Status: "New" })).toMatchObject({
+      status: 404,
+      body: [errorEntry("NOT_FOUND")],
+    });
+    expect(
+      await api(fake, "PATCH", `${V}/sobjects/Casa/Handoff_Key__c/conv-1`, { Status: "New" }),
+    ).toMatchObject({ status: 404, body: [errorEntry("NOT_FOUND")] });
   });
 
   it("an unknown field in the body: 400 INVALID_FIELD naming it", async () => {
-    const fake = await start({ objects: { Case: { externalIdFields: ["Handoff_Key__c"], fields: ["Subject"] } } });
-    expect(await api(fake, "PATCH", path, { Subject: "a", Nope__c: 1 })).toMatchObject({ status: 400, body: [{ errorCode: "INVALID_FIELD", fields: ["Nope__c"] }] });
+    const fake = await start({
+      objects: { Case: { externalIdFields: ["Handoff_Key__c"], fields: ["Subject"] } },
+    });
+    expect(await api(fake, "PATCH", path, { Subject: "a", Nope__c: 1 })).toMatchObject({
+      status: 400,
+      body: [{ errorCode: "INVALID_FIELD", fields: ["Nope__c"] }],
+    });
   });
 
   it("several records with the external id: 300 with their URLs, nothing written", async () => {
@@ -216,9 +290,14 @@ describe("upsert by external id: PATCH /sobjects/Case/Handoff_Key__c/{key}", () 
     const fake = await start({
       objects: { Case: { externalIdFields: ["Handoff_Key__c"], requiredFields: ["Subject"] } },
       validate: (_object, fields) =>
-        fields["Status"] === "Bogus" ? { errorCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", message: "Status is not allowed", fields: [] } : undefined,
+        fields["Status"] === "Bogus"
+          ? { errorCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", message: "Status is not allowed", fields: [] }
+          : undefined,
     });
-    expect(await api(fake, "PATCH", path, { Status: "New" })).toMatchObject({ status: 400, body: [{ errorCode: "REQUIRED_FIELD_MISSING", fields: ["Subject"] }] });
+    expect(await api(fake, "PATCH", path, { Status: "New" })).toMatchObject({
+      status: 400,
+      body: [{ errorCode: "REQUIRED_FIELD_MISSING", fields: ["Subject"] }],
+    });
     expect(await api(fake, "PATCH", path, { Subject: "a", Status: "Bogus" })).toMatchObject({
       status: 400,
       body: [errorEntry("FIELD_CUSTOM_VALIDATION_EXCEPTION")],
@@ -232,10 +311,19 @@ describe("update and delete by id", () => {
     const id = fake.seedRecord("Case", { Handoff_Key__c: "conv-1", Subject: "a" });
     const update = await api(fake, "PATCH", `${V}/sobjects/Case/${id}`, { Subject: "b" });
     expect(update).toMatchObject({ status: 204, body: undefined });
-    expect((await api(fake, "GET", `${V}/sobjects/Case/${id}`)).body).toMatchObject({ attributes: { type: "Case" }, Id: id, Subject: "b" });
+    expect((await api(fake, "GET", `${V}/sobjects/Case/${id}`)).body).toMatchObject({
+      attributes: { type: "Case" },
+      Id: id,
+      Subject: "b",
+    });
     fake.deleteRecord("Case", id);
-    expect(await api(fake, "PATCH", `${V}/sobjects/Case/${id}`, { Subject: "c" })).toMatchObject({ status: 404, body: [errorEntry("ENTITY_IS_DELETED")] });
-    expect(await api(fake, "PATCH", `${V}/sobjects/Case/500Hs0000009999AAA`, { Subject: "c" })).toMatchObject({ status: 404, body: [errorEntry("NOT_FOUND")] });
+    expect(await api(fake, "PATCH", `${V}/sobjects/Case/${id}`, { Subject: "c" })).toMatchObject({
+      status: 404,
+      body: [errorEntry("ENTITY_IS_DELETED")],
+    });
+    expect(await api(fake, "PATCH", `${V}/sobjects/Case/500Hs0000009999AAA`, { Subject: "c" })).toMatchObject(
+      { status: 404, body: [errorEntry("NOT_FOUND")] },
+    );
     expect(fake.records()).toEqual([]);
   });
 });
@@ -244,8 +332,18 @@ describe("composite: POST /composite {allOrNone, compositeRequest}", () => {
   const request = (taskBody: Record<string, unknown>) => ({
     allOrNone: true,
     compositeRequest: [
-      { method: "PATCH", url: `${V}/sobjects/Case/Handoff_Key__c/conv-1`, referenceId: "refCase", body: { Subject: "Refund" } },
-      { method: "PATCH", url: `${V}/sobjects/Task/Handoff_Key__c/conv-1`, referenceId: "refTask", body: { WhatId: "@{refCase.id}", ...taskBody } },
+      {
+        method: "PATCH",
+        url: `${V}/sobjects/Case/Handoff_Key__c/conv-1`,
+        referenceId: "refCase",
+        body: { Subject: "Refund" },
+      },
+      {
+        method: "PATCH",
+        url: `${V}/sobjects/Task/Handoff_Key__c/conv-1`,
+        referenceId: "refTask",
+        body: { WhatId: "@{refCase.id}", ...taskBody },
+      },
     ],
   });
 
@@ -254,7 +352,14 @@ describe("composite: POST /composite {allOrNone, compositeRequest}", () => {
     const bearer = await token(fake);
     const response = await api(fake, "POST", `${V}/composite`, request({ Subject: "Call back" }), bearer);
     expect(response.status).toBe(200);
-    const { compositeResponse } = response.body as { compositeResponse: { body: { id: string }; httpStatusCode: number; referenceId: string; httpHeaders: Record<string, string> }[] };
+    const { compositeResponse } = response.body as {
+      compositeResponse: {
+        body: { id: string };
+        httpStatusCode: number;
+        referenceId: string;
+        httpHeaders: Record<string, string>;
+      }[];
+    };
     expect(compositeResponse.map((sub) => [sub.referenceId, sub.httpStatusCode])).toEqual([
       ["refCase", 201],
       ["refTask", 201],
@@ -269,10 +374,15 @@ describe("composite: POST /composite {allOrNone, compositeRequest}", () => {
     const fake = await start();
     const response = await api(fake, "POST", `${V}/composite`, {
       ...request({}),
-      compositeRequest: [request({}).compositeRequest[0], { ...request({}).compositeRequest[1], url: `${V}/sobjects/Task/Nope__c/conv-1` }],
+      compositeRequest: [
+        request({}).compositeRequest[0],
+        { ...request({}).compositeRequest[1], url: `${V}/sobjects/Task/Nope__c/conv-1` },
+      ],
     });
     expect(response.status).toBe(200);
-    const { compositeResponse } = response.body as { compositeResponse: { body: unknown; httpStatusCode: number }[] };
+    const { compositeResponse } = response.body as {
+      compositeResponse: { body: unknown; httpStatusCode: number }[];
+    };
     expect(compositeResponse.map((sub) => [sub.httpStatusCode, sub.body])).toEqual([
       [400, [errorEntry("PROCESSING_HALTED")]],
       [404, [errorEntry("NOT_FOUND")]],
@@ -294,8 +404,16 @@ describe("limits and faults", () => {
   it("salesforceFault answers with Salesforce's error array, applying nothing", async () => {
     const fake = await start();
     const bearer = await token(fake);
-    fake.faults.next(salesforceFault(400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record"));
-    const response = await api(fake, "PATCH", `${V}/sobjects/Case/Handoff_Key__c/k`, { Subject: "x" }, bearer);
+    fake.faults.next(
+      salesforceFault(400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record"),
+    );
+    const response = await api(
+      fake,
+      "PATCH",
+      `${V}/sobjects/Case/Handoff_Key__c/k`,
+      { Subject: "x" },
+      bearer,
+    );
     expect(response).toMatchObject({ status: 400, body: [errorEntry("UNABLE_TO_LOCK_ROW")] });
     expect(response.headers.get("content-type")).toContain("application/json");
     expect(fake.records()).toEqual([]);
@@ -305,7 +423,13 @@ describe("limits and faults", () => {
     const fake = await start();
     const bearer = await token(fake);
     fake.faults.next({ kind: "after_commit", status: 503 });
-    expect((await api(fake, "PATCH", `${V}/sobjects/Case/Handoff_Key__c/k`, { Subject: "x" }, bearer).catch(() => ({ status: 503 }))).status).toBe(503);
+    expect(
+      (
+        await api(fake, "PATCH", `${V}/sobjects/Case/Handoff_Key__c/k`, { Subject: "x" }, bearer).catch(
+          () => ({ status: 503 }),
+        )
+      ).status,
+    ).toBe(503);
     expect(fake.records()).toHaveLength(1);
   });
 });

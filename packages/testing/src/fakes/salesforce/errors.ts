@@ -7,7 +7,11 @@ export interface SalesforceApiError {
   readonly fields: readonly string[];
 }
 
-export function salesforceErrors(errorCode: string, message: string, fields: readonly string[] = []): SalesforceApiError[] {
+export function salesforceErrors(
+  errorCode: string,
+  message: string,
+  fields: readonly string[] = [],
+): SalesforceApiError[] {
   return [{ message, errorCode, fields }];
 }
 
@@ -28,4 +32,5 @@ export function salesforceFault(
 }
 
 export const NOT_FOUND_MESSAGE = "The requested resource does not exist";
-export const PROCESSING_HALTED_MESSAGE = "The transaction was rolled back since another operation in the same transaction failed.";
+export const PROCESSING_HALTED_MESSAGE =
+  "The transaction was rolled back since another operation in the same transaction failed.";

@@ -1,6 +1,18 @@
 import { createHmac, randomBytes } from "node:crypto";
-import { startFakeServer, WriteLog, type AppliedWrite, type FakeRequest, type FakeResponse, type FakeServer } from "../fake-server.js";
-import { NOT_FOUND_MESSAGE, PROCESSING_HALTED_MESSAGE, salesforceErrors, type SalesforceApiError } from "./errors.js";
+import {
+  startFakeServer,
+  WriteLog,
+  type AppliedWrite,
+  type FakeRequest,
+  type FakeResponse,
+  type FakeServer,
+} from "../fake-server.js";
+import {
+  NOT_FOUND_MESSAGE,
+  PROCESSING_HALTED_MESSAGE,
+  salesforceErrors,
+  type SalesforceApiError,
+} from "./errors.js";
 import { checkJwtAssertion, type JwtBearerSettings } from "./jwt-assertion.js";
 
 export interface FakeSalesforceObject {
@@ -86,7 +98,12 @@ interface Answer {
   readonly headers?: Record<string, string>;
 }
 
-const errorAnswer = (status: number, errorCode: string, message: string, fields: readonly string[] = []): Answer => ({
+const errorAnswer = (
+  status: number,
+  errorCode: string,
+  message: string,
+  fields: readonly string[] = [],
+): Answer => ({
   status,
   body: salesforceErrors(errorCode, message, fields),
 });
@@ -96,7 +113,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function cloneStore(store: Store): Store {
-  return new Map([...store].map(([object, rows]) => [object, new Map([...rows].map(([id, row]) => [id, { ...row }]))]));
+  return new Map(
+    [...store].map(([object, rows]) => [object, new Map([...rows].map(([id, row]) => [id, { ...row }]))]),
+  );
 }
 
 /**
@@ -111,7 +130,9 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
   const versionField = options.versionField ?? "Handoff_Version__c";
   const now = options.nowMs ?? Date.now;
   const writes = new WriteLog();
-  let store: Store = new Map(Object.keys(objects).map((name) => [name, new Map<string, Record<string, unknown>>()]));
+  let store: Store = new Map(
+    Object.keys(objects).map((name) => [name, new Map<string, Record<string, unknown>>()]),
+  );
   let deleted = new Map<string, Set<string>>(Object.keys(objects).map((name) => [name, new Set<string>()]));
   const sessions = new Map<string, Session>();
   const limit = { used: 0, max: options.dailyApiLimit ?? 15_000 };
@@ -138,7 +159,9 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
         id,
         token_type: "Bearer",
         issued_at: issuedAt,
-        signature: createHmac("sha256", clientSecret).update(id + issuedAt).digest("base64"),
+        signature: createHmac("sha256", clientSecret)
+          .update(id + issuedAt)
+          .digest("base64"),
         scope: "api",
       },
     };
@@ -152,7 +175,8 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
     });
     if (form["grant_type"] === "client_credentials") {
       if (form["client_id"] !== clientId) return oauthError("invalid_client_id", "client identifier invalid");
-      if (form["client_secret"] !== clientSecret) return oauthError("invalid_client", "invalid client credentials");
+      if (form["client_secret"] !== clientSecret)
+        return oauthError("invalid_client", "invalid client credentials");
       return issueToken();
     }
     if (form["grant_type"] === JWT_GRANT) {
@@ -185,8 +209,18 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
     return tx.store.get(object)?.get(id);
   }
 
-  function describeRecord(object: string, record: Record<string, unknown>, version: string): Record<string, unknown> {
-    return { attributes: { type: object, url: `/services/data/v${version}/sobjects/${object}/${String(record["Id"])}` }, ...record };
+  function describeRecord(
+    object: string,
+    record: Record<string, unknown>,
+    version: string,
+  ): Record<string, unknown> {
+    return {
+      attributes: {
+        type: object,
+        url: `/services/data/v${version}/sobjects/${object}/${String(record["Id"])}`,
+      },
+      ...record,
+    };
   }
 
   /** Field checks shared by create and update; an answer means the write is refused. */
@@ -201,25 +235,42 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
       const known = new Set([...described.fields, ...described.externalIdFields, "Id"]);
       const unknown = Object.keys(fields).find((field) => !known.has(field));
       if (unknown !== undefined)
-        return errorAnswer(400, "INVALID_FIELD", `No such column '${unknown}' on sobject of type ${object}`, [unknown]);
+        return errorAnswer(400, "INVALID_FIELD", `No such column '${unknown}' on sobject of type ${object}`, [
+          unknown,
+        ]);
     }
     if (existing === undefined) {
-      const missing = (described?.requiredFields ?? []).filter((field) => fields[field] === undefined || fields[field] === null || fields[field] === "");
+      const missing = (described?.requiredFields ?? []).filter(
+        (field) => fields[field] === undefined || fields[field] === null || fields[field] === "",
+      );
       if (missing.length > 0)
-        return errorAnswer(400, "REQUIRED_FIELD_MISSING", `Required fields are missing: [${missing.join(", ")}]`, missing);
+        return errorAnswer(
+          400,
+          "REQUIRED_FIELD_MISSING",
+          `Required fields are missing: [${missing.join(", ")}]`,
+          missing,
+        );
     }
     for (const field of described?.lookupFields ?? []) {
       const target = fields[field];
       if (target === undefined || target === null) continue;
       const exists = typeof target === "string" && [...tx.store.values()].some((rows) => rows.has(target));
-      if (!exists) return errorAnswer(400, "INVALID_CROSS_REFERENCE_KEY", `invalid cross reference id`, [field]);
+      if (!exists)
+        return errorAnswer(400, "INVALID_CROSS_REFERENCE_KEY", `invalid cross reference id`, [field]);
     }
     const refused = options.validate?.(object, fields, existing as FakeSalesforceRecord | undefined);
     if (refused !== undefined) return { status: 400, body: [refused] };
     return undefined;
   }
 
-  function logWrite(tx: Transaction, operation: AppliedWrite["operation"], object: string, record: Record<string, unknown>, fields: Record<string, unknown>, externalId?: string): void {
+  function logWrite(
+    tx: Transaction,
+    operation: AppliedWrite["operation"],
+    object: string,
+    record: Record<string, unknown>,
+    fields: Record<string, unknown>,
+    externalId?: string,
+  ): void {
     const version = record[versionField];
     tx.writes.push({
       operation,
@@ -231,19 +282,42 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
     });
   }
 
-  function upsert(tx: Transaction, version: string, object: string, field: string, value: string, body: unknown, updateOnly: boolean): Answer {
+  function upsert(
+    tx: Transaction,
+    version: string,
+    object: string,
+    field: string,
+    value: string,
+    body: unknown,
+    updateOnly: boolean,
+  ): Answer {
     if (!objects[object]?.externalIdFields.includes(field))
-      return errorAnswer(404, "NOT_FOUND", `Provided external ID field does not exist or is not accessible: ${field}`);
-    if (!isObject(body)) return errorAnswer(400, "JSON_PARSER_ERROR", "Unexpected character: was expecting a JSON object");
+      return errorAnswer(
+        404,
+        "NOT_FOUND",
+        `Provided external ID field does not exist or is not accessible: ${field}`,
+      );
+    if (!isObject(body))
+      return errorAnswer(400, "JSON_PARSER_ERROR", "Unexpected character: was expecting a JSON object");
     const { attributes: _attributes, ...fields } = body;
     for (const forbidden of ["Id", field]) {
       if (Object.keys(fields).some((name) => name.toLowerCase() === forbidden.toLowerCase()))
-        return errorAnswer(400, "INVALID_FIELD", `Unable to create/update fields: ${forbidden}. The body of an upsert by external ID must not set it.`, [forbidden]);
+        return errorAnswer(
+          400,
+          "INVALID_FIELD",
+          `Unable to create/update fields: ${forbidden}. The body of an upsert by external ID must not set it.`,
+          [forbidden],
+        );
     }
     const rows = tx.store.get(object) ?? new Map<string, Record<string, unknown>>();
     const matches = [...rows.values()].filter((record) => record[field] === value);
     if (matches.length > 1)
-      return { status: 300, body: matches.map((record) => `/services/data/v${version}/sobjects/${object}/${String(record["Id"])}`) };
+      return {
+        status: 300,
+        body: matches.map(
+          (record) => `/services/data/v${version}/sobjects/${object}/${String(record["Id"])}`,
+        ),
+      };
     const existing = matches[0];
     if (existing === undefined && updateOnly) return errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
     const refused = checkFields(tx, object, fields, existing);
@@ -263,21 +337,31 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
     }
     Object.assign(existing, fields);
     logWrite(tx, "update", object, existing, fields, value);
-    return modern ? { status: 200, body: { id: existing["Id"], success: true, errors: [], created: false } } : { status: 204 };
+    return modern
+      ? { status: 200, body: { id: existing["Id"], success: true, errors: [], created: false } }
+      : { status: 204 };
   }
 
   function updateById(tx: Transaction, object: string, id: string, body: unknown): Answer {
-    if (!isObject(body)) return errorAnswer(400, "JSON_PARSER_ERROR", "Unexpected character: was expecting a JSON object");
+    if (!isObject(body))
+      return errorAnswer(400, "JSON_PARSER_ERROR", "Unexpected character: was expecting a JSON object");
     const { attributes: _attributes, ...fields } = body;
     if (tx.deleted.get(object)?.has(id)) return errorAnswer(404, "ENTITY_IS_DELETED", "entity is deleted");
     const existing = row(tx, object, id);
     if (existing === undefined) return errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
     if ("Id" in fields && fields["Id"] !== id)
-      return errorAnswer(400, "INVALID_ID_FIELD", "The Id field should not be specified in the sobject data.", ["Id"]);
+      return errorAnswer(
+        400,
+        "INVALID_ID_FIELD",
+        "The Id field should not be specified in the sobject data.",
+        ["Id"],
+      );
     const refused = checkFields(tx, object, fields, existing);
     if (refused !== undefined) return refused;
     Object.assign(existing, fields);
-    const externalId = objects[object]?.externalIdFields.map((name) => existing[name]).find((v) => typeof v === "string");
+    const externalId = objects[object]?.externalIdFields
+      .map((name) => existing[name])
+      .find((v) => typeof v === "string");
     logWrite(tx, "update", object, existing, fields, externalId);
     return { status: 204 };
   }
@@ -285,7 +369,9 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
   function remove(tx: Transaction, object: string, id: string): Answer {
     const existing = row(tx, object, id);
     if (existing === undefined)
-      return tx.deleted.get(object)?.has(id) ? errorAnswer(404, "ENTITY_IS_DELETED", "entity is deleted") : errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
+      return tx.deleted.get(object)?.has(id)
+        ? errorAnswer(404, "ENTITY_IS_DELETED", "entity is deleted")
+        : errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
     tx.store.get(object)?.delete(id);
     tx.deleted.get(object)?.add(id);
     logWrite(tx, "delete", object, existing, {});
@@ -293,25 +379,54 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
   }
 
   /** One REST call below /services/data/vXX.X, inside a transaction. */
-  function dispatch(tx: Transaction, method: string, version: string, rest: string, query: URLSearchParams, body: unknown): Answer {
-    const parts = rest.split("/").filter(Boolean).map((part) => decodeURIComponent(part));
-    if (parts[0] !== "sobjects" || parts.length < 3 || parts.length > 4) return errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
+  function dispatch(
+    tx: Transaction,
+    method: string,
+    version: string,
+    rest: string,
+    query: URLSearchParams,
+    body: unknown,
+  ): Answer {
+    const parts = rest
+      .split("/")
+      .filter(Boolean)
+      .map((part) => decodeURIComponent(part));
+    if (parts[0] !== "sobjects" || parts.length < 3 || parts.length > 4)
+      return errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
     const object = parts[1] ?? "";
     if (!tx.store.has(object)) return errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
     if (parts.length === 4) {
       const field = parts[2] ?? "";
       const value = parts[3] ?? "";
-      if (method === "PATCH") return upsert(tx, version, object, field, value, body, query.get("updateOnly") === "true");
+      if (method === "PATCH")
+        return upsert(tx, version, object, field, value, body, query.get("updateOnly") === "true");
       if (method === "GET") {
         if (!objects[object]?.externalIdFields.includes(field))
-          return errorAnswer(404, "NOT_FOUND", `Provided external ID field does not exist or is not accessible: ${field}`);
-        const matches = [...(tx.store.get(object)?.values() ?? [])].filter((record) => record[field] === value);
+          return errorAnswer(
+            404,
+            "NOT_FOUND",
+            `Provided external ID field does not exist or is not accessible: ${field}`,
+          );
+        const matches = [...(tx.store.get(object)?.values() ?? [])].filter(
+          (record) => record[field] === value,
+        );
         if (matches.length > 1)
-          return { status: 300, body: matches.map((record) => `/services/data/v${version}/sobjects/${object}/${String(record["Id"])}`) };
+          return {
+            status: 300,
+            body: matches.map(
+              (record) => `/services/data/v${version}/sobjects/${object}/${String(record["Id"])}`,
+            ),
+          };
         const [match] = matches;
-        return match === undefined ? errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE) : { status: 200, body: describeRecord(object, match, version) };
+        return match === undefined
+          ? errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
+          : { status: 200, body: describeRecord(object, match, version) };
       }
-      return errorAnswer(405, "METHOD_NOT_ALLOWED", `HTTP Method '${method}' not allowed. Allowed are GET,PATCH`);
+      return errorAnswer(
+        405,
+        "METHOD_NOT_ALLOWED",
+        `HTTP Method '${method}' not allowed. Allowed are GET,PATCH`,
+      );
     }
     const id = parts[2] ?? "";
     if (method === "PATCH") return updateById(tx, object, id, body);
@@ -319,13 +434,23 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
     if (method === "GET") {
       const record = row(tx, object, id);
       if (record !== undefined) return { status: 200, body: describeRecord(object, record, version) };
-      return tx.deleted.get(object)?.has(id) ? errorAnswer(404, "ENTITY_IS_DELETED", "entity is deleted") : errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
+      return tx.deleted.get(object)?.has(id)
+        ? errorAnswer(404, "ENTITY_IS_DELETED", "entity is deleted")
+        : errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
     }
-    return errorAnswer(405, "METHOD_NOT_ALLOWED", `HTTP Method '${method}' not allowed. Allowed are GET,PATCH,DELETE`);
+    return errorAnswer(
+      405,
+      "METHOD_NOT_ALLOWED",
+      `HTTP Method '${method}' not allowed. Allowed are GET,PATCH,DELETE`,
+    );
   }
 
   function begin(): Transaction {
-    return { store: cloneStore(store), deleted: new Map([...deleted].map(([object, ids]) => [object, new Set(ids)])), writes: [] };
+    return {
+      store: cloneStore(store),
+      deleted: new Map([...deleted].map(([object, ids]) => [object, new Set(ids)])),
+      writes: [],
+    };
   }
 
   function commit(tx: Transaction): void {
@@ -347,7 +472,10 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
         return String(found);
       });
     if (Array.isArray(value)) return value.map((item) => substitute(item, results, missing));
-    if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, results, missing)]));
+    if (isObject(value))
+      return Object.fromEntries(
+        Object.entries(value).map(([key, item]) => [key, substitute(item, results, missing)]),
+      );
     return value;
   }
 
@@ -356,17 +484,31 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
     if (!isObject(body) || !Array.isArray(subrequests) || subrequests.length === 0)
       return errorAnswer(400, "JSON_PARSER_ERROR", "compositeRequest is required");
     if (subrequests.length > MAX_COMPOSITE_SUBREQUESTS)
-      return errorAnswer(400, "INVALID_INPUT", `Composite request can contain at most ${MAX_COMPOSITE_SUBREQUESTS} subrequests`);
+      return errorAnswer(
+        400,
+        "INVALID_INPUT",
+        `Composite request can contain at most ${MAX_COMPOSITE_SUBREQUESTS} subrequests`,
+      );
     const allOrNone = body["allOrNone"] === true;
     const tx = begin();
     const results = new Map<string, unknown>();
-    const responses: { body: unknown; httpHeaders: Record<string, string>; httpStatusCode: number; referenceId: string }[] = [];
+    const responses: {
+      body: unknown;
+      httpHeaders: Record<string, string>;
+      httpStatusCode: number;
+      referenceId: string;
+    }[] = [];
     let failed = false;
     for (const raw of subrequests) {
       const sub = isObject(raw) ? raw : {};
       const referenceId = typeof sub["referenceId"] === "string" ? sub["referenceId"] : "";
       if (failed && allOrNone) {
-        responses.push({ body: salesforceErrors("PROCESSING_HALTED", PROCESSING_HALTED_MESSAGE), httpHeaders: {}, httpStatusCode: 400, referenceId });
+        responses.push({
+          body: salesforceErrors("PROCESSING_HALTED", PROCESSING_HALTED_MESSAGE),
+          httpHeaders: {},
+          httpStatusCode: 400,
+          referenceId,
+        });
         continue;
       }
       const missing: string[] = [];
@@ -376,15 +518,31 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
       const parsed = new URL(url, "http://fake");
       const match = API_PATH.exec(parsed.pathname);
       if (missing.length > 0) {
-        answer = errorAnswer(400, "PROCESSING_HALTED", `Invalid reference specified. No value for ${missing[0]}.id found in ${missing[0]}. Provided referenceId ensure you reference a valid referenceId.`);
+        answer = errorAnswer(
+          400,
+          "PROCESSING_HALTED",
+          `Invalid reference specified. No value for ${missing[0]}.id found in ${missing[0]}. Provided referenceId ensure you reference a valid referenceId.`,
+        );
       } else if (match === null) {
         answer = errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
       } else {
-        answer = dispatch(tx, typeof sub["method"] === "string" ? sub["method"] : "GET", match[1] ?? version, match[2] ?? "", parsed.searchParams, subBody);
+        answer = dispatch(
+          tx,
+          typeof sub["method"] === "string" ? sub["method"] : "GET",
+          match[1] ?? version,
+          match[2] ?? "",
+          parsed.searchParams,
+          subBody,
+        );
       }
       if (answer.status >= 300) failed = true;
       else results.set(referenceId, answer.body);
-      responses.push({ body: answer.body ?? null, httpHeaders: answer.headers ?? {}, httpStatusCode: answer.status, referenceId });
+      responses.push({
+        body: answer.body ?? null,
+        httpHeaders: answer.headers ?? {},
+        httpStatusCode: answer.status,
+        referenceId,
+      });
     }
     if (failed && allOrNone) {
       // Rolled back: the answers of the subrequests that had succeeded no longer hold.
@@ -404,10 +562,17 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
   function api(request: FakeRequest, version: string, rest: string): Answer {
     const unauthenticated = authenticate(request);
     if (unauthenticated !== undefined) return unauthenticated;
-    if (limit.used >= limit.max) return errorAnswer(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.");
+    if (limit.used >= limit.max)
+      return errorAnswer(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.");
     limit.used++;
     if (rest === "/composite") {
-      return request.method === "POST" ? composite(version, request.body) : errorAnswer(405, "METHOD_NOT_ALLOWED", `HTTP Method '${request.method}' not allowed. Allowed are POST`);
+      return request.method === "POST"
+        ? composite(version, request.body)
+        : errorAnswer(
+            405,
+            "METHOD_NOT_ALLOWED",
+            `HTTP Method '${request.method}' not allowed. Allowed are POST`,
+          );
     }
     const tx = begin();
     const answer = dispatch(tx, request.method, version, rest, request.query, request.body);
@@ -417,10 +582,15 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
 
   const server = await startFakeServer((request) => {
     if (request.path === "/services/oauth2/token") {
-      return request.method === "POST" ? token(request) : { status: 405, body: { error: "invalid_request", error_description: "must use HTTP POST" } };
+      return request.method === "POST"
+        ? token(request)
+        : { status: 405, body: { error: "invalid_request", error_description: "must use HTTP POST" } };
     }
     const match = API_PATH.exec(request.path);
-    const answer = match === null ? errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE) : api(request, match[1] ?? "", match[2] ?? "");
+    const answer =
+      match === null
+        ? errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
+        : api(request, match[1] ?? "", match[2] ?? "");
     return {
       status: answer.status,
       ...(answer.body === undefined ? {} : { body: answer.body }),
@@ -432,7 +602,8 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
   return {
     ...server,
     writes,
-    records: (object = "Case") => [...(store.get(object)?.values() ?? [])].map((record) => ({ ...record }) as FakeSalesforceRecord),
+    records: (object = "Case") =>
+      [...(store.get(object)?.values() ?? [])].map((record) => ({ ...record }) as FakeSalesforceRecord),
     seedRecord(object, fields) {
       const id = newId(object);
       const rows = store.get(object) ?? new Map<string, Record<string, unknown>>();

@@ -35,13 +35,20 @@ export function checkJwtAssertion(
 ): OAuthError | undefined {
   const invalid = { error: "invalid_grant", error_description: "invalid assertion" };
   const [header, payload, signature, ...rest] = assertion.split(".");
-  if (header === undefined || payload === undefined || signature === undefined || rest.length > 0) return invalid;
+  if (header === undefined || payload === undefined || signature === undefined || rest.length > 0)
+    return invalid;
   const head = decodeJson(header);
   const claims = decodeJson(payload);
   if (head?.["alg"] !== "RS256" || claims === undefined) return invalid;
-  const good = verify("RSA-SHA256", Buffer.from(`${header}.${payload}`), settings.publicKey, Buffer.from(signature, "base64url"));
+  const good = verify(
+    "RSA-SHA256",
+    Buffer.from(`${header}.${payload}`),
+    settings.publicKey,
+    Buffer.from(signature, "base64url"),
+  );
   if (!good) return invalid;
-  if (claims["iss"] !== clientId) return { error: "invalid_client_id", error_description: "client identifier invalid" };
+  if (claims["iss"] !== clientId)
+    return { error: "invalid_client_id", error_description: "client identifier invalid" };
   if (claims["aud"] !== (settings.audience ?? "https://login.salesforce.com"))
     return { error: "invalid_grant", error_description: "audience is invalid" };
   const exp = claims["exp"];

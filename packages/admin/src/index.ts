@@ -1,0 +1,5 @@
+export * from "./errors.js";
+export * from "./audit.js";
+export * from "./delivery-status.js";
+export * from "./rejected.js";
+export * from "./admin.js";
