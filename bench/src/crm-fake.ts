@@ -15,6 +15,8 @@ export interface CrmFake {
   requests(): number;
   /** Milliseconds from `occurred_at` to arrival, one per distinct handoff, since the last reset. */
   latencies(): readonly number[];
+  /** Wall-clock milliseconds of the first and the latest new handoff since the last reset. */
+  firstArrivalMs(): number;
   lastArrivalMs(): number;
   setLatency(ms: number): void;
   reset(): void;
@@ -59,6 +61,7 @@ export async function startCrmFake(initialLatencyMs = 0): Promise<CrmFake> {
   let seen = new Set<string>();
   let latencies: number[] = [];
   let requestCount = 0;
+  let firstArrival = 0;
   let lastArrival = 0;
   let waiters: { count: number; resolve: () => void }[] = [];
 
@@ -67,6 +70,7 @@ export async function startCrmFake(initialLatencyMs = 0): Promise<CrmFake> {
     if (arrival === undefined || seen.has(arrival.key)) return;
     seen.add(arrival.key);
     latencies.push(at - arrival.occurredAtMs);
+    if (firstArrival === 0) firstArrival = at;
     lastArrival = at;
     if (waiters.length > 0) {
       const due = waiters.filter((w) => w.count <= seen.size);
@@ -97,6 +101,7 @@ export async function startCrmFake(initialLatencyMs = 0): Promise<CrmFake> {
     received: () => seen.size,
     requests: () => requestCount,
     latencies: () => latencies,
+    firstArrivalMs: () => firstArrival,
     lastArrivalMs: () => lastArrival,
     setLatency: (ms) => {
       latencyMs = ms;
@@ -105,6 +110,7 @@ export async function startCrmFake(initialLatencyMs = 0): Promise<CrmFake> {
       seen = new Set();
       latencies = [];
       requestCount = 0;
+      firstArrival = 0;
       lastArrival = 0;
     },
     waitFor: (count, timeoutMs) =>

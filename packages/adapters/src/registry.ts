@@ -1,5 +1,6 @@
 import type { Destination, DestinationType, Resolved } from "@handoff-sync/config";
 import type { Adapter } from "./contract.js";
+import type { ProxySettings } from "./http/destination-http.js";
 import { createWebhookAdapter } from "./webhook/adapter.js";
 import { createSalesforceAdapter } from "./salesforce/adapter.js";
 import { createHubSpotAdapter } from "./hubspot/adapter.js";
@@ -9,7 +10,12 @@ import { createServiceNowAdapter } from "./servicenow/adapter.js";
 export type ResolvedDestination = Resolved<Destination>;
 type DestinationOf<T extends DestinationType> = Extract<ResolvedDestination, { type: T }>;
 
-type AdapterFactory<T extends DestinationType> = (name: string, config: DestinationOf<T>) => Adapter;
+/** What the running service knows that the destinations file does not: the proxy environment. */
+export interface AdapterRuntime {
+  readonly proxy?: ProxySettings;
+}
+
+type AdapterFactory<T extends DestinationType> = (name: string, config: DestinationOf<T>, runtime: AdapterRuntime) => Adapter;
 
 /** Adding a destination type to the config schema fails typechecking here until it has a factory. */
 const factories = {
@@ -26,6 +32,6 @@ function factoryFor<T extends DestinationType>(type: T): AdapterFactory<T> {
   return byType[type];
 }
 
-export function createAdapter(destinationName: string, destinationConfig: ResolvedDestination): Adapter {
-  return factoryFor(destinationConfig.type)(destinationName, destinationConfig);
+export function createAdapter(destinationName: string, destinationConfig: ResolvedDestination, runtime: AdapterRuntime = {}): Adapter {
+  return factoryFor(destinationConfig.type)(destinationName, destinationConfig, runtime);
 }

@@ -1,14 +1,45 @@
-import { CommonEnvSchema, parseEnv, portSchema, RedisEnvSchema } from "@handoff-sync/config";
+import { CommonEnvSchema, KafkaEnvSchema, parseEnv, portSchema, readDestinationsFile, RedisEnvSchema, type DestinationsFile } from "@handoff-sync/config";
 import { z } from "zod";
 
+const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
 export const ApiEnvSchema = z.object({
-  LOG_LEVEL: CommonEnvSchema.shape.LOG_LEVEL,
+  ...CommonEnvSchema.shape,
   ...RedisEnvSchema.shape,
+  /** Optional here: without it consumer lag and the rejected events answer 503, the rest works. */
+  KAFKA_BROKERS: KafkaEnvSchema.shape.KAFKA_BROKERS.optional(),
+  KAFKA_CLIENT_ID: z.string().default("handoff-sync-api"),
+  /** The consumer's group, whose lag the admin API reports. */
+  KAFKA_GROUP_ID: KafkaEnvSchema.shape.KAFKA_GROUP_ID,
   PORT: portSchema(8080),
   HOST: z.string().default("0.0.0.0"),
+  /** The account and project the seed-compatible `/v1/{account_id}/{project_id}/handoff_state` answers for. */
+  HANDOFF_API_ACCOUNT_ID: z.string().optional(),
+  HANDOFF_API_PROJECT_ID: z.string().optional(),
+  /** `name:scope+scope:key` entries separated by commas. */
+  HANDOFF_API_KEYS: z.string().optional(),
+  /** A mounted file of `name scopes key` lines (scopes joined by `+` or `,`). */
+  HANDOFF_API_KEYS_FILE: z.string().optional(),
+  HANDOFF_API_SESSION_TTL_MS: intFrom(60_000, 7 * 24 * 3600 * 1000).default(8 * 3600 * 1000),
+  /** Marks the queue UI's session cookie Secure; turn off only for plain-HTTP local use. */
+  HANDOFF_API_SECURE_COOKIES: z.stringbool().default(true),
+  /** Trust X-Forwarded-For from the ingress, so failed logins are counted per real client. */
+  HANDOFF_API_TRUST_PROXY: z.stringbool().default(false),
+  HANDOFF_API_AUTH_FAILURE_LIMIT: intFrom(1, 1000).default(5),
+  HANDOFF_API_AUTH_FAILURE_WINDOW_MS: intFrom(1000, 3_600_000).default(60_000),
+  HANDOFF_API_AUTH_MAX_LOCKOUT_MS: intFrom(1000, 3_600_000).default(60_000),
 });
 export type ApiEnv = z.infer<typeof ApiEnvSchema>;
 
 export function loadApiEnv(env: Record<string, string | undefined> = process.env): ApiEnv {
   return parseEnv(ApiEnvSchema, env);
+}
+
+/**
+ * The environment, then the destinations file: the API reports on every configured destination.
+ * Secret references are left unresolved, so the API never needs CRM credentials.
+ */
+export async function loadApiConfig(env: Record<string, string | undefined> = process.env): Promise<{ env: ApiEnv; destinations: DestinationsFile }> {
+  const parsed = loadApiEnv(env);
+  return { env: parsed, destinations: await readDestinationsFile(parsed.HANDOFF_SYNC_CONFIG) };
 }

@@ -25,7 +25,12 @@ const queues = createDeliveryQueues({
   prefix: env.REDIS_PREFIX,
   destinations: Object.fromEntries(served.map(([name, d]) => [name, d.retry])),
 });
-const adapters = served.map(([name, destination]) => createAdapter(name, destination));
+const proxy = {
+  ...(env.HTTPS_PROXY !== undefined ? { httpsProxy: env.HTTPS_PROXY } : {}),
+  ...(env.HTTP_PROXY !== undefined ? { httpProxy: env.HTTP_PROXY } : {}),
+  ...(env.NO_PROXY !== undefined ? { noProxy: env.NO_PROXY } : {}),
+};
+const adapters = served.map(([name, destination]) => createAdapter(name, destination, { proxy }));
 const workers = served.map(([name, destination], index) => {
   const adapter = adapters[index];
   if (!adapter) throw new Error(`no adapter for ${name}`);

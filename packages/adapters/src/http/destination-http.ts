@@ -96,7 +96,17 @@ async function readBody(body: Dispatcher.ResponseData["body"]): Promise<string> 
  * delivery errors; a refused private address parks the destination. Status codes are left to the
  * adapter's classifier.
  */
-export function createDestinationHttp(settings: DestinationHttpSettings): DestinationHttp {
+export interface DestinationDispatcher {
+  /** The keep-alive pool for this URL: direct, or through the configured proxy. */
+  dispatcherFor(url: URL): Dispatcher;
+  close(): Promise<void>;
+}
+
+/**
+ * One destination's connection pools: direct, or through HTTPS_PROXY/HTTP_PROXY unless NO_PROXY
+ * names the host, with its timeouts, CA bundle, client certificate and private-network guard.
+ */
+export function createDestinationDispatcher(settings: Omit<DestinationHttpSettings, "destination">): DestinationDispatcher {
   const connect = {
     timeout: settings.timeoutMs,
     ...(settings.tls?.ca !== undefined ? { ca: settings.tls.ca } : {}),
@@ -111,16 +121,26 @@ export function createDestinationHttp(settings: DestinationHttpSettings): Destin
   };
   const direct = new Agent({ connections: settings.connections, connect });
   const proxies = new Map<string, ProxyAgent>();
-  const dispatcherFor = (url: URL): Dispatcher => {
-    const proxyUrl = url.protocol === "https:" ? settings.proxy?.httpsProxy : settings.proxy?.httpProxy;
-    if (proxyUrl === undefined || proxyUrl === "" || bypassesProxy(url.hostname, settings.proxy?.noProxy)) return direct;
-    let agent = proxies.get(proxyUrl);
-    if (agent === undefined) {
-      agent = new ProxyAgent({ uri: proxyUrl, connections: settings.connections, requestTls: connect, proxyTls: { timeout: settings.timeoutMs } });
-      proxies.set(proxyUrl, agent);
-    }
-    return agent;
+  return {
+    dispatcherFor(url) {
+      const proxyUrl = url.protocol === "https:" ? settings.proxy?.httpsProxy : settings.proxy?.httpProxy;
+      if (proxyUrl === undefined || proxyUrl === "" || bypassesProxy(url.hostname, settings.proxy?.noProxy)) return direct;
+      let agent = proxies.get(proxyUrl);
+      if (agent === undefined) {
+        agent = new ProxyAgent({ uri: proxyUrl, connections: settings.connections, requestTls: connect, proxyTls: { timeout: settings.timeoutMs } });
+        proxies.set(proxyUrl, agent);
+      }
+      return agent;
+    },
+    async close() {
+      await Promise.all([direct.close(), ...[...proxies.values()].map((agent) => agent.close())]);
+    },
   };
+}
+
+export function createDestinationHttp(settings: DestinationHttpSettings): DestinationHttp {
+  const pools = createDestinationDispatcher(settings);
+  const dispatcherFor = (url: URL): Dispatcher => pools.dispatcherFor(url);
 
   return {
     async send(req) {
@@ -166,8 +186,21 @@ export function createDestinationHttp(settings: DestinationHttpSettings): Destin
         });
       }
     },
-    async close() {
-      await Promise.all([direct.close(), ...[...proxies.values()].map((agent) => agent.close())]);
-    },
+    close: () => pools.close(),
+  };
+}
+
+/** The destination file's `connection.tls` as the HTTP client takes it. */
+export function tlsSettings(tls: {
+  readonly ca?: string | undefined;
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
+  readonly reject_unauthorized: boolean;
+}): NonNullable<DestinationHttpSettings["tls"]> {
+  return {
+    ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+    ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+    ...(tls.key === undefined ? {} : { key: tls.key }),
+    rejectUnauthorized: tls.reject_unauthorized,
   };
 }

@@ -6,7 +6,7 @@ import { Agent, request, type Dispatcher } from "undici";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
 import { guardedLookup, PrivateNetworkError } from "../http/guarded-lookup.js";
 import { isPrivateAddress } from "../http/private-network.js";
-import { USER_AGENT } from "../http/destination-http.js";
+import { createDestinationDispatcher, tlsSettings, USER_AGENT, type ProxySettings } from "../http/destination-http.js";
 import { maskHeaders } from "../http/mask-headers.js";
 import { EXCERPT_BYTES, responseExcerpt } from "../http/response-excerpt.js";
 import { classifyWebhookResponse } from "./classify.js";
@@ -25,6 +25,7 @@ export interface WebhookAdapterOptions {
   readonly nowMs?: () => number;
   /** Injected in tests; defaults to `dns.lookup`. */
   readonly lookup?: LookupFunction;
+  readonly proxy?: ProxySettings;
 }
 
 async function readExcerpt(body: Dispatcher.ResponseData["body"]): Promise<string> {
@@ -78,17 +79,15 @@ export function createWebhookAdapter(
   const url = new URL(config.url);
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const now = options.nowMs ?? Date.now;
-  const agent = new Agent({
+  const pools = createDestinationDispatcher({
+    timeoutMs: config.timeout_ms,
     connections: config.concurrency,
-    connect: {
-      timeout: config.timeout_ms,
-      ...(config.allow_private_network
-        ? options.lookup === undefined
-          ? {}
-          : { lookup: options.lookup }
-        : { lookup: guardedLookup(options.lookup) }),
-    },
+    allowPrivateNetwork: config.allow_private_network,
+    ...(config.connection?.tls !== undefined ? { tls: tlsSettings(config.connection.tls) } : {}),
+    ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
+    ...(options.lookup !== undefined ? { lookup: options.lookup } : {}),
   });
+  const agent = pools.dispatcherFor(url);
 
   /** The one place the request is built, so `preview` shows exactly what `deliver` sends. */
   function buildRequest({ snapshot, destination }: DeliveryRequest): { headers: Record<string, string>; body: string } {
@@ -191,6 +190,6 @@ export function createWebhookAdapter(
     deliver,
     preview,
     check,
-    close: () => agent.close(),
+    close: () => pools.close(),
   };
 }

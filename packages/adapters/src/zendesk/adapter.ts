@@ -2,9 +2,11 @@ import type { LookupFunction } from "node:net";
 import type { Resolved, ZendeskDestination } from "@handoff-sync/config";
 import { DestinationError, RetryableDeliveryError } from "@handoff-sync/schema";
 import type { z } from "zod";
-import type { Adapter, DeliveryRequest, DeliveryResult } from "../contract.js";
+import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
+import { maskHeaders } from "../http/mask-headers.js";
 import {
   createDestinationHttp,
+  USER_AGENT,
   type DestinationHttpSettings,
   type HttpRequest,
   type HttpResponse,
@@ -151,12 +153,7 @@ export function createZendeskAdapter(
     );
   }
 
-  async function deliver({
-    snapshot,
-    destination,
-    previous,
-    signal,
-  }: DeliveryRequest): Promise<DeliveryResult> {
+  function refuseUnknownTargets(): void {
     if (unknownTargets.length > 0) {
       throw new DestinationError(
         `destination ${name} maps to unknown Zendesk fields: ${unknownTargets.join(", ")}`,
@@ -166,6 +163,15 @@ export function createZendeskAdapter(
         },
       );
     }
+  }
+
+  async function deliver({
+    snapshot,
+    destination,
+    previous,
+    signal,
+  }: DeliveryRequest): Promise<DeliveryResult> {
+    refuseUnknownTargets();
     const fields = applyMapping(mapping, mappingView(snapshot, name));
     const context: ZendeskTicketContext = {
       externalId: snapshot.key,
@@ -273,9 +279,53 @@ export function createZendeskAdapter(
     return { recordId: String(ticket.id), status: response.status };
   }
 
+  /**
+   * What a first delivery sends when no ticket exists yet: the lookup by external_id, then the create
+   * with its Idempotency-Key. Later versions update the ticket found, built from what the read
+   * returns, so only the read is shown for those.
+   */
+  function preview({ snapshot, destination, previous }: DeliveryRequest): PreviewRequest[] {
+    refuseUnknownTargets();
+    const authorization = config.auth.method === "api_token" ? "Basic ****" : "Bearer ****";
+    const headers = (extra: Record<string, string> = {}) =>
+      maskHeaders({ "user-agent": USER_AGENT, accept: "application/json", ...extra, authorization });
+    if (previous?.recordId !== undefined) {
+      return [
+        {
+          method: "GET",
+          url: ticketUrl(previous.recordId).href,
+          headers: headers(),
+          note: "read the ticket the ledger names; the update (PUT with safe_update) is built from its answer",
+        },
+      ];
+    }
+    const fields = applyMapping(mapping, mappingView(snapshot, name));
+    const body = JSON.stringify(
+      buildZendeskCreateBody(fields, {
+        externalId: snapshot.key,
+        version: snapshot.version,
+        ...(config.version_field_id === undefined ? {} : { versionFieldId: config.version_field_id }),
+      }),
+    );
+    const idempotencyKey = zendeskIdempotencyKey({ destination, handoffKey: snapshot.key, version: snapshot.version, body });
+    const lookup = new URL(ticketsUrl);
+    lookup.searchParams.set("external_id", snapshot.key);
+    return [
+      { method: "GET", url: lookup.href, headers: headers(), note: "look for a ticket with this external_id" },
+      {
+        method: "POST",
+        url: ticketsUrl.href,
+        headers: headers({ "content-type": "application/json", "idempotency-key": idempotencyKey }),
+        body,
+        note: "create the ticket when none is found",
+      },
+    ];
+  }
+
   return {
     type: "zendesk",
     deliver,
+    preview,
     close: () => http.close(),
   };
 }

@@ -11,6 +11,8 @@ import {
 import {
   applyEvent,
   createStateCatalogue,
+  DeliveryError,
+  DestinationError,
   parseHandoffEvent,
   UnknownStateError,
   type HandoffSnapshot,
@@ -138,6 +140,13 @@ Exit codes: 0 shown, 1 invalid config or event, 2 usage error (also an unknown d
     try {
       if (adapter.preview === undefined) return problem(`the ${destination.type} adapter cannot preview requests yet`, values.json);
       requests = adapter.preview({ snapshot, destination: name });
+    } catch (error) {
+      // What deliver would refuse too (e.g. a mapping to fields the CRM does not have): a config problem.
+      if (error instanceof DeliveryError) {
+        const hint = error instanceof DestinationError ? ` ${error.adminHint}` : "";
+        return problem(`${name}: ${error.message}.${hint}`, values.json);
+      }
+      throw error;
     } finally {
       await adapter.close();
     }

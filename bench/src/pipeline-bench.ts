@@ -1,0 +1,205 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEMO_SECRET, freePort, startService, uniqueName, type RunningService } from "@handoff-sync/testing";
+import { Redis } from "ioredis";
+import type { Kafka } from "kafkajs";
+import type { CrmFake } from "./crm-fake.js";
+import { createEventSource } from "./events.js";
+import { createTopics, deleteTopics, produceBurst, produceOpenLoop } from "./kafka.js";
+import { cpuSeconds, peakRssMiB } from "./proc.js";
+import { summariseLatency, type LatencySummary } from "./stats.js";
+import type { Throughput } from "./baselines.js";
+
+export interface PipelineSettings {
+  readonly kafkaBrokers: string;
+  readonly redisUrl: string;
+  readonly events: number;
+  readonly partitions: number;
+  readonly concurrency: number;
+  readonly rate: number;
+  readonly openLoopSeconds: number;
+  readonly crmLatencyMs: number;
+  readonly scalingLatencyMs: number;
+  readonly scalingEvents: number;
+  readonly profileDir?: string;
+  readonly progress: (message: string) => void;
+}
+
+export interface PipelineRun {
+  /** Draining a preloaded backlog: first to last CRM arrival. */
+  readonly throughput: Throughput;
+  /** The same number of events sent at once into the running pipeline. */
+  readonly saturation: { readonly throughput: Throughput; readonly latencyMs: LatencySummary };
+  readonly openLoop: {
+    readonly offeredRate: number;
+    readonly achievedRate: number;
+    readonly sent: number;
+    /** False when the producer achieved less than 95% of the offered rate. */
+    readonly valid: boolean;
+    readonly latencyMs: LatencySummary;
+  };
+  /** Measured over the saturation burst, whose work is all the services did meanwhile. */
+  readonly cpuSecondsPer1000: { readonly consumer: number; readonly worker: number; readonly total: number };
+  readonly peakRssMiB: Readonly<Record<string, number>>;
+  readonly scaling?: { readonly crmLatencyMs: number; readonly oneWorker: Throughput; readonly twoWorkers: Throughput; readonly ratio: number };
+  /** Requests the CRM fake received beyond one per handoff (at-least-once redeliveries). */
+  readonly duplicates: number;
+}
+
+const throughputBetween = (events: number, fromMs: number, toMs: number): Throughput => ({
+  events,
+  durationMs: toMs - fromMs,
+  rate: events / ((toMs - fromMs) / 1000),
+});
+
+const deadlineFor = (events: number, perEventMs = 20): number => 60_000 + events * perEventMs;
+
+async function writeConfig(dir: string, topic: string, crmUrl: string, concurrency: number): Promise<string> {
+  const path = join(dir, "destinations.yaml");
+  await writeFile(
+    path,
+    [
+      "version: 1",
+      "source:",
+      `  topic: ${topic}`,
+      `  rejected_topic: ${topic}.dlq`,
+      "destinations:",
+      "  crm:",
+      "    type: webhook",
+      `    url: ${crmUrl}`,
+      "    secret: env:BENCH_WEBHOOK_SECRET",
+      "    allow_private_network: true",
+      `    concurrency: ${concurrency}`,
+      "    timeout_ms: 5000",
+      "",
+    ].join("\n"),
+  );
+  return path;
+}
+
+/** Deletes every Redis key of one bench prefix, so repeated runs do not fill Redis. */
+async function removePrefix(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * (d) The full pipeline: consumer and worker started from their production entry points as child
+ * processes, delivering to the CRM fake. Phases, in order: drain a preloaded backlog (throughput),
+ * an open-loop producer at a constant rate (latency), a burst into the running pipeline
+ * (saturation latency, CPU), then one worker against two at a slow CRM (scaling).
+ */
+export async function benchPipeline(kafka: Kafka, crm: CrmFake, settings: PipelineSettings): Promise<PipelineRun> {
+  const topic = uniqueName("bench-pipeline");
+  const prefix = uniqueName("bench");
+  const dir = await mkdtemp(join(tmpdir(), "handoff-sync-bench-"));
+  const source = createEventSource("pipeline");
+  const services: RunningService[] = [];
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  let duplicates = 0;
+  const settle = (): void => {
+    duplicates += crm.requests() - crm.received();
+    crm.reset();
+  };
+  crm.setLatency(settings.crmLatencyMs);
+  crm.reset();
+  try {
+    await createTopics(kafka, [topic], settings.partitions);
+    await createTopics(kafka, [`${topic}.dlq`], 1);
+    await producer.connect();
+    const env: Record<string, string> = {
+      KAFKA_BROKERS: settings.kafkaBrokers,
+      REDIS_URL: settings.redisUrl,
+      REDIS_PREFIX: prefix,
+      KAFKA_GROUP_ID: uniqueName("bench-consumer"),
+      KAFKA_PARTITIONS_CONCURRENCY: String(settings.partitions),
+      KAFKA_CREATE_TOPICS: "false",
+      HANDOFF_SYNC_CONFIG: await writeConfig(dir, topic, crm.url, settings.concurrency),
+      BENCH_WEBHOOK_SECRET: DEMO_SECRET,
+      LOG_LEVEL: "info",
+      ...(settings.profileDir !== undefined ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${settings.profileDir}` } : {}),
+    };
+
+    settings.progress(`pipeline: preloading ${settings.events} events, starting consumer and worker`);
+    await produceBurst(producer, topic, source, settings.events);
+    const [consumer, worker] = await Promise.all([
+      startService("consumer", env, { port: await freePort() }),
+      startService("worker", env, { port: await freePort() }),
+    ]);
+    services.push(consumer, worker);
+    await crm.waitFor(settings.events, deadlineFor(settings.events));
+    const throughput = throughputBetween(settings.events, crm.firstArrivalMs(), crm.lastArrivalMs());
+    settings.progress(`pipeline: drained ${settings.events} in ${Math.round(throughput.durationMs)} ms (${Math.round(throughput.rate)}/s)`);
+    settle();
+
+    settings.progress(`pipeline: open loop at ${settings.rate}/s for ${settings.openLoopSeconds} s`);
+    const open = await produceOpenLoop(producer, topic, source, settings.rate, settings.openLoopSeconds);
+    await crm.waitFor(open.sent, deadlineFor(open.sent));
+    const openLatency = summariseLatency(crm.latencies());
+    const valid = open.achievedRate >= 0.95 * open.offered;
+    settings.progress(`pipeline: open loop achieved ${Math.round(open.achievedRate)}/s${valid ? "" : " (INVALID)"}, p99 ${openLatency.p99} ms`);
+    settle();
+
+    settings.progress(`pipeline: saturation burst of ${settings.events}`);
+    const cpuBefore = { consumer: cpuSeconds(consumer.process.pid ?? 0), worker: cpuSeconds(worker.process.pid ?? 0) };
+    const burstStart = Date.now();
+    await produceBurst(producer, topic, source, settings.events);
+    await crm.waitFor(settings.events, deadlineFor(settings.events));
+    const cpuConsumer = cpuSeconds(consumer.process.pid ?? 0) - cpuBefore.consumer;
+    const cpuWorker = cpuSeconds(worker.process.pid ?? 0) - cpuBefore.worker;
+    const per1000 = 1000 / settings.events;
+    const saturation = { throughput: throughputBetween(settings.events, burstStart, crm.lastArrivalMs()), latencyMs: summariseLatency(crm.latencies()) };
+    settle();
+
+    let scaling: PipelineRun["scaling"];
+    if (settings.scalingEvents > 0) {
+      crm.setLatency(settings.scalingLatencyMs);
+      settings.progress(`pipeline: ${settings.scalingEvents} events at ${settings.scalingLatencyMs} ms CRM latency, one worker`);
+      await produceBurst(producer, topic, source, settings.scalingEvents);
+      await crm.waitFor(settings.scalingEvents, deadlineFor(settings.scalingEvents, 100));
+      const oneWorker = throughputBetween(settings.scalingEvents, crm.firstArrivalMs(), crm.lastArrivalMs());
+      settle();
+      const second = await startService("worker", env, { port: await freePort() });
+      services.push(second);
+      settings.progress(`pipeline: ${settings.scalingEvents} events at ${settings.scalingLatencyMs} ms CRM latency, two workers`);
+      await produceBurst(producer, topic, source, settings.scalingEvents);
+      await crm.waitFor(settings.scalingEvents, deadlineFor(settings.scalingEvents, 100));
+      const twoWorkers = throughputBetween(settings.scalingEvents, crm.firstArrivalMs(), crm.lastArrivalMs());
+      settle();
+      scaling = { crmLatencyMs: settings.scalingLatencyMs, oneWorker, twoWorkers, ratio: twoWorkers.rate / oneWorker.rate };
+      settings.progress(`pipeline: one worker ${Math.round(oneWorker.rate)}/s, two ${Math.round(twoWorkers.rate)}/s`);
+    }
+
+    const peakRss: Record<string, number> = {};
+    for (const [index, service] of services.entries()) {
+      const name = index === 0 ? "consumer" : index === 1 ? "worker" : `worker${index}`;
+      peakRss[name] = peakRssMiB(service.process.pid ?? 0);
+    }
+    return {
+      throughput,
+      saturation,
+      openLoop: { offeredRate: open.offered, achievedRate: open.achievedRate, sent: open.sent, valid, latencyMs: openLatency },
+      cpuSecondsPer1000: { consumer: cpuConsumer * per1000, worker: cpuWorker * per1000, total: (cpuConsumer + cpuWorker) * per1000 },
+      peakRssMiB: peakRss,
+      ...(scaling !== undefined ? { scaling } : {}),
+      duplicates,
+    };
+  } finally {
+    crm.setLatency(settings.crmLatencyMs);
+    await Promise.all(services.map((service) => service.stop()));
+    await producer.disconnect();
+    await deleteTopics(kafka, [topic, `${topic}.dlq`]);
+    await removePrefix(settings.redisUrl, prefix);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
