@@ -222,22 +222,31 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
       if (checkpoint === undefined || sent < total * checkpoint) return;
       next++;
       if (checkpoint === 0.45) {
-        // The consumer dies while events it applied still have uncommitted offsets.
-        const seen = await waitFor(
-          async () => {
-            const { consumed, committed } = await consumedVersusCommitted(stack);
-            return consumed > committed ? { consumed, committed } : undefined;
-          },
-          { timeoutMs: 20_000, intervalMs: 20, message: "applied events with uncommitted offsets" },
+        // The consumer dies while events it applied still have uncommitted offsets; production goes on meanwhile.
+        pending.push(
+          (async () => {
+            const seen = await waitFor(
+              async () => {
+                const { consumed, committed } = await consumedVersusCommitted(stack);
+                return consumed > committed ? { consumed, committed } : undefined;
+              },
+              { timeoutMs: 30_000, intervalMs: 10, message: "applied events with uncommitted offsets (a kill that finds nothing in flight fails the run)" },
+            );
+            expect(seen.consumed).toBeGreaterThan(seen.committed);
+            await killAndRestart(stack, "consumer");
+            kills.consumer++;
+          })(),
         );
-        expect(seen.consumed).toBeGreaterThan(seen.committed);
-        await killAndRestart(stack, "consumer");
-        kills.consumer++;
         return;
       }
       // The worker dies while a CRM holds one of its writes unanswered; the CRM then applies it.
       crms.servicenow.faults.prepend({ fault: { kind: "hold" }, times: 1, match: (r) => r.method === "POST" || r.method === "PATCH" });
-      const held = await crms.servicenow.faults.waitForHeld();
+      const held = await Promise.race([
+        crms.servicenow.faults.waitForHeld(),
+        sleep(30_000).then(() => {
+          throw new Error("no write in flight to kill the worker on (a kill that finds nothing in flight fails the run)");
+        }),
+      ]);
       pending.push(
         (async () => {
           await killAndRestart(stack, "worker");
