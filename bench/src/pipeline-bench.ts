@@ -1,7 +1,9 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { destinationQueueNames } from "@handoff-sync/queue";
 import { DEMO_SECRET, freePort, startService, uniqueName, type RunningService } from "@handoff-sync/testing";
+import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import type { Kafka } from "kafkajs";
 import type { CrmFake } from "./crm-fake.js";
@@ -53,6 +55,15 @@ const throughputBetween = (events: number, fromMs: number, toMs: number): Throug
   rate: events / ((toMs - fromMs) / 1000),
 });
 
+/** Polls `done` until it holds. */
+async function until(done: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const deadlineFor = (events: number, perEventMs = 20): number => 60_000 + events * perEventMs;
 
 async function writeConfig(dir: string, topic: string, crmUrl: string, concurrency: number): Promise<string> {
@@ -102,6 +113,7 @@ async function removePrefix(redisUrl: string, prefix: string): Promise<void> {
 export async function benchPipeline(kafka: Kafka, crm: CrmFake, settings: PipelineSettings): Promise<PipelineRun> {
   const topic = uniqueName("bench-pipeline");
   const prefix = uniqueName("bench");
+  const queueNames = destinationQueueNames(prefix, "crm");
   const dir = await mkdtemp(join(tmpdir(), "handoff-sync-bench-"));
   const source = createEventSource("pipeline");
   const services: RunningService[] = [];
@@ -127,16 +139,21 @@ export async function benchPipeline(kafka: Kafka, crm: CrmFake, settings: Pipeli
       HANDOFF_SYNC_CONFIG: await writeConfig(dir, topic, crm.url, settings.concurrency),
       BENCH_WEBHOOK_SECRET: DEMO_SECRET,
       LOG_LEVEL: "info",
-      ...(settings.profileDir !== undefined ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${settings.profileDir}` } : {}),
+    };
+    const start = async (name: "consumer" | "worker"): Promise<RunningService> => {
+      const profile =
+        settings.profileDir === undefined
+          ? {}
+          : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${settings.profileDir} --cpu-prof-name=${name}-${prefix}-${services.length}.cpuprofile` };
+      const service = await startService(name, { ...env, ...profile }, { port: await freePort() });
+      services.push(service);
+      return service;
     };
 
     settings.progress(`pipeline: preloading ${settings.events} events, starting consumer and worker`);
     await produceBurst(producer, topic, source, settings.events);
-    const [consumer, worker] = await Promise.all([
-      startService("consumer", env, { port: await freePort() }),
-      startService("worker", env, { port: await freePort() }),
-    ]);
-    services.push(consumer, worker);
+    const consumer = await start("consumer");
+    const worker = await start("worker");
     await crm.waitFor(settings.events, deadlineFor(settings.events));
     const throughput = throughputBetween(settings.events, crm.firstArrivalMs(), crm.lastArrivalMs());
     settings.progress(`pipeline: drained ${settings.events} in ${Math.round(throughput.durationMs)} ms (${Math.round(throughput.rate)}/s)`);
@@ -164,20 +181,29 @@ export async function benchPipeline(kafka: Kafka, crm: CrmFake, settings: Pipeli
     let scaling: PipelineRun["scaling"];
     if (settings.scalingEvents > 0) {
       crm.setLatency(settings.scalingLatencyMs);
-      settings.progress(`pipeline: ${settings.scalingEvents} events at ${settings.scalingLatencyMs} ms CRM latency, one worker`);
-      await produceBurst(producer, topic, source, settings.scalingEvents);
-      await crm.waitFor(settings.scalingEvents, deadlineFor(settings.scalingEvents, 100));
-      const oneWorker = throughputBetween(settings.scalingEvents, crm.firstArrivalMs(), crm.lastArrivalMs());
-      settle();
-      const second = await startService("worker", env, { port: await freePort() });
-      services.push(second);
-      settings.progress(`pipeline: ${settings.scalingEvents} events at ${settings.scalingLatencyMs} ms CRM latency, two workers`);
-      await produceBurst(producer, topic, source, settings.scalingEvents);
-      await crm.waitFor(settings.scalingEvents, deadlineFor(settings.scalingEvents, 100));
-      const twoWorkers = throughputBetween(settings.scalingEvents, crm.firstArrivalMs(), crm.lastArrivalMs());
-      settle();
-      scaling = { crmLatencyMs: settings.scalingLatencyMs, oneWorker, twoWorkers, ratio: twoWorkers.rate / oneWorker.rate };
-      settings.progress(`pipeline: one worker ${Math.round(oneWorker.rate)}/s, two ${Math.round(twoWorkers.rate)}/s`);
+      const deliver = new Queue(queueNames.deliver, { connection: { url: settings.redisUrl, maxRetriesPerRequest: 3 }, prefix: queueNames.prefix });
+      // The queue is filled while paused and then released, so the workers, not the consumer
+      // feeding them, set the pace.
+      const measureWorkers = async (workers: number): Promise<Throughput> => {
+        await deliver.pause();
+        await produceBurst(producer, topic, source, settings.scalingEvents);
+        await until(async () => (await deliver.getJobCountByTypes("wait")) >= settings.scalingEvents, deadlineFor(settings.scalingEvents), "the consumer to enqueue");
+        settings.progress(`pipeline: ${settings.scalingEvents} queued jobs at ${settings.scalingLatencyMs} ms CRM latency, ${workers} worker(s)`);
+        await deliver.resume();
+        await crm.waitFor(settings.scalingEvents, deadlineFor(settings.scalingEvents, 100));
+        const result = throughputBetween(settings.scalingEvents, crm.firstArrivalMs(), crm.lastArrivalMs());
+        settle();
+        return result;
+      };
+      try {
+        const oneWorker = await measureWorkers(1);
+        await start("worker");
+        const twoWorkers = await measureWorkers(2);
+        scaling = { crmLatencyMs: settings.scalingLatencyMs, oneWorker, twoWorkers, ratio: twoWorkers.rate / oneWorker.rate };
+        settings.progress(`pipeline: one worker ${Math.round(oneWorker.rate)}/s, two ${Math.round(twoWorkers.rate)}/s`);
+      } finally {
+        await deliver.close();
+      }
     }
 
     const peakRss: Record<string, number> = {};

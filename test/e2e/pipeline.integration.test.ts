@@ -17,7 +17,7 @@ function event(fields: { id: string; shared_id?: string; state: string; at: stri
 }
 
 async function handoff(pipeline: Pipeline, query: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${pipeline.apiUrl}/v1/handoffs?${query}`);
+  const response = await pipeline.api(`/v1/handoffs?${query}`, { scope: "read" });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 

@@ -50,7 +50,7 @@ function toEntry(id: string, fields: string[]): AuditEntry | undefined {
     action: map["action"],
     target: map["target"],
     outcome: map["outcome"],
-    details: JSON.parse(map["details"] ?? "{}"),
+    details: JSON.parse(map["details"] ?? "{}") as unknown,
   });
   return parsed.success ? parsed.data : undefined;
 }

@@ -1,5 +1,5 @@
 import type { DestinationQueue } from "@handoff-sync/queue";
-import { deadLetterId, deliveryDedupId, deliveryJobId, DeadLetterEntrySchema, type AttemptLogEntry, type HandoffSnapshot } from "@handoff-sync/schema";
+import { deadLetterId, deliveryDedupId, deliveryJobId, DeadLetterEntrySchema, DeliveryJobSchema, type AttemptLogEntry, type HandoffSnapshot } from "@handoff-sync/schema";
 import type { HandoffStore } from "@handoff-sync/store";
 
 export type DeliveryStatusKind = "delivered" | "pending" | "retrying" | "parked" | "dead_lettered" | "not_sent";
@@ -31,8 +31,8 @@ async function pendingJob(queue: DestinationQueue, snapshot: HandoffSnapshot): P
     if (!job) continue;
     const state = await job.getState();
     if (PENDING_STATES.has(state)) {
-      const version = typeof job.data === "object" && job.data !== null && "version" in job.data && typeof job.data.version === "number" ? job.data.version : null;
-      return { id, state, version };
+      const parsed = DeliveryJobSchema.safeParse(job.data as unknown);
+      return { id, state, version: parsed.success ? parsed.data.version : null };
     }
   }
   return null;
@@ -47,7 +47,7 @@ async function deadLetter(queue: DestinationQueue, snapshot: HandoffSnapshot, de
   const lowest = Math.max(deliveredVersion + 1, snapshot.version - MAX_DEAD_LETTER_LOOKUPS + 1, 1);
   for (let version = snapshot.version; version >= lowest; version--) {
     const job = await queue.dead.getJob(deadLetterId(snapshot.key, version));
-    const parsed = job ? DeadLetterEntrySchema.safeParse(job.data) : undefined;
+    const parsed = job ? DeadLetterEntrySchema.safeParse(job.data as unknown) : undefined;
     if (parsed?.success) {
       const e = parsed.data;
       return { entry: { id: e.id, version: e.version, reason: e.reason, error: e.error, dead_lettered_at: e.dead_lettered_at }, lastAttempt: e.attempts.at(-1) };

@@ -8,6 +8,13 @@ import { startService, type RunningService, type ServiceName } from "./services.
 
 export const DEMO_SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWhhbmRvZmYtc3luYy10ZXN0cw==";
 
+/** API keys the pipeline's api service accepts, one per scope. */
+export const PIPELINE_API_KEYS = {
+  read: "pipeline-read-key-0123456789",
+  operate: "pipeline-operate-key-0123456789",
+  admin: "pipeline-admin-key-0123456789",
+} as const;
+
 export interface PipelineOptions {
   readonly kafkaBrokers: string;
   readonly redisUrl: string;
@@ -45,6 +52,10 @@ export interface Pipeline {
   readonly env: Record<string, string>;
   readonly services: Map<ServiceName, RunningService>;
   readonly apiUrl: string;
+  /** The configuration file the services read; tests may rewrite it and restart a service. */
+  readonly configPath: string;
+  /** Calls the running api service with the key of the given scope (admin by default). */
+  api(path: string, init?: RequestInit & { scope?: keyof typeof PIPELINE_API_KEYS }): Promise<Response>;
   produce(events: readonly unknown[], key?: (event: unknown, index: number) => string): Promise<void>;
   produceRaw(values: readonly (string | Buffer)[]): Promise<void>;
   deliveries(): Promise<ReceivedDelivery[]>;
@@ -108,6 +119,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     LOG_LEVEL: "info",
     KAFKA_SESSION_TIMEOUT_MS: "8000",
     KAFKA_HEARTBEAT_INTERVAL_MS: "1000",
+    HANDOFF_API_KEYS: Object.entries(PIPELINE_API_KEYS)
+      .map(([scope, key]) => `pipeline-${scope}:${scope}:${key}`)
+      .join(","),
+    HANDOFF_API_SECURE_COOKIES: "false",
+    HANDOFF_API_ACCOUNT_ID: "acme",
+    HANDOFF_API_PROJECT_ID: "support",
     ...options.env,
   };
   const ports = new Map<ServiceName, number>([
@@ -135,6 +152,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     env,
     services,
     apiUrl: `http://127.0.0.1:${ports.get("api") ?? 0}`,
+    configPath,
+    async api(path, init = {}) {
+      const { scope = "admin", ...rest } = init;
+      const headers = new Headers(rest.headers);
+      headers.set("x-api-key", PIPELINE_API_KEYS[scope]);
+      if (rest.body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
+      return fetch(`http://127.0.0.1:${ports.get("api") ?? 0}${path}`, { ...rest, headers });
+    },
     async produce(events, key) {
       await producer.send({
         topic,

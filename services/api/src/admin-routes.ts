@@ -1,7 +1,8 @@
+import type { ApiInstance } from "./api-instance.js";
 import type { Admin, Selection } from "@handoff-sync/admin";
 import type { DeadLetterFilter } from "@handoff-sync/queue";
 import { DeadLetterReasonSchema } from "@handoff-sync/schema";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyRequest } from "fastify";
 import { z } from "zod";
 import { parseOr400 } from "./parse.js";
 
@@ -71,7 +72,7 @@ function actor(request: FastifyRequest): string {
 }
 
 /** Thin HTTP wrappers over @handoff-sync/admin, which the CLI uses too. */
-export function registerAdminRoutes(app: FastifyInstance, deps: { admin: Admin }): void {
+export function registerAdminRoutes(app: ApiInstance, deps: { admin: Admin }): void {
   const { admin } = deps;
   const base = "/admin/v1";
 

@@ -1,5 +1,6 @@
+import type { ApiInstance } from "./api-instance.js";
 import type { Admin, HandoffLookup } from "@handoff-sync/admin";
-import type { FastifyInstance } from "fastify";
+
 import { z } from "zod";
 import { parseOr400 } from "./parse.js";
 import { sendProblem } from "./problem.js";
@@ -18,7 +19,7 @@ function lookupOf(query: z.infer<typeof IdentifierQuerySchema>): HandoffLookup |
   return undefined;
 }
 
-export function registerHandoffRoutes(app: FastifyInstance, deps: { admin: Admin; account?: { accountId: string; projectId: string } }): void {
+export function registerHandoffRoutes(app: ApiInstance, deps: { admin: Admin; account?: { accountId: string; projectId: string } }): void {
   const { admin } = deps;
 
   // Compatible with the platform's Handoff API, so integrations written against it can point here.

@@ -1,23 +1,70 @@
+import { readFile } from "node:fs/promises";
+import { createAdmin, createAuditLog } from "@handoff-sync/admin";
+import { createKafkaClient } from "@handoff-sync/kafka";
+import { createDeliveryQueues } from "@handoff-sync/queue";
 import { createHandoffStore } from "@handoff-sync/store";
-import { createLogger, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
+import { createLogger, createRegistry, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
 import { buildApi } from "./app.js";
-import { loadApiEnv } from "./config.js";
+import { assertUniqueNames, parseApiKeysEnv, parseApiKeysFile, type ApiKey } from "./auth.js";
+import { loadApiConfig } from "./config.js";
+import { createSessionStore } from "./sessions.js";
 
-const env = loadApiEnv();
+const { env, destinations: config } = await loadApiConfig();
 const log = createLogger({ level: env.LOG_LEVEL, service: "api" });
 exitOnFatal(log);
 
+const keys: ApiKey[] = [
+  ...(env.HANDOFF_API_KEYS === undefined ? [] : parseApiKeysEnv(env.HANDOFF_API_KEYS)),
+  ...(env.HANDOFF_API_KEYS_FILE === undefined ? [] : parseApiKeysFile(await readFile(env.HANDOFF_API_KEYS_FILE, "utf8"), env.HANDOFF_API_KEYS_FILE)),
+];
+assertUniqueNames(keys);
+if (keys.length === 0) log.warn("no API keys configured (HANDOFF_API_KEYS, HANDOFF_API_KEYS_FILE): every request but health and metrics is refused");
+
 const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
 redis.on("error", (error) => log.error({ err: error }, "redis error"));
+// The API reads and erases; it never applies events, so retention plays no part here.
 const store = createHandoffStore({ redis, prefix: env.REDIS_PREFIX, retentionMs: 0 });
-const app = buildApi({ store, log, checks: { redis: async () => void (await redis.ping()) } });
+const queues = createDeliveryQueues({
+  connection: redis,
+  prefix: env.REDIS_PREFIX,
+  destinations: Object.fromEntries(Object.entries(config.destinations).map(([name, d]) => [name, d.retry])),
+});
+const kafka = env.KAFKA_BROKERS === undefined ? undefined : createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID, log });
+const audit = createAuditLog({ redis, key: store.keys.audit(), log });
+const admin = createAdmin({
+  store,
+  queues,
+  audit,
+  log,
+  ...(kafka ? { kafka } : {}),
+  source: { topic: config.source.topic, rejectedTopic: config.source.rejected_topic, groupId: env.KAFKA_GROUP_ID },
+  routing: config,
+});
+
+const app = buildApi({
+  admin,
+  queues,
+  log,
+  checks: { redis: async () => void (await redis.ping()) },
+  registry: createRegistry("api"),
+  keys,
+  sessions: createSessionStore(redis, (hash) => store.keys.session(hash), env.HANDOFF_API_SESSION_TTL_MS),
+  ...(env.HANDOFF_API_ACCOUNT_ID !== undefined && env.HANDOFF_API_PROJECT_ID !== undefined
+    ? { account: { accountId: env.HANDOFF_API_ACCOUNT_ID, projectId: env.HANDOFF_API_PROJECT_ID } }
+    : {}),
+  auth: { failureLimit: env.HANDOFF_API_AUTH_FAILURE_LIMIT, failureWindowMs: env.HANDOFF_API_AUTH_FAILURE_WINDOW_MS, maxLockoutMs: env.HANDOFF_API_AUTH_MAX_LOCKOUT_MS },
+  sessionTtlMs: env.HANDOFF_API_SESSION_TTL_MS,
+  secureCookies: env.HANDOFF_API_SECURE_COOKIES,
+  trustProxy: env.HANDOFF_API_TRUST_PROXY,
+});
 const address = await app.listen({ port: env.PORT, host: env.HOST });
-log.info({ address }, "api started");
+log.info({ address, destinations: Object.keys(config.destinations), keys: keys.map((k) => k.name) }, "api started");
 
 onShutdown(
   async () => {
     await app.close();
+    await queues.close();
     await redis.quit();
   },
   { log },

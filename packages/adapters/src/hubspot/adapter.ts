@@ -212,5 +212,24 @@ export function createHubSpotAdapter(
     return requests;
   }
 
-  return { type: "hubspot", deliver, preview, close: () => http.close() };
+  /**
+   * Authenticates (minting a token for OAuth) and reads a record by an id_property value no handoff
+   * has: a 404 proves the token, the scopes and the object type; nothing is written.
+   */
+  async function check(): Promise<void> {
+    const url = `${baseUrl}/crm/v3/objects/${objectPath}/handoff-sync-check?idProperty=${encodeURIComponent(config.id_property)}`;
+    for (let renewed = false; ; renewed = true) {
+      const authorization = await auth.authorization();
+      const response = await http.send({ method: "GET", url, headers: { authorization, accept: "application/json" } });
+      const outcome = classifyHubSpotResponse(
+        { status: response.status, headers: response.headers, body: response.json(), responseExcerpt: response.excerpt() },
+        { operation: "update", nowMs: now(), canRenewToken: auth.renewable && !renewed },
+      );
+      if (outcome === "ok" || outcome === "record_missing") return;
+      if (outcome !== "renew_token") throw outcome;
+      await auth.renew(authorization);
+    }
+  }
+
+  return { type: "hubspot", deliver, preview, check, close: () => http.close() };
 }

@@ -1,4 +1,4 @@
-import { HandoffSnapshotSchema } from "@handoff-sync/schema";
+import { AuthError, HandoffSnapshotSchema } from "@handoff-sync/schema";
 import { startFakeHubSpot } from "@handoff-sync/testing";
 import { describe, expect, it } from "vitest";
 import { createHubSpotAdapter, type HubSpotConfig } from "./adapter.js";
@@ -69,5 +69,22 @@ describe("HubSpot preview", () => {
       ["PUT", "https://api.hubapi.com/crm/v4/objects/tickets/77/associations/contacts/501"],
     ]);
     void adapter.close();
+  });
+});
+
+describe("HubSpot check", () => {
+  it("authenticates and reads by id_property; a refused token is an auth error", async () => {
+    const fake = await startFakeHubSpot();
+    const good = createHubSpotAdapter("hubspot-support", config(fake.url));
+    const bad = createHubSpotAdapter("hubspot-support", config(fake.url, { auth: { method: "private_app", token: "pat-na1-wrong" } }));
+    try {
+      await expect(good.check?.()).resolves.toBeUndefined();
+      await expect(bad.check?.()).rejects.toBeInstanceOf(AuthError);
+      expect(fake.writes.all()).toEqual([]);
+    } finally {
+      await good.close();
+      await bad.close();
+      await fake.close();
+    }
   });
 });

@@ -291,10 +291,19 @@ export function createServiceNowAdapter(
     ];
   }
 
+  /**
+   * Authenticates (fetching a token for OAuth) and reads one record of the table: proves the
+   * credentials, the table name and the integration user's read access, writing nothing.
+   */
+  async function check(): Promise<void> {
+    await session(undefined)("GET", tableUrl({ sysparm_limit: "1" }), "table");
+  }
+
   return {
     type: "servicenow",
     deliver,
     preview,
+    check,
     close: () => http.close(),
   };
 }

@@ -1,4 +1,4 @@
-import { HandoffSnapshotSchema } from "@handoff-sync/schema";
+import { AuthError, HandoffSnapshotSchema } from "@handoff-sync/schema";
 import { startFakeServiceNow } from "@handoff-sync/testing";
 import { describe, expect, it } from "vitest";
 import { createServiceNowAdapter, type ServiceNowConfig } from "./adapter.js";
@@ -71,5 +71,22 @@ describe("ServiceNow preview", () => {
     expect(requests[0]).toMatchObject({ method: "PATCH", headers: { authorization: "Bearer ****" } });
     expect(requests[0]?.url).toMatch(/^https:\/\/acme\.service-now\.com\/api\/now\/table\/incident\/abc123\?sysparm_fields=/);
     void adapter.close();
+  });
+});
+
+describe("ServiceNow check", () => {
+  it("authenticates and reads the table; refused credentials are an auth error", async () => {
+    const fake = await startFakeServiceNow();
+    const good = createServiceNowAdapter("snow", config(fake.url));
+    const bad = createServiceNowAdapter("snow", config(fake.url, { auth: { method: "basic", username: "integration.user", password: "wrong" } }));
+    try {
+      await expect(good.check?.()).resolves.toBeUndefined();
+      await expect(bad.check?.()).rejects.toBeInstanceOf(AuthError);
+      expect(fake.requests.every((r) => r.method === "GET")).toBe(true);
+    } finally {
+      await good.close();
+      await bad.close();
+      await fake.close();
+    }
   });
 });

@@ -322,10 +322,22 @@ export function createZendeskAdapter(
     ];
   }
 
+  /**
+   * Authenticates (fetching a token for OAuth client credentials) and searches tickets by an
+   * external_id no handoff has: proves the credentials and ticket access, writing nothing.
+   */
+  async function check(): Promise<void> {
+    const url = new URL(ticketsUrl);
+    url.searchParams.set("external_id", "handoff-sync-check");
+    const { response, outcome } = await call("lookup", { method: "GET", url }, { renewed: false });
+    if (outcome !== "ok") throw outcome === "not_found" ? unexpected("lookup", response) : outcome;
+  }
+
   return {
     type: "zendesk",
     deliver,
     preview,
+    check,
     close: () => http.close(),
   };
 }

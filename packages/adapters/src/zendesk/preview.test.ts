@@ -1,4 +1,4 @@
-import { HandoffSnapshotSchema } from "@handoff-sync/schema";
+import { AuthError, HandoffSnapshotSchema } from "@handoff-sync/schema";
 import { FAKE_ZENDESK_API_TOKEN, startFakeZendesk } from "@handoff-sync/testing";
 import { describe, expect, it } from "vitest";
 import { createZendeskAdapter, type ZendeskConfig } from "./adapter.js";
@@ -68,5 +68,25 @@ describe("Zendesk preview", () => {
       ["GET", "https://acme.zendesk.com/api/v2/tickets/42", "Bearer ****"],
     ]);
     void adapter.close();
+  });
+});
+
+describe("Zendesk check", () => {
+  it("authenticates and searches tickets; a refused token is an auth error", async () => {
+    const fake = await startFakeZendesk();
+    const good = createZendeskAdapter("support", config(fake.url));
+    const bad = createZendeskAdapter(
+      "support",
+      config(fake.url, { auth: { method: "api_token", email: FAKE_ZENDESK_API_TOKEN.email, api_token: "wrong" } }),
+    );
+    try {
+      await expect(good.check?.()).resolves.toBeUndefined();
+      await expect(bad.check?.()).rejects.toBeInstanceOf(AuthError);
+      expect(fake.requests.every((r) => r.method === "GET")).toBe(true);
+    } finally {
+      await good.close();
+      await bad.close();
+      await fake.close();
+    }
   });
 });
