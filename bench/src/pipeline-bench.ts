@@ -9,7 +9,7 @@ import type { Kafka } from "kafkajs";
 import type { CrmFake } from "./crm-fake.js";
 import { createEventSource } from "./events.js";
 import { createTopics, deleteTopics, produceBurst, produceOpenLoop } from "./kafka.js";
-import { cpuSeconds, peakRssMiB } from "./proc.js";
+import { cpuSeconds, peakRssMiB, rssMiB } from "./proc.js";
 import { summariseLatency, type LatencySummary } from "./stats.js";
 import type { Throughput } from "./baselines.js";
 
@@ -44,6 +44,8 @@ export interface PipelineRun {
   /** Measured over the saturation burst, whose work is all the services did meanwhile. */
   readonly cpuSecondsPer1000: { readonly consumer: number; readonly worker: number; readonly total: number };
   readonly peakRssMiB: Readonly<Record<string, number>>;
+  /** Resident set size of each service once ready, before any event: what load adds is the difference. */
+  readonly startRssMiB: Readonly<Record<string, number>>;
   readonly scaling?: { readonly crmLatencyMs: number; readonly oneWorker: Throughput; readonly twoWorkers: Throughput; readonly ratio: number };
   /** Requests the CRM fake received beyond one per handoff (at-least-once redeliveries). */
   readonly duplicates: number;
@@ -89,6 +91,9 @@ async function writeConfig(dir: string, topic: string, crmUrl: string, concurren
   return path;
 }
 
+/** Services start in this order: the consumer, the worker, then the second worker of the scaling phase. */
+const serviceLabel = (index: number): string => (index === 0 ? "consumer" : index === 1 ? "worker" : `worker${index}`);
+
 /** Deletes every Redis key of one bench prefix, so repeated runs do not fill Redis. */
 async function removePrefix(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
@@ -117,6 +122,7 @@ export async function benchPipeline(kafka: Kafka, crm: CrmFake, settings: Pipeli
   const dir = await mkdtemp(join(tmpdir(), "handoff-sync-bench-"));
   const source = createEventSource("pipeline");
   const services: RunningService[] = [];
+  const startRss: Record<string, number> = {};
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   let duplicates = 0;
   const settle = (): void => {
@@ -146,6 +152,7 @@ export async function benchPipeline(kafka: Kafka, crm: CrmFake, settings: Pipeli
           ? {}
           : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${settings.profileDir} --cpu-prof-name=${name}-${prefix}-${services.length}.cpuprofile` };
       const service = await startService(name, { ...env, ...profile }, { port: await freePort() });
+      startRss[serviceLabel(services.length)] = rssMiB(service.process.pid ?? 0);
       services.push(service);
       return service;
     };
@@ -207,16 +214,14 @@ export async function benchPipeline(kafka: Kafka, crm: CrmFake, settings: Pipeli
     }
 
     const peakRss: Record<string, number> = {};
-    for (const [index, service] of services.entries()) {
-      const name = index === 0 ? "consumer" : index === 1 ? "worker" : `worker${index}`;
-      peakRss[name] = peakRssMiB(service.process.pid ?? 0);
-    }
+    for (const [index, service] of services.entries()) peakRss[serviceLabel(index)] = peakRssMiB(service.process.pid ?? 0);
     return {
       throughput,
       saturation,
       openLoop: { offeredRate: open.offered, achievedRate: open.achievedRate, sent: open.sent, valid, latencyMs: openLatency },
       cpuSecondsPer1000: { consumer: cpuConsumer * per1000, worker: cpuWorker * per1000, total: (cpuConsumer + cpuWorker) * per1000 },
       peakRssMiB: peakRss,
+      startRssMiB: startRss,
       ...(scaling !== undefined ? { scaling } : {}),
       duplicates,
     };

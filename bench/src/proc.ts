@@ -31,3 +31,10 @@ export function peakRssMiB(pid: number): number {
   const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
   return match?.[1] === undefined ? Number.NaN : Number(match[1]) / 1024;
 }
+
+/** Current resident set size (VmRSS) in MiB. */
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  return match?.[1] === undefined ? Number.NaN : Number(match[1]) / 1024;
+}

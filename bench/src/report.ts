@@ -45,7 +45,10 @@ export function formatReport(result: BenchResult): string {
     ]),
   );
   lines.push("");
-  const rssRows = Object.entries(pipeline.peakRssMiB).map(([name, mib]) => [`peak RSS ${name}`, `${fixed(mib, 1)} MiB`]);
+  const rssRows = Object.entries(pipeline.peakRssMiB).map(([name, mib]) => [
+    `peak RSS ${name} (at start ${fixed(pipeline.startRssMiB[name] ?? Number.NaN, 0)})`,
+    `${fixed(mib, 1)} MiB`,
+  ]);
   lines.push(
     table([
       ["resources", ""],

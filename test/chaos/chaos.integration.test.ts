@@ -169,7 +169,7 @@ async function healAndSettle(stack: Stack, crms: ChaosCrms, plan: Plan, redisUrl
     server.faults.releaseAll();
   }
   const final = expectedFinal(plan);
-  const settled = async (): Promise<boolean> =>
+  const settled = (): boolean =>
     crms.views().every((crm) =>
       [...final].every(([handoff, expected]) => crm.recordsFor(handoff).some((r) => r.version === expected.version && r.state === expected.state)),
     );
@@ -276,7 +276,7 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     const redisArgs = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--appendfsync", "always", "--maxmemory-policy", "noeviction", "--save", ""];
     const startRedis = (): ChildProcess => spawn("redis-server", redisArgs, { stdio: "ignore" });
     let redis = startRedis();
-    cleanups.push(async () => void redis.kill("SIGKILL"));
+    cleanups.push(() => Promise.resolve(redis.kill("SIGKILL")));
     const redisUrl = `redis://127.0.0.1:${port}`;
     await waitFor(async () => {
       const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });

@@ -53,7 +53,7 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
   });
   afterAll(() => connection.quit());
 
-  async function setup(destinations: Record<string, { url: string; policy?: Partial<BackoffPolicy> }>, worker: Partial<DeliveryWorkerSettings> = {}) {
+  function setup(destinations: Record<string, { url: string; policy?: Partial<BackoffPolicy> }>, worker: Partial<DeliveryWorkerSettings> = {}) {
     const prefix = uniqueName("t");
     const store = createHandoffStore({ redis: connection, prefix, retentionMs: 600_000 });
     const policies = Object.fromEntries(
@@ -78,7 +78,7 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     cleanups.push(() => up.fake.close(), () => down.close());
     // Every request to the broken one hangs past the timeout.
     down.faults.add({ fault: { kind: "delay", ms: 5000 } });
-    const { send } = await setup({ healthy: { url: `${up.fake.url}/hook` }, broken: { url: `${down.url}/hook` } });
+    const { send } = setup({ healthy: { url: `${up.fake.url}/hook` }, broken: { url: `${down.url}/hook` } });
     const started = Date.now();
     for (let i = 0; i < 6; i++) await send(`iso-${i}`, "handoff_initiated", "2026-11-25T10:00:00Z");
     await waitFor(() => up.writes.all().length === 6, { timeoutMs: 10_000, message: "healthy destination delivered" });
@@ -89,7 +89,7 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     const crm = await receiver();
     cleanups.push(() => crm.fake.close());
     crm.fake.faults.next({ kind: "status", status: 410, body: "gone" });
-    const { queues, store, send } = await setup({ crm: { url: `${crm.fake.url}/hook` } });
+    const { queues, store, send } = setup({ crm: { url: `${crm.fake.url}/hook` } });
     await send("park-1", "handoff_initiated", "2026-11-25T10:00:00Z");
     const queue = queues.get("crm");
     await waitFor(async () => (await queue.state.getPark()) !== undefined, { message: "parked" });
@@ -110,7 +110,7 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     const crm = await receiver();
     cleanups.push(() => crm.fake.close());
     crm.fake.faults.next({ kind: "status", status: 429, headers: { "retry-after": "1" } }, 4);
-    const { queues, send } = await setup({ crm: { url: `${crm.fake.url}/hook`, policy: { attempts: 2 } } }, { parkAfterRateLimitedMs: 60_000 });
+    const { queues, send } = setup({ crm: { url: `${crm.fake.url}/hook`, policy: { attempts: 2 } } }, { parkAfterRateLimitedMs: 60_000 });
     const started = Date.now();
     await send("rl-1", "handoff_initiated", "2026-11-25T10:00:00Z");
     await waitFor(() => crm.writes.all().length === 1, { timeoutMs: 20_000, message: "delivered after 429s" });
@@ -119,7 +119,7 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     expect((await listDeadLetters(queues.get("crm").dead)).total).toBe(0);
 
     crm.fake.faults.add({ fault: { kind: "status", status: 429, headers: { "retry-after": "0" } } });
-    const forever = await setup({ crm2: { url: `${crm.fake.url}/hook` } }, { parkAfterRateLimitedMs: 1500 });
+    const forever = setup({ crm2: { url: `${crm.fake.url}/hook` } }, { parkAfterRateLimitedMs: 1500 });
     await forever.send("rl-2", "handoff_initiated", "2026-11-25T10:00:00Z");
     await waitFor(async () => (await forever.queues.get("crm2").state.getPark())?.reason.includes("429"), { timeoutMs: 20_000, message: "parked after 429s" });
   });
@@ -128,7 +128,7 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     const crm = await receiver();
     cleanups.push(() => crm.fake.close());
     crm.fake.faults.add({ fault: { kind: "status", status: 422, body: "{\"error\":\"field Foo__c does not exist\"}" } });
-    const { queues, send } = await setup({ crm: { url: `${crm.fake.url}/hook` } }, { parkAfterIdenticalFailures: 3, concurrency: 1 });
+    const { queues, send } = setup({ crm: { url: `${crm.fake.url}/hook` } }, { parkAfterIdenticalFailures: 3, concurrency: 1 });
     for (let i = 0; i < 5; i++) await send(`perm-${i}`, "handoff_initiated", "2026-11-25T10:00:00Z");
     const queue = queues.get("crm");
     await waitFor(async () => (await queue.state.getPark())?.reason.includes("3 records in a row"), { timeoutMs: 15_000, message: "parked" });
@@ -140,7 +140,7 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
   it("dead-letters a delivery past its deadline as expired", async () => {
     const crm = await receiver();
     cleanups.push(() => crm.fake.close());
-    const { queues, send } = await setup({ crm: { url: `${crm.fake.url}/hook`, policy: { deadline_ms: 60_000 } } });
+    const { queues, send } = setup({ crm: { url: `${crm.fake.url}/hook`, policy: { deadline_ms: 60_000 } } });
     await send("late-1", "handoff_initiated", new Date(Date.now() - 120_000).toISOString());
     const entry = await waitFor(async () => (await listDeadLetters(queues.get("crm").dead)).entries[0], { message: "expired entry" });
     expect(entry).toMatchObject({ key: "late-1", reason: "expired" });
@@ -151,7 +151,7 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     const crm = await receiver();
     cleanups.push(() => crm.fake.close());
     crm.fake.faults.next({ kind: "status", status: 503 }, 3);
-    const { queues, store, send } = await setup({ crm: { url: `${crm.fake.url}/hook` } });
+    const { queues, store, send } = setup({ crm: { url: `${crm.fake.url}/hook` } });
     await send("replay-1", "handoff_initiated", "2026-11-25T10:00:00Z");
     const queue = queues.get("crm");
     const entry = await waitFor(async () => (await listDeadLetters(queue.dead)).entries[0], { timeoutMs: 15_000, message: "exhausted" });

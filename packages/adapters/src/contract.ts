@@ -11,6 +11,8 @@ export interface DeliveryRequest {
   readonly previous?: { readonly version: number; readonly recordId?: string };
   /** Aborted on shutdown; the attempt then fails as retryable and the job goes back to the queue. */
   readonly signal?: AbortSignal;
+  /** W3C trace context of the delivery attempt, sent as the `traceparent` header of its requests. */
+  readonly traceparent?: string;
 }
 
 export interface DeliveryResult {

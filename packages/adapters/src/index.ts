@@ -12,3 +12,4 @@ export * from "./zendesk/index.js";
 export * from "./servicenow/index.js";
 export * from "./http/destination-http.js";
 export * from "./http/mask-headers.js";
+export * from "./enrichment/enricher.js";

@@ -1,6 +1,6 @@
 import type { Destination, DestinationType, Resolved } from "@handoff-sync/config";
 import type { Adapter } from "./contract.js";
-import type { ProxySettings } from "./http/destination-http.js";
+import { withTraceparent, type ProxySettings } from "./http/destination-http.js";
 import { createWebhookAdapter } from "./webhook/adapter.js";
 import { createSalesforceAdapter } from "./salesforce/adapter.js";
 import { createHubSpotAdapter } from "./hubspot/adapter.js";
@@ -33,5 +33,7 @@ function factoryFor<T extends DestinationType>(type: T): AdapterFactory<T> {
 }
 
 export function createAdapter(destinationName: string, destinationConfig: ResolvedDestination, runtime: AdapterRuntime = {}): Adapter {
-  return factoryFor(destinationConfig.type)(destinationName, destinationConfig, runtime);
+  const adapter = factoryFor(destinationConfig.type)(destinationName, destinationConfig, runtime);
+  // Every request of the delivery carries its trace context, whichever adapter sends it.
+  return { ...adapter, deliver: (request) => withTraceparent(request.traceparent, () => adapter.deliver(request)) };
 }

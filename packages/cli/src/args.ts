@@ -25,7 +25,9 @@ export function parseCommandArgs<const O extends ParseArgsOptionsConfig>(
   if (parsed.positionals.length > positionals.max) {
     const extra = parsed.positionals.slice(positionals.max).join(" ");
     throw new UsageError(
-      positionals.max === 0 ? `unexpected argument: ${extra}` : `too many arguments: ${extra} (expected ${positionals.names ?? positionals.max})`,
+      positionals.max === 0
+        ? `unexpected argument: ${extra}`
+        : `too many arguments: ${extra} (expected ${positionals.names ?? positionals.max})`,
     );
   }
   return parsed;
@@ -39,7 +41,8 @@ export function resolvePath(context: CliContext, path: string): string {
 export function configFileOf(context: CliContext, given: string | undefined, flag: string): string {
   const fromEnv = context.env["HANDOFF_SYNC_CONFIG"]?.trim();
   const file = given ?? (fromEnv === "" ? undefined : fromEnv);
-  if (file === undefined) throw new UsageError(`no destinations file: give ${flag} or set HANDOFF_SYNC_CONFIG`);
+  if (file === undefined)
+    throw new UsageError(`no destinations file: give ${flag} or set HANDOFF_SYNC_CONFIG`);
   return file;
 }
 

@@ -48,16 +48,29 @@ describe("dispatcher", () => {
   });
 
   it("prints the command list for no arguments (exit 2) and for --help (exit 0)", async () => {
-    expect(await runCli([], context, commands)).toEqual({ exitCode: EXIT.usage, stdout: "", stderr: usage(commands) });
-    expect(await runCli(["--help"], context, commands)).toEqual({ exitCode: EXIT.ok, stdout: usage(commands) });
+    expect(await runCli([], context, commands)).toEqual({
+      exitCode: EXIT.usage,
+      stdout: "",
+      stderr: usage(commands),
+    });
+    expect(await runCli(["--help"], context, commands)).toEqual({
+      exitCode: EXIT.ok,
+      stdout: usage(commands),
+    });
     expect(usage(commands)).toContain("  destinations check  destinations check summary\n");
   });
 
   it("prints a command's help for --help anywhere before --, or help <command>", async () => {
-    for (const argv of [["destinations", "check", "x", "--help"], ["destinations", "check", "-h"], ["help", "destinations", "check"]]) {
+    for (const argv of [
+      ["destinations", "check", "x", "--help"],
+      ["destinations", "check", "-h"],
+      ["help", "destinations", "check"],
+    ]) {
       const result = await runCli(argv, context, commands);
       expect(result.exitCode).toBe(0);
-      expect(result.stdout).toBe("usage: handoff-sync destinations check [ARG]\n\nDestinations check summary.\n\nDetails.\n");
+      expect(result.stdout).toBe(
+        "usage: handoff-sync destinations check [ARG]\n\nDestinations check summary.\n\nDetails.\n",
+      );
     }
     calls.length = 0;
     await runCli(["dlq", "--", "--help"], context, commands);
@@ -81,11 +94,16 @@ describe("dispatcher", () => {
       stdout: "",
       stderr: "handoff-sync: strict: bad flag\nusage: handoff-sync strict [ARG]\n",
     });
-    expect(await runCli(["broken"], context, commands)).toEqual({ exitCode: 1, stdout: "", stderr: "handoff-sync broken: boom\n" });
+    expect(await runCli(["broken"], context, commands)).toEqual({
+      exitCode: 1,
+      stdout: "",
+      stderr: "handoff-sync broken: boom\n",
+    });
   });
 
   it("lists the real commands", async () => {
     const result = await runCli(["--help"], context);
-    for (const name of ["config validate", "config schema", "preview", "destinations check"]) expect(result.stdout).toContain(`  ${name} `);
+    for (const name of ["config validate", "config schema", "preview", "destinations check"])
+      expect(result.stdout).toContain(`  ${name} `);
   });
 });

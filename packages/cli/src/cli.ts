@@ -38,7 +38,8 @@ function notACommand(argv: readonly string[], commands: readonly Command[]): Com
     const given = argv[1];
     const subcommands = group.map((command) => command.name.slice(1).join(" "));
     const near = given === undefined ? undefined : closestName(given, subcommands);
-    const what = given === undefined ? `"${first}" needs a subcommand` : `unknown command "${first} ${given}"`;
+    const what =
+      given === undefined ? `"${first}" needs a subcommand` : `unknown command "${first} ${given}"`;
     return usageError(
       `${what}${near === undefined ? "" : `; did you mean "${first} ${near}"?`}`,
       group.map((command) => `usage: ${PROGRAM} ${command.usage}\n`).join(""),
@@ -46,7 +47,10 @@ function notACommand(argv: readonly string[], commands: readonly Command[]): Com
   }
   const names = [...new Set(commands.map((command) => command.name[0] ?? ""))];
   const near = closestName(first, names);
-  return usageError(`unknown command "${first}"${near === undefined ? "" : `; did you mean "${near}"?`}`, usage(commands));
+  return usageError(
+    `unknown command "${first}"${near === undefined ? "" : `; did you mean "${near}"?`}`,
+    usage(commands),
+  );
 }
 
 /**
@@ -63,19 +67,30 @@ export async function runCli(
   if (first === "--help" || first === "-h" || first === "help") {
     const command = findCommand(argv.slice(1), commands);
     if (command !== undefined) return { exitCode: EXIT.ok, stdout: commandHelp(command) };
-    return argv.length > 1 ? notACommand(argv.slice(1), commands) : { exitCode: EXIT.ok, stdout: usage(commands) };
+    return argv.length > 1
+      ? notACommand(argv.slice(1), commands)
+      : { exitCode: EXIT.ok, stdout: usage(commands) };
   }
   const command = findCommand(argv, commands);
   if (command === undefined) return notACommand(argv, commands);
   const args = argv.slice(command.name.length);
   // Only before a `--` terminator: after it, `--help` is an argument like any other.
   const options = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
-  if (options.includes("--help") || options.includes("-h")) return { exitCode: EXIT.ok, stdout: commandHelp(command) };
+  if (options.includes("--help") || options.includes("-h"))
+    return { exitCode: EXIT.ok, stdout: commandHelp(command) };
   try {
     return await command.run(args, context);
   } catch (error) {
-    if (error instanceof UsageError) return usageError(`${command.name.join(" ")}: ${error.message}`, `usage: ${PROGRAM} ${command.usage}\n`);
+    if (error instanceof UsageError)
+      return usageError(
+        `${command.name.join(" ")}: ${error.message}`,
+        `usage: ${PROGRAM} ${command.usage}\n`,
+      );
     const message = error instanceof Error ? error.message : String(error);
-    return { exitCode: EXIT.problems, stdout: "", stderr: `${PROGRAM} ${command.name.join(" ")}: ${message}\n` };
+    return {
+      exitCode: EXIT.problems,
+      stdout: "",
+      stderr: `${PROGRAM} ${command.name.join(" ")}: ${message}\n`,
+    };
   }
 }

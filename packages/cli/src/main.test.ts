@@ -18,7 +18,13 @@ describe("the handoff-sync binary", () => {
   });
 
   it("exits 2 on a usage error, with the message on stderr", async () => {
-    const failure: unknown = await run(process.execPath, [main, "config", "validat"], { cwd: root }).catch((error: unknown) => error);
-    expect(failure).toMatchObject({ code: 2, stdout: "", stderr: expect.stringContaining('did you mean "config validate"?') as unknown });
+    const failure: unknown = await run(process.execPath, [main, "config", "validat"], { cwd: root }).catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({
+      code: 2,
+      stdout: "",
+      stderr: expect.stringContaining('did you mean "config validate"?') as unknown,
+    });
   });
 });

@@ -15,13 +15,14 @@ function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
 
 function valueAt(input: unknown, path: Path): unknown {
   let value = input;
-  for (const part of path) value = isRecord(value) || Array.isArray(value) ? (value as Record<string, unknown>)[part] : undefined;
+  for (const part of path)
+    value = isRecord(value) || Array.isArray(value) ? (value as Record<string, unknown>)[part] : undefined;
   return value;
 }
 
 /** Wrappers that do not change which keys an object accepts. */
 function unwrap(schema: AnySchema): AnySchema {
-  for (let current = schema; ; ) {
+  for (let current = schema; ;) {
     if (
       current instanceof z.ZodOptional ||
       current instanceof z.ZodNullable ||
@@ -84,7 +85,11 @@ export function allowedKeysAt(schema: AnySchema, path: Path, input: unknown): st
  * Zod issues as problems a person can act on: one per unknown key, at the key itself, with the
  * nearest valid name; an unknown discriminator (`type: webhok`) with the nearest valid value.
  */
-export function describeIssues(schema: AnySchema, issues: readonly z.core.$ZodIssue[], input: unknown): IssueProblem[] {
+export function describeIssues(
+  schema: AnySchema,
+  issues: readonly z.core.$ZodIssue[],
+  input: unknown,
+): IssueProblem[] {
   return issues.flatMap((issue): IssueProblem[] => {
     const path = issue.path.filter((part) => typeof part !== "symbol");
     if (issue.code === "unrecognized_keys") {
@@ -99,12 +104,22 @@ export function describeIssues(schema: AnySchema, issues: readonly z.core.$ZodIs
     if (issue.code === "invalid_type" && path.length > 0 && valueAt(input, path) === undefined) {
       return [{ path, message: `required (${issue.expected})` }];
     }
-    if (issue.code === "invalid_union" && issue.discriminator !== undefined && "options" in issue && issue.options !== undefined) {
+    if (
+      issue.code === "invalid_union" &&
+      issue.discriminator !== undefined &&
+      "options" in issue &&
+      issue.options !== undefined
+    ) {
       const options = issue.options.filter((option) => typeof option === "string");
       const given = valueAt(input, path);
       if (given === undefined) return [{ path, message: `required; one of: ${options.join(", ")}` }];
       const shown = typeof given === "string" ? `"${given}"` : JSON.stringify(given);
-      return [{ path, message: `unknown ${issue.discriminator} ${shown}${typeof given === "string" ? didYouMean(given, options) : ""}; expected one of: ${options.join(", ")}` }];
+      return [
+        {
+          path,
+          message: `unknown ${issue.discriminator} ${shown}${typeof given === "string" ? didYouMean(given, options) : ""}; expected one of: ${options.join(", ")}`,
+        },
+      ];
     }
     return [{ path, message: issue.message }];
   });

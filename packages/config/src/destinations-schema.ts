@@ -7,6 +7,7 @@ import { SalesforceDestinationSchema } from "./destinations/salesforce.js";
 import { ServiceNowDestinationSchema } from "./destinations/servicenow.js";
 import { int } from "./destinations/base.js";
 import { didYouMean } from "./did-you-mean.js";
+import { checkSourceInputs, sourceInputFields } from "./source-inputs.js";
 
 const DESTINATION_NAME = /^[a-z][a-z0-9-]{0,40}$/;
 
@@ -50,11 +51,14 @@ export const RouteSchema = z.strictObject({
 });
 export type Route = z.infer<typeof RouteSchema>;
 
-export const SourceSchema = z.strictObject({
-  topic: z.string().min(1).default("handoff.events"),
-  rejected_topic: z.string().min(1).default("handoff.events.dlq"),
-  max_message_bytes: int(1_024, 100 * 1_048_576).default(1_048_576),
-});
+export const SourceSchema = z
+  .strictObject({
+    topic: z.string().min(1).default("handoff.events"),
+    rejected_topic: z.string().min(1).default("handoff.events.dlq"),
+    max_message_bytes: int(1_024, 100 * 1_048_576).default(1_048_576),
+    ...sourceInputFields,
+  })
+  .superRefine(checkSourceInputs);
 
 export const DestinationsFileSchema = z
   .strictObject({

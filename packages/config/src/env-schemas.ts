@@ -9,7 +9,27 @@ export function portSchema(defaultPort: number) {
 
 const BrokerSchema = z.string().regex(/^[^\s:,]+:\d{1,5}$/, "each broker must be host:port");
 
+/**
+ * How every Kafka client authenticates (docs/configuration.md#secure-connections). Rules that span
+ * several variables, and the files they name, are checked by `kafkaConnectionOptions` at startup.
+ */
+export const KafkaSecurityEnvSchema = z.object({
+  KAFKA_SSL: z.stringbool().default(false),
+  /** PEM bundle of the CAs that sign the brokers' certificates; the system CAs when unset. */
+  KAFKA_SSL_CA_FILE: z.string().optional(),
+  /** PEM client certificate and key, for brokers that require mutual TLS. */
+  KAFKA_SSL_CERT_FILE: z.string().optional(),
+  KAFKA_SSL_KEY_FILE: z.string().optional(),
+  KAFKA_SASL_MECHANISM: z.enum(["plain", "scram-sha-256", "scram-sha-512"]).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  /** A mounted Secret file holding the password, so it stays out of the pod spec. */
+  KAFKA_SASL_PASSWORD_FILE: z.string().optional(),
+});
+export type KafkaSecurityEnv = z.infer<typeof KafkaSecurityEnvSchema>;
+
 export const KafkaEnvSchema = z.object({
+  ...KafkaSecurityEnvSchema.shape,
   KAFKA_BROKERS: z
     .string()
     .transform((value) =>
@@ -32,13 +52,50 @@ export const RedisEnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_{}-]+$/, "letters, digits, ':', '_', '-', '{', '}' only")
     .default("hs"),
+  /** ACL user and password, when they are not in `REDIS_URL` (docs/configuration.md#secure-connections). */
+  REDIS_USERNAME: z.string().optional(),
+  REDIS_PASSWORD: z.string().optional(),
+  REDIS_PASSWORD_FILE: z.string().optional(),
+  /** TLS files for `rediss://` URLs: the CA bundle (system CAs when unset) and an optional client certificate. */
+  REDIS_TLS_CA_FILE: z.string().optional(),
+  REDIS_TLS_CERT_FILE: z.string().optional(),
+  REDIS_TLS_KEY_FILE: z.string().optional(),
 });
 export type RedisEnv = z.infer<typeof RedisEnvSchema>;
 
 export const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
+// Dotted identifiers only (`*` for any one key): pino compiles redact paths into code, so nothing
+// else from the environment may reach it. The logger checks the same rule again.
+const RedactPathSchema = z
+  .string()
+  .regex(/^(?:[A-Za-z_$][\w$]*|\*)(?:\.(?:[A-Za-z_$][\w$]*|\*)){0,7}$/, "must be a dotted path of field names, `*` for any one key")
+  .refine((path) => path.split(".").some((segment) => segment !== "*"), "must name at least one field");
+
 export const CommonEnvSchema = z.object({
   HANDOFF_SYNC_CONFIG: z.string().min(1),
   LOG_LEVEL: LogLevelSchema.default("info"),
+  /** Comma-separated log paths to redact, e.g. `data.email,data.phone` (handoff data is logged under `data`). */
+  LOG_REDACT_PATHS: z
+    .string()
+    .optional()
+    .transform((value) => (value ?? "").split(",").map((path) => path.trim()).filter((path) => path !== ""))
+    .pipe(z.array(RedactPathSchema)),
 });
 export type CommonEnv = z.infer<typeof CommonEnvSchema>;
+
+/** OTLP/HTTP trace export, off unless an endpoint is set; names and precedence as in the OpenTelemetry spec. */
+export const TracingEnvSchema = z.object({
+  /** Base URL; traces go to `<base>/v1/traces`. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
+  /** The full traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
+});
+export type TracingEnv = z.infer<typeof TracingEnvSchema>;
+
+/** Where traces are sent, or undefined when tracing is off. */
+export function otlpTracesEndpoint(env: TracingEnv): string | undefined {
+  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT === undefined) return undefined;
+  return `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "")}/v1/traces`;
+}

@@ -11,7 +11,10 @@ const committed = fileURLToPath(new URL(`../../../${DESTINATIONS_JSON_SCHEMA_PAT
 
 type Json = Record<string, unknown>;
 const at = (value: unknown, ...path: (string | number)[]): unknown =>
-  path.reduce<unknown>((node, key) => (node !== null && typeof node === "object" ? (node as Json)[key] : undefined), value);
+  path.reduce<unknown>(
+    (node, key) => (node !== null && typeof node === "object" ? (node as Json)[key] : undefined),
+    value,
+  );
 
 describe("destinations file JSON Schema", () => {
   // After changing the destinations schema (or adding a destination type), regenerate the committed file with:
@@ -24,9 +27,9 @@ describe("destinations file JSON Schema", () => {
   });
 
   const schema = destinationsFileJsonSchema();
-  const webhook = (at(schema, "properties", "destinations", "additionalProperties", "oneOf") as Json[] | undefined)?.find(
-    (option) => at(option, "properties", "type", "const") === "webhook",
-  );
+  const webhook = (
+    at(schema, "properties", "destinations", "additionalProperties", "oneOf") as Json[] | undefined
+  )?.find((option) => at(option, "properties", "type", "const") === "webhook");
 
   it("describes the author's view: strict objects, defaults optional", () => {
     expect(schema["required"]).toEqual(["version", "destinations"]);
@@ -39,7 +42,10 @@ describe("destinations file JSON Schema", () => {
     const secret = at(webhook, "properties", "secret", "anyOf");
     expect(secret).toEqual([
       expect.objectContaining({ type: "string", pattern: "^(env|file):" }),
-      expect.objectContaining({ type: "array", items: expect.objectContaining({ pattern: "^(env|file):" }) as unknown }),
+      expect.objectContaining({
+        type: "array",
+        items: expect.objectContaining({ pattern: "^(env|file):" }) as unknown,
+      }),
     ]);
   });
 

@@ -9,7 +9,9 @@ export const DESTINATIONS_JSON_SCHEMA_PATH = "docs/schemas/destinations.v1.json"
 const SECRET_REF_PATTERN = "^(env|file):";
 
 function isPreprocessedList(schema: z.core.$ZodType): schema is z.ZodPipe<z.ZodTransform, z.ZodArray> {
-  return schema instanceof z.ZodPipe && schema.in instanceof z.ZodTransform && schema.out instanceof z.ZodArray;
+  return (
+    schema instanceof z.ZodPipe && schema.in instanceof z.ZodTransform && schema.out instanceof z.ZodArray
+  );
 }
 
 /**
@@ -25,7 +27,8 @@ export function destinationsFileJsonSchema(): Record<string, unknown> {
     override: ({ zodSchema, jsonSchema }) => {
       if (zodSchema === SecretRefSchema) {
         jsonSchema.pattern = SECRET_REF_PATTERN;
-        jsonSchema.description = 'A secret reference: "env:VAR_NAME" or "file:/path/to/secret", never the secret itself.';
+        jsonSchema.description =
+          'A secret reference: "env:VAR_NAME" or "file:/path/to/secret", never the secret itself.';
       } else if (isPreprocessedList(zodSchema)) {
         const list = { ...jsonSchema };
         for (const key of Object.keys(jsonSchema)) delete jsonSchema[key];
@@ -37,7 +40,8 @@ export function destinationsFileJsonSchema(): Record<string, unknown> {
   return {
     ...schema,
     title: "handoff-sync destinations file v1",
-    description: "Where handoffs are delivered: destinations, routes, custom states. See docs/configuration.md.",
+    description:
+      "Where handoffs are delivered: destinations, routes, custom states. See docs/configuration.md.",
   };
 }
 

@@ -56,6 +56,7 @@ describe("loadDestinationsFile", () => {
       topic: "handoff.events",
       rejected_topic: "handoff.events.dlq",
       max_message_bytes: 1_048_576,
+      format: "handoff_event",
     });
     expect(config.destinations.demo).toEqual({
       type: "webhook",
@@ -121,9 +122,11 @@ routes:
     );
     expect(byPath.get("source.partitions")).toMatchObject({
       line: 4,
-      message: "unknown key; expected one of: topic, rejected_topic, max_message_bytes",
+      message: "unknown key; expected one of: topic, rejected_topic, max_message_bytes, format, chat_respond, sip_headers, enrichment",
     });
-    expect(byPath.get("destinations.sf.type")?.message).toMatch(/^unknown type "sugarcrm"; expected one of: webhook, /);
+    expect(byPath.get("destinations.sf.type")?.message).toMatch(
+      /^unknown type "sugarcrm"; expected one of: webhook, /,
+    );
     expect(error.message.split("\n").length).toBe(error.problems.length + 1);
   });
 
@@ -208,12 +211,20 @@ routes:
         ["destinations.crm.retyr", 'unknown key; did you mean "retry"?', 7],
         ["destinations.crm.rate_limit.duration", 'unknown key; did you mean "duration_ms"?', 9],
         ["destinations.crm.mapping.subject.truncat", 'unknown key; did you mean "truncate"?', 11],
-        ["destinations.other.type", expect.stringMatching(/^unknown type "webhok"; did you mean "webhook"\?; expected one of: webhook, /), 13],
+        [
+          "destinations.other.type",
+          expect.stringMatching(
+            /^unknown type "webhok"; did you mean "webhook"\?; expected one of: webhook, /,
+          ),
+          13,
+        ],
         ["routes.0.match.stage", 'unknown key; did you mean "stages"?', 15],
         ["routes.0.on_fail", 'unknown key; did you mean "on_failed"?', 17],
       ]),
     );
-    expect(error.message).toContain(`${file}: destinations.crm.retyr: unknown key; did you mean "retry"? (line 7)`);
+    expect(error.message).toContain(
+      `${file}: destinations.crm.retyr: unknown key; did you mean "retry"? (line 7)`,
+    );
   });
 
   it("checks routes: fallbacks, labels, and names with the nearest declared one", async () => {

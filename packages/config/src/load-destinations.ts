@@ -130,7 +130,9 @@ async function parseDestinationsFile(file: string): Promise<ParsedFile> {
   const parsed = DestinationsFileSchema.safeParse(input);
   if (!parsed.success) {
     throw new ConfigError(
-      describeIssues(DestinationsFileSchema, parsed.error.issues, input).map((p) => problem(p.path, p.message)),
+      describeIssues(DestinationsFileSchema, parsed.error.issues, input).map((p) =>
+        problem(p.path, p.message),
+      ),
     );
   }
   return { config: parsed.data, problem };
@@ -161,7 +163,9 @@ function replaceSecrets(value: unknown, placeholder: string): unknown {
   if (value instanceof SecretRef) return placeholder;
   if (Array.isArray(value)) return value.map((item: unknown) => replaceSecrets(item, placeholder));
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, replaceSecrets(item, placeholder)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, replaceSecrets(item, placeholder)]),
+    );
   }
   return value;
 }

@@ -20,6 +20,7 @@ describe("parseEnv", () => {
     expect(parseEnv(ServiceEnvSchema, minimal)).toEqual({
       ...minimal,
       KAFKA_BROKERS: ["localhost:9092"],
+      KAFKA_SSL: false,
       KAFKA_CLIENT_ID: "handoff-sync",
       KAFKA_GROUP_ID: "handoff-sync-consumer",
       KAFKA_SESSION_TIMEOUT_MS: 10_000,

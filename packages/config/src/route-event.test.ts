@@ -53,7 +53,9 @@ describe("routeEvent", () => {
       [{ reason: "complaint", channel: "chat" }, []],
       [{ reason: "complaint", channel: "voice", destination: "billing_queue" }, ["crm", "audit"]],
     ])("routes %o to %o", (labels, expected) => {
-      expect(routeEvent(labelled, { state: "handoff_initiated", stage: "initiated", ...labels })).toEqual(expected);
+      expect(routeEvent(labelled, { state: "handoff_initiated", stage: "initiated", ...labels })).toEqual(
+        expected,
+      );
     });
   });
 
@@ -64,10 +66,9 @@ describe("routeEvent", () => {
     };
 
     it("adds the fallbacks when a matching event is at stage failed", () => {
-      expect(routeEvent(withFallback, { state: "handoff_failed", stage: "failed", channel: "voice" })).toEqual([
-        "crm",
-        "pager",
-      ]);
+      expect(
+        routeEvent(withFallback, { state: "handoff_failed", stage: "failed", channel: "voice" }),
+      ).toEqual(["crm", "pager"]);
       expect(routeEvent(withFallback, { state: "no_agent", stage: "failed", channel: "voice" })).toEqual([
         "crm",
         "pager",
@@ -75,10 +76,12 @@ describe("routeEvent", () => {
     });
 
     it("leaves them out for other stages and for events the route does not match", () => {
-      expect(routeEvent(withFallback, { state: "handoff_initiated", stage: "initiated", channel: "voice" })).toEqual([
-        "crm",
-      ]);
-      expect(routeEvent(withFallback, { state: "handoff_failed", stage: "failed", channel: "chat" })).toEqual([]);
+      expect(
+        routeEvent(withFallback, { state: "handoff_initiated", stage: "initiated", channel: "voice" }),
+      ).toEqual(["crm"]);
+      expect(routeEvent(withFallback, { state: "handoff_failed", stage: "failed", channel: "chat" })).toEqual(
+        [],
+      );
     });
   });
 });

@@ -1,2 +1,3 @@
 export * from "./decode.js";
 export * from "./ingest.js";
+export * from "./normalise.js";

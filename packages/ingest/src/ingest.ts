@@ -1,7 +1,8 @@
 import type { DeliveryJob, HandoffEvent, LifecycleStage, StateCatalogue } from "@handoff-sync/schema";
 import type { HandoffStore } from "@handoff-sync/store";
-import type { Logger } from "@handoff-sync/telemetry";
+import { NOOP_TRACER, SpanKind, SpanStatusCode, startSpanFrom, type Logger, type Tracer } from "@handoff-sync/telemetry";
 import { decodeHandoffEvent, type RejectionReason } from "./decode.js";
+import type { InputSettings } from "./normalise.js";
 
 export interface IngestRecord {
   readonly value: Buffer | null;
@@ -13,15 +14,20 @@ export interface IngestSettings<R extends IngestRecord = IngestRecord> {
   readonly store: HandoffStore;
   readonly catalogue: StateCatalogue;
   readonly maxBytes: number;
-  readonly route: (event: { state: string; stage: LifecycleStage; channel?: string }) => readonly string[];
+  /** The topic's format (`source.format` and its settings); the native handoff event when omitted. */
+  readonly input?: InputSettings;
+  readonly route: (event: { state: string; stage: LifecycleStage; channel?: string; destination?: string; reason?: string }) => readonly string[];
   readonly enqueue: (destination: string, job: DeliveryJob) => Promise<void>;
   readonly reject: (record: R, reason: RejectionReason, error: string) => Promise<void>;
   readonly log: Logger;
   readonly now?: () => Date;
+  /** Spans `ingest` per record, children of the record's `traceparent` header; no-op when absent. */
+  readonly tracer?: Tracer;
 }
 
 export type IngestResult =
   | { readonly result: "rejected"; readonly reason: RejectionReason }
+  | { readonly result: "skipped" }
   | { readonly result: "applied" | "stale" | "duplicate"; readonly key: string; readonly version: number; readonly destinations: readonly string[] };
 
 function traceparentOf(headers: IngestRecord["headers"]): string | undefined {
@@ -36,8 +42,19 @@ function traceparentOf(headers: IngestRecord["headers"]): string | undefined {
  */
 export function createIngest<R extends IngestRecord>(settings: IngestSettings<R>): (record: R) => Promise<IngestResult> {
   const now = settings.now ?? (() => new Date());
-  return async (record) => {
-    const decoded = decodeHandoffEvent(record.value, { maxBytes: settings.maxBytes, catalogue: settings.catalogue });
+  const tracer = settings.tracer ?? NOOP_TRACER;
+  // `traceparent` is what the jobs carry: the ingest span's, so deliveries are its children.
+  const handle = async (record: R, traceparent: string | undefined): Promise<IngestResult> => {
+    const decoded = decodeHandoffEvent(record.value, {
+      maxBytes: settings.maxBytes,
+      catalogue: settings.catalogue,
+      timestamp: record.timestamp,
+      ...(settings.input !== undefined ? { input: settings.input } : {}),
+    });
+    if (!decoded.ok && decoded.skipped === true) {
+      settings.log.debug({ why: decoded.why }, "record skipped");
+      return { result: "skipped" };
+    }
     if (!decoded.ok) {
       await settings.reject(record, decoded.reason, decoded.error);
       settings.log.warn({ reason: decoded.reason, error: decoded.error }, "event rejected");
@@ -46,8 +63,16 @@ export function createIngest<R extends IngestRecord>(settings: IngestSettings<R>
     const event: HandoffEvent = decoded.event;
     const applied = await settings.store.apply(event, { catalogue: settings.catalogue, receivedAt: now().toISOString() });
     const stage = settings.catalogue.stageOf(event.state);
-    const destinations = stage === undefined ? [] : settings.route({ state: event.state, stage, ...(event.channel !== undefined ? { channel: event.channel } : {}) });
-    const traceparent = traceparentOf(record.headers);
+    const destinations =
+      stage === undefined
+        ? []
+        : settings.route({
+            state: event.state,
+            stage,
+            ...(event.channel !== undefined ? { channel: event.channel } : {}),
+            ...(event.destination !== undefined ? { destination: event.destination } : {}),
+            ...(event.reason !== undefined ? { reason: event.reason } : {}),
+          });
     const job: DeliveryJob = {
       v: 1,
       key: applied.key,
@@ -58,7 +83,26 @@ export function createIngest<R extends IngestRecord>(settings: IngestSettings<R>
       ...(traceparent !== undefined ? { traceparent } : {}),
     };
     await Promise.all(destinations.map((destination) => settings.enqueue(destination, job)));
-    settings.log.debug({ handoffKey: applied.key, version: job.version, outcome: applied.outcome, destinations }, "event ingested");
+    // Checked first so the hot path builds no log fields that would be thrown away.
+    if (settings.log.isLevelEnabled("debug")) {
+      // `data` is the event's handoff data: LOG_REDACT_PATHS names its personal fields (`data.email`).
+      settings.log.debug({ handoffKey: applied.key, version: job.version, outcome: applied.outcome, destinations, data: event.data }, "event ingested");
+    }
     return { result: applied.outcome, key: applied.key, version: job.version, destinations };
+  };
+  return async (record) => {
+    const { span, traceparent } = startSpanFrom(tracer, "ingest", traceparentOf(record.headers), { kind: SpanKind.CONSUMER });
+    try {
+      const result = await handle(record, traceparent);
+      span.setAttribute("handoff_sync.outcome", result.result);
+      if (result.result === "rejected") span.setAttribute("handoff_sync.rejection_reason", result.reason);
+      else if (result.result !== "skipped") span.setAttributes({ "handoff_sync.handoff_key": result.key, "handoff_sync.version": result.version, "handoff_sync.destinations": [...result.destinations] });
+      return result;
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      throw error;
+    } finally {
+      span.end();
+    }
   };
 }

@@ -17,6 +17,12 @@ export interface DeliveryQueues {
   get(destination: string): DestinationQueue;
   all(): DestinationQueue[];
   enqueue(destination: string, job: DeliveryJob): Promise<void>;
+  /**
+   * Applies a reloaded destination set: new destinations get queues, existing ones take their new
+   * retry policy. Queues of removed destinations stay open until `close`: a record being ingested
+   * under the old config may still enqueue to them, and their waiting jobs stay inspectable.
+   */
+  configure(destinations: Readonly<Record<string, BackoffPolicy>>): void;
   close(): Promise<void>;
 }
 
@@ -33,16 +39,25 @@ export class UnknownDestinationError extends Error {
 
 export function createDeliveryQueues(settings: DeliveryQueuesSettings): DeliveryQueues {
   const queues = new Map<string, DestinationQueue>();
-  for (const [destination, policy] of Object.entries(settings.destinations)) {
-    const names = destinationQueueNames(settings.prefix, destination);
-    queues.set(destination, {
-      destination,
-      policy,
-      deliver: new Queue(names.deliver, { connection: settings.connection, prefix: names.prefix }),
-      dead: new Queue(names.dead, { connection: settings.connection, prefix: names.prefix }),
-      state: createDestinationState(settings.connection, settings.prefix, destination),
-    });
-  }
+  const configure = (destinations: Readonly<Record<string, BackoffPolicy>>): void => {
+    for (const [destination, policy] of Object.entries(destinations)) {
+      const existing = queues.get(destination);
+      if (existing) {
+        // A new object, not a mutation: a worker created under the old policy keeps it until it closes.
+        queues.set(destination, { ...existing, policy });
+        continue;
+      }
+      const names = destinationQueueNames(settings.prefix, destination);
+      queues.set(destination, {
+        destination,
+        policy,
+        deliver: new Queue(names.deliver, { connection: settings.connection, prefix: names.prefix }),
+        dead: new Queue(names.dead, { connection: settings.connection, prefix: names.prefix }),
+        state: createDestinationState(settings.connection, settings.prefix, destination),
+      });
+    }
+  };
+  configure(settings.destinations);
   const get = (destination: string): DestinationQueue => {
     const queue = queues.get(destination);
     if (!queue) throw new UnknownDestinationError(`no queue for destination ${destination}`);
@@ -55,6 +70,7 @@ export function createDeliveryQueues(settings: DeliveryQueuesSettings): Delivery
       const queue = get(destination);
       await queue.deliver.add(DELIVERY_JOB_NAME, job, deliveryJobOptions(job, queue.policy));
     },
+    configure,
     async close() {
       await Promise.all([...queues.values()].flatMap((q) => [q.deliver.close(), q.dead.close()]));
     },

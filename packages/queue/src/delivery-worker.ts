@@ -6,10 +6,11 @@ import {
   parseDeliveryJob,
   type AttemptLogEntry,
   type DeadLetterReason,
+  type DeliveryJob,
   type HandoffSnapshot,
 } from "@handoff-sync/schema";
 import type { HandoffStore } from "@handoff-sync/store";
-import type { Logger } from "@handoff-sync/telemetry";
+import { NOOP_TRACER, SpanKind, SpanStatusCode, startSpanFrom, type Logger, type Span, type Tracer } from "@handoff-sync/telemetry";
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { addDeadLetter } from "./dead-letters.js";
@@ -26,6 +27,8 @@ export interface DeliverRequest {
   readonly destination: string;
   readonly signal: AbortSignal;
   readonly previous?: { readonly version: number; readonly recordId?: string };
+  /** W3C trace context of this attempt's span, for the CRM request's `traceparent` header. */
+  readonly traceparent?: string;
 }
 
 export type DeliverFn = (request: DeliverRequest) => Promise<DeliverResult>;
@@ -64,6 +67,8 @@ export interface DeliveryWorkerSettings {
   /** Where a delivery past its deadline goes instead of the dead-letter queue, if anywhere. */
   readonly onExpired?: (snapshot: HandoffSnapshot) => Promise<boolean>;
   readonly onAttempt?: (outcome: AttemptOutcome, info: { durationMs: number; snapshot?: HandoffSnapshot }) => void;
+  /** Spans `deliver <destination>` per attempt, children of the job's `traceparent`; no-op when absent. */
+  readonly tracer?: Tracer;
 }
 
 const EXCERPT_LIMIT = 512;
@@ -108,7 +113,8 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   const now = settings.now ?? (() => new Date());
   const parkAfterIdentical = settings.parkAfterIdenticalFailures ?? 5;
   const parkAfterRateLimitedMs = settings.parkAfterRateLimitedMs ?? 15 * 60_000;
-  const report = settings.onAttempt ?? (() => undefined);
+  const onAttempt = settings.onAttempt ?? (() => undefined);
+  const tracer = settings.tracer ?? NOOP_TRACER;
 
   // The job keeps its attempts: it waits (paused queue, shutdown) rather than failing.
   const putBack = async (job: Job, token: string | undefined, delayMs: number): Promise<never> => {
@@ -145,13 +151,38 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       throw new UnrecoverableError(`unreadable delivery job: ${parsed.message}`);
     }
     const data = parsed.job;
-    const jobLog = log.child({ handoffKey: data.key, jobId: job.id, destination, attempt: job.attemptsMade + 1 });
+    const traced = startSpanFrom(tracer, `deliver ${destination}`, data.traceparent, {
+      kind: SpanKind.CLIENT,
+      attributes: { "handoff_sync.handoff_key": data.key, "handoff_sync.destination": destination, "handoff_sync.attempt": job.attemptsMade + 1 },
+    });
+    try {
+      return await runAttempt(job, token, signal, data, traced);
+    } finally {
+      traced.span.end();
+    }
+  };
+
+  const runAttempt = async (
+    job: Job,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+    data: DeliveryJob,
+    { span, traceparent }: { span: Span; traceparent: string | undefined },
+  ): Promise<DeliveryOutcome> => {
+    const report = (outcome: AttemptOutcome, info: { durationMs: number; snapshot?: HandoffSnapshot }): void => {
+      span.setAttribute("handoff_sync.outcome", outcome);
+      onAttempt(outcome, info);
+    };
+    // The trace id on every line of the attempt lets operators go from a log line to its trace.
+    const traceId = span.isRecording() ? span.spanContext().traceId : undefined;
+    const jobLog = log.child({ handoffKey: data.key, jobId: job.id, destination, attempt: job.attemptsMade + 1, ...(traceId !== undefined ? { traceId } : {}) });
     const snapshot = await store.get(data.key);
     if (!snapshot) {
       jobLog.warn("handoff no longer in the store; nothing to deliver");
       report("skipped", { durationMs: 0 });
       return { outcome: "missing" };
     }
+    span.setAttribute("handoff_sync.version", snapshot.version);
     const delivered = await store.getDelivery(data.key, destination);
     if (delivered && delivered.version >= snapshot.version) {
       jobLog.debug({ version: snapshot.version, deliveredVersion: delivered.version }, "already delivered");
@@ -176,6 +207,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         snapshot: complete,
         destination,
         signal: abort,
+        ...(traceparent !== undefined ? { traceparent } : {}),
         ...(delivered ? { previous: { version: delivered.version, ...(delivered.record_id !== undefined ? { recordId: delivered.record_id } : {}) } } : {}),
       });
       const recordId = result.recordId ?? delivered?.record_id;
@@ -186,6 +218,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       });
       await Promise.all([store.clearAttempts(data.key, destination), state.recordSuccess()]);
       const durationMs = Date.now() - started;
+      if (result.status !== undefined) span.setAttribute("http.response.status_code", result.status);
       jobLog.info({ version: snapshot.version, outcome: "delivered", status: result.status, durationMs }, "delivery attempt");
       report("delivered", { durationMs, snapshot });
       return { outcome: "delivered", version: snapshot.version, ...(recordId !== undefined ? { recordId } : {}) };
@@ -198,6 +231,8 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         return putBack(job, token, 0);
       }
       const described = describe(error);
+      if (described.status !== undefined) span.setAttribute("http.response.status_code", described.status);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: described.message });
       const attempt: AttemptLogEntry = {
         attempt: job.attemptsMade + 1,
         at: now().toISOString(),
@@ -226,6 +261,8 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
             { reason: `rate limited (429) for more than ${Math.round(parkAfterRateLimitedMs / 1000)} s`, admin_hint: "Raise the CRM's API quota or lower this destination's rate_limit, then resume it.", by: "worker" },
             jobLog,
           );
+          // Every attempt gets its line, this one too.
+          jobLog.warn(fields, "delivery attempt");
           report("parked", { durationMs, snapshot });
           return putBack(job, token, PARKED_RECHECK_MS);
         }
@@ -247,6 +284,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
             { reason: `the same permanent error on ${count} records in a row: ${described.message}`, admin_hint: "This looks like a configuration problem (mapping, required field, permissions) rather than bad data; fix it, then resume.", by: "worker" },
             jobLog,
           );
+          jobLog.warn(fields, "delivery attempt");
           report("parked", { durationMs, snapshot });
           return putBack(job, token, PARKED_RECHECK_MS);
         }

@@ -12,7 +12,7 @@ import {
 import type { Redis } from "ioredis";
 import { createKeyLayout, type KeyLayout } from "./keys.js";
 import { LedgerEntrySchema, type LedgerEntry } from "./ledger-entry.js";
-import { APPEND_ATTEMPT, CAS_SNAPSHOT, RECORD_DELIVERY } from "./scripts.js";
+import { APPEND_ATTEMPT, CAS_SNAPSHOT, createScriptRunner, RECORD_DELIVERY } from "./scripts.js";
 
 export interface HandoffStoreSettings {
   readonly redis: Redis;
@@ -77,36 +77,43 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
   const { redis, retentionMs } = settings;
   const keys = createKeyLayout(settings.prefix);
   const maxAttemptLog = settings.maxAttemptLog ?? 25;
+  const scripts = createScriptRunner(redis);
 
-  const readSnapshot = async (key: string): Promise<HandoffSnapshot | undefined> => {
-    const json = await redis.hget(keys.snapshot(key), "json");
-    return json === null ? undefined : HandoffSnapshotSchema.parse(JSON.parse(json));
-  };
+  const parseSnapshot = (json: string | null): HandoffSnapshot | undefined =>
+    json === null ? undefined : HandoffSnapshotSchema.parse(JSON.parse(json));
+  const readSnapshot = async (key: string): Promise<HandoffSnapshot | undefined> => parseSnapshot(await redis.hget(keys.snapshot(key), "json"));
 
-  const resolveKey = async (event: HandoffEvent): Promise<string> => {
+  /**
+   * Settles the event's key. With `prefetch`, the snapshot of the key the event most likely
+   * resolves to is read in the same round trip as the aliases; it is only a first guess for the
+   * compare-and-set, which rejects it if the handoff changed meanwhile.
+   */
+  const settleKey = async (event: HandoffEvent, prefetch: boolean): Promise<{ key: string; json?: string | null }> => {
+    const candidate = event.shared_id ?? event.id;
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-      const [bySharedId, byId] = await Promise.all([
+      const [bySharedId, byId, json] = await Promise.all([
         event.shared_id === undefined ? Promise.resolve(null) : redis.get(keys.alias("shared_id", event.shared_id)),
         redis.get(keys.alias("id", event.id)),
+        prefetch && attempt === 0 ? redis.hget(keys.snapshot(candidate), "json") : Promise.resolve(undefined),
       ]);
       const aliases: { bySharedId?: string; byId?: string } = {};
       if (bySharedId !== null) aliases.bySharedId = bySharedId;
       if (byId !== null) aliases.byId = byId;
       const resolution = resolveHandoffKey(event, aliases);
-      let lostRace = false;
-      for (const alias of resolution.setAliases) {
-        const aliasKey = keys.alias(alias.kind, alias.value);
-        const set = retentionMs > 0 ? await redis.set(aliasKey, alias.key, "PX", retentionMs, "NX") : await redis.set(aliasKey, alias.key, "NX");
-        if (set === null) {
+      // Both aliases are set at once: they live in different slots and neither depends on the other.
+      const settled = await Promise.all(
+        resolution.setAliases.map(async (alias) => {
+          const aliasKey = keys.alias(alias.kind, alias.value);
+          const set = retentionMs > 0 ? await redis.set(aliasKey, alias.key, "PX", retentionMs, "NX") : await redis.set(aliasKey, alias.key, "NX");
           // Another consumer aliased this id first: resolve again so both agree on one key.
-          const winner = await redis.get(keys.alias(alias.kind, alias.value));
-          if (winner !== alias.key) lostRace = true;
-        }
-      }
-      if (!lostRace) return resolution.key;
+          return set !== null || (await redis.get(aliasKey)) === alias.key;
+        }),
+      );
+      if (settled.every(Boolean)) return json !== undefined && resolution.key === candidate ? { key: resolution.key, json } : { key: resolution.key };
     }
     throw new StoreConflictError(`could not settle the key of conversation ${event.id}`);
   };
+  const resolveKey = async (event: HandoffEvent): Promise<string> => (await settleKey(event, false)).key;
 
   // Index entries outside a handoff's slot cannot share its script; they are written after the
   // snapshot and are idempotent, so a crash in between only leaves a handoff out of a backfill.
@@ -130,31 +137,33 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     keys,
     resolveKey,
     async apply(event, context) {
-      const key = await resolveKey(event);
+      const settled = await settleKey(event, true);
+      const { key } = settled;
+      let prefetched = settled.json;
+      const ctx = { catalogue: context.catalogue, receivedAt: context.receivedAt, ...(settings.maxHistory ? { maxHistory: settings.maxHistory } : {}) };
       for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-        const current = await readSnapshot(key);
-        const ctx = { catalogue: context.catalogue, receivedAt: context.receivedAt, ...(settings.maxHistory ? { maxHistory: settings.maxHistory } : {}) };
+        const current = prefetched === undefined ? await readSnapshot(key) : parseSnapshot(prefetched);
+        prefetched = undefined;
         const result = applyEvent(current, { ...event }, ctx);
         if (result.outcome === "duplicate") return { ...result, key };
         const snapshot: HandoffSnapshot = { ...result.snapshot, key };
-        const written = await redis.eval(
+        const written = await scripts.run(
           CAS_SNAPSHOT,
-          1,
-          keys.snapshot(key),
-          String(current?.version ?? 0),
-          String(snapshot.version),
-          JSON.stringify(snapshot),
-          String(retentionMs),
+          [keys.snapshot(key)],
+          [String(current?.version ?? 0), String(snapshot.version), JSON.stringify(snapshot), String(retentionMs)],
         );
         if (written === 1) {
-          await indexSnapshot(snapshot, current === undefined);
-          if (retentionMs > 0) {
+          // Index entries and alias expiry are idempotent follow-ups in other slots: one round trip.
+          await Promise.all([
+            indexSnapshot(snapshot, current === undefined),
             // Aliases live as long as the handoff they point to.
-            await Promise.all([
-              redis.pexpire(keys.alias("id", snapshot.id), retentionMs),
-              snapshot.shared_id === undefined ? Promise.resolve(0) : redis.pexpire(keys.alias("shared_id", snapshot.shared_id), retentionMs),
-            ]);
-          }
+            ...(retentionMs > 0
+              ? [
+                  redis.pexpire(keys.alias("id", snapshot.id), retentionMs),
+                  ...(snapshot.shared_id === undefined ? [] : [redis.pexpire(keys.alias("shared_id", snapshot.shared_id), retentionMs)]),
+                ]
+              : []),
+          ]);
           return { ...result, snapshot, key };
         }
       }
@@ -173,11 +182,11 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       return Object.fromEntries(Object.entries(all).map(([dest, json]) => [dest, LedgerEntrySchema.parse(JSON.parse(json))]));
     },
     async recordDelivery(key, destination, entry) {
-      const result = await redis.eval(RECORD_DELIVERY, 1, keys.ledger(key), destination, String(entry.version), JSON.stringify(entry), String(retentionMs));
+      const result = await scripts.run(RECORD_DELIVERY, [keys.ledger(key)], [destination, String(entry.version), JSON.stringify(entry), String(retentionMs)]);
       return result === 1;
     },
     async appendAttempt(key, destination, entry) {
-      await redis.eval(APPEND_ATTEMPT, 1, keys.attempts(key, destination), JSON.stringify(entry), String(maxAttemptLog), String(retentionMs));
+      await scripts.run(APPEND_ATTEMPT, [keys.attempts(key, destination)], [JSON.stringify(entry), String(maxAttemptLog), String(retentionMs)]);
     },
     async getAttempts(key, destination) {
       const entries = await redis.lrange(keys.attempts(key, destination), 0, -1);
@@ -213,7 +222,7 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       // An alias is removed only while it still points at this handoff: another handoff's stays.
       const owned: string[] = [];
       for (const aliasKey of aliasKeys) if ((await redis.get(aliasKey)) === key) owned.push(aliasKey);
-      const handoffKeys = [keys.snapshot(key), keys.ledger(key), ...destinations.map((d) => keys.attempts(key, d))];
+      const handoffKeys = [keys.snapshot(key), keys.ledger(key), keys.enrichment(key), ...destinations.map((d) => keys.attempts(key, d))];
       const deleted = await redis.del(...handoffKeys);
       const aliases = owned.length > 0 ? await redis.del(...owned) : 0;
       const pipeline = redis.pipeline().zrem(keys.handoffIndex(), key);

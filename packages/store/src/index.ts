@@ -1,3 +1,4 @@
 export * from "./keys.js";
 export * from "./ledger-entry.js";
 export * from "./handoff-store.js";
+export * from "./enrichment-cache.js";

@@ -1,3 +1,6 @@
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+
 /**
  * Compare-and-set of a snapshot: writes only when the stored version is the one the caller read,
  * so concurrent consumers never overwrite each other's history (optimistic concurrency without
@@ -35,3 +38,30 @@ redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
 if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 `;
+
+export interface ScriptRunner {
+  run(script: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+}
+
+/**
+ * Runs scripts by their SHA1 (EVALSHA), sending the source only when Redis does not know it yet
+ * (after a restart or failover, NOSCRIPT): the hot paths then send a few arguments, not the script.
+ */
+export function createScriptRunner(redis: Redis): ScriptRunner {
+  const shas = new Map<string, string>();
+  return {
+    async run(script, keys, args) {
+      let sha = shas.get(script);
+      if (sha === undefined) {
+        sha = createHash("sha1").update(script).digest("hex");
+        shas.set(script, sha);
+      }
+      try {
+        return await redis.evalsha(sha, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+        return redis.eval(script, keys.length, ...keys, ...args);
+      }
+    },
+  };
+}

@@ -4,3 +4,4 @@ export * from "./shutdown.js";
 export * from "./metrics.js";
 export * from "./delivery-metrics.js";
 export * from "./ingest-metrics.js";
+export * from "./tracing.js";

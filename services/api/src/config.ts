@@ -1,4 +1,4 @@
-import { CommonEnvSchema, KafkaEnvSchema, parseEnv, portSchema, readDestinationsFile, RedisEnvSchema, type DestinationsFile } from "@handoff-sync/config";
+import { CommonEnvSchema, KafkaEnvSchema, KafkaSecurityEnvSchema, parseEnv, portSchema, readDestinationsFile, RedisEnvSchema, type DestinationsFile } from "@handoff-sync/config";
 import { z } from "zod";
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -9,6 +9,7 @@ export const ApiEnvSchema = z.object({
   /** Optional here: without it consumer lag and the rejected events answer 503, the rest works. */
   KAFKA_BROKERS: KafkaEnvSchema.shape.KAFKA_BROKERS.optional(),
   KAFKA_CLIENT_ID: z.string().default("handoff-sync-api"),
+  ...KafkaSecurityEnvSchema.shape,
   /** The consumer's group, whose lag the admin API reports. */
   KAFKA_GROUP_ID: KafkaEnvSchema.shape.KAFKA_GROUP_ID,
   PORT: portSchema(8080),

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { createAdmin, createAuditLog } from "@handoff-sync/admin";
+import { kafkaConnectionOptions, redisOptions } from "@handoff-sync/config";
 import { createKafkaClient } from "@handoff-sync/kafka";
 import { createDeliveryQueues } from "@handoff-sync/queue";
 import { createHandoffStore } from "@handoff-sync/store";
@@ -11,7 +12,7 @@ import { loadApiConfig } from "./config.js";
 import { createSessionStore } from "./sessions.js";
 
 const { env, destinations: config } = await loadApiConfig();
-const log = createLogger({ level: env.LOG_LEVEL, service: "api" });
+const log = createLogger({ level: env.LOG_LEVEL, service: "api", redact: env.LOG_REDACT_PATHS });
 exitOnFatal(log);
 
 const keys: ApiKey[] = [
@@ -21,7 +22,7 @@ const keys: ApiKey[] = [
 assertUniqueNames(keys);
 if (keys.length === 0) log.warn("no API keys configured (HANDOFF_API_KEYS, HANDOFF_API_KEYS_FILE): every request but health and metrics is refused");
 
-const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
+const redis = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), maxRetriesPerRequest: 2 });
 redis.on("error", (error) => log.error({ err: error }, "redis error"));
 // The API reads and erases; it never applies events, so retention plays no part here.
 const store = createHandoffStore({ redis, prefix: env.REDIS_PREFIX, retentionMs: 0 });
@@ -30,7 +31,10 @@ const queues = createDeliveryQueues({
   prefix: env.REDIS_PREFIX,
   destinations: Object.fromEntries(Object.entries(config.destinations).map(([name, d]) => [name, d.retry])),
 });
-const kafka = env.KAFKA_BROKERS === undefined ? undefined : createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID, log });
+const kafka =
+  env.KAFKA_BROKERS === undefined
+    ? undefined
+    : createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID, log, ...(await kafkaConnectionOptions(env)) });
 const audit = createAuditLog({ redis, key: store.keys.audit(), log });
 const admin = createAdmin({
   store,

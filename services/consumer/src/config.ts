@@ -1,10 +1,11 @@
-import { CommonEnvSchema, loadDestinationsFile, type LoadedConfig, KafkaEnvSchema, parseEnv, portSchema, RedisEnvSchema } from "@handoff-sync/config";
+import { CommonEnvSchema, loadDestinationsFile, type LoadedConfig, KafkaEnvSchema, parseEnv, portSchema, RedisEnvSchema, TracingEnvSchema } from "@handoff-sync/config";
 import { z } from "zod";
 
 export const ConsumerEnvSchema = z.object({
   ...CommonEnvSchema.shape,
   ...KafkaEnvSchema.shape,
   ...RedisEnvSchema.shape,
+  ...TracingEnvSchema.shape,
   PORT: portSchema(8081),
   KAFKA_PARTITIONS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
   /** How long a handoff is kept after its last event; 0 keeps it until erased. */

@@ -1,25 +1,28 @@
-import { routeEvent } from "@handoff-sync/config";
+import { kafkaConnectionOptions, otlpTracesEndpoint, redisOptions, routeEvent } from "@handoff-sync/config";
 import { createIngest } from "@handoff-sync/ingest";
 import { createBatchConsumer, createKafkaClient, createRejectedPublisher, ensureTopics, type InboundRecord } from "@handoff-sync/kafka";
 import { createDeliveryQueues } from "@handoff-sync/queue";
 import { createStateCatalogue } from "@handoff-sync/schema";
 import { createHandoffStore } from "@handoff-sync/store";
-import { createHealthServer, createIngestMetrics, createLogger, createRegistry, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
+import { createHealthServer, createIngestMetrics, createLogger, createRegistry, exitOnFatal, onShutdown, startTracing } from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
 import { loadConsumerConfig } from "./config.js";
 
 const { env, destinations: config } = await loadConsumerConfig();
-const log = createLogger({ level: env.LOG_LEVEL, service: "consumer" });
+const log = createLogger({ level: env.LOG_LEVEL, service: "consumer", redact: env.LOG_REDACT_PATHS });
 exitOnFatal(log);
+const tracesEndpoint = otlpTracesEndpoint(env);
+const tracing = startTracing({ service: "consumer", ...(tracesEndpoint === undefined ? {} : { endpoint: tracesEndpoint }) });
 
-const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3, enableOfflineQueue: false });
+// TLS and credentials come from the environment, built the same way in every service.
+const redis = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), maxRetriesPerRequest: 3, enableOfflineQueue: false });
 redis.on("error", (error) => log.error({ err: error }, "redis error"));
 await new Promise<void>((resolve, reject) => {
   redis.once("ready", resolve);
   redis.once("end", () => reject(new Error("redis connection ended")));
 });
 
-const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID, log });
+const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID, log, ...(await kafkaConnectionOptions(env)) });
 if (env.KAFKA_CREATE_TOPICS) {
   await ensureTopics(kafka, [{ topic: config.source.topic }, { topic: config.source.rejected_topic }]);
 }
@@ -46,6 +49,7 @@ const ingest = createIngest<InboundRecord>({
   enqueue: (destination, job) => queues.enqueue(destination, job),
   reject: (record, reason, error) => rejected.reject(record, { reason, error }),
   log,
+  tracer: tracing.tracer,
 });
 
 const consumer = createBatchConsumer({
@@ -88,6 +92,7 @@ onShutdown(
     await producer.disconnect();
     await queues.close();
     await redis.quit();
+    await tracing.shutdown();
     await health.close();
   },
   { log },

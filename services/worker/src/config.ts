@@ -1,9 +1,10 @@
-import { CommonEnvSchema, loadDestinationsFile, type LoadedConfig, parseEnv, portSchema, RedisEnvSchema } from "@handoff-sync/config";
+import { CommonEnvSchema, loadDestinationsFile, type LoadedConfig, parseEnv, portSchema, RedisEnvSchema, TracingEnvSchema } from "@handoff-sync/config";
 import { z } from "zod";
 
 export const WorkerEnvSchema = z.object({
   ...CommonEnvSchema.shape,
   ...RedisEnvSchema.shape,
+  ...TracingEnvSchema.shape,
   PORT: portSchema(8082),
   /** Active deliveries get this long to finish on SIGTERM, inside Kubernetes' 30 s grace period. */
   WORKER_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(25_000),

@@ -1,17 +1,20 @@
 import { createAdapter } from "@handoff-sync/adapters";
+import { otlpTracesEndpoint, redisOptions } from "@handoff-sync/config";
 import { createDeliveryQueues, createDeliveryWorker, inspectQueue, pruneDeadLetters, sweepStalledJobs } from "@handoff-sync/queue";
 import { createHandoffStore } from "@handoff-sync/store";
-import { createDeliveryMetrics, createHealthServer, createLogger, createRegistry, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
+import { createDeliveryMetrics, createHealthServer, createLogger, createRegistry, exitOnFatal, onShutdown, startTracing } from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
 import { loadWorkerConfig } from "./config.js";
 import { drainWorkers } from "./drain.js";
 
 const { env, destinations: config } = await loadWorkerConfig();
-const log = createLogger({ level: env.LOG_LEVEL, service: "worker" });
+const log = createLogger({ level: env.LOG_LEVEL, service: "worker", redact: env.LOG_REDACT_PATHS });
 exitOnFatal(log);
+const tracesEndpoint = otlpTracesEndpoint(env);
+const tracing = startTracing({ service: "worker", ...(tracesEndpoint === undefined ? {} : { endpoint: tracesEndpoint }) });
 
 // BullMQ workers block on Redis: they need maxRetriesPerRequest null.
-const connection = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+const connection = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), maxRetriesPerRequest: null });
 connection.on("error", (error) => log.error({ err: error }, "redis error"));
 const store = createHandoffStore({ redis: connection, prefix: env.REDIS_PREFIX, retentionMs: env.HANDOFF_RETENTION_MS });
 const registry = createRegistry("worker");
@@ -40,6 +43,7 @@ const workers = served.map(([name, destination], index) => {
     store,
     deliver: (request) => adapter.deliver(request),
     log: log.child({ component: "delivery", destination: name }),
+    tracer: tracing.tracer,
     concurrency: destination.concurrency,
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
@@ -98,6 +102,7 @@ onShutdown(
     await Promise.all(adapters.map((adapter) => adapter.close()));
     await queues.close();
     await connection.quit();
+    await tracing.shutdown();
     await health.close();
   },
   { log, timeoutMs: env.WORKER_DRAIN_TIMEOUT_MS + 4000 },

@@ -4,6 +4,7 @@ import { createServer as createHttpServer, request as httpRequest, type Server }
 import { createServer as createHttpsServer } from "node:https";
 import { connect as netConnect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
+import type { TLSSocket } from "node:tls";
 import { join } from "node:path";
 import { DestinationError, RetryableDeliveryError } from "@handoff-sync/schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -79,7 +80,7 @@ describe("destination HTTP: proxies, custom CAs, client certificates, the privat
 
   it("trusts a custom CA bundle and presents a client certificate to an mTLS endpoint", async () => {
     const server = createHttpsServer({ key: certs.serverKey, cert: certs.serverCert, ca: certs.ca, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-      const peer = (req.socket as import("node:tls").TLSSocket).getPeerCertificate();
+      const peer = (req.socket as TLSSocket).getPeerCertificate();
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ client: peer.subject?.CN }));
     });
     servers.push(server);

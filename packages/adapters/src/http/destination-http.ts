@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { isIP } from "node:net";
 import type { LookupFunction } from "node:net";
 import { DestinationError, RetryableDeliveryError } from "@handoff-sync/schema";
@@ -33,6 +34,8 @@ export interface HttpRequest {
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string;
   readonly signal?: AbortSignal | undefined;
+  /** Sent as the `traceparent` header; defaults to the delivery's (see `withTraceparent`). */
+  readonly traceparent?: string | undefined;
 }
 
 export interface HttpResponse {
@@ -49,6 +52,15 @@ export interface HttpResponse {
 export interface DestinationHttp {
   send(req: HttpRequest): Promise<HttpResponse>;
   close(): Promise<void>;
+}
+
+// Scoped to one delivery, so every request it makes (token refreshes and lookups included) joins
+// its trace without each adapter threading the value through its helpers.
+const deliveryTraceparent = new AsyncLocalStorage<string>();
+
+/** Runs `fn` so that every `send()` inside it carries this `traceparent` header. */
+export function withTraceparent<T>(traceparent: string | undefined, fn: () => Promise<T>): Promise<T> {
+  return traceparent === undefined ? fn() : deliveryTraceparent.run(traceparent, fn);
 }
 
 function bypassesProxy(host: string, noProxy: string | undefined): boolean {
@@ -152,6 +164,7 @@ export function createDestinationHttp(settings: DestinationHttpSettings): Destin
       }
       const timeout = AbortSignal.timeout(settings.timeoutMs);
       const signal = req.signal === undefined ? timeout : AbortSignal.any([req.signal, timeout]);
+      const traceparent = req.traceparent ?? deliveryTraceparent.getStore();
       try {
         const response = await request(url, {
           method: req.method,
@@ -159,7 +172,7 @@ export function createDestinationHttp(settings: DestinationHttpSettings): Destin
           signal,
           headersTimeout: settings.timeoutMs,
           bodyTimeout: settings.timeoutMs,
-          headers: { "user-agent": USER_AGENT, ...req.headers },
+          headers: { "user-agent": USER_AGENT, ...(traceparent === undefined ? {} : { traceparent }), ...req.headers },
           ...(req.body !== undefined ? { body: req.body } : {}),
         });
         const text = await readBody(response.body);

@@ -1,6 +1,13 @@
 export const MASK = "****";
 
-const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token"]);
+const SECRET_HEADERS = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "x-api-key",
+  "api-key",
+  "x-auth-token",
+]);
 
 function maskValue(name: string, value: string): string {
   const lower = name.toLowerCase();

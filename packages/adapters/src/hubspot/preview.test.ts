@@ -14,7 +14,17 @@ const snapshot = HandoffSnapshotSchema.parse({
   version: 1,
   occurred_at: at,
   data,
-  history: [{ event_id: "e1", id: "conv-1", state: "handoff_initiated", stage: "initiated", occurred_at: at, received_at: at, data }],
+  history: [
+    {
+      event_id: "e1",
+      id: "conv-1",
+      state: "handoff_initiated",
+      stage: "initiated",
+      occurred_at: at,
+      received_at: at,
+      data,
+    },
+  ],
   created_at: at,
   updated_at: at,
 });
@@ -27,7 +37,12 @@ function config(url: string, overrides: Partial<HubSpotConfig> = {}): HubSpotCon
     object: "tickets",
     id_property: "handoff_key",
     version_property: "handoff_version",
-    contact_association: { enabled: true, path: "data.hubspot_contact_id", association_type_id: 16, association_category: "HUBSPOT_DEFINED" },
+    contact_association: {
+      enabled: true,
+      path: "data.hubspot_contact_id",
+      association_type_id: 16,
+      association_category: "HUBSPOT_DEFINED",
+    },
     on_missing_record: "recreate",
     allow_private_network: true,
     timeout_ms: 2_000,
@@ -47,7 +62,9 @@ describe("HubSpot preview", () => {
         ["POST", "Bearer ****", "upsert by handoff_key"],
         ["PUT", "Bearer ****", expect.stringContaining("associate the contact") as unknown],
       ]);
-      expect(JSON.parse(requests[0]?.body ?? "")).toMatchObject({ inputs: [{ idProperty: "handoff_key", id: "conv-1" }] });
+      expect(JSON.parse(requests[0]?.body ?? "")).toMatchObject({
+        inputs: [{ idProperty: "handoff_key", id: "conv-1" }],
+      });
 
       const sent = fake.requests.length;
       const { recordId } = await adapter.deliver({ snapshot, destination: "hubspot-support" });
@@ -62,8 +79,16 @@ describe("HubSpot preview", () => {
   });
 
   it("shows an update by id when deleted records park the destination", () => {
-    const adapter = createHubSpotAdapter("hubspot-support", config("https://api.hubapi.com", { on_missing_record: "park" }));
-    const requests = adapter.preview?.({ snapshot, destination: "hubspot-support", previous: { version: 1, recordId: "77" } }) ?? [];
+    const adapter = createHubSpotAdapter(
+      "hubspot-support",
+      config("https://api.hubapi.com", { on_missing_record: "park" }),
+    );
+    const requests =
+      adapter.preview?.({
+        snapshot,
+        destination: "hubspot-support",
+        previous: { version: 1, recordId: "77" },
+      }) ?? [];
     expect(requests.map((r) => [r.method, r.url])).toEqual([
       ["PATCH", "https://api.hubapi.com/crm/v3/objects/tickets/77"],
       ["PUT", "https://api.hubapi.com/crm/v4/objects/tickets/77/associations/contacts/501"],
@@ -76,7 +101,10 @@ describe("HubSpot check", () => {
   it("authenticates and reads by id_property; a refused token is an auth error", async () => {
     const fake = await startFakeHubSpot();
     const good = createHubSpotAdapter("hubspot-support", config(fake.url));
-    const bad = createHubSpotAdapter("hubspot-support", config(fake.url, { auth: { method: "private_app", token: "pat-na1-wrong" } }));
+    const bad = createHubSpotAdapter(
+      "hubspot-support",
+      config(fake.url, { auth: { method: "private_app", token: "pat-na1-wrong" } }),
+    );
     try {
       await expect(good.check?.()).resolves.toBeUndefined();
       await expect(bad.check?.()).rejects.toBeInstanceOf(AuthError);

@@ -14,7 +14,17 @@ const snapshot = HandoffSnapshotSchema.parse({
   version: 1,
   occurred_at: at,
   data: { customer_id: "C-42" },
-  history: [{ event_id: "e1", id: "conv-1", state: "handoff_initiated", stage: "initiated", occurred_at: at, received_at: at, data: { customer_id: "C-42" } }],
+  history: [
+    {
+      event_id: "e1",
+      id: "conv-1",
+      state: "handoff_initiated",
+      stage: "initiated",
+      occurred_at: at,
+      received_at: at,
+      data: { customer_id: "C-42" },
+    },
+  ],
   created_at: at,
   updated_at: at,
 });
@@ -45,7 +55,10 @@ describe("ServiceNow preview", () => {
         ["GET", "Basic ****"],
         ["POST", "Basic ****"],
       ]);
-      expect(JSON.parse(requests[1]?.body ?? "")).toMatchObject({ correlation_id: expect.any(String) as unknown, u_handoff_version: 1 });
+      expect(JSON.parse(requests[1]?.body ?? "")).toMatchObject({
+        correlation_id: expect.any(String) as unknown,
+        u_handoff_version: 1,
+      });
 
       // The real delivery takes the same path through the same URLs.
       const sent = fake.requests.length;
@@ -66,10 +79,14 @@ describe("ServiceNow preview", () => {
         auth: { method: "oauth", grant_type: "client_credentials", client_id: "c", client_secret: "s" },
       }),
     );
-    const requests = adapter.preview?.({ snapshot, destination: "snow", previous: { version: 1, recordId: "abc123" } }) ?? [];
+    const requests =
+      adapter.preview?.({ snapshot, destination: "snow", previous: { version: 1, recordId: "abc123" } }) ??
+      [];
     expect(requests).toHaveLength(1);
     expect(requests[0]).toMatchObject({ method: "PATCH", headers: { authorization: "Bearer ****" } });
-    expect(requests[0]?.url).toMatch(/^https:\/\/acme\.service-now\.com\/api\/now\/table\/incident\/abc123\?sysparm_fields=/);
+    expect(requests[0]?.url).toMatch(
+      /^https:\/\/acme\.service-now\.com\/api\/now\/table\/incident\/abc123\?sysparm_fields=/,
+    );
     void adapter.close();
   });
 });
@@ -78,7 +95,10 @@ describe("ServiceNow check", () => {
   it("authenticates and reads the table; refused credentials are an auth error", async () => {
     const fake = await startFakeServiceNow();
     const good = createServiceNowAdapter("snow", config(fake.url));
-    const bad = createServiceNowAdapter("snow", config(fake.url, { auth: { method: "basic", username: "integration.user", password: "wrong" } }));
+    const bad = createServiceNowAdapter(
+      "snow",
+      config(fake.url, { auth: { method: "basic", username: "integration.user", password: "wrong" } }),
+    );
     try {
       await expect(good.check?.()).resolves.toBeUndefined();
       await expect(bad.check?.()).rejects.toBeInstanceOf(AuthError);

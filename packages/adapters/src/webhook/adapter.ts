@@ -90,7 +90,7 @@ export function createWebhookAdapter(
   const agent = pools.dispatcherFor(url);
 
   /** The one place the request is built, so `preview` shows exactly what `deliver` sends. */
-  function buildRequest({ snapshot, destination }: DeliveryRequest): { headers: Record<string, string>; body: string } {
+  function buildRequest({ snapshot, destination, traceparent }: DeliveryRequest): { headers: Record<string, string>; body: string } {
     const body = webhookBody(snapshot);
     const id = webhookMessageId(destination, snapshot.key, snapshot.version);
     const timestampSec = Math.floor(now() / 1_000);
@@ -101,6 +101,7 @@ export function createWebhookAdapter(
         "webhook-id": id,
         "webhook-timestamp": String(timestampSec),
         "webhook-signature": signWebhook({ id, timestampSec, body, secrets: config.secret }),
+        ...(traceparent === undefined ? {} : { traceparent }),
       },
       body,
     };

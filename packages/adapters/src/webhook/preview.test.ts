@@ -18,7 +18,15 @@ const snapshot = HandoffSnapshotSchema.parse({
   occurred_at: at,
   data: { customer_id: "C-42" },
   history: [
-    { event_id: "e1", id: "conv-1", state: "handoff_initiated", stage: "initiated", occurred_at: at, received_at: at, data: { customer_id: "C-42" } },
+    {
+      event_id: "e1",
+      id: "conv-1",
+      state: "handoff_initiated",
+      stage: "initiated",
+      occurred_at: at,
+      received_at: at,
+      data: { customer_id: "C-42" },
+    },
   ],
   created_at: at,
   updated_at: at,
@@ -78,16 +86,23 @@ describe("webhook preview", () => {
       },
       body: expect.any(String) as unknown,
     });
-    expect(JSON.parse(request?.body ?? "")).toMatchObject({ type: "handoff.updated", data: { key: "conv-1", version: 1 } });
+    expect(JSON.parse(request?.body ?? "")).toMatchObject({
+      type: "handoff.updated",
+      data: { key: "conv-1", version: 1 },
+    });
     await adapter.close();
   });
 });
 
 describe("webhook preview against deliver", () => {
   it("is what deliver sends, byte for byte, apart from the masked signature", async () => {
-    const adapter = createWebhookAdapter("crm", config({ url: `${baseUrl}/hooks`, allow_private_network: true }), {
-      nowMs: () => Date.parse(at),
-    });
+    const adapter = createWebhookAdapter(
+      "crm",
+      config({ url: `${baseUrl}/hooks`, allow_private_network: true }),
+      {
+        nowMs: () => Date.parse(at),
+      },
+    );
     const [preview] = adapter.preview?.({ snapshot, destination: "crm" }) ?? [];
     received.length = 0;
     await adapter.deliver({ snapshot, destination: "crm" }).catch(() => undefined); // the server answers 405
@@ -97,7 +112,12 @@ describe("webhook preview against deliver", () => {
       if (name !== "webhook-signature") expect(sent?.headers[name]).toBe(value);
     }
     expect(
-      verifyWebhook({ headers: sent?.headers ?? {}, body: preview?.body ?? "", secrets: ["old-secret"], nowSec: Date.parse(at) / 1_000 }),
+      verifyWebhook({
+        headers: sent?.headers ?? {},
+        body: preview?.body ?? "",
+        secrets: ["old-secret"],
+        nowSec: Date.parse(at) / 1_000,
+      }),
     ).toBe(true);
     await adapter.close();
   });
@@ -105,7 +125,10 @@ describe("webhook preview against deliver", () => {
 
 describe("webhook check", () => {
   it("reports a receiver as reachable whatever HTTP status it answers, with a HEAD request", async () => {
-    const adapter = createWebhookAdapter("crm", config({ url: `${baseUrl}/hooks`, allow_private_network: true }));
+    const adapter = createWebhookAdapter(
+      "crm",
+      config({ url: `${baseUrl}/hooks`, allow_private_network: true }),
+    );
     methods.length = 0;
     await expect(adapter.check?.()).resolves.toBeUndefined();
     expect(methods).toEqual(["HEAD"]);
@@ -113,7 +136,10 @@ describe("webhook check", () => {
   });
 
   it("fails as retryable when nothing answers", async () => {
-    const adapter = createWebhookAdapter("crm", config({ url: "http://127.0.0.1:1/hooks", allow_private_network: true }));
+    const adapter = createWebhookAdapter(
+      "crm",
+      config({ url: "http://127.0.0.1:1/hooks", allow_private_network: true }),
+    );
     await expect(adapter.check?.()).rejects.toBeInstanceOf(RetryableDeliveryError);
     await adapter.close();
   });

@@ -14,7 +14,17 @@ const snapshot = HandoffSnapshotSchema.parse({
   occurred_at: at,
   data: { customer_id: "C-42" },
   reason: "billing question",
-  history: [{ event_id: "e1", id: "conv-1", state: "handoff_initiated", stage: "initiated", occurred_at: at, received_at: at, data: { customer_id: "C-42" } }],
+  history: [
+    {
+      event_id: "e1",
+      id: "conv-1",
+      state: "handoff_initiated",
+      stage: "initiated",
+      occurred_at: at,
+      received_at: at,
+      data: { customer_id: "C-42" },
+    },
+  ],
   created_at: at,
   updated_at: at,
 });
@@ -23,7 +33,11 @@ function config(url: string, overrides: Partial<ZendeskConfig> = {}): ZendeskCon
   return {
     type: "zendesk",
     url,
-    auth: { method: "api_token", email: FAKE_ZENDESK_API_TOKEN.email, api_token: FAKE_ZENDESK_API_TOKEN.token },
+    auth: {
+      method: "api_token",
+      email: FAKE_ZENDESK_API_TOKEN.email,
+      api_token: FAKE_ZENDESK_API_TOKEN.token,
+    },
     on_missing_record: "recreate",
     allow_private_network: true,
     timeout_ms: 2_000,
@@ -63,7 +77,8 @@ describe("Zendesk preview", () => {
       "support",
       config("https://acme.zendesk.com", { auth: { method: "oauth_token", access_token: "t" } }),
     );
-    const requests = adapter.preview?.({ snapshot, destination: "support", previous: { version: 1, recordId: "42" } }) ?? [];
+    const requests =
+      adapter.preview?.({ snapshot, destination: "support", previous: { version: 1, recordId: "42" } }) ?? [];
     expect(requests.map((r) => [r.method, r.url, r.headers["authorization"]])).toEqual([
       ["GET", "https://acme.zendesk.com/api/v2/tickets/42", "Bearer ****"],
     ]);
@@ -77,7 +92,9 @@ describe("Zendesk check", () => {
     const good = createZendeskAdapter("support", config(fake.url));
     const bad = createZendeskAdapter(
       "support",
-      config(fake.url, { auth: { method: "api_token", email: FAKE_ZENDESK_API_TOKEN.email, api_token: "wrong" } }),
+      config(fake.url, {
+        auth: { method: "api_token", email: FAKE_ZENDESK_API_TOKEN.email, api_token: "wrong" },
+      }),
     );
     try {
       await expect(good.check?.()).resolves.toBeUndefined();

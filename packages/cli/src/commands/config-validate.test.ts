@@ -60,7 +60,10 @@ describe("config validate", () => {
     expect(result.stdout).toBe(
       "good.yaml is invalid (1 problem):\ngood.yaml:6: destinations.crm.secret: environment variable CRM_SECRET is not set\n",
     );
-    const resolved = await runCli(["config", "validate", "good.yaml", "--resolve-secrets"], { ...context, env: { CRM_SECRET: "s" } });
+    const resolved = await runCli(["config", "validate", "good.yaml", "--resolve-secrets"], {
+      ...context,
+      env: { CRM_SECRET: "s" },
+    });
     expect(resolved.exitCode).toBe(0);
     expect(resolved.stdout).toContain("Every secret reference resolved.");
   });
@@ -82,28 +85,50 @@ broken.yaml:9: routes.0.destinations.0: unknown destination "cmr"; did you mean 
       valid: false,
       file: "broken.yaml",
       problems: [
-        { file: "broken.yaml", path: "destinations.crm.url", line: 5, message: "must be an http:// or https:// URL" },
-        { file: "broken.yaml", path: "destinations.crm.retyr", line: 7, message: 'unknown key; did you mean "retry"?' },
-        { file: "broken.yaml", path: "routes.0.destinations.0", line: 9, message: 'unknown destination "cmr"; did you mean "crm"?' },
+        {
+          file: "broken.yaml",
+          path: "destinations.crm.url",
+          line: 5,
+          message: "must be an http:// or https:// URL",
+        },
+        {
+          file: "broken.yaml",
+          path: "destinations.crm.retyr",
+          line: 7,
+          message: 'unknown key; did you mean "retry"?',
+        },
+        {
+          file: "broken.yaml",
+          path: "routes.0.destinations.0",
+          line: 9,
+          message: 'unknown destination "cmr"; did you mean "crm"?',
+        },
       ],
     });
     const good = await runCli(["config", "validate", "good.yaml", "--json"], context);
     expect(JSON.parse(good.stdout)).toMatchObject({
       valid: true,
       secrets_resolved: false,
-      destinations: [{ name: "crm", type: "webhook", rate_limit: { max: 50, duration_ms: 1000 }, deadline_ms: 600_000 }],
+      destinations: [
+        { name: "crm", type: "webhook", rate_limit: { max: 50, duration_ms: 1000 }, deadline_ms: 600_000 },
+      ],
     });
   });
 
   it("defaults to $HANDOFF_SYNC_CONFIG", async () => {
-    const result = await runCli(["config", "validate"], { ...context, env: { HANDOFF_SYNC_CONFIG: join(dir, "good.yaml") } });
+    const result = await runCli(["config", "validate"], {
+      ...context,
+      env: { HANDOFF_SYNC_CONFIG: join(dir, "good.yaml") },
+    });
     expect(result.exitCode).toBe(0);
   });
 
   it("is a usage error without a file or with two", async () => {
     const none = await runCli(["config", "validate"], { ...context, env: { HANDOFF_SYNC_CONFIG: " " } });
     expect(none).toMatchObject({ exitCode: 2, stdout: "" });
-    expect(none.stderr).toMatch(/^handoff-sync: config validate: no destinations file: give FILE or set HANDOFF_SYNC_CONFIG\nusage: handoff-sync config validate/);
+    expect(none.stderr).toMatch(
+      /^handoff-sync: config validate: no destinations file: give FILE or set HANDOFF_SYNC_CONFIG\nusage: handoff-sync config validate/,
+    );
     const two = await runCli(["config", "validate", "a.yaml", "b.yaml"], context);
     expect(two.exitCode).toBe(2);
     expect(two.stderr).toContain("too many arguments: b.yaml (expected FILE)");
@@ -111,7 +136,10 @@ broken.yaml:9: routes.0.destinations.0: unknown destination "cmr"; did you mean 
 
   it("reports a missing file as a problem, not a crash", async () => {
     const result = await runCli(["config", "validate", "absent.yaml"], context);
-    expect(result).toEqual({ exitCode: 1, stdout: "absent.yaml is invalid (1 problem):\nabsent.yaml: cannot read file (ENOENT)\n" });
+    expect(result).toEqual({
+      exitCode: 1,
+      stdout: "absent.yaml is invalid (1 problem):\nabsent.yaml: cannot read file (ENOENT)\n",
+    });
   });
 });
 

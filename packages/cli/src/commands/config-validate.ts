@@ -35,7 +35,12 @@ function summary(destinations: Readonly<Record<string, DestinationBasics>>) {
 }
 
 /** Problems keep the file as the user named it, so the output links back to what they typed. */
-export function invalidConfig(context: CliContext, file: string, error: ConfigError, asJson: boolean): CommandResult {
+export function invalidConfig(
+  context: CliContext,
+  file: string,
+  error: ConfigError,
+  asJson: boolean,
+): CommandResult {
   const problems = error.problems.map((problem) =>
     problem.file === undefined ? problem : { ...problem, file: displayPath(context, problem.file) },
   );
@@ -67,7 +72,9 @@ Exit codes: 0 valid, 1 invalid (problems listed), 2 usage error.`,
     const path = resolvePath(context, given);
     let config: DestinationsFile | LoadedConfig;
     try {
-      config = values["resolve-secrets"] ? await loadDestinationsFile(path, context.env) : await readDestinationsFile(path);
+      config = values["resolve-secrets"]
+        ? await loadDestinationsFile(path, context.env)
+        : await readDestinationsFile(path);
     } catch (error) {
       if (error instanceof ConfigError) return invalidConfig(context, given, error, values.json);
       throw error;
@@ -79,10 +86,15 @@ Exit codes: 0 valid, 1 invalid (problems listed), 2 usage error.`,
         stdout: json({ valid: true, file: given, secrets_resolved: values["resolve-secrets"], destinations }),
       };
     }
-    const routes = config.routes === undefined ? "no routes (every destination gets every event)" : plural(config.routes.length, "route");
+    const routes =
+      config.routes === undefined
+        ? "no routes (every destination gets every event)"
+        : plural(config.routes.length, "route");
     const lines = [
       `${given} is valid: ${plural(destinations.length, "destination")}, ${routes}, ${plural(Object.keys(config.states).length, "custom state")}.`,
-      values["resolve-secrets"] ? "Every secret reference resolved." : "Secret references were checked for form only; --resolve-secrets reads them.",
+      values["resolve-secrets"]
+        ? "Every secret reference resolved."
+        : "Secret references were checked for form only; --resolve-secrets reads them.",
       "",
     ];
     const rows = destinations.map((d) => [

@@ -61,59 +61,100 @@ describe("destinations check", () => {
     const [header, up, down] = result.stdout.split("\n");
     expect(header).toMatch(/^DESTINATION\s+TYPE\s+STATUS\s+TIME\s+DETAIL$/);
     expect(up).toMatch(/^up\s+webhook\s+OK\s+\d+ms\s+reachable \(webhooks have no credentials to test\)$/);
-    expect(down).toMatch(/^down\s+webhook\s+UNREACHABLE\s+\d+ms\s+webhook down is not reachable \(network error\)/);
+    expect(down).toMatch(
+      /^down\s+webhook\s+UNREACHABLE\s+\d+ms\s+webhook down is not reachable \(network error\)/,
+    );
   });
 
   it("checks only the destinations asked for, and prints JSON", async () => {
-    const result = await runCli(["destinations", "check", "--config", "destinations.yaml", "--destination", "up", "--json"], context());
+    const result = await runCli(
+      ["destinations", "check", "--config", "destinations.yaml", "--destination", "up", "--json"],
+      context(),
+    );
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual([
-      { destination: "up", type: "webhook", status: "ok", detail: "reachable (webhooks have no credentials to test)", ms: 5 },
+      {
+        destination: "up",
+        type: "webhook",
+        status: "ok",
+        detail: "reachable (webhooks have no credentials to test)",
+        ms: 5,
+      },
     ]);
   });
 
   it("reports refused credentials as failed (exit 1) and adapters without a check as skipped", async () => {
-    const fake = (check: Adapter["check"]): CliContext["createAdapter"] => () => ({
-      type: "webhook",
-      deliver: () => Promise.reject(new Error("not used")),
-      ...(check === undefined ? {} : { check }),
-      close: () => Promise.resolve(),
-    });
+    const fake =
+      (check: Adapter["check"]): CliContext["createAdapter"] =>
+      () => ({
+        type: "webhook",
+        deliver: () => Promise.reject(new Error("not used")),
+        ...(check === undefined ? {} : { check }),
+        close: () => Promise.resolve(),
+      });
     const failed = await runCli(
       ["destinations", "check", "--config", "destinations.yaml", "--json", "--destination", "up"],
       context({ createAdapter: fake(() => Promise.reject(new AuthError("token request refused (401)"))) }),
     );
     expect(failed.exitCode).toBe(1);
     expect(JSON.parse(failed.stdout)).toMatchObject([
-      { status: "failed", detail: expect.stringMatching(/^token request refused \(401\)\. Check the destination's credentials/) as unknown },
+      {
+        status: "failed",
+        detail: expect.stringMatching(
+          /^token request refused \(401\)\. Check the destination's credentials/,
+        ) as unknown,
+      },
     ]);
     const answered = await runCli(
       ["destinations", "check", "--config", "destinations.yaml", "--json", "--destination", "up"],
-      context({ createAdapter: fake(() => Promise.reject(new RetryableDeliveryError("token endpoint answered 503", { status: 503 }))) }),
+      context({
+        createAdapter: fake(() =>
+          Promise.reject(new RetryableDeliveryError("token endpoint answered 503", { status: 503 })),
+        ),
+      }),
     );
     // It answered, so it is reachable; that the answer was an error makes it a failure to look at.
     expect(answered.exitCode).toBe(1);
-    expect(JSON.parse(answered.stdout)).toMatchObject([{ status: "failed", detail: "token endpoint answered 503" }]);
-    const skipped = await runCli(["destinations", "check", "--config", "destinations.yaml", "--json"], context({ createAdapter: fake(undefined) }));
+    expect(JSON.parse(answered.stdout)).toMatchObject([
+      { status: "failed", detail: "token endpoint answered 503" },
+    ]);
+    const skipped = await runCli(
+      ["destinations", "check", "--config", "destinations.yaml", "--json"],
+      context({ createAdapter: fake(undefined) }),
+    );
     expect(skipped.exitCode).toBe(0);
     expect(JSON.parse(skipped.stdout)).toMatchObject([{ status: "skipped" }, { status: "skipped" }]);
   });
 
   it("needs the secrets: a missing one is a config problem", async () => {
-    const result = await runCli(["destinations", "check", "--config", "destinations.yaml"], context({ env: {} }));
+    const result = await runCli(
+      ["destinations", "check", "--config", "destinations.yaml"],
+      context({ env: {} }),
+    );
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toContain("destinations.yaml:6: destinations.up.secret: environment variable S is not set");
+    expect(result.stdout).toContain(
+      "destinations.yaml:6: destinations.up.secret: environment variable S is not set",
+    );
   });
 
   it("refuses an unknown destination as a usage error", async () => {
-    const result = await runCli(["destinations", "check", "--config", "destinations.yaml", "--destination", "upp"], context());
+    const result = await runCli(
+      ["destinations", "check", "--config", "destinations.yaml", "--destination", "upp"],
+      context(),
+    );
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('unknown destination "upp"; did you mean "up"?');
   });
 });
 
 describe("exitCodeOf", () => {
-  const outcome = (status: CheckOutcome["status"]): CheckOutcome => ({ destination: "d", type: "t", status, detail: "", ms: 0 });
+  const outcome = (status: CheckOutcome["status"]): CheckOutcome => ({
+    destination: "d",
+    type: "t",
+    status,
+    detail: "",
+    ms: 0,
+  });
   it.each([
     [["ok", "skipped"], 0],
     [["ok", "unreachable"], 3],

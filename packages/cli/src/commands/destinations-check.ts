@@ -24,9 +24,11 @@ export interface CheckOutcome {
 
 function classify(error: unknown): { status: CheckStatus; detail: string } {
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof DestinationError) return { status: "failed", detail: `${message}. ${error.adminHint}` };
+  if (error instanceof DestinationError)
+    return { status: "failed", detail: `${message}. ${error.adminHint}` };
   // A retryable error without a status never got an HTTP answer: DNS, refused connection, timeout.
-  if (error instanceof RetryableDeliveryError && error.status === undefined) return { status: "unreachable", detail: message };
+  if (error instanceof RetryableDeliveryError && error.status === undefined)
+    return { status: "unreachable", detail: message };
   if (error instanceof DeliveryError) return { status: "failed", detail: message };
   return { status: "failed", detail: `unexpected error: ${message}` };
 }
@@ -44,9 +46,13 @@ async function checkOne(context: CliContext, config: LoadedConfig, name: string)
     ms: Math.max(0, context.now() - started),
   });
   try {
-    if (adapter.check === undefined) return outcome("skipped", `the ${destination.type} adapter cannot check yet`);
+    if (adapter.check === undefined)
+      return outcome("skipped", `the ${destination.type} adapter cannot check yet`);
     await adapter.check();
-    return outcome("ok", destination.type === "webhook" ? "reachable (webhooks have no credentials to test)" : "authenticated");
+    return outcome(
+      "ok",
+      destination.type === "webhook" ? "reachable (webhooks have no credentials to test)" : "authenticated",
+    );
   } catch (error) {
     const { status, detail } = classify(error);
     return outcome(status, detail);
@@ -96,7 +102,9 @@ Exit codes: 0 all ok or skipped, 1 invalid config or any destination failed, 2 u
     for (const name of selected) {
       if (!declared.includes(name)) {
         const near = closestName(name, declared);
-        throw new UsageError(`unknown destination "${name}"${near === undefined ? "" : `; did you mean "${near}"?`}`);
+        throw new UsageError(
+          `unknown destination "${name}"${near === undefined ? "" : `; did you mean "${near}"?`}`,
+        );
       }
     }
     const outcomes = await Promise.all(selected.map((name) => checkOne(context, config, name)));

@@ -51,10 +51,19 @@ routes:
     join(dir, "failed.json"),
     JSON.stringify([
       { event_id: "evt-1", id: "conv-9", state: "handoff_initiated", occurred_at: "2026-01-15T09:00:00Z" },
-      { event_id: "evt-2", id: "conv-9", state: "handoff_failed", occurred_at: "2026-01-15T09:01:00Z", data: { why: "no agent" } },
+      {
+        event_id: "evt-2",
+        id: "conv-9",
+        state: "handoff_failed",
+        occurred_at: "2026-01-15T09:01:00Z",
+        data: { why: "no agent" },
+      },
     ]),
   );
-  await writeFile(join(dir, "unknown-state.json"), JSON.stringify({ event_id: "e", id: "c", state: "nope", occurred_at: "2026-01-15T09:00:00Z" }));
+  await writeFile(
+    join(dir, "unknown-state.json"),
+    JSON.stringify({ event_id: "e", id: "c", state: "nope", occurred_at: "2026-01-15T09:00:00Z" }),
+  );
   await writeFile(join(dir, "invalid.json"), JSON.stringify({ id: "c", state: "handoff_initiated" }));
   await writeFile(join(dir, "not-json.json"), "{");
 });
@@ -104,7 +113,9 @@ describe("preview", () => {
 
   it("prints JSON with the body exactly as sent", async () => {
     const result = await run("--event", "event.json", "--destination", "support-crm", "--json");
-    const output = JSON.parse(result.stdout) as { requests: { body: string; headers: Record<string, string> }[] };
+    const output = JSON.parse(result.stdout) as {
+      requests: { body: string; headers: Record<string, string> }[];
+    };
     expect(output).toMatchObject({
       handoff: { key: "case-0042", version: 1, state: "customer_refund", stage: "initiated" },
       destination: { name: "support-crm", type: "webhook" },
@@ -134,7 +145,10 @@ describe("preview", () => {
   });
 
   it.each([
-    ["unknown-state.json", 'unknown-state.json: unknown state "nope": declare it under "states" in the destinations file'],
+    [
+      "unknown-state.json",
+      'unknown-state.json: unknown state "nope": declare it under "states" in the destinations file',
+    ],
     ["invalid.json", "invalid.json: not a valid handoff event: "],
     ["not-json.json", "not-json.json: not JSON ("],
     ["absent.json", "absent.json: cannot read file (ENOENT)"],
@@ -147,7 +161,10 @@ describe("preview", () => {
   it.each([
     [["--event", "event.json"], "--destination NAME is required"],
     [["--destination", "support-crm"], "--event FILE is required"],
-    [["--event", "event.json", "--destination", "support-crn"], 'unknown destination "support-crn"; did you mean "support-crm"? (the file declares: support-crm, callback)'],
+    [
+      ["--event", "event.json", "--destination", "support-crn"],
+      'unknown destination "support-crn"; did you mean "support-crm"? (the file declares: support-crm, callback)',
+    ],
     [["--event", "event.json", "--destination", "support-crm", "--verbose"], "Unknown option '--verbose'"],
   ])("is a usage error: %j", async (args, message) => {
     const result = await run(...args);

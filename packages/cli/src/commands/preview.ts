@@ -53,7 +53,12 @@ async function readEvents(context: CliContext, file: string): Promise<unknown[] 
 }
 
 /** Applies the events to an empty snapshot with the store's own pure function. */
-function snapshotOf(config: DestinationsFile, events: unknown[], file: string, receivedAt: string): HandoffSnapshot | string {
+function snapshotOf(
+  config: DestinationsFile,
+  events: unknown[],
+  file: string,
+  receivedAt: string,
+): HandoffSnapshot | string {
   const catalogue = createStateCatalogue(config.states);
   let snapshot: HandoffSnapshot | undefined;
   for (const [index, raw] of events.entries()) {
@@ -80,7 +85,9 @@ function prettyBody(body: string): string {
 }
 
 function renderRequest(request: PreviewRequest, index: number, count: number): string {
-  const lines = [`--- request ${index + 1} of ${count}${request.note === undefined ? "" : `: ${request.note}`} ---`];
+  const lines = [
+    `--- request ${index + 1} of ${count}${request.note === undefined ? "" : `: ${request.note}`} ---`,
+  ];
   lines.push(`${request.method} ${request.url}`);
   for (const [name, value] of Object.entries(request.headers)) lines.push(`${name}: ${value}`);
   if (request.body !== undefined) lines.push("", prettyBody(request.body));
@@ -130,7 +137,12 @@ Exit codes: 0 shown, 1 invalid config or event, 2 usage error (also an unknown d
 
     const events = await readEvents(context, values.event);
     if (typeof events === "string") return problem(events, values.json);
-    const snapshot = snapshotOf(config, events, displayPath(context, resolvePath(context, values.event)), new Date(context.now()).toISOString());
+    const snapshot = snapshotOf(
+      config,
+      events,
+      displayPath(context, resolvePath(context, values.event)),
+      new Date(context.now()).toISOString(),
+    );
     if (typeof snapshot === "string") return problem(snapshot, values.json);
 
     const routedTo = routeEvent(config, snapshot);
@@ -138,7 +150,8 @@ Exit codes: 0 shown, 1 invalid config or event, 2 usage error (also an unknown d
     const adapter = context.createAdapter(name, destination);
     let requests: PreviewRequest[];
     try {
-      if (adapter.preview === undefined) return problem(`the ${destination.type} adapter cannot preview requests yet`, values.json);
+      if (adapter.preview === undefined)
+        return problem(`the ${destination.type} adapter cannot preview requests yet`, values.json);
       requests = adapter.preview({ snapshot, destination: name });
     } catch (error) {
       // What deliver would refuse too (e.g. a mapping to fields the CRM does not have): a config problem.
@@ -151,11 +164,22 @@ Exit codes: 0 shown, 1 invalid config or event, 2 usage error (also an unknown d
       await adapter.close();
     }
 
-    const handoff = { key: snapshot.key, version: snapshot.version, state: snapshot.state, stage: snapshot.stage };
+    const handoff = {
+      key: snapshot.key,
+      version: snapshot.version,
+      state: snapshot.state,
+      stage: snapshot.stage,
+    };
     if (values.json) {
       return {
         exitCode: EXIT.ok,
-        stdout: json({ handoff, destination: { name, type: destination.type }, routed, routed_to: routedTo, requests }),
+        stdout: json({
+          handoff,
+          destination: { name, type: destination.type },
+          routed,
+          routed_to: routedTo,
+          requests,
+        }),
       };
     }
     const routing = routed

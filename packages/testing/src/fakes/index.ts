@@ -4,3 +4,4 @@ export * from "./zendesk/index.js";
 export * from "./hubspot/index.js";
 export * from "./salesforce/index.js";
 export * from "./servicenow/index.js";
+export * from "./handoff-api.js";
