@@ -85,6 +85,17 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it("holds a destination to its own rate limit", async () => {
+    const crm = await receiver();
+    cleanups.push(() => crm.fake.close());
+    const { send } = setup({ crm: { url: `${crm.fake.url}/hook` } }, { rateLimit: { max: 2, durationMs: 1000 } });
+    for (let i = 0; i < 6; i++) await send(`rate-${i}`, "handoff_initiated", "2026-11-25T10:00:00Z");
+    await waitFor(() => crm.writes.all().length === 6, { timeoutMs: 15_000, message: "all delivered" });
+    const times = crm.fake.requests.map((r) => r.at).sort((a, b) => a - b);
+    // Two per second: the sixth cannot arrive within two seconds of the first.
+    expect((times[5] ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(1900);
+  });
+
   it("parks a destination on a destination-wide error, keeps its jobs, and drains them on resume", async () => {
     const crm = await receiver();
     cleanups.push(() => crm.fake.close());

@@ -5,3 +5,6 @@ export * from "./services.js";
 export * from "./ports.js";
 export * from "./pipeline.js";
 export * from "./fakes/index.js";
+export * from "./test-pki.js";
+export * from "./secure-kafka.js";
+export * from "./secure-redis.js";

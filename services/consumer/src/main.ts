@@ -1,4 +1,4 @@
-import { kafkaConnectionOptions, otlpTracesEndpoint, redisOptions, routeEvent } from "@handoff-sync/config";
+import { kafkaConnectionOptions, otlpTracesEndpoint, redisOptions, routeEvent, type LoadedConfig } from "@handoff-sync/config";
 import { createIngest } from "@handoff-sync/ingest";
 import { createBatchConsumer, createKafkaClient, createRejectedPublisher, ensureTopics, type InboundRecord } from "@handoff-sync/kafka";
 import { createDeliveryQueues } from "@handoff-sync/queue";
@@ -6,7 +6,7 @@ import { createStateCatalogue } from "@handoff-sync/schema";
 import { createHandoffStore } from "@handoff-sync/store";
 import { createHealthServer, createIngestMetrics, createLogger, createRegistry, exitOnFatal, onShutdown, startTracing } from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
-import { loadConsumerConfig } from "./config.js";
+import { loadConsumerConfig, watchConsumerConfig } from "./config.js";
 
 const { env, destinations: config } = await loadConsumerConfig();
 const log = createLogger({ level: env.LOG_LEVEL, service: "consumer", redact: env.LOG_REDACT_PATHS });
@@ -36,20 +36,37 @@ const queues = createDeliveryQueues({
   prefix: env.REDIS_PREFIX,
   destinations: Object.fromEntries(Object.entries(config.destinations).map(([name, d]) => [name, d.retry])),
 });
-const catalogue = createStateCatalogue(config.states);
-
 const registry = createRegistry("consumer");
 const metrics = createIngestMetrics(registry);
 
-const ingest = createIngest<InboundRecord>({
-  store,
-  catalogue,
-  maxBytes: config.source.max_message_bytes,
-  route: (event) => routeEvent(config, event),
-  enqueue: (destination, job) => queues.enqueue(destination, job),
-  reject: (record, reason, error) => rejected.reject(record, { reason, error }),
+const policies = (loaded: LoadedConfig) => Object.fromEntries(Object.entries(loaded.destinations).map(([name, d]) => [name, d.retry]));
+// Everything a record is judged by, built from one config: a reload swaps the whole of it at once.
+const buildIngest = (loaded: LoadedConfig) =>
+  createIngest<InboundRecord>({
+    store,
+    catalogue: createStateCatalogue(loaded.states),
+    maxBytes: loaded.source.max_message_bytes,
+    input: loaded.source,
+    route: (event) => routeEvent(loaded, event),
+    enqueue: (destination, job) => queues.enqueue(destination, job),
+    reject: (record, reason, error) => rejected.reject(record, { reason, error }),
+    log,
+    tracer: tracing.tracer,
+  });
+let ingest = buildIngest(config);
+
+const reloader = watchConsumerConfig(env.HANDOFF_SYNC_CONFIG, {
   log,
-  tracer: tracing.tracer,
+  onChange: (next) => {
+    const { topic, rejected_topic } = config.source;
+    if (next.source.topic !== topic || next.source.rejected_topic !== rejected_topic) {
+      log.warn({ topic, rejected_topic, requested: { topic: next.source.topic, rejected_topic: next.source.rejected_topic } }, "source topics change only on restart; keeping the current ones");
+    }
+    // Synchronous from here: no record is handled between adding the queues and swapping the ingest.
+    queues.configure(policies(next));
+    ingest = buildIngest(next);
+    log.info({ destinations: Object.keys(next.destinations), format: next.source.format }, "consumer configuration applied");
+  },
 });
 
 const consumer = createBatchConsumer({

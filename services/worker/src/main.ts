@@ -47,6 +47,7 @@ const workers = served.map(([name, destination], index) => {
     concurrency: destination.concurrency,
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
+    ...(destination.rate_limit !== undefined ? { rateLimit: { max: destination.rate_limit.max, durationMs: destination.rate_limit.duration_ms } } : {}),
     parkAfterIdenticalFailures: env.WORKER_PARK_AFTER_IDENTICAL_FAILURES,
     parkAfterRateLimitedMs: env.WORKER_PARK_AFTER_RATE_LIMITED_MS,
     onAttempt: (outcome, { durationMs, snapshot }) => {
