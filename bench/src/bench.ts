@@ -1,4 +1,4 @@
-import { cpus, release, totalmem } from "node:os";
+import { cpus, loadavg, release, totalmem } from "node:os";
 import { provisionInfra } from "@handoff-sync/testing";
 import { Redis } from "ioredis";
 import { benchBullmq, benchKafkajs, benchNaive, type Throughput } from "./baselines.js";
@@ -20,6 +20,8 @@ export interface Machine {
   readonly node: string;
   readonly redis: string;
   readonly kafkaBrokers: string;
+  /** One-minute load average when the bench started and ended: other work on the machine skews every number. */
+  readonly loadAverage: { readonly start: number; readonly end: number };
 }
 
 export interface RunResult {
@@ -136,6 +138,7 @@ export async function runBench(
       node: process.version,
       redis: await redisVersion(infra.redisUrl),
       kafkaBrokers: infra.kafkaBrokers,
+      loadAverage: { start: loadavg()[0] ?? 0, end: 0 },
     };
     const runs: RunResult[] = [];
     for (let run = 1; run <= options.runs; run++) {
@@ -177,7 +180,7 @@ export async function runBench(
       scalingEvents: options.scalingEvents,
     };
     return {
-      machine,
+      machine: { ...machine, loadAverage: { ...machine.loadAverage, end: loadavg()[0] ?? 0 } },
       settings,
       baselines: combined.baselines,
       pipeline: combined.pipeline,

@@ -20,7 +20,7 @@ export function formatReport(result: BenchResult): string {
     `handoff-sync bench: ${settings.events} events per measurement, median of ${settings.runs} run(s); ${settings.partitions} partitions, ` +
       `destination concurrency ${settings.concurrency}, addBulk ${settings.batch}, CRM latency ${settings.crmLatencyMs} ms`,
   );
-  lines.push(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, Redis ${machine.redis}`);
+  lines.push(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, Redis ${machine.redis}, load average ${fixed(machine.loadAverage.start)} at start, ${fixed(machine.loadAverage.end)} at end`);
   lines.push("");
   lines.push(
     table([

@@ -69,7 +69,8 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     });
     cleanups.push(() => queues.close());
     const send = (key: string, state: string, at: string) => handoff(store, queues, Object.keys(destinations), key, state, at);
-    return { prefix, store, queues, workers, send };
+    const handoffTo = (to: string[], key: string, state: string, at: string) => handoff(store, queues, to, key, state, at);
+    return { prefix, store, queues, workers, send, handoffTo };
   }
 
   it("keeps destinations apart: one that is down never delays another", async () => {
@@ -156,6 +157,27 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     const entry = await waitFor(async () => (await listDeadLetters(queues.get("crm").dead)).entries[0], { message: "expired entry" });
     expect(entry).toMatchObject({ key: "late-1", reason: "expired" });
     expect(crm.writes.all()).toHaveLength(0);
+  });
+
+  it("sends a delivery past its deadline to the fallback destination instead, when one is configured", async () => {
+    const crm = await receiver();
+    const callback = await receiver();
+    cleanups.push(() => crm.fake.close(), () => callback.fake.close());
+    let queues: DeliveryQueues | undefined;
+    const stack = setup(
+      { crm: { url: `${crm.fake.url}/hook`, policy: { deadline_ms: 60_000 } }, callback: { url: `${callback.fake.url}/hook` } },
+      {
+        onExpired: async (snapshot) => {
+          await queues?.enqueue("callback", { v: 1, key: snapshot.key, version: snapshot.version, event_id: "fallback", occurred_at: snapshot.occurred_at, enqueued_at: new Date().toISOString() });
+          return true;
+        },
+      },
+    );
+    queues = stack.queues;
+    await stack.handoffTo(["crm"], "late-2", "handoff_failed", new Date(Date.now() - 120_000).toISOString());
+    await waitFor(() => callback.writes.all().some((w) => w.externalId === "late-2"), { message: "fallback delivered" });
+    expect(crm.writes.all()).toHaveLength(0);
+    expect((await listDeadLetters(stack.queues.get("crm").dead)).total).toBe(0);
   });
 
   it("replays dead letters with the latest snapshot, with a dry run, idempotently", async () => {

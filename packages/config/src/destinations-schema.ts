@@ -100,6 +100,17 @@ export const DestinationsFileSchema = z
         }
       });
     };
+    for (const [name, destination] of Object.entries(file.destinations)) {
+      const fallback = destination.retry.deadline_fallback;
+      if (fallback === undefined) continue;
+      checkNames([fallback], ["destinations", name, "retry", "deadline_fallback"]);
+      if (fallback === name) {
+        ctx.addIssue({ code: "custom", path: ["destinations", name, "retry", "deadline_fallback"], message: "a destination cannot be its own deadline fallback" });
+      }
+      if (destination.retry.deadline_ms === undefined) {
+        ctx.addIssue({ code: "custom", path: ["destinations", name, "retry", "deadline_fallback"], message: "needs retry.deadline_ms: without a deadline nothing ever expires" });
+      }
+    }
     file.routes?.forEach((route, index) => {
       checkNames(route.destinations, ["routes", index, "destinations"]);
       if (route.on_failed !== undefined) checkNames(route.on_failed, ["routes", index, "on_failed"]);

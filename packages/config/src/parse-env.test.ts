@@ -27,6 +27,7 @@ describe("parseEnv", () => {
       KAFKA_HEARTBEAT_INTERVAL_MS: 3_000,
       REDIS_PREFIX: "hs",
       LOG_LEVEL: "info",
+      LOG_REDACT_PATHS: [],
       PORT: 3000,
       FEATURE_X: false,
     });

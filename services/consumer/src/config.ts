@@ -1,4 +1,4 @@
-import { CommonEnvSchema, loadDestinationsFile, type LoadedConfig, KafkaEnvSchema, parseEnv, portSchema, RedisEnvSchema, TracingEnvSchema } from "@handoff-sync/config";
+import { CommonEnvSchema, loadDestinationsFile, watchConfig, type ConfigWatcher, type ConfigWatchSettings, type LoadedConfig, KafkaEnvSchema, parseEnv, portSchema, RedisEnvSchema, TracingEnvSchema } from "@handoff-sync/config";
 import { z } from "zod";
 
 export const ConsumerEnvSchema = z.object({
@@ -24,4 +24,13 @@ export async function loadConsumerConfig(
 ): Promise<{ env: ReturnType<typeof loadConsumerEnv>; destinations: LoadedConfig }> {
   const parsed = loadConsumerEnv(env);
   return { env: parsed, destinations: await loadDestinationsFile(parsed.HANDOFF_SYNC_CONFIG, env) };
+}
+
+/** Reloads the destinations file on SIGHUP or change; its secret references read the environment again. */
+export function watchConsumerConfig(
+  file: string,
+  settings: ConfigWatchSettings,
+  env: Record<string, string | undefined> = process.env,
+): ConfigWatcher {
+  return watchConfig(file, env, settings);
 }

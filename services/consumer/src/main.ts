@@ -31,15 +31,11 @@ await producer.connect();
 const rejected = createRejectedPublisher(producer, config.source.rejected_topic);
 
 const store = createHandoffStore({ redis, prefix: env.REDIS_PREFIX, retentionMs: env.HANDOFF_RETENTION_MS });
-const queues = createDeliveryQueues({
-  connection: redis,
-  prefix: env.REDIS_PREFIX,
-  destinations: Object.fromEntries(Object.entries(config.destinations).map(([name, d]) => [name, d.retry])),
-});
+const policies = (loaded: LoadedConfig) => Object.fromEntries(Object.entries(loaded.destinations).map(([name, d]) => [name, d.retry]));
+const queues = createDeliveryQueues({ connection: redis, prefix: env.REDIS_PREFIX, destinations: policies(config) });
 const registry = createRegistry("consumer");
 const metrics = createIngestMetrics(registry);
 
-const policies = (loaded: LoadedConfig) => Object.fromEntries(Object.entries(loaded.destinations).map(([name, d]) => [name, d.retry]));
 // Everything a record is judged by, built from one config: a reload swaps the whole of it at once.
 const buildIngest = (loaded: LoadedConfig) =>
   createIngest<InboundRecord>({
@@ -105,6 +101,7 @@ log.info({ port, topic: config.source.topic, destinations: Object.keys(config.de
 onShutdown(
   async () => {
     health.markShuttingDown();
+    await reloader.stop();
     await consumer.stop();
     await producer.disconnect();
     await queues.close();

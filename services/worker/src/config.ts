@@ -1,4 +1,4 @@
-import { CommonEnvSchema, loadDestinationsFile, type LoadedConfig, parseEnv, portSchema, RedisEnvSchema, TracingEnvSchema } from "@handoff-sync/config";
+import { CommonEnvSchema, loadDestinationsFile, watchConfig, type ConfigWatcher, type ConfigWatchSettings, type LoadedConfig, parseEnv, portSchema, RedisEnvSchema, TracingEnvSchema } from "@handoff-sync/config";
 import { z } from "zod";
 
 export const WorkerEnvSchema = z.object({
@@ -40,4 +40,13 @@ export async function loadWorkerConfig(
 ): Promise<{ env: ReturnType<typeof loadWorkerEnv>; destinations: LoadedConfig }> {
   const parsed = loadWorkerEnv(env);
   return { env: parsed, destinations: await loadDestinationsFile(parsed.HANDOFF_SYNC_CONFIG, env) };
+}
+
+/** Reloads the destinations file on SIGHUP or change; its secret references read the environment again. */
+export function watchWorkerConfig(
+  file: string,
+  settings: ConfigWatchSettings,
+  env: Record<string, string | undefined> = process.env,
+): ConfigWatcher {
+  return watchConfig(file, env, settings);
 }

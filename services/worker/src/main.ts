@@ -1,11 +1,13 @@
-import { createAdapter } from "@handoff-sync/adapters";
-import { otlpTracesEndpoint, redisOptions } from "@handoff-sync/config";
+import { createAdapter, createEnricher } from "@handoff-sync/adapters";
+import { otlpTracesEndpoint, redisOptions, type Destination, type LoadedConfig } from "@handoff-sync/config";
 import { createDeliveryQueues, createDeliveryWorker, inspectQueue, pruneDeadLetters, sweepStalledJobs } from "@handoff-sync/queue";
-import { createHandoffStore } from "@handoff-sync/store";
+import type { HandoffSnapshot } from "@handoff-sync/schema";
+import { createEnrichmentCache, createHandoffStore } from "@handoff-sync/store";
 import { createDeliveryMetrics, createHealthServer, createLogger, createRegistry, exitOnFatal, onShutdown, startTracing } from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
-import { loadWorkerConfig } from "./config.js";
-import { drainWorkers } from "./drain.js";
+import { loadWorkerConfig, watchWorkerConfig } from "./config.js";
+import { createEnrichmentHook } from "./enrichment-hook.js";
+import { createWorkerSet } from "./worker-set.js";
 
 const { env, destinations: config } = await loadWorkerConfig();
 const log = createLogger({ level: env.LOG_LEVEL, service: "worker", redact: env.LOG_REDACT_PATHS });
@@ -20,34 +22,50 @@ const store = createHandoffStore({ redis: connection, prefix: env.REDIS_PREFIX, 
 const registry = createRegistry("worker");
 const metrics = createDeliveryMetrics(registry);
 
-const served = Object.entries(config.destinations).filter(
-  ([name]) => env.WORKER_DESTINATIONS.length === 0 || env.WORKER_DESTINATIONS.includes(name),
-);
-const queues = createDeliveryQueues({
-  connection,
-  prefix: env.REDIS_PREFIX,
-  destinations: Object.fromEntries(served.map(([name, d]) => [name, d.retry])),
-});
+const servedOf = (loaded: LoadedConfig): Record<string, Destination> =>
+  Object.fromEntries(
+    Object.entries(loaded.destinations).filter(([name]) => env.WORKER_DESTINATIONS.length === 0 || env.WORKER_DESTINATIONS.includes(name)),
+  );
+const policies = (destinations: Record<string, Destination>) => Object.fromEntries(Object.entries(destinations).map(([name, d]) => [name, d.retry]));
+// Every destination gets a queue, served here or not: a deadline fallback may be served by another worker.
+const queues = createDeliveryQueues({ connection, prefix: env.REDIS_PREFIX, destinations: policies(config.destinations) });
 const proxy = {
   ...(env.HTTPS_PROXY !== undefined ? { httpsProxy: env.HTTPS_PROXY } : {}),
   ...(env.HTTP_PROXY !== undefined ? { httpProxy: env.HTTP_PROXY } : {}),
   ...(env.NO_PROXY !== undefined ? { noProxy: env.NO_PROXY } : {}),
 };
-const adapters = served.map(([name, destination]) => createAdapter(name, destination, { proxy }));
-const workers = served.map(([name, destination], index) => {
-  const adapter = adapters[index];
-  if (!adapter) throw new Error(`no adapter for ${name}`);
-  return createDeliveryWorker({
+const enrichmentCache = createEnrichmentCache({ redis: connection, prefix: env.REDIS_PREFIX, retentionMs: env.HANDOFF_RETENTION_MS });
+const enrichment = createEnrichmentHook((settings) => createEnricher({ enrichment: settings, cache: enrichmentCache, proxy }), log);
+enrichment.configure(config.source.enrichment);
+/** A delivery past its deadline is handed to the fallback destination (e.g. a callback task) instead of the dead-letter queue. */
+const expiredTo =
+  (fallback: string) =>
+  async (snapshot: HandoffSnapshot): Promise<boolean> => {
+    await queues.enqueue(fallback, {
+      v: 1,
+      key: snapshot.key,
+      version: snapshot.version,
+      event_id: snapshot.history.at(-1)?.event_id ?? `v${snapshot.version}`,
+      occurred_at: snapshot.occurred_at,
+      enqueued_at: new Date().toISOString(),
+    });
+    return true;
+  };
+const startWorker = (name: string, destination: Destination) => {
+  const adapter = createAdapter(name, destination, { proxy });
+  const worker = createDeliveryWorker({
     queue: queues.get(name),
     connection,
     store,
     deliver: (request) => adapter.deliver(request),
+    enrich: (snapshot, signal) => enrichment.enrich(snapshot, signal),
     log: log.child({ component: "delivery", destination: name }),
     tracer: tracing.tracer,
     concurrency: destination.concurrency,
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
     ...(destination.rate_limit !== undefined ? { rateLimit: { max: destination.rate_limit.max, durationMs: destination.rate_limit.duration_ms } } : {}),
+    ...(destination.retry.deadline_fallback !== undefined ? { onExpired: expiredTo(destination.retry.deadline_fallback) } : {}),
     parkAfterIdenticalFailures: env.WORKER_PARK_AFTER_IDENTICAL_FAILURES,
     parkAfterRateLimitedMs: env.WORKER_PARK_AFTER_RATE_LIMITED_MS,
     onAttempt: (outcome, { durationMs, snapshot }) => {
@@ -59,11 +77,26 @@ const workers = served.map(([name, destination], index) => {
       }
     },
   });
+  return { worker, adapter };
+};
+const workers = createWorkerSet((name, destination) => startWorker(name, destination as Destination), log);
+workers.apply(servedOf(config));
+
+const reloader = watchWorkerConfig(env.HANDOFF_SYNC_CONFIG, {
+  log,
+  onChange: (next) => {
+    const served = servedOf(next);
+    // Queues (with their new retry policies) first: a new worker reads its queue's policy when it starts.
+    queues.configure(policies(next.destinations));
+    enrichment.configure(next.source.enrichment);
+    const changes = workers.apply(served);
+    log.info({ destinations: workers.names(), ...changes }, "worker configuration applied");
+  },
 });
 
 /** Sweeps stalled jobs, applies dead-letter retention, and refreshes the queue gauges. */
 async function housekeeping(): Promise<void> {
-  for (const queue of queues.all()) {
+  for (const queue of workers.names().map((name) => queues.get(name))) {
     const swept = await sweepStalledJobs(queue, store, log);
     if (swept > 0) metrics.stalledSwept.inc({ destination: queue.destination }, swept);
     if (env.DEAD_LETTER_RETENTION_MS > 0) {
@@ -86,21 +119,22 @@ const health = createHealthServer({
   registry,
   checks: {
     redis: async () => void (await connection.ping()),
-    workers: () => (workers.every((w) => w.isRunning()) ? Promise.resolve() : Promise.reject(new Error("a worker is not running"))),
+    workers: () => (workers.workers().every((w) => w.isRunning()) ? Promise.resolve() : Promise.reject(new Error("a worker is not running"))),
   },
 });
 const port = await health.listen(env.PORT);
 await housekeeping();
-log.info({ port, destinations: served.map(([name]) => name) }, "worker started");
+log.info({ port, destinations: workers.names() }, "worker started");
 
 onShutdown(
   async () => {
     health.markShuttingDown();
     clearInterval(sweepTimer);
-    const result = await drainWorkers(workers, env.WORKER_DRAIN_TIMEOUT_MS);
+    await reloader.stop();
+    const result = await workers.drain(env.WORKER_DRAIN_TIMEOUT_MS);
     log.info({ result }, "workers drained");
     await sweeping;
-    await Promise.all(adapters.map((adapter) => adapter.close()));
+    await enrichment.close();
     await queues.close();
     await connection.quit();
     await tracing.shutdown();

@@ -10,6 +10,11 @@ export const RetryPolicySchema = z.strictObject({
   max_delay_ms: int(0, 86_400_000).default(300_000),
   /** A screen-pop that arrives minutes late is useless: past this age a delivery is dead-lettered as expired. */
   deadline_ms: int(1, 7 * 86_400_000).optional(),
+  /**
+   * Where a delivery past its deadline goes instead of the dead-letter queue: another destination,
+   * e.g. a callback task when the screen-pop came too late.
+   */
+  deadline_fallback: z.string().min(1).optional(),
 });
 export type RetryPolicy = z.infer<typeof RetryPolicySchema>;
 

@@ -34,6 +34,14 @@ export interface FakeResponse {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+export interface FakeRequestSummary {
+  readonly method: string;
+  readonly path: string;
+  readonly at: number;
+  /** The W3C trace context header the client sent, if any. */
+  readonly traceparent?: string;
+}
+
 /** A CRM's behaviour: answers one request, recording applied writes through `record`. */
 export type FakeHandler = (request: FakeRequest) => FakeResponse | Promise<FakeResponse>;
 
@@ -42,8 +50,8 @@ export interface FakeServer {
   readonly port: number;
   readonly server: Server;
   readonly faults: FaultInjector;
-  /** Every request received, in arrival order (method and path), for assertions. */
-  readonly requests: { method: string; path: string; at: number }[];
+  /** Every request received, in arrival order (method, path and any `traceparent`), for assertions. */
+  readonly requests: FakeRequestSummary[];
   close(): Promise<void>;
 }
 
@@ -80,13 +88,14 @@ async function readAll(req: IncomingMessage): Promise<string> {
  */
 export async function startFakeServer(handler: FakeHandler, options: { random?: () => number } = {}): Promise<FakeServer> {
   const faults = new FaultInjector(options.random);
-  const requests: { method: string; path: string; at: number }[] = [];
+  const requests: FakeRequestSummary[] = [];
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? "/", "http://fake");
       const method = req.method ?? "GET";
       const rawBody = await readAll(req);
-      requests.push({ method, path: url.pathname, at: Date.now() });
+      const traceparent = req.headers.traceparent;
+      requests.push({ method, path: url.pathname, at: Date.now(), ...(typeof traceparent === "string" ? { traceparent } : {}) });
       const request: FakeRequest = { method, path: url.pathname, query: url.searchParams, headers: req.headers, rawBody, body: parseBody(rawBody, req.headers["content-type"]) };
       const fault: Fault | undefined = faults.pick({ method, path: url.pathname });
       if (fault?.kind === "status") {
