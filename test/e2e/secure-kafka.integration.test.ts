@@ -62,9 +62,10 @@ describe("Kafka over SASL_SSL, configured from the environment as the services a
         const timer = setTimeout(() => reject(new Error("no message within 20 s")), 20_000);
         void consumer
           .run({
-            eachMessage: async ({ message }) => {
+            eachMessage: ({ message }) => {
               clearTimeout(timer);
               resolve(message.value?.toString("utf8") ?? "");
+              return Promise.resolve();
             },
           })
           .catch(reject);

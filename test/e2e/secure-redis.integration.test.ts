@@ -70,7 +70,7 @@ describe("Redis over TLS with an ACL user, configured from the environment as th
     const name = uniqueName("secure");
     const queue = new Queue(name, { connection });
     const done = new Promise<unknown>((resolve) => {
-      const worker = new Worker(name, async (job) => job.data, { connection });
+      const worker = new Worker(name, (job) => Promise.resolve<unknown>(job.data), { connection });
       worker.on("completed", (_job, result) => void worker.close().then(() => resolve(result)));
     });
     await queue.add("probe", { over: "tls" });

@@ -7,6 +7,7 @@ const at = Date.parse("2026-11-25T10:00:00.000Z");
 const context = { timestamp: at };
 const catalogue = createStateCatalogue({ customer_refund: "initiated" });
 const bytes = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+const errorOf = (result: object): string => ("error" in result && typeof result.error === "string" ? result.error : "");
 
 const chat = {
   conversation_id: "CONV-1234567890",
@@ -62,9 +63,9 @@ describe("chat_respond", () => {
   it("rejects a handoff missing what it needs, naming the field", () => {
     const { conversation_id: _omitted, ...withoutId } = chat;
     expect(normaliseChatRespond(withoutId, context)).toEqual({ kind: "reject", error: "conversation_id: required (the handoff's id)" });
-    expect(normaliseChatRespond({ ...chat, handoff: "queue" }, context)).toMatchObject({ kind: "reject", error: expect.stringMatching(/^handoff:/) });
+    expect(errorOf(normaliseChatRespond({ ...chat, handoff: "queue" }, context))).toMatch(/^handoff:/);
     expect(normaliseChatRespond({ ...chat, handoff: { reason: 7 } }, context)).toMatchObject({ kind: "reject", error: "handoff.reason: must be a string" });
-    expect(normaliseChatRespond(chat, { timestamp: Number.NaN })).toMatchObject({ kind: "reject", error: expect.stringMatching(/^occurred_at:/) });
+    expect(errorOf(normaliseChatRespond(chat, { timestamp: Number.NaN }))).toMatch(/^occurred_at:/);
     expect(normaliseChatRespond([chat], context).kind).toBe("reject");
   });
 
@@ -78,7 +79,8 @@ describe("chat_respond", () => {
       why: "chat/respond payload without a handoff",
     });
     const missing = decodeHandoffEvent(bytes({ end_conversation: true, handoff: {} }), { maxBytes: 4096, catalogue, input, timestamp: at });
-    expect(missing).toMatchObject({ ok: false, reason: "schema_violation", error: expect.stringContaining("conversation_id") });
+    expect(missing).toMatchObject({ ok: false, reason: "schema_violation" });
+    expect(errorOf(missing)).toContain("conversation_id");
     // An undeclared configured state is caught like any event's.
     const unknown = decodeHandoffEvent(bytes(chat), { maxBytes: 4096, catalogue, input: { format: "chat_respond", chat_respond: { state: "callback", data: {} } }, timestamp: at });
     expect(unknown).toMatchObject({ ok: false, reason: "unknown_state" });
@@ -144,6 +146,7 @@ describe("handoff_event", () => {
     const event = { event_id: "e1", id: "c1", state: "handoff_initiated", occurred_at: "2026-11-25T10:00:00Z" };
     expect(normalise(event, context, { format: "handoff_event" })).toEqual({ kind: "event", event });
     const decoded = decodeHandoffEvent(bytes({ id: "c1", state: "handoff_initiated" }), { maxBytes: 4096, catalogue, timestamp: at });
-    expect(decoded).toMatchObject({ ok: false, reason: "schema_violation", error: expect.stringContaining("event_id") });
+    expect(decoded).toMatchObject({ ok: false, reason: "schema_violation" });
+    expect(errorOf(decoded)).toContain("event_id");
   });
 });

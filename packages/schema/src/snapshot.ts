@@ -66,7 +66,7 @@ export type Truncation = z.infer<typeof TruncationSchema>;
  * (`key`, `id`, `shared_id`, `created_at`) and the bookkeeping (`version`, `updated_at`) is derived from
  * the history, so any writer can recompute it.
  */
-export const HandoffSnapshotSchema = z
+const SnapshotObjectSchema = z
   .object({
     schema_version: z.literal(1),
     key: z.string().min(1),
@@ -107,5 +107,40 @@ export const HandoffSnapshotSchema = z
       }
     }
   });
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+const TRUNCATION_LABELS = ["channel", "destination", "reason"] as const;
+
+/**
+ * The first v1 writer kept `truncated` without `data_positions` and with plain-string labels. Such a
+ * snapshot is lifted on read instead of refused (docs/upgrades.md): every base value and label is
+ * stamped with the newest dropped entry, the latest position it can have come from. The only cost is
+ * that a late event older than that entry no longer replaces a base value it might have.
+ */
+export function liftEarlyTruncation(raw: unknown): unknown {
+  if (!isRecord(raw) || !isRecord(raw["truncated"])) return raw;
+  const truncated = raw["truncated"];
+  const occurredAt = truncated["through_occurred_at"];
+  const eventId = truncated["through_event_id"];
+  if (typeof occurredAt !== "string" || typeof eventId !== "string") return raw;
+  const stamp = { occurred_at: occurredAt, event_id: eventId };
+  const lifted: Record<string, unknown> = { ...truncated };
+  if (truncated["data_positions"] === undefined) {
+    const base = isRecord(raw["base_data"]) ? raw["base_data"] : {};
+    lifted["data_positions"] = Object.fromEntries(Object.keys(base).map((field) => [field, stamp]));
+  }
+  for (const name of TRUNCATION_LABELS) {
+    const value = truncated[name];
+    if (typeof value === "string") lifted[name] = { ...stamp, value };
+  }
+  return { ...raw, truncated: lifted };
+}
+
+/**
+ * Reads every v1 snapshot: the current shape, one without the optional fields added since (they
+ * default or stay absent), and the first writer's truncation (lifted above).
+ */
+export const HandoffSnapshotSchema = z.preprocess(liftEarlyTruncation, SnapshotObjectSchema);
 export type HandoffSnapshot = z.infer<typeof HandoffSnapshotSchema>;
-export type HandoffSnapshotInput = z.input<typeof HandoffSnapshotSchema>;
+export type HandoffSnapshotInput = z.input<typeof SnapshotObjectSchema>;

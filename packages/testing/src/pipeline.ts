@@ -20,6 +20,8 @@ export interface PipelineOptions {
   readonly redisUrl: string;
   /** Extra YAML appended to the destinations file, e.g. `states:` declarations. */
   readonly statesYaml?: string;
+  /** Extra YAML inside `source:`, indented by two spaces, e.g. `  format: chat_respond`. */
+  readonly sourceYaml?: string;
   /** Settings of the `crm` webhook destination's retry policy. */
   readonly retry?: { attempts: number; base_delay_ms: number; max_delay_ms: number };
   readonly env?: Record<string, string>;
@@ -84,6 +86,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       `  topic: ${topic}`,
       `  rejected_topic: ${rejectedTopic}`,
       "  max_message_bytes: 4096",
+      ...(options.sourceYaml !== undefined ? [options.sourceYaml] : []),
       "states:",
       "  customer_refund: initiated",
       options.statesYaml ?? "",

@@ -1,5 +1,5 @@
-import { createAdapter, createEnricher } from "@handoff-sync/adapters";
-import { otlpTracesEndpoint, redisOptions, type Destination, type LoadedConfig } from "@handoff-sync/config";
+import { createAdapter, createEnricher, type ResolvedDestination } from "@handoff-sync/adapters";
+import { otlpTracesEndpoint, redisOptions, type LoadedConfig } from "@handoff-sync/config";
 import { createDeliveryQueues, createDeliveryWorker, inspectQueue, pruneDeadLetters, sweepStalledJobs } from "@handoff-sync/queue";
 import type { HandoffSnapshot } from "@handoff-sync/schema";
 import { createEnrichmentCache, createHandoffStore } from "@handoff-sync/store";
@@ -22,11 +22,11 @@ const store = createHandoffStore({ redis: connection, prefix: env.REDIS_PREFIX, 
 const registry = createRegistry("worker");
 const metrics = createDeliveryMetrics(registry);
 
-const servedOf = (loaded: LoadedConfig): Record<string, Destination> =>
+const servedOf = (loaded: LoadedConfig): Record<string, ResolvedDestination> =>
   Object.fromEntries(
     Object.entries(loaded.destinations).filter(([name]) => env.WORKER_DESTINATIONS.length === 0 || env.WORKER_DESTINATIONS.includes(name)),
   );
-const policies = (destinations: Record<string, Destination>) => Object.fromEntries(Object.entries(destinations).map(([name, d]) => [name, d.retry]));
+const policies = (destinations: Record<string, ResolvedDestination>) => Object.fromEntries(Object.entries(destinations).map(([name, d]) => [name, d.retry]));
 // Every destination gets a queue, served here or not: a deadline fallback may be served by another worker.
 const queues = createDeliveryQueues({ connection, prefix: env.REDIS_PREFIX, destinations: policies(config.destinations) });
 const proxy = {
@@ -51,7 +51,7 @@ const expiredTo =
     });
     return true;
   };
-const startWorker = (name: string, destination: Destination) => {
+const startWorker = (name: string, destination: ResolvedDestination) => {
   const adapter = createAdapter(name, destination, { proxy });
   const worker = createDeliveryWorker({
     queue: queues.get(name),
@@ -79,7 +79,7 @@ const startWorker = (name: string, destination: Destination) => {
   });
   return { worker, adapter };
 };
-const workers = createWorkerSet((name, destination) => startWorker(name, destination as Destination), log);
+const workers = createWorkerSet(startWorker, log);
 workers.apply(servedOf(config));
 
 const reloader = watchWorkerConfig(env.HANDOFF_SYNC_CONFIG, {

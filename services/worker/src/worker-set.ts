@@ -13,9 +13,9 @@ interface Entry extends Served {
   readonly fingerprint: string;
 }
 
-export interface WorkerSet {
+export interface WorkerSet<D> {
   /** Starts, replaces or retires workers so that exactly these destinations are served. */
-  apply(destinations: Readonly<Record<string, unknown>>): { added: string[]; changed: string[]; removed: string[] };
+  apply(destinations: Readonly<Record<string, D>>): { added: string[]; changed: string[]; removed: string[] };
   names(): string[];
   workers(): Worker[];
   /** Shutdown: drains current and retiring workers within the timeout, then closes their adapters. */
@@ -29,7 +29,7 @@ export interface WorkerSet {
  * and the queue is never unserved. Both may briefly run side by side: jobs are merged per
  * (handoff, destination), so that never puts two deliveries of one handoff in flight.
  */
-export function createWorkerSet(start: (name: string, destination: unknown) => Served, log: Logger): WorkerSet {
+export function createWorkerSet<D>(start: (name: string, destination: D) => Served, log: Logger): WorkerSet<D> {
   const running = new Map<string, Entry>();
   const retiring = new Map<Entry, Promise<void>>();
 
