@@ -34,7 +34,10 @@ const deadlineFor = (events: number): number => 60_000 + events * 20;
  * concurrency runs a no-op processor; from the first add to the last completion. Jobs carry a
  * delivery-sized payload, a job id and the pipeline's completed-job retention.
  */
-export async function benchBullmq(redisUrl: string, options: { events: number; batch: number; concurrency: number }): Promise<Throughput> {
+export async function benchBullmq(
+  redisUrl: string,
+  options: { events: number; batch: number; concurrency: number },
+): Promise<Throughput> {
   const prefix = uniqueName("bench-bullmq");
   const name = "deliver-bench";
   const producerConnection = new Redis(redisUrl, { maxRetriesPerRequest: 3, enableOfflineQueue: false });
@@ -42,7 +45,11 @@ export async function benchBullmq(redisUrl: string, options: { events: number; b
   const queue = new Queue(name, { connection: producerConnection, prefix });
   let completed = 0;
   let lastCompleted = 0;
-  const worker = new Worker(name, async () => undefined, { connection: workerConnection, prefix, concurrency: options.concurrency });
+  const worker = new Worker(name, () => Promise.resolve(), {
+    connection: workerConnection,
+    prefix,
+    concurrency: options.concurrency,
+  });
   worker.on("completed", () => {
     completed++;
     lastCompleted = performance.now();
@@ -56,7 +63,10 @@ export async function benchBullmq(redisUrl: string, options: { events: number; b
     occurred_at: new Date().toISOString(),
     enqueued_at: new Date().toISOString(),
   });
-  const opts = (n: number) => ({ jobId: `bench.${prefix}.${n}.v1`, removeOnComplete: { age: 3600, count: 100_000 } });
+  const opts = (n: number) => ({
+    jobId: `bench.${prefix}.${n}.v1`,
+    removeOnComplete: { age: 3600, count: 100_000 },
+  });
   try {
     await worker.waitUntilReady();
     // Warm-up: the worker's connection and scripts are loaded before the clock starts.
@@ -66,7 +76,9 @@ export async function benchBullmq(redisUrl: string, options: { events: number; b
     const started = performance.now();
     for (let n = 0; n < options.events; n += options.batch) {
       const size = Math.min(options.batch, options.events - n);
-      await queue.addBulk(Array.from({ length: size }, (_, i) => ({ name, data: payload(n + i), opts: opts(n + i) })));
+      await queue.addBulk(
+        Array.from({ length: size }, (_, i) => ({ name, data: payload(n + i), opts: opts(n + i) })),
+      );
     }
     await until(() => completed >= options.events, deadlineFor(options.events), "BullMQ jobs to complete");
     return throughput(options.events, lastCompleted - started);
@@ -80,7 +92,12 @@ export async function benchBullmq(redisUrl: string, options: { events: number; b
 }
 
 /** A topic holding `events` distinct handoffs before anyone reads it: each baseline drains a backlog. */
-async function preloadedTopic(kafka: Kafka, label: string, events: number, partitions: number): Promise<string> {
+async function preloadedTopic(
+  kafka: Kafka,
+  label: string,
+  events: number,
+  partitions: number,
+): Promise<string> {
   const topic = uniqueName(`bench-${label}`);
   await createTopics(kafka, [topic], partitions);
   const producer = kafka.producer({ allowAutoTopicCreation: false });
@@ -94,7 +111,10 @@ async function preloadedTopic(kafka: Kafka, label: string, events: number, parti
 }
 
 /** (b) Raw kafkajs: eachBatch over a preloaded topic, resolving each offset; first to last message. */
-export async function benchKafkajs(kafka: Kafka, options: { events: number; partitions: number }): Promise<Throughput> {
+export async function benchKafkajs(
+  kafka: Kafka,
+  options: { events: number; partitions: number },
+): Promise<Throughput> {
   const topic = await preloadedTopic(kafka, "kafkajs", options.events, options.partitions);
   const consumer = kafka.consumer({ groupId: uniqueName("bench-kafkajs"), allowAutoTopicCreation: false });
   let consumed = 0;
@@ -106,17 +126,21 @@ export async function benchKafkajs(kafka: Kafka, options: { events: number; part
     await consumer.run({
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: options.partitions,
-      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+      eachBatch: async (payload) => {
         if (first === 0) first = performance.now();
-        for (const message of batch.messages) {
-          resolveOffset(message.offset);
+        for (const message of payload.batch.messages) {
+          payload.resolveOffset(message.offset);
           consumed++;
         }
         last = performance.now();
-        await heartbeat();
+        await payload.heartbeat();
       },
     });
-    await until(() => consumed >= options.events, deadlineFor(options.events), "kafkajs to consume the topic");
+    await until(
+      () => consumed >= options.events,
+      deadlineFor(options.events),
+      "kafkajs to consume the topic",
+    );
     return throughput(options.events, last - first);
   } finally {
     await consumer.disconnect();

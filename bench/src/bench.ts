@@ -25,7 +25,11 @@ export interface Machine {
 }
 
 export interface RunResult {
-  readonly baselines: { readonly bullmq: Throughput; readonly kafkajs: Throughput; readonly naive: Throughput };
+  readonly baselines: {
+    readonly bullmq: Throughput;
+    readonly kafkajs: Throughput;
+    readonly naive: Throughput;
+  };
   readonly pipeline: PipelineRun;
   readonly ratios: Ratios;
 }
@@ -66,7 +70,11 @@ export function medianOf<T>(results: readonly T[]): T {
     if (typeof first === "object" && first !== null) {
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(first)) {
-        out[key] = combine(values.map((v) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined)));
+        out[key] = combine(
+          values.map((v) =>
+            typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined,
+          ),
+        );
       }
       return out;
     }
@@ -79,7 +87,12 @@ function targetsOf(pipeline: PipelineRun, ratios: Ratios): Target[] {
   const status = (met: boolean): Target["status"] => (met ? "met" : "not met");
   const rss = Math.max(...Object.values(pipeline.peakRssMiB));
   const targets: Target[] = [
-    { name: "pipeline throughput / raw BullMQ", goal: ">= 0.6", value: ratios.pipelineToBullmq, status: status(ratios.pipelineToBullmq >= 0.6) },
+    {
+      name: "pipeline throughput / raw BullMQ",
+      goal: ">= 0.6",
+      value: ratios.pipelineToBullmq,
+      status: status(ratios.pipelineToBullmq >= 0.6),
+    },
     {
       name: `p99 latency at ${pipeline.openLoop.offeredRate} events/s (ms)`,
       goal: "<= 50",
@@ -123,7 +136,9 @@ export async function runBench(
     ...(options.kafkaBrokers !== undefined ? { KAFKA_BROKERS: options.kafkaBrokers } : {}),
     ...(options.redisUrl !== undefined ? { REDIS_URL: options.redisUrl } : {}),
   });
-  io.progress(`infra: kafka ${infra.kafkaBrokers} (${infra.source.kafka}), redis ${infra.redisUrl} (${infra.source.redis})`);
+  io.progress(
+    `infra: kafka ${infra.kafkaBrokers} (${infra.source.kafka}), redis ${infra.redisUrl} (${infra.source.redis})`,
+  );
   const kafka = benchKafka(infra.kafkaBrokers, "handoff-sync-bench");
   const crm = await startCrmFake(options.crmLatencyMs);
   const cpuList = cpus();

@@ -5,11 +5,18 @@ export function benchKafka(brokers: string, clientId: string): Kafka {
   return new Kafka({ clientId, brokers: brokers.split(","), logLevel: logLevel.NOTHING });
 }
 
-export async function createTopics(kafka: Kafka, topics: readonly string[], partitions: number): Promise<void> {
+export async function createTopics(
+  kafka: Kafka,
+  topics: readonly string[],
+  partitions: number,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
+    await admin.createTopics({
+      topics: topics.map((topic) => ({ topic, numPartitions: partitions })),
+      waitForLeaders: true,
+    });
   } finally {
     await admin.disconnect();
   }
@@ -30,7 +37,12 @@ export async function deleteTopics(kafka: Kafka, topics: readonly string[]): Pro
 const SEND_CHUNK = 500;
 
 /** Sends `count` events as fast as the producer takes them. */
-export async function produceBurst(producer: Producer, topic: string, source: EventSource, count: number): Promise<void> {
+export async function produceBurst(
+  producer: Producer,
+  topic: string,
+  source: EventSource,
+  count: number,
+): Promise<void> {
   for (let sent = 0; sent < count; sent += SEND_CHUNK) {
     const messages = Array.from({ length: Math.min(SEND_CHUNK, count - sent) }, () => source.next());
     await producer.send({ topic, messages });
@@ -86,7 +98,8 @@ export async function produceOpenLoop(
     await new Promise((resolve) => setTimeout(resolve, TICK_MS));
   }
   await Promise.all(inFlight);
-  if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+  if (failure instanceof Error) throw failure;
+  if (failure !== undefined) throw new Error("the open-loop producer failed", { cause: failure });
   const durationMs = Math.max(lastAck - started, seconds * 1000);
   return { offered: rate, sent: acked, durationMs, achievedRate: acked / (durationMs / 1000) };
 }

@@ -49,7 +49,9 @@ export interface BenchOptions {
 }
 
 export function parseBenchOptions(env: Record<string, string | undefined>): BenchOptions {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ""));
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ""),
+  );
   const parsed = BenchOptionsSchema.parse(cleaned);
   return {
     events: parsed.BENCH_EVENTS,

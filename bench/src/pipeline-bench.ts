@@ -46,7 +46,12 @@ export interface PipelineRun {
   readonly peakRssMiB: Readonly<Record<string, number>>;
   /** Resident set size of each service once ready, before any event: what load adds is the difference. */
   readonly startRssMiB: Readonly<Record<string, number>>;
-  readonly scaling?: { readonly crmLatencyMs: number; readonly oneWorker: Throughput; readonly twoWorkers: Throughput; readonly ratio: number };
+  readonly scaling?: {
+    readonly crmLatencyMs: number;
+    readonly oneWorker: Throughput;
+    readonly twoWorkers: Throughput;
+    readonly ratio: number;
+  };
   /** Requests the CRM fake received beyond one per handoff (at-least-once redeliveries). */
   readonly duplicates: number;
 }
@@ -92,7 +97,8 @@ async function writeConfig(dir: string, topic: string, crmUrl: string, concurren
 }
 
 /** Services start in this order: the consumer, the worker, then the second worker of the scaling phase. */
-const serviceLabel = (index: number): string => (index === 0 ? "consumer" : index === 1 ? "worker" : `worker${index}`);
+const serviceLabel = (index: number): string =>
+  index === 0 ? "consumer" : index === 1 ? "worker" : `worker${index}`;
 
 /** Deletes every Redis key of one bench prefix, so repeated runs do not fill Redis. */
 async function removePrefix(redisUrl: string, prefix: string): Promise<void> {
@@ -115,7 +121,11 @@ async function removePrefix(redisUrl: string, prefix: string): Promise<void> {
  * an open-loop producer at a constant rate (latency), a burst into the running pipeline
  * (saturation latency, CPU), then one worker against two at a slow CRM (scaling).
  */
-export async function benchPipeline(kafka: Kafka, crm: CrmFake, settings: PipelineSettings): Promise<PipelineRun> {
+export async function benchPipeline(
+  kafka: Kafka,
+  crm: CrmFake,
+  settings: PipelineSettings,
+): Promise<PipelineRun> {
   const topic = uniqueName("bench-pipeline");
   const prefix = uniqueName("bench");
   const queueNames = destinationQueueNames(prefix, "crm");
@@ -150,7 +160,9 @@ export async function benchPipeline(kafka: Kafka, crm: CrmFake, settings: Pipeli
       const profile =
         settings.profileDir === undefined
           ? {}
-          : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${settings.profileDir} --cpu-prof-name=${name}-${prefix}-${services.length}.cpuprofile` };
+          : {
+              NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${settings.profileDir} --cpu-prof-name=${name}-${prefix}-${services.length}.cpuprofile`,
+            };
       const service = await startService(name, { ...env, ...profile }, { port: await freePort() });
       startRss[serviceLabel(services.length)] = rssMiB(service.process.pid ?? 0);
       services.push(service);
@@ -163,7 +175,9 @@ export async function benchPipeline(kafka: Kafka, crm: CrmFake, settings: Pipeli
     const worker = await start("worker");
     await crm.waitFor(settings.events, deadlineFor(settings.events));
     const throughput = throughputBetween(settings.events, crm.firstArrivalMs(), crm.lastArrivalMs());
-    settings.progress(`pipeline: drained ${settings.events} in ${Math.round(throughput.durationMs)} ms (${Math.round(throughput.rate)}/s)`);
+    settings.progress(
+      `pipeline: drained ${settings.events} in ${Math.round(throughput.durationMs)} ms (${Math.round(throughput.rate)}/s)`,
+    );
     settle();
 
     settings.progress(`pipeline: open loop at ${settings.rate}/s for ${settings.openLoopSeconds} s`);
@@ -171,31 +185,48 @@ export async function benchPipeline(kafka: Kafka, crm: CrmFake, settings: Pipeli
     await crm.waitFor(open.sent, deadlineFor(open.sent));
     const openLatency = summariseLatency(crm.latencies());
     const valid = open.achievedRate >= 0.95 * open.offered;
-    settings.progress(`pipeline: open loop achieved ${Math.round(open.achievedRate)}/s${valid ? "" : " (INVALID)"}, p99 ${openLatency.p99} ms`);
+    settings.progress(
+      `pipeline: open loop achieved ${Math.round(open.achievedRate)}/s${valid ? "" : " (INVALID)"}, p99 ${openLatency.p99} ms`,
+    );
     settle();
 
     settings.progress(`pipeline: saturation burst of ${settings.events}`);
-    const cpuBefore = { consumer: cpuSeconds(consumer.process.pid ?? 0), worker: cpuSeconds(worker.process.pid ?? 0) };
+    const cpuBefore = {
+      consumer: cpuSeconds(consumer.process.pid ?? 0),
+      worker: cpuSeconds(worker.process.pid ?? 0),
+    };
     const burstStart = Date.now();
     await produceBurst(producer, topic, source, settings.events);
     await crm.waitFor(settings.events, deadlineFor(settings.events));
     const cpuConsumer = cpuSeconds(consumer.process.pid ?? 0) - cpuBefore.consumer;
     const cpuWorker = cpuSeconds(worker.process.pid ?? 0) - cpuBefore.worker;
     const per1000 = 1000 / settings.events;
-    const saturation = { throughput: throughputBetween(settings.events, burstStart, crm.lastArrivalMs()), latencyMs: summariseLatency(crm.latencies()) };
+    const saturation = {
+      throughput: throughputBetween(settings.events, burstStart, crm.lastArrivalMs()),
+      latencyMs: summariseLatency(crm.latencies()),
+    };
     settle();
 
     let scaling: PipelineRun["scaling"];
     if (settings.scalingEvents > 0) {
       crm.setLatency(settings.scalingLatencyMs);
-      const deliver = new Queue(queueNames.deliver, { connection: { url: settings.redisUrl, maxRetriesPerRequest: 3 }, prefix: queueNames.prefix });
+      const deliver = new Queue(queueNames.deliver, {
+        connection: { url: settings.redisUrl, maxRetriesPerRequest: 3 },
+        prefix: queueNames.prefix,
+      });
       // The queue is filled while paused and then released, so the workers, not the consumer
       // feeding them, set the pace.
       const measureWorkers = async (workers: number): Promise<Throughput> => {
         await deliver.pause();
         await produceBurst(producer, topic, source, settings.scalingEvents);
-        await until(async () => (await deliver.getJobCountByTypes("wait")) >= settings.scalingEvents, deadlineFor(settings.scalingEvents), "the consumer to enqueue");
-        settings.progress(`pipeline: ${settings.scalingEvents} queued jobs at ${settings.scalingLatencyMs} ms CRM latency, ${workers} worker(s)`);
+        await until(
+          async () => (await deliver.getJobCountByTypes("wait")) >= settings.scalingEvents,
+          deadlineFor(settings.scalingEvents),
+          "the consumer to enqueue",
+        );
+        settings.progress(
+          `pipeline: ${settings.scalingEvents} queued jobs at ${settings.scalingLatencyMs} ms CRM latency, ${workers} worker(s)`,
+        );
         await deliver.resume();
         await crm.waitFor(settings.scalingEvents, deadlineFor(settings.scalingEvents, 100));
         const result = throughputBetween(settings.scalingEvents, crm.firstArrivalMs(), crm.lastArrivalMs());
@@ -206,20 +237,38 @@ export async function benchPipeline(kafka: Kafka, crm: CrmFake, settings: Pipeli
         const oneWorker = await measureWorkers(1);
         await start("worker");
         const twoWorkers = await measureWorkers(2);
-        scaling = { crmLatencyMs: settings.scalingLatencyMs, oneWorker, twoWorkers, ratio: twoWorkers.rate / oneWorker.rate };
-        settings.progress(`pipeline: one worker ${Math.round(oneWorker.rate)}/s, two ${Math.round(twoWorkers.rate)}/s`);
+        scaling = {
+          crmLatencyMs: settings.scalingLatencyMs,
+          oneWorker,
+          twoWorkers,
+          ratio: twoWorkers.rate / oneWorker.rate,
+        };
+        settings.progress(
+          `pipeline: one worker ${Math.round(oneWorker.rate)}/s, two ${Math.round(twoWorkers.rate)}/s`,
+        );
       } finally {
         await deliver.close();
       }
     }
 
     const peakRss: Record<string, number> = {};
-    for (const [index, service] of services.entries()) peakRss[serviceLabel(index)] = peakRssMiB(service.process.pid ?? 0);
+    for (const [index, service] of services.entries())
+      peakRss[serviceLabel(index)] = peakRssMiB(service.process.pid ?? 0);
     return {
       throughput,
       saturation,
-      openLoop: { offeredRate: open.offered, achievedRate: open.achievedRate, sent: open.sent, valid, latencyMs: openLatency },
-      cpuSecondsPer1000: { consumer: cpuConsumer * per1000, worker: cpuWorker * per1000, total: (cpuConsumer + cpuWorker) * per1000 },
+      openLoop: {
+        offeredRate: open.offered,
+        achievedRate: open.achievedRate,
+        sent: open.sent,
+        valid,
+        latencyMs: openLatency,
+      },
+      cpuSecondsPer1000: {
+        consumer: cpuConsumer * per1000,
+        worker: cpuWorker * per1000,
+        total: (cpuConsumer + cpuWorker) * per1000,
+      },
       peakRssMiB: peakRss,
       startRssMiB: startRss,
       ...(scaling !== undefined ? { scaling } : {}),

@@ -29,7 +29,8 @@ export function placeOf(url: string, functionName: string): string {
   const dependency = /node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (dependency?.[1] !== undefined) return dependency[1];
   const workspace = /\/(packages|services|bench)\/([^/]+)\//.exec(url);
-  if (workspace?.[2] !== undefined) return workspace[1] === "bench" ? "bench" : `@handoff-sync/${workspace[2]}`;
+  if (workspace?.[2] !== undefined)
+    return workspace[1] === "bench" ? "bench" : `@handoff-sync/${workspace[2]}`;
   if (url.startsWith("node:")) return "node:internal";
   return url;
 }
@@ -37,7 +38,9 @@ export function placeOf(url: string, functionName: string): string {
 export function summarise(profile: CpuProfile, top = 25): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map<number, number>();
-  profile.samples.forEach((id, index) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0) / 1000));
+  profile.samples.forEach((id, index) =>
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0) / 1000),
+  );
   const functions = new Map<string, { name: string; where: string; selfMs: number }>();
   const places = new Map<string, number>();
   let totalMs = 0;
@@ -46,8 +49,11 @@ export function summarise(profile: CpuProfile, top = 25): ProfileSummary {
     if (frame === undefined) continue;
     totalMs += ms;
     const name = frame.functionName === "" ? "(anonymous)" : frame.functionName;
-    const file = frame.url.replace(/^file:\/\//, "").replace(/^.*\/node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?/, "");
-    const where = file === "" ? "" : `${file.replace(/^.*\/(packages|services|bench)\//, "$1/")}:${frame.lineNumber + 1}`;
+    const file = frame.url
+      .replace(/^file:\/\//, "")
+      .replace(/^.*\/node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?/, "");
+    const where =
+      file === "" ? "" : `${file.replace(/^.*\/(packages|services|bench)\//, "$1/")}:${frame.lineNumber + 1}`;
     const key = `${name} ${where}`;
     const entry = functions.get(key) ?? { name, where, selfMs: 0 };
     entry.selfMs += ms;

@@ -7,25 +7,40 @@ function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows
-    .map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join("  ").trimEnd())
+    .map((row) =>
+      row
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+        .join("  ")
+        .trimEnd(),
+    )
     .join("\n");
 }
 
 /** The human-readable report `pnpm bench` prints: the same numbers as the JSON. */
 export function formatReport(result: BenchResult): string {
   const { machine, settings, baselines, pipeline, ratios } = result;
-  const lat = (l: { p50: number; p95: number; p99: number }): string[] => [`p50 ${int(l.p50)} ms`, `p95 ${int(l.p95)} ms`, `p99 ${int(l.p99)} ms`];
+  const lat = (l: { p50: number; p95: number; p99: number }): string[] => [
+    `p50 ${int(l.p50)} ms`,
+    `p95 ${int(l.p95)} ms`,
+    `p99 ${int(l.p99)} ms`,
+  ];
   const lines: string[] = [];
   lines.push(
     `handoff-sync bench: ${settings.events} events per measurement, median of ${settings.runs} run(s); ${settings.partitions} partitions, ` +
       `destination concurrency ${settings.concurrency}, addBulk ${settings.batch}, CRM latency ${settings.crmLatencyMs} ms`,
   );
-  lines.push(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, Redis ${machine.redis}, load average ${fixed(machine.loadAverage.start)} at start, ${fixed(machine.loadAverage.end)} at end`);
+  lines.push(
+    `machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, Redis ${machine.redis}, load average ${fixed(machine.loadAverage.start)} at start, ${fixed(machine.loadAverage.end)} at end`,
+  );
   lines.push("");
   lines.push(
     table([
       ["throughput", "events/s", "pipeline ratio"],
-      ["(a) raw BullMQ addBulk + no-op worker", int(baselines.bullmq.rate), `d/a ${fixed(ratios.pipelineToBullmq)}`],
+      [
+        "(a) raw BullMQ addBulk + no-op worker",
+        int(baselines.bullmq.rate),
+        `d/a ${fixed(ratios.pipelineToBullmq)}`,
+      ],
       ["(b) raw kafkajs eachBatch", int(baselines.kafkajs.rate), `d/b ${fixed(ratios.pipelineToKafkajs)}`],
       ["(c) naive kafkajs -> HTTP loop", int(baselines.naive.rate), `d/c ${fixed(ratios.pipelineToNaive)}`],
       ["(d) pipeline, draining a backlog", int(pipeline.throughput.rate), ""],
@@ -41,7 +56,10 @@ export function formatReport(result: BenchResult): string {
         `open loop ${int(open.offeredRate)}/s offered, ${int(open.achievedRate)}/s sent${open.valid ? "" : " INVALID"}`,
         ...lat(open.latencyMs).map((s) => s.split(" ").slice(1).join(" ")),
       ],
-      [`saturation burst of ${settings.events}`, ...lat(pipeline.saturation.latencyMs).map((s) => s.split(" ").slice(1).join(" "))],
+      [
+        `saturation burst of ${settings.events}`,
+        ...lat(pipeline.saturation.latencyMs).map((s) => s.split(" ").slice(1).join(" ")),
+      ],
     ]),
   );
   lines.push("");
@@ -58,13 +76,24 @@ export function formatReport(result: BenchResult): string {
       ...rssRows,
       ...(pipeline.scaling !== undefined
         ? [
-            [`one worker at ${pipeline.scaling.crmLatencyMs} ms CRM latency`, `${int(pipeline.scaling.oneWorker.rate)}/s`],
-            [`two workers at ${pipeline.scaling.crmLatencyMs} ms CRM latency`, `${int(pipeline.scaling.twoWorkers.rate)}/s`],
+            [
+              `one worker at ${pipeline.scaling.crmLatencyMs} ms CRM latency`,
+              `${int(pipeline.scaling.oneWorker.rate)}/s`,
+            ],
+            [
+              `two workers at ${pipeline.scaling.crmLatencyMs} ms CRM latency`,
+              `${int(pipeline.scaling.twoWorkers.rate)}/s`,
+            ],
           ]
         : []),
     ]),
   );
   lines.push("");
-  lines.push(table([["target", "goal", "measured", ""], ...result.targets.map((t) => [t.name, t.goal, fixed(t.value), t.status])]));
+  lines.push(
+    table([
+      ["target", "goal", "measured", ""],
+      ...result.targets.map((t) => [t.name, t.goal, fixed(t.value), t.status]),
+    ]),
+  );
   return lines.join("\n");
 }

@@ -9,7 +9,10 @@ const output = options.output ?? fileURLToPath(new URL("../results/latest.json",
 const started = Date.now();
 const result = await runBench(options, {
   env: process.env,
-  progress: (message) => process.stderr.write(`[bench ${String(Math.round((Date.now() - started) / 1000)).padStart(4)} s] ${message}\n`),
+  progress: (message) =>
+    process.stderr.write(
+      `[bench ${String(Math.round((Date.now() - started) / 1000)).padStart(4)} s] ${message}\n`,
+    ),
 });
 await mkdir(dirname(output), { recursive: true });
 await writeFile(output, `${JSON.stringify(result, null, 2)}\n`);

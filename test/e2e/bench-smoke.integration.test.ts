@@ -17,7 +17,9 @@ describe("bench smoke run", () => {
     const progress: string[] = [];
     const result = await runBench(options, { progress: (message) => progress.push(message) });
 
-    expect(Object.keys(result)).toEqual(expect.arrayContaining(["machine", "baselines", "pipeline", "ratios", "targets"]));
+    expect(Object.keys(result)).toEqual(
+      expect.arrayContaining(["machine", "baselines", "pipeline", "ratios", "targets"]),
+    );
     for (const baseline of [result.baselines.bullmq, result.baselines.kafkajs, result.baselines.naive]) {
       expect(baseline.events).toBe(200);
       expect(baseline.rate).toBeGreaterThan(0);
@@ -31,7 +33,9 @@ describe("bench smoke run", () => {
     expect(Object.keys(result.pipeline.peakRssMiB)).toEqual(["consumer", "worker", "worker2"]);
     expect(result.pipeline.cpuSecondsPer1000.total).toBeGreaterThan(0);
     for (const ratio of Object.values(result.ratios)) expect(ratio).toBeGreaterThan(0);
-    expect(result.targets.map((t) => t.status).every((s) => ["met", "not met", "invalid"].includes(s))).toBe(true);
+    expect(result.targets.map((t) => t.status).every((s) => ["met", "not met", "invalid"].includes(s))).toBe(
+      true,
+    );
     expect(result.runs).toHaveLength(1);
     expect(progress.some((line) => line.includes("(d)"))).toBe(true);
   });

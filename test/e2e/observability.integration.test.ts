@@ -2,7 +2,16 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
-import { DEMO_SECRET, PIPELINE_API_KEYS, startFakeServer, startPipeline, uniqueName, waitFor, type FakeServer, type Pipeline } from "@handoff-sync/testing";
+import {
+  DEMO_SECRET,
+  PIPELINE_API_KEYS,
+  startFakeServer,
+  startPipeline,
+  uniqueName,
+  waitFor,
+  type FakeServer,
+  type Pipeline,
+} from "@handoff-sync/testing";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 // Evidence from outside: what the child processes send to a collector, what the CRM receives and
@@ -10,7 +19,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 interface OtlpAttribute {
   readonly key: string;
-  readonly value: { readonly stringValue?: string; readonly intValue?: number | string; readonly boolValue?: boolean };
+  readonly value: {
+    readonly stringValue?: string;
+    readonly intValue?: number | string;
+    readonly boolValue?: boolean;
+  };
 }
 
 interface CollectedSpan {
@@ -25,7 +38,11 @@ interface CollectedSpan {
 interface OtlpBody {
   readonly resourceSpans?: readonly {
     readonly resource?: { readonly attributes?: readonly OtlpAttribute[] };
-    readonly scopeSpans?: readonly { readonly spans?: readonly (Omit<CollectedSpan, "service" | "attributes"> & { attributes?: readonly OtlpAttribute[] })[] }[];
+    readonly scopeSpans?: readonly {
+      readonly spans?: readonly (Omit<CollectedSpan, "service" | "attributes"> & {
+        attributes?: readonly OtlpAttribute[];
+      })[];
+    }[];
   }[];
 }
 
@@ -46,9 +63,13 @@ async function startCollector(): Promise<{ url: string; spans: CollectedSpan[]; 
         return;
       }
       const raw = Buffer.concat(chunks);
-      const body = JSON.parse((req.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw).toString("utf8")) as OtlpBody;
+      const body = JSON.parse(
+        (req.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw).toString("utf8"),
+      ) as OtlpBody;
       for (const rs of body.resourceSpans ?? []) {
-        const service = String(rs.resource?.attributes?.find((a) => a.key === "service.name")?.value.stringValue);
+        const service = String(
+          rs.resource?.attributes?.find((a) => a.key === "service.name")?.value.stringValue,
+        );
         for (const ss of rs.scopeSpans ?? []) {
           for (const span of ss.spans ?? []) {
             spans.push({
@@ -106,7 +127,11 @@ describe("tracing and logs of the running services (child processes, real Kafka 
       kafkaBrokers: inject("kafkaBrokers"),
       redisUrl: inject("redisUrl"),
       receiverUrl: `${crm.url}/hooks`,
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, LOG_LEVEL: "debug", LOG_REDACT_PATHS: "data.email,data.phone" },
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        LOG_LEVEL: "debug",
+        LOG_REDACT_PATHS: "data.email,data.phone",
+      },
     });
   });
   afterAll(async () => {
@@ -124,13 +149,22 @@ describe("tracing and logs of the running services (child processes, real Kafka 
     try {
       await producer.send({
         topic: pipeline.topic,
-        messages: [{ key: sharedId, value: JSON.stringify(event(sharedId, { customer_id: "42" })), headers: { traceparent: `00-${traceId}-${producerSpanId}-01` } }],
+        messages: [
+          {
+            key: sharedId,
+            value: JSON.stringify(event(sharedId, { customer_id: "42" })),
+            headers: { traceparent: `00-${traceId}-${producerSpanId}-01` },
+          },
+        ],
       });
     } finally {
       await producer.disconnect();
     }
 
-    const sent = await waitFor(() => crmTraceparents.find((t) => t?.includes(traceId)), { timeoutMs: 30_000, message: "the CRM request with the trace" });
+    const sent = await waitFor(() => crmTraceparents.find((t) => t?.includes(traceId)), {
+      timeoutMs: 30_000,
+      message: "the CRM request with the trace",
+    });
     const spans = await waitFor(
       () => {
         const inTrace = collector.spans.filter((s) => s.traceId === traceId);
@@ -163,7 +197,10 @@ describe("tracing and logs of the running services (child processes, real Kafka 
     const before = crmTraceparents.length;
     await pipeline.produce([event(sharedId, { customer_id: "7" })]);
     const deliver = await waitFor(
-      () => collector.spans.find((s) => s.name === "deliver crm" && s.attributes["handoff_sync.handoff_key"] === sharedId),
+      () =>
+        collector.spans.find(
+          (s) => s.name === "deliver crm" && s.attributes["handoff_sync.handoff_key"] === sharedId,
+        ),
       { timeoutMs: 30_000, message: "deliver span of the untraced record" },
     );
     const ingest = collector.spans.find((s) => s.spanId === deliver.parentSpanId);
@@ -178,7 +215,9 @@ describe("tracing and logs of the running services (child processes, real Kafka 
     const phone = `+1 555 ${randomBytes(2).readUInt16BE(0)}`;
     await pipeline.produce([event(sharedId, { email, phone, customer_id: "C-77" })]);
     // The API is called with a key, so its logs had the chance to leak one.
-    expect((await pipeline.api(`/v1/handoffs?shared_id=${sharedId}`, { scope: "read" })).status).toBeLessThan(500);
+    expect((await pipeline.api(`/v1/handoffs?shared_id=${sharedId}`, { scope: "read" })).status).toBeLessThan(
+      500,
+    );
 
     const lines = (): { service: string; text: string; json: Record<string, unknown> | undefined }[] =>
       [...pipeline.services.values()].flatMap((service) =>
@@ -197,18 +236,37 @@ describe("tracing and logs of the running services (child processes, real Kafka 
       { timeoutMs: 30_000, message: "the delivery attempt line" },
     );
     expect(attempt.service).toBe("worker");
-    expect(attempt.json).toMatchObject({ level: "info", destination: "crm", attempt: 1, outcome: "delivered", status: 204 });
+    expect(attempt.json).toMatchObject({
+      level: "info",
+      destination: "crm",
+      attempt: 1,
+      outcome: "delivered",
+      status: 204,
+    });
     expect(typeof attempt.json?.durationMs).toBe("number");
     expect(String(attempt.json?.traceId)).toMatch(/^[0-9a-f]{32}$/);
 
     // The handoff data does reach the logs at debug level, with the configured fields redacted.
     const ingested = lines().find((l) => l.json?.msg === "event ingested" && l.json.handoffKey === sharedId);
-    expect(ingested?.json).toMatchObject({ level: "debug", data: { email: "[Redacted]", phone: "[Redacted]", customer_id: "C-77" } });
+    expect(ingested?.json).toMatchObject({
+      level: "debug",
+      data: { email: "[Redacted]", phone: "[Redacted]", customer_id: "C-77" },
+    });
 
-    const everything = lines().map((l) => l.text).join("\n");
-    for (const secret of [email, phone, DEMO_SECRET, DEMO_SECRET.replace(/^whsec_/, ""), ...Object.values(PIPELINE_API_KEYS)]) {
+    const everything = lines()
+      .map((l) => l.text)
+      .join("\n");
+    for (const secret of [
+      email,
+      phone,
+      DEMO_SECRET,
+      DEMO_SECRET.replace(/^whsec_/, ""),
+      ...Object.values(PIPELINE_API_KEYS),
+    ]) {
       expect(everything.includes(secret), `logs contain ${secret}`).toBe(false);
     }
-    expect(lines().filter((l) => l.json?.msg === "delivery attempt" && l.json.handoffKey === sharedId)).toHaveLength(1);
+    expect(
+      lines().filter((l) => l.json?.msg === "delivery attempt" && l.json.handoffKey === sharedId),
+    ).toHaveLength(1);
   });
 });

@@ -3,9 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kafkaConnectionOptions, KafkaEnvSchema, parseEnv } from "@handoff-sync/config";
 // The root workspace does not link @handoff-sync/kafka (yet), so the client module is imported by path.
-import { createKafkaClient } from "../../packages/kafka/src/client.js";
+import { createKafkaClient } from "@handoff-sync/kafka";
 import { createLogger } from "@handoff-sync/telemetry";
-import { createTestPki, startSecureKafka, uniqueName, type SecureKafka, type TestPki } from "@handoff-sync/testing";
+import {
+  createTestPki,
+  startSecureKafka,
+  uniqueName,
+  type SecureKafka,
+  type TestPki,
+} from "@handoff-sync/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const log = createLogger({ level: "silent", service: "test" });
@@ -19,7 +25,12 @@ describe("Kafka over SASL_SSL, configured from the environment as the services a
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "hs-secure-kafka-"));
     pki = await createTestPki(dir);
-    kafka = await startSecureKafka({ dir, pki, plainUsers: { [ALICE.name]: ALICE.password }, scramUsers: { [ALICE.name]: ALICE.password } });
+    kafka = await startSecureKafka({
+      dir,
+      pki,
+      plainUsers: { [ALICE.name]: ALICE.password },
+      scramUsers: { [ALICE.name]: ALICE.password },
+    });
   });
   afterAll(async () => {
     await kafka?.stop();
@@ -38,7 +49,12 @@ describe("Kafka over SASL_SSL, configured from the environment as the services a
       KAFKA_SASL_USERNAME: ALICE.name,
       KAFKA_SASL_PASSWORD_FILE: passwordFile,
     });
-    return createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID, log, ...(await kafkaConnectionOptions(env)) });
+    return createKafkaClient({
+      brokers: env.KAFKA_BROKERS,
+      clientId: env.KAFKA_CLIENT_ID,
+      log,
+      ...(await kafkaConnectionOptions(env)),
+    });
   }
 
   for (const mechanism of ["plain", "scram-sha-512"]) {
@@ -55,7 +71,11 @@ describe("Kafka over SASL_SSL, configured from the environment as the services a
       await producer.send({ topic, messages: [{ key: "k", value: `hello over ${mechanism}` }] });
       await producer.disconnect();
 
-      const consumer = client.consumer({ groupId: uniqueName("secure-group"), sessionTimeout: 6000, heartbeatInterval: 1000 });
+      const consumer = client.consumer({
+        groupId: uniqueName("secure-group"),
+        sessionTimeout: 6000,
+        heartbeatInterval: 1000,
+      });
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: true });
       const received = await new Promise<string>((resolve, reject) => {
@@ -83,7 +103,9 @@ describe("Kafka over SASL_SSL, configured from the environment as the services a
       );
       await admin.disconnect().catch(() => undefined);
       expect(error).toBeInstanceOf(Error);
-      expect(error instanceof Error ? `${error.name}: ${error.message}` : "").toMatch(/SASL|[Aa]uthentication/);
+      expect(error instanceof Error ? `${error.name}: ${error.message}` : "").toMatch(
+        /SASL|[Aa]uthentication/,
+      );
     });
   }
 });

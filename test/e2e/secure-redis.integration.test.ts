@@ -2,7 +2,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseEnv, redisOptions, RedisEnvSchema } from "@handoff-sync/config";
-import { createTestPki, startSecureRedis, uniqueName, type SecureRedis, type TestPki } from "@handoff-sync/testing";
+import {
+  createTestPki,
+  startSecureRedis,
+  uniqueName,
+  type SecureRedis,
+  type TestPki,
+} from "@handoff-sync/testing";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,7 +27,12 @@ describe("Redis over TLS with an ACL user, configured from the environment as th
     passwordFile = join(dir, "redis-password");
     await writeFile(passwordFile, `${ALICE.password}\n`);
     // Client certificates are demanded, so a connection that works proves the optional cert was sent.
-    server = await startSecureRedis({ dir, pki, users: { [ALICE.name]: ALICE.password }, authClients: "yes" });
+    server = await startSecureRedis({
+      dir,
+      pki,
+      users: { [ALICE.name]: ALICE.password },
+      authClients: "yes",
+    });
   });
   afterAll(async () => {
     await server?.stop();
@@ -31,7 +42,12 @@ describe("Redis over TLS with an ACL user, configured from the environment as th
   /** What every main does: parse the environment, build the options, add the connection's own. */
   async function connect(vars: Record<string, string>): Promise<Redis> {
     const env = parseEnv(RedisEnvSchema, vars);
-    const redis = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const redis = new Redis(env.REDIS_URL, {
+      ...(await redisOptions(env)),
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     // ioredis rejects connect() with "Connection is closed"; the cause is the first 'error' event.
     const errors: unknown[] = [];
     redis.on("error", (error) => errors.push(error));
@@ -43,10 +59,19 @@ describe("Redis over TLS with an ACL user, configured from the environment as th
     return redis;
   }
 
-  const tlsFiles = () => ({ REDIS_TLS_CA_FILE: pki.caFile, REDIS_TLS_CERT_FILE: pki.clientCertFile, REDIS_TLS_KEY_FILE: pki.clientKeyFile });
+  const tlsFiles = () => ({
+    REDIS_TLS_CA_FILE: pki.caFile,
+    REDIS_TLS_CERT_FILE: pki.clientCertFile,
+    REDIS_TLS_KEY_FILE: pki.clientKeyFile,
+  });
 
   it("connects with TLS and REDIS_USERNAME / REDIS_PASSWORD_FILE, as that user", async () => {
-    const redis = await connect({ REDIS_URL: `rediss://127.0.0.1:${server.port}`, REDIS_USERNAME: ALICE.name, REDIS_PASSWORD_FILE: passwordFile, ...tlsFiles() });
+    const redis = await connect({
+      REDIS_URL: `rediss://127.0.0.1:${server.port}`,
+      REDIS_USERNAME: ALICE.name,
+      REDIS_PASSWORD_FILE: passwordFile,
+      ...tlsFiles(),
+    });
     try {
       expect(await redis.call("ACL", "WHOAMI")).toBe(ALICE.name);
       await redis.set("hs-secure-check", "ok");
@@ -57,7 +82,10 @@ describe("Redis over TLS with an ACL user, configured from the environment as th
   });
 
   it("connects with the user and password in the URL", async () => {
-    const redis = await connect({ REDIS_URL: `rediss://${ALICE.name}:${ALICE.password}@127.0.0.1:${server.port}`, ...tlsFiles() });
+    const redis = await connect({
+      REDIS_URL: `rediss://${ALICE.name}:${ALICE.password}@127.0.0.1:${server.port}`,
+      ...tlsFiles(),
+    });
     try {
       expect(await redis.call("ACL", "WHOAMI")).toBe(ALICE.name);
     } finally {
@@ -66,7 +94,12 @@ describe("Redis over TLS with an ACL user, configured from the environment as th
   });
 
   it("carries BullMQ queues and workers (duplicated connections keep TLS and credentials)", async () => {
-    const connection = await connect({ REDIS_URL: `rediss://127.0.0.1:${server.port}`, REDIS_USERNAME: ALICE.name, REDIS_PASSWORD: ALICE.password, ...tlsFiles() });
+    const connection = await connect({
+      REDIS_URL: `rediss://127.0.0.1:${server.port}`,
+      REDIS_USERNAME: ALICE.name,
+      REDIS_PASSWORD: ALICE.password,
+      ...tlsFiles(),
+    });
     const name = uniqueName("secure");
     const queue = new Queue(name, { connection });
     const done = new Promise<unknown>((resolve) => {
@@ -82,7 +115,14 @@ describe("Redis over TLS with an ACL user, configured from the environment as th
   it("refuses a wrong password", async () => {
     const wrong = join(dir, "wrong-password");
     await writeFile(wrong, "not-the-password\n");
-    await expect(connect({ REDIS_URL: `rediss://127.0.0.1:${server.port}`, REDIS_USERNAME: ALICE.name, REDIS_PASSWORD_FILE: wrong, ...tlsFiles() })).rejects.toThrow(/WRONGPASS/);
+    await expect(
+      connect({
+        REDIS_URL: `rediss://127.0.0.1:${server.port}`,
+        REDIS_USERNAME: ALICE.name,
+        REDIS_PASSWORD_FILE: wrong,
+        ...tlsFiles(),
+      }),
+    ).rejects.toThrow(/WRONGPASS/);
   });
 
   it("refuses a server whose certificate is not signed by REDIS_TLS_CA_FILE's CA", async () => {

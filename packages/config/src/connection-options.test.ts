@@ -21,7 +21,10 @@ const kafkaEnv = (vars: Record<string, string>) => parseEnv(KafkaSecurityEnvSche
 const redisEnv = (vars: Record<string, string>) => parseEnv(RedisEnvSchema, vars);
 
 async function problemsOf(promise: Promise<unknown>): Promise<string[]> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ConfigError);
   return error instanceof ConfigError ? error.problems.map((p) => `${p.path}: ${p.message}`) : [];
 }
@@ -50,7 +53,16 @@ describe("kafkaConnectionOptions", () => {
   });
 
   it("turns TLS on with the system CAs when only KAFKA_SSL is set", async () => {
-    expect(await kafkaConnectionOptions(kafkaEnv({ KAFKA_SSL: "yes", KAFKA_SASL_MECHANISM: "plain", KAFKA_SASL_USERNAME: "a", KAFKA_SASL_PASSWORD: "p" }))).toEqual({
+    expect(
+      await kafkaConnectionOptions(
+        kafkaEnv({
+          KAFKA_SSL: "yes",
+          KAFKA_SASL_MECHANISM: "plain",
+          KAFKA_SASL_USERNAME: "a",
+          KAFKA_SASL_PASSWORD: "p",
+        }),
+      ),
+    ).toEqual({
       ssl: {},
       sasl: { mechanism: "plain", username: "a", password: "p" },
     });
@@ -100,7 +112,11 @@ describe("redisOptions", () => {
   });
 
   it("leaves credentials in the URL to ioredis and turns TLS on for rediss://", async () => {
-    expect(await redisOptions(redisEnv({ REDIS_URL: "rediss://alice:pw@redis:6380", REDIS_TLS_CA_FILE: join(dir, "ca.pem") }))).toEqual({ tls: { ca: "CA" } });
+    expect(
+      await redisOptions(
+        redisEnv({ REDIS_URL: "rediss://alice:pw@redis:6380", REDIS_TLS_CA_FILE: join(dir, "ca.pem") }),
+      ),
+    ).toEqual({ tls: { ca: "CA" } });
   });
 
   it("takes the ACL user and password from the environment and the client certificate from files", async () => {
@@ -131,7 +147,17 @@ describe("redisOptions", () => {
       "REDIS_TLS_CA_FILE: is set but REDIS_URL is not a rediss:// URL",
       "REDIS_PASSWORD: is set but REDIS_URL already carries credentials; use one or the other",
     ]);
-    expect(await problemsOf(redisOptions(redisEnv({ REDIS_URL: "rediss://redis:6380", REDIS_USERNAME: "alice", REDIS_TLS_KEY_FILE: join(dir, "key.pem") })))).toEqual([
+    expect(
+      await problemsOf(
+        redisOptions(
+          redisEnv({
+            REDIS_URL: "rediss://redis:6380",
+            REDIS_USERNAME: "alice",
+            REDIS_TLS_KEY_FILE: join(dir, "key.pem"),
+          }),
+        ),
+      ),
+    ).toEqual([
       "REDIS_TLS_CERT_FILE: is required when REDIS_TLS_KEY_FILE is set",
       "REDIS_PASSWORD: is required when REDIS_USERNAME is set (or REDIS_PASSWORD_FILE)",
     ]);

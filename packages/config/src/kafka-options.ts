@@ -36,7 +36,9 @@ export async function kafkaConnectionOptions(env: KafkaSecurityEnv): Promise<Kaf
     }
     const [ca, cert, key] = await Promise.all([
       env.KAFKA_SSL_CA_FILE === undefined ? undefined : read("KAFKA_SSL_CA_FILE", env.KAFKA_SSL_CA_FILE),
-      env.KAFKA_SSL_CERT_FILE === undefined ? undefined : read("KAFKA_SSL_CERT_FILE", env.KAFKA_SSL_CERT_FILE),
+      env.KAFKA_SSL_CERT_FILE === undefined
+        ? undefined
+        : read("KAFKA_SSL_CERT_FILE", env.KAFKA_SSL_CERT_FILE),
       env.KAFKA_SSL_KEY_FILE === undefined ? undefined : read("KAFKA_SSL_KEY_FILE", env.KAFKA_SSL_KEY_FILE),
     ]);
     if (ca !== undefined) tls.ca = ca;
@@ -54,22 +56,35 @@ export async function kafkaConnectionOptions(env: KafkaSecurityEnv): Promise<Kaf
   const mechanism = env.KAFKA_SASL_MECHANISM;
   if (mechanism === undefined) {
     for (const name of ["KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_SASL_PASSWORD_FILE"] as const) {
-      if (env[name] !== undefined) problems.push({ path: name, message: "is set but KAFKA_SASL_MECHANISM is not (plain, scram-sha-256 or scram-sha-512)" });
+      if (env[name] !== undefined)
+        problems.push({
+          path: name,
+          message: "is set but KAFKA_SASL_MECHANISM is not (plain, scram-sha-256 or scram-sha-512)",
+        });
     }
   } else {
     if (env.KAFKA_SASL_USERNAME === undefined) {
-      problems.push({ path: "KAFKA_SASL_USERNAME", message: `is required with KAFKA_SASL_MECHANISM=${mechanism}` });
+      problems.push({
+        path: "KAFKA_SASL_USERNAME",
+        message: `is required with KAFKA_SASL_MECHANISM=${mechanism}`,
+      });
     }
     let password: string | undefined;
     if (env.KAFKA_SASL_PASSWORD !== undefined && env.KAFKA_SASL_PASSWORD_FILE !== undefined) {
-      problems.push({ path: "KAFKA_SASL_PASSWORD_FILE", message: "set either KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both" });
+      problems.push({
+        path: "KAFKA_SASL_PASSWORD_FILE",
+        message: "set either KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both",
+      });
     } else if (env.KAFKA_SASL_PASSWORD_FILE !== undefined) {
       const content = await read("KAFKA_SASL_PASSWORD_FILE", env.KAFKA_SASL_PASSWORD_FILE);
       if (content !== undefined) password = secretFromFile(content);
     } else if (env.KAFKA_SASL_PASSWORD !== undefined) {
       password = env.KAFKA_SASL_PASSWORD;
     } else {
-      problems.push({ path: "KAFKA_SASL_PASSWORD", message: `is required with KAFKA_SASL_MECHANISM=${mechanism} (or KAFKA_SASL_PASSWORD_FILE)` });
+      problems.push({
+        path: "KAFKA_SASL_PASSWORD",
+        message: `is required with KAFKA_SASL_MECHANISM=${mechanism} (or KAFKA_SASL_PASSWORD_FILE)`,
+      });
     }
     if (env.KAFKA_SASL_USERNAME !== undefined && password !== undefined) {
       sasl = { mechanism, username: env.KAFKA_SASL_USERNAME, password };

@@ -16,7 +16,13 @@ export interface RedisConnectionOptions {
 
 type RedisSecurityEnv = Pick<
   RedisEnv,
-  "REDIS_URL" | "REDIS_USERNAME" | "REDIS_PASSWORD" | "REDIS_PASSWORD_FILE" | "REDIS_TLS_CA_FILE" | "REDIS_TLS_CERT_FILE" | "REDIS_TLS_KEY_FILE"
+  | "REDIS_URL"
+  | "REDIS_USERNAME"
+  | "REDIS_PASSWORD"
+  | "REDIS_PASSWORD_FILE"
+  | "REDIS_TLS_CA_FILE"
+  | "REDIS_TLS_CERT_FILE"
+  | "REDIS_TLS_KEY_FILE"
 >;
 
 /**
@@ -41,7 +47,9 @@ export async function redisOptions(env: RedisSecurityEnv): Promise<RedisConnecti
     }
     const [ca, cert, key] = await Promise.all([
       env.REDIS_TLS_CA_FILE === undefined ? undefined : read("REDIS_TLS_CA_FILE", env.REDIS_TLS_CA_FILE),
-      env.REDIS_TLS_CERT_FILE === undefined ? undefined : read("REDIS_TLS_CERT_FILE", env.REDIS_TLS_CERT_FILE),
+      env.REDIS_TLS_CERT_FILE === undefined
+        ? undefined
+        : read("REDIS_TLS_CERT_FILE", env.REDIS_TLS_CERT_FILE),
       env.REDIS_TLS_KEY_FILE === undefined ? undefined : read("REDIS_TLS_KEY_FILE", env.REDIS_TLS_KEY_FILE),
     ]);
     tls = {};
@@ -50,14 +58,18 @@ export async function redisOptions(env: RedisSecurityEnv): Promise<RedisConnecti
     if (key !== undefined) tls.key = key;
   } else {
     for (const name of ["REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE"] as const) {
-      if (env[name] !== undefined) problems.push({ path: name, message: "is set but REDIS_URL is not a rediss:// URL" });
+      if (env[name] !== undefined)
+        problems.push({ path: name, message: "is set but REDIS_URL is not a rediss:// URL" });
     }
   }
 
   const fromUrl = url.username !== "" || url.password !== "";
   let password: string | undefined;
   if (env.REDIS_PASSWORD !== undefined && env.REDIS_PASSWORD_FILE !== undefined) {
-    problems.push({ path: "REDIS_PASSWORD_FILE", message: "set either REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both" });
+    problems.push({
+      path: "REDIS_PASSWORD_FILE",
+      message: "set either REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both",
+    });
   } else if (env.REDIS_PASSWORD_FILE !== undefined) {
     const content = await read("REDIS_PASSWORD_FILE", env.REDIS_PASSWORD_FILE);
     if (content !== undefined) password = secretFromFile(content);
@@ -66,10 +78,21 @@ export async function redisOptions(env: RedisSecurityEnv): Promise<RedisConnecti
   }
   if (fromUrl) {
     for (const name of ["REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE"] as const) {
-      if (env[name] !== undefined) problems.push({ path: name, message: "is set but REDIS_URL already carries credentials; use one or the other" });
+      if (env[name] !== undefined)
+        problems.push({
+          path: name,
+          message: "is set but REDIS_URL already carries credentials; use one or the other",
+        });
     }
-  } else if (env.REDIS_USERNAME !== undefined && password === undefined && env.REDIS_PASSWORD_FILE === undefined) {
-    problems.push({ path: "REDIS_PASSWORD", message: "is required when REDIS_USERNAME is set (or REDIS_PASSWORD_FILE)" });
+  } else if (
+    env.REDIS_USERNAME !== undefined &&
+    password === undefined &&
+    env.REDIS_PASSWORD_FILE === undefined
+  ) {
+    problems.push({
+      path: "REDIS_PASSWORD",
+      message: "is required when REDIS_USERNAME is set (or REDIS_PASSWORD_FILE)",
+    });
   }
 
   if (problems.length > 0) throw new ConfigError(problems);

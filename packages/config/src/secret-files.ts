@@ -6,7 +6,9 @@ import type { ConfigProblem } from "./config-error.js";
  * of stopping at the first, so startup lists them all. The error names the variable and the path,
  * never the content.
  */
-export function createFileReader(problems: ConfigProblem[]): (variable: string, path: string) => Promise<string | undefined> {
+export function createFileReader(
+  problems: ConfigProblem[],
+): (variable: string, path: string) => Promise<string | undefined> {
   return async (variable, path) => {
     try {
       return await readFile(path, "utf8");

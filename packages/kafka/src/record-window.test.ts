@@ -6,7 +6,10 @@ interface Rec {
   readonly offset: string;
 }
 
-const rec = (offset: number, key: string | null): Rec => ({ offset: String(offset), key: key === null ? null : Buffer.from(key) });
+const rec = (offset: number, key: string | null): Rec => ({
+  offset: String(offset),
+  key: key === null ? null : Buffer.from(key),
+});
 const tick = (ms = 1): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("handleInWindow", () => {

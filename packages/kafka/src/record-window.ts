@@ -23,7 +23,10 @@ export interface WindowSettings<M extends WindowRecord> {
  * prefix is resolved and the error rethrown, so the consumer restarts at the failed record;
  * later records that had completed are handled again, which apply and enqueue make harmless.
  */
-export async function handleInWindow<M extends WindowRecord>(records: readonly M[], settings: WindowSettings<M>): Promise<void> {
+export async function handleInWindow<M extends WindowRecord>(
+  records: readonly M[],
+  settings: WindowSettings<M>,
+): Promise<void> {
   const limit = Math.max(1, settings.limit);
   for (let start = 0; start < records.length; start += limit) {
     if (settings.shouldStop()) return;
@@ -33,7 +36,8 @@ export async function handleInWindow<M extends WindowRecord>(records: readonly M
       // Keyless records carry no order of their own: Kafka spreads them over partitions.
       const key = record.key === null ? undefined : record.key.toString("latin1");
       const previous = key === undefined ? undefined : tails.get(key);
-      const run = previous === undefined ? settings.handle(record) : previous.then(() => settings.handle(record));
+      const run =
+        previous === undefined ? settings.handle(record) : previous.then(() => settings.handle(record));
       if (key !== undefined) tails.set(key, run);
       return run;
     });

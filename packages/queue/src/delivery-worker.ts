@@ -147,8 +147,15 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   const process = async (job: Job, token?: string, signal?: AbortSignal): Promise<DeliveryOutcome> => {
     const parsed = parseDeliveryJob(job.data);
     if (!parsed.ok) {
-      // A payload this version cannot read will not become readable by retrying.
-      throw new UnrecoverableError(`unreadable delivery job: ${parsed.message}`);
+      // A payload this version cannot read will not become readable by retrying; it is kept as a
+      // dead letter (under whatever key and version it names) so it can be replayed after an upgrade.
+      const raw: Record<string, unknown> = typeof job.data === "object" && job.data !== null ? (job.data as Record<string, unknown>) : {};
+      const key = typeof raw.key === "string" && raw.key !== "" ? raw.key : `unreadable-job-${job.id ?? "unknown"}`;
+      const version = typeof raw.version === "number" && Number.isInteger(raw.version) && raw.version >= 1 ? raw.version : 1;
+      const error = `unreadable delivery job: ${parsed.message}`;
+      await addDeadLetter(queue.dead, { key, destination, version, reason: "permanent", error, attempts: [], dead_lettered_at: now().toISOString() });
+      log.error({ jobId: job.id, destination, err: error }, "dead-lettered");
+      throw new UnrecoverableError(error);
     }
     const data = parsed.job;
     const traced = startSpanFrom(tracer, `deliver ${destination}`, data.traceparent, {

@@ -43,7 +43,13 @@ describe("reading older v1 snapshots", () => {
       ...minimal,
       version: 7,
       base_data: { customer_id: "c-1", reason: "refund" },
-      truncated: { through_occurred_at: "2026-11-20T08:59:00.000Z", through_event_id: "e0", state: "handoff_initiated", stage: "initiated", channel: "voice" },
+      truncated: {
+        through_occurred_at: "2026-11-20T08:59:00.000Z",
+        through_event_id: "e0",
+        state: "handoff_initiated",
+        stage: "initiated",
+        channel: "voice",
+      },
     });
     const stamp = { occurred_at: "2026-11-20T08:59:00.000Z", event_id: "e0" };
     expect(parsed.truncated).toEqual({

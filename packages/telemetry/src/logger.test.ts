@@ -2,7 +2,10 @@ import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { createLogger, isSafeRedactPath } from "./logger.js";
 
-function capture(redact?: readonly string[]): { lines: Record<string, unknown>[]; log: ReturnType<typeof createLogger> } {
+function capture(redact?: readonly string[]): {
+  lines: Record<string, unknown>[];
+  log: ReturnType<typeof createLogger>;
+} {
   const lines: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -10,7 +13,10 @@ function capture(redact?: readonly string[]): { lines: Record<string, unknown>[]
       done();
     },
   });
-  return { lines, log: createLogger({ level: "debug", service: "test", destination, ...(redact ? { redact } : {}) }) };
+  return {
+    lines,
+    log: createLogger({ level: "debug", service: "test", destination, ...(redact ? { redact } : {}) }),
+  };
 }
 
 describe("createLogger", () => {
@@ -27,25 +33,53 @@ describe("createLogger", () => {
       "event ingested",
     );
     const text = JSON.stringify(lines);
-    for (const secret of ["k-123", "t0ken", "k-456", "s=1", "whsec_x", "jane@example.com", "+1 555 0100", "123-45-6789"]) {
+    for (const secret of [
+      "k-123",
+      "t0ken",
+      "k-456",
+      "s=1",
+      "whsec_x",
+      "jane@example.com",
+      "+1 555 0100",
+      "123-45-6789",
+    ]) {
       expect(text).not.toContain(secret);
     }
-    expect(lines[0]).toMatchObject({ data: { email: "[Redacted]", phone: "[Redacted]", customer_id: "42" }, service: "test", level: "debug" });
+    expect(lines[0]).toMatchObject({
+      data: { email: "[Redacted]", phone: "[Redacted]", customer_id: "42" },
+      service: "test",
+      level: "debug",
+    });
   });
 
   it("refuses redact paths that are not dotted field names", () => {
-    expect(() => createLogger({ level: "info", service: "test", redact: ["data.email", "a;process.exit()"] })).toThrow(/unsafe log redact paths: a;process.exit\(\)/);
+    expect(() =>
+      createLogger({ level: "info", service: "test", redact: ["data.email", "a;process.exit()"] }),
+    ).toThrow(/unsafe log redact paths: a;process.exit\(\)/);
   });
 });
 
 describe("isSafeRedactPath", () => {
-  it.each(["email", "data.email", "*.email", "data.*", "data.contact.phone", "$meta._x1"])("accepts %s", (path) => {
-    expect(isSafeRedactPath(path)).toBe(true);
-  });
-  it.each(["", "*", "*.*", "data..email", "data.email.", "data['email']", "data[0]", "1abc", "a-b", "a.b.c.d.e.f.g.h.i", "data.email,other", " data"])(
-    "rejects %j",
+  it.each(["email", "data.email", "*.email", "data.*", "data.contact.phone", "$meta._x1"])(
+    "accepts %s",
     (path) => {
-      expect(isSafeRedactPath(path)).toBe(false);
+      expect(isSafeRedactPath(path)).toBe(true);
     },
   );
+  it.each([
+    "",
+    "*",
+    "*.*",
+    "data..email",
+    "data.email.",
+    "data['email']",
+    "data[0]",
+    "1abc",
+    "a-b",
+    "a.b.c.d.e.f.g.h.i",
+    "data.email,other",
+    " data",
+  ])("rejects %j", (path) => {
+    expect(isSafeRedactPath(path)).toBe(false);
+  });
 });

@@ -3,7 +3,14 @@ import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
 import { trace } from "@opentelemetry/api";
 import { afterEach, describe, expect, it } from "vitest";
-import { contextFromTraceparent, NOOP_TRACER, startSpanFrom, startTracing, traceparentOf, type Tracing } from "./tracing.js";
+import {
+  contextFromTraceparent,
+  NOOP_TRACER,
+  startSpanFrom,
+  startTracing,
+  traceparentOf,
+  type Tracing,
+} from "./tracing.js";
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
@@ -16,19 +23,40 @@ interface ExportedSpan {
 }
 
 /** An OTLP/HTTP JSON receiver: what a collector would get, read off the wire. */
-async function startCollector(): Promise<{ url: string; posts: number; spans: ExportedSpan[]; services: string[]; server: Server }> {
-  const state = { url: "", posts: 0, spans: [] as ExportedSpan[], services: [] as string[], server: undefined as unknown as Server };
+async function startCollector(): Promise<{
+  url: string;
+  posts: number;
+  spans: ExportedSpan[];
+  services: string[];
+  server: Server;
+}> {
+  const state = {
+    url: "",
+    posts: 0,
+    spans: [] as ExportedSpan[],
+    services: [] as string[],
+    server: undefined as unknown as Server,
+  };
   state.server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       state.posts += 1;
       const raw = Buffer.concat(chunks);
-      const body = JSON.parse((req.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw).toString("utf8")) as {
-        resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: ExportedSpan[] }[] }[];
+      const body = JSON.parse(
+        (req.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw).toString("utf8"),
+      ) as {
+        resourceSpans: {
+          resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+          scopeSpans: { spans: ExportedSpan[] }[];
+        }[];
       };
       for (const rs of body.resourceSpans) {
-        state.services.push(...rs.resource.attributes.filter((a) => a.key === "service.name").map((a) => a.value.stringValue ?? ""));
+        state.services.push(
+          ...rs.resource.attributes
+            .filter((a) => a.key === "service.name")
+            .map((a) => a.value.stringValue ?? ""),
+        );
         for (const ss of rs.scopeSpans) state.spans.push(...ss.spans);
       }
       res.writeHead(200, { "content-type": "application/json" }).end("{}");
@@ -96,7 +124,9 @@ describe("startTracing", () => {
 
 describe("traceparent helpers", () => {
   it("round-trip a W3C traceparent through a context", () => {
-    const span = trace.wrapSpanContext(trace.getSpanContext(contextFromTraceparent(PARENT)) ?? { traceId: "", spanId: "", traceFlags: 0 });
+    const span = trace.wrapSpanContext(
+      trace.getSpanContext(contextFromTraceparent(PARENT)) ?? { traceId: "", spanId: "", traceFlags: 0 },
+    );
     expect(traceparentOf(span)).toBe(PARENT);
   });
 });

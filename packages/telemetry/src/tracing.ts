@@ -53,7 +53,10 @@ export function startTracing(settings: TracingSettings): Tracing {
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": settings.service }),
     spanProcessors: [
-      new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: settings.endpoint }), scheduledDelayMillis: settings.exportDelayMs ?? 2000 }),
+      new BatchSpanProcessor({
+        exporter: new OTLPTraceExporter({ url: settings.endpoint }),
+        scheduledDelayMillis: settings.exportDelayMs ?? 2000,
+      }),
     ],
   });
   return { tracer: provider.getTracer("handoff-sync"), enabled: true, shutdown: () => provider.shutdown() };
@@ -90,6 +93,13 @@ export function startSpanFrom(
   options: { readonly kind?: SpanKind; readonly attributes?: Attributes } = {},
 ): { span: Span; traceparent: string | undefined } {
   if (tracer === NOOP_TRACER) return { span: NOOP_SPAN, traceparent: parent };
-  const span = tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}) }, contextFromTraceparent(parent));
+  const span = tracer.startSpan(
+    name,
+    {
+      kind: options.kind ?? SpanKind.INTERNAL,
+      ...(options.attributes ? { attributes: options.attributes } : {}),
+    },
+    contextFromTraceparent(parent),
+  );
   return { span, traceparent: traceparentOf(span) };
 }

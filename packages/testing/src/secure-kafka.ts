@@ -21,7 +21,10 @@ export async function localKafkaLib(env: NodeJS.ProcessEnv = process.env): Promi
   const version = /^KAFKA_VERSION="([^"]+)"/m.exec(script)?.[1];
   if (version === undefined) throw new Error("KAFKA_VERSION not found in infra/local/up.sh");
   const home = join(env.HANDOFF_LOCAL_DIR ?? join(repoRoot, ".local"), `kafka-${version}`);
-  const present = await access(join(home, ".lib-complete")).then(() => true, () => false);
+  const present = await access(join(home, ".lib-complete")).then(
+    () => true,
+    () => false,
+  );
   if (!present) await localInfra(env);
   return join(home, "lib");
 }
@@ -42,7 +45,13 @@ export interface SecureKafka {
   stop(): Promise<void>;
 }
 
-const JAVA_FLAGS = ["-Xms256m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true"];
+const JAVA_FLAGS = [
+  "-Xms256m",
+  "-Xmx384m",
+  "-XX:+UseSerialGC",
+  "-XX:TieredStopAtLevel=1",
+  "-Djava.awt.headless=true",
+];
 
 // JAAS values sit inside double quotes.
 const quoted = (value: string): string => `"${value.replace(/["\\]/g, "\\$&")}"`;
@@ -61,7 +70,9 @@ export async function startSecureKafka(settings: SecureKafkaSettings): Promise<S
   // The broker authenticates to its own listener as this user (inter-broker traffic).
   const broker = { name: "broker", password: randomBytes(12).toString("hex") };
   const plainUsers = { ...settings.plainUsers, [broker.name]: broker.password };
-  const userEntries = Object.entries(plainUsers).map(([name, password]) => `user_${name}=${quoted(password)}`).join(" ");
+  const userEntries = Object.entries(plainUsers)
+    .map(([name, password]) => `user_${name}=${quoted(password)}`)
+    .join(" ");
   const properties = [
     "process.roles=broker,controller",
     "node.id=1",
@@ -98,19 +109,36 @@ export async function startSecureKafka(settings: SecureKafkaSettings): Promise<S
   const log4j = join(dir, "log4j2.properties");
   await writeFile(
     log4j,
-    ["status = warn", "appender.out.type = Console", "appender.out.name = OUT", "appender.out.layout.type = PatternLayout",
-      "appender.out.layout.pattern = [%d] %p %m (%c)%n", "rootLogger.level = WARN", "rootLogger.appenderRef.out.ref = OUT", ""].join("\n"),
+    [
+      "status = warn",
+      "appender.out.type = Console",
+      "appender.out.name = OUT",
+      "appender.out.layout.type = PatternLayout",
+      "appender.out.layout.pattern = [%d] %p %m (%c)%n",
+      "rootLogger.level = WARN",
+      "rootLogger.appenderRef.out.ref = OUT",
+      "",
+    ].join("\n"),
   );
   const java = ["java", ...JAVA_FLAGS, `-Dlog4j2.configurationFile=${log4j}`, "-cp", `${lib}/*`] as const;
 
   // KRaft stores SCRAM credentials in the metadata log, so they are created when storage is formatted.
   const clusterId = randomBytes(16).toString("base64url");
-  const scram = Object.entries(settings.scramUsers).flatMap(([name, password]) => ["--add-scram", `SCRAM-SHA-512=[name=${name},password=${password}]`]);
-  await run(java[0], [...java.slice(1), "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", propertiesFile, ...scram], { timeout: 60_000 });
+  const scram = Object.entries(settings.scramUsers).flatMap(([name, password]) => [
+    "--add-scram",
+    `SCRAM-SHA-512=[name=${name},password=${password}]`,
+  ]);
+  await run(
+    java[0],
+    [...java.slice(1), "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", propertiesFile, ...scram],
+    { timeout: 60_000 },
+  );
 
   const logFile = join(dir, "kafka.log");
   const out = await open(logFile, "a");
-  const child = spawn(java[0], [...java.slice(1), "kafka.Kafka", propertiesFile], { stdio: ["ignore", out.fd, out.fd] });
+  const child = spawn(java[0], [...java.slice(1), "kafka.Kafka", propertiesFile], {
+    stdio: ["ignore", out.fd, out.fd],
+  });
   await out.close();
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   let running = true;
@@ -138,7 +166,10 @@ export async function startSecureKafka(settings: SecureKafkaSettings): Promise<S
   });
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (!running) throw new Error(`secure Kafka exited during start-up:\n${(await readFile(logFile, "utf8")).slice(-4000)}`);
+    if (!running)
+      throw new Error(
+        `secure Kafka exited during start-up:\n${(await readFile(logFile, "utf8")).slice(-4000)}`,
+      );
     const admin = probe.admin();
     try {
       await admin.connect();
@@ -149,7 +180,10 @@ export async function startSecureKafka(settings: SecureKafkaSettings): Promise<S
       await admin.disconnect().catch(() => undefined);
       if (Date.now() > deadline) {
         await stop();
-        throw new Error(`secure Kafka not ready: ${String(error)}\n${(await readFile(logFile, "utf8")).slice(-4000)}`, { cause: error });
+        throw new Error(
+          `secure Kafka not ready: ${String(error)}\n${(await readFile(logFile, "utf8")).slice(-4000)}`,
+          { cause: error },
+        );
       }
       await new Promise((r) => setTimeout(r, 500));
     }

@@ -30,21 +30,42 @@ export async function startSecureRedis(settings: SecureRedisSettings): Promise<S
   const { dir, pki } = settings;
   const port = await freePort();
   const logFile = join(dir, "redis.log");
-  const users = Object.entries(settings.users).flatMap(([name, password]) => ["--user", name, "on", `>${password}`, "~*", "&*", "+@all"]);
+  const users = Object.entries(settings.users).flatMap(([name, password]) => [
+    "--user",
+    name,
+    "on",
+    `>${password}`,
+    "~*",
+    "&*",
+    "+@all",
+  ]);
   const args = [
-    "--port", "0",
-    "--bind", "127.0.0.1",
-    "--tls-port", String(port),
-    "--tls-cert-file", pki.serverCertFile,
-    "--tls-key-file", pki.serverKeyFile,
-    "--tls-ca-cert-file", pki.caFile,
-    "--tls-auth-clients", settings.authClients,
-    "--user", "default", "off",
+    "--port",
+    "0",
+    "--bind",
+    "127.0.0.1",
+    "--tls-port",
+    String(port),
+    "--tls-cert-file",
+    pki.serverCertFile,
+    "--tls-key-file",
+    pki.serverKeyFile,
+    "--tls-ca-cert-file",
+    pki.caFile,
+    "--tls-auth-clients",
+    settings.authClients,
+    "--user",
+    "default",
+    "off",
     ...users,
-    "--dir", dir,
-    "--logfile", logFile,
-    "--save", "",
-    "--appendonly", "no",
+    "--dir",
+    dir,
+    "--logfile",
+    logFile,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
   ];
   const child = spawn("redis-server", args, { stdio: "ignore" });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -67,8 +88,17 @@ export async function startSecureRedis(settings: SecureRedisSettings): Promise<S
   try {
     await waitFor(
       async () => {
-        if (!running) throw new Error(`redis-server exited:\n${await readFile(logFile, "utf8").catch(() => "")}`);
-        const probe = new Redis({ host: "127.0.0.1", port, tls, ...(name !== undefined ? { username: name, password } : {}), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        if (!running)
+          throw new Error(`redis-server exited:\n${await readFile(logFile, "utf8").catch(() => "")}`);
+        const probe = new Redis({
+          host: "127.0.0.1",
+          port,
+          tls,
+          ...(name !== undefined ? { username: name, password } : {}),
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+        });
         probe.on("error", () => undefined);
         try {
           await probe.connect();

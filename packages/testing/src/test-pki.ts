@@ -21,11 +21,36 @@ async function openssl(dir: string, args: readonly string[]): Promise<void> {
 }
 
 async function signedCert(dir: string, name: string, subject: string, extensions: string): Promise<void> {
-  await openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject]);
+  await openssl(dir, [
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.csr`,
+    "-subj",
+    subject,
+  ]);
   await writeFile(join(dir, `${name}.ext`), extensions);
   await openssl(dir, [
-    "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-    "-out", `${name}.pem`, "-days", "2", "-sha256", "-extfile", `${name}.ext`,
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    `${name}.pem`,
+    "-days",
+    "2",
+    "-sha256",
+    "-extfile",
+    `${name}.ext`,
   ]);
 }
 
@@ -35,14 +60,37 @@ async function signedCert(dir: string, name: string, subject: string, extensions
  */
 export async function createTestPki(dir: string): Promise<TestPki> {
   await openssl(dir, [
-    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-sha256",
-    "-subj", "/CN=handoff-sync test CA",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-sha256",
+    "-subj",
+    "/CN=handoff-sync test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
   ]);
-  await signedCert(dir, "server", "/CN=localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n");
+  await signedCert(
+    dir,
+    "server",
+    "/CN=localhost",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n",
+  );
   await signedCert(dir, "client", "/CN=handoff-sync-client", "extendedKeyUsage=clientAuth\n");
   const keystore = join(dir, "server-keystore.pem");
-  await writeFile(keystore, (await readFile(join(dir, "server.key"), "utf8")) + (await readFile(join(dir, "server.pem"), "utf8")));
+  await writeFile(
+    keystore,
+    (await readFile(join(dir, "server.key"), "utf8")) + (await readFile(join(dir, "server.pem"), "utf8")),
+  );
   return {
     caFile: join(dir, "ca.pem"),
     serverCertFile: join(dir, "server.pem"),

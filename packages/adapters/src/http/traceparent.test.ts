@@ -24,7 +24,17 @@ function snapshot(version: number): HandoffSnapshot {
     occurred_at: at,
     data: { customer_id: "C-9" },
     reason: "refund",
-    history: [{ event_id: `e${version}`, id: "conv-9", state: "handoff_initiated", stage: "initiated", occurred_at: at, received_at: at, data: {} }],
+    history: [
+      {
+        event_id: `e${version}`,
+        id: "conv-9",
+        state: "handoff_initiated",
+        stage: "initiated",
+        occurred_at: at,
+        received_at: at,
+        data: {},
+      },
+    ],
     created_at: at,
     updated_at: at,
   });
@@ -53,7 +63,12 @@ afterAll(async () => {
 
 describe("traceparent on CRM requests", () => {
   it("send() adds the header when given, explicitly or for the delivery in scope, and not otherwise", async () => {
-    const http = createDestinationHttp({ destination: "crm", timeoutMs: 2000, connections: 1, allowPrivateNetwork: true });
+    const http = createDestinationHttp({
+      destination: "crm",
+      timeoutMs: 2000,
+      connections: 1,
+      allowPrivateNetwork: true,
+    });
     try {
       received.length = 0;
       await http.send({ method: "POST", url: `${baseUrl}/a`, body: "{}", traceparent: TRACEPARENT });
@@ -90,7 +105,11 @@ describe("traceparent on CRM requests", () => {
     const zendesk = createAdapter("support", {
       type: "zendesk",
       url: zd.url,
-      auth: { method: "api_token", email: FAKE_ZENDESK_API_TOKEN.email, api_token: FAKE_ZENDESK_API_TOKEN.token },
+      auth: {
+        method: "api_token",
+        email: FAKE_ZENDESK_API_TOKEN.email,
+        api_token: FAKE_ZENDESK_API_TOKEN.token,
+      },
       on_missing_record: "recreate",
       allow_private_network: true,
       timeout_ms: 2_000,
@@ -98,7 +117,11 @@ describe("traceparent on CRM requests", () => {
       retry: { attempts: 3, base_delay_ms: 10, max_delay_ms: 100 },
     });
     try {
-      const { recordId } = await zendesk.deliver({ snapshot: snapshot(1), destination: "support", traceparent: TRACEPARENT });
+      const { recordId } = await zendesk.deliver({
+        snapshot: snapshot(1),
+        destination: "support",
+        traceparent: TRACEPARENT,
+      });
       await zendesk.deliver({
         snapshot: snapshot(2),
         destination: "support",
