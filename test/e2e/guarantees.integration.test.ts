@@ -163,17 +163,17 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     const crm = await receiver();
     const callback = await receiver();
     cleanups.push(() => crm.fake.close(), () => callback.fake.close());
-    let queues: DeliveryQueues | undefined;
+    const late: { queues?: DeliveryQueues } = {};
     const stack = setup(
       { crm: { url: `${crm.fake.url}/hook`, policy: { deadline_ms: 60_000 } }, callback: { url: `${callback.fake.url}/hook` } },
       {
         onExpired: async (snapshot) => {
-          await queues?.enqueue("callback", { v: 1, key: snapshot.key, version: snapshot.version, event_id: "fallback", occurred_at: snapshot.occurred_at, enqueued_at: new Date().toISOString() });
+          await late.queues?.enqueue("callback", { v: 1, key: snapshot.key, version: snapshot.version, event_id: "fallback", occurred_at: snapshot.occurred_at, enqueued_at: new Date().toISOString() });
           return true;
         },
       },
     );
-    queues = stack.queues;
+    late.queues = stack.queues;
     await stack.handoffTo(["crm"], "late-2", "handoff_failed", new Date(Date.now() - 120_000).toISOString());
     await waitFor(() => callback.writes.all().some((w) => w.externalId === "late-2"), { message: "fallback delivered" });
     expect(crm.writes.all()).toHaveLength(0);

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { isAbsolute, relative, resolve } from "node:path";
+import { z } from "zod";
 import { UsageError, type CliContext } from "./command.js";
 
 /** Options every command takes. */
@@ -50,4 +51,33 @@ export function configFileOf(context: CliContext, given: string | undefined, fla
 export function displayPath(context: CliContext, path: string): string {
   const shown = relative(context.cwd, path);
   return shown === "" || shown.startsWith("..") || isAbsolute(shown) ? path : shown;
+}
+
+const InstantSchema = z.iso.datetime({ offset: true });
+
+/** An ISO 8601 instant with a zone (`2026-01-15T09:30:00Z`), as the API takes it; else a usage error. */
+export function instantOption(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!InstantSchema.safeParse(value).success)
+    throw new UsageError(`${flag} must be an ISO 8601 instant with a zone, e.g. 2026-01-15T09:30:00Z; got "${value}"`);
+  return value;
+}
+
+/** A whole number within bounds; else a usage error. */
+export function integerOption(
+  value: string | undefined,
+  flag: string,
+  bounds: { readonly min: number; readonly max: number },
+): number | undefined {
+  if (value === undefined) return undefined;
+  const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < bounds.min || number > bounds.max)
+    throw new UsageError(`${flag} must be a whole number from ${bounds.min} to ${bounds.max}; got "${value}"`);
+  return number;
+}
+
+/** An option the command cannot run without. */
+export function required<T>(value: T | undefined, flag: string): T {
+  if (value === undefined) throw new UsageError(`${flag} is required`);
+  return value;
 }

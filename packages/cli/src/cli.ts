@@ -1,5 +1,5 @@
 import { closestName } from "@handoff-sync/config";
-import { EXIT, UsageError, type CliContext, type Command, type CommandResult } from "./command.js";
+import { EXIT, ExitError, UsageError, type CliContext, type Command, type CommandResult } from "./command.js";
 import { COMMANDS } from "./commands/index.js";
 import { table } from "./output.js";
 
@@ -12,7 +12,8 @@ export function usage(commands: readonly Command[] = COMMANDS): string {
 Commands:
 ${table(["", ""], rows).split("\n").slice(1).join("\n")}
 Run "${PROGRAM} <command> --help" for a command's options.
-Exit codes: 0 ok, 1 problems found, 2 usage error, 3 cannot connect (see docs/cli.md).
+Exit codes: 0 ok, 1 problems found or failed, 2 usage error, 3 cannot connect, 4 not authorised,
+5 not found (see docs/cli.md).
 `;
 }
 
@@ -55,7 +56,8 @@ function notACommand(argv: readonly string[], commands: readonly Command[]): Com
 
 /**
  * Routes argv (without the program name) to a command and runs it. Never throws for bad input:
- * usage errors come back as exit code 2, unexpected failures as exit code 1 with the message.
+ * usage errors come back as exit code 2, an ExitError with its own code, other failures as exit
+ * code 1 with the message.
  */
 export async function runCli(
   argv: readonly string[],
@@ -88,7 +90,7 @@ export async function runCli(
       );
     const message = error instanceof Error ? error.message : String(error);
     return {
-      exitCode: EXIT.problems,
+      exitCode: error instanceof ExitError ? error.exitCode : EXIT.problems,
       stdout: "",
       stderr: `${PROGRAM} ${command.name.join(" ")}: ${message}\n`,
     };

@@ -7,8 +7,12 @@ export const EXIT = {
   problems: 1,
   /** Unknown command or option, a missing argument. */
   usage: 2,
-  /** A destination could not be reached at all. */
+  /** Cannot connect: a destination or the admin API could not be reached, or the API is unavailable. */
   unreachable: 3,
+  /** The admin API refused the key: missing or invalid (401), or without the scope (403). */
+  unauthorised: 4,
+  /** The admin API has no such destination, dead letter or handoff. */
+  notFound: 5,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
@@ -27,6 +31,18 @@ export interface CliContext {
   /** Wall clock in epoch milliseconds; fixed in tests so previews are reproducible. */
   readonly now: () => number;
   readonly createAdapter: (name: string, destination: ResolvedDestination) => Adapter;
+  /**
+   * Where progress bars are drawn while bulk work runs: stderr when it is a terminal. Absent for
+   * pipes, files and tests, so their output holds results only.
+   */
+  readonly terminal?: Terminal;
+}
+
+/** The part of a TTY stream a progress bar needs. */
+export interface Terminal {
+  write(text: string): void;
+  /** Width in characters, for fitting the bar. */
+  readonly columns: number;
 }
 
 /**
@@ -48,6 +64,24 @@ export interface Command {
 export class UsageError extends Error {
   static {
     this.prototype.name = "UsageError";
+  }
+}
+
+/**
+ * A failure with a documented exit code other than 1 or 2 (cannot connect, not authorised, not
+ * found); the dispatcher prints the message on stderr and exits with the code.
+ */
+export class ExitError extends Error {
+  static {
+    this.prototype.name = "ExitError";
+  }
+
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
   }
 }
 
