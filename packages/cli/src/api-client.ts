@@ -45,7 +45,10 @@ export async function apiConnection(
     if (key === "") throw new UsageError(`the API key file ${file} is empty`);
   }
   if (key === undefined)
-    throw new ExitError("no API key: set HANDOFF_SYNC_API_KEY or give --api-key-file FILE", EXIT.unauthorised);
+    throw new ExitError(
+      "no API key: set HANDOFF_SYNC_API_KEY or give --api-key-file FILE",
+      EXIT.unauthorised,
+    );
   return { url: url.replace(/\/+$/, ""), key };
 }
 
@@ -94,7 +97,9 @@ async function problemMessage(response: Response): Promise<string> {
   }
   const problem = ProblemSchema.safeParse(body);
   if (problem.success)
-    return problem.data.detail === undefined ? problem.data.title : `${problem.data.title}: ${problem.data.detail}`;
+    return problem.data.detail === undefined
+      ? problem.data.title
+      : `${problem.data.title}: ${problem.data.detail}`;
   // Not our API's answer (a proxy's error page, say): the status says enough.
   return `HTTP ${response.status} ${response.statusText}`.trimEnd();
 }
@@ -105,7 +110,12 @@ async function problemMessage(response: Response): Promise<string> {
  * Errors come back as ExitError with the documented exit code and the problem as `title: detail`.
  */
 export function createApiClient(connection: ApiConnection): ApiClient {
-  const call = async <S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<ApiAnswer<z.infer<S>>> => {
+  const call = async <S extends z.ZodType>(
+    method: string,
+    path: string,
+    schema: S,
+    body?: unknown,
+  ): Promise<ApiAnswer<z.infer<S>>> => {
     const headers: Record<string, string> = { "x-api-key": connection.key, accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
     let response: Response;
@@ -117,7 +127,9 @@ export function createApiClient(connection: ApiConnection): ApiClient {
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
     } catch (error) {
-      throw new ExitError(`cannot connect to ${connection.url}: ${networkReason(error)}`, EXIT.unreachable, { cause: error });
+      throw new ExitError(`cannot connect to ${connection.url}: ${networkReason(error)}`, EXIT.unreachable, {
+        cause: error,
+      });
     }
     if (!response.ok) throw new ExitError(await problemMessage(response), exitCodeOfStatus(response.status));
     let json: unknown;
@@ -128,8 +140,13 @@ export function createApiClient(connection: ApiConnection): ApiClient {
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
-      throw new Error(`${method} ${path}: unexpected answer from the API (is the CLI the deployment's version?): ${issues}`, { cause: parsed.error });
+      const issues = parsed.error.issues
+        .map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`)
+        .join("; ");
+      throw new Error(
+        `${method} ${path}: unexpected answer from the API (is the CLI the deployment's version?): ${issues}`,
+        { cause: parsed.error },
+      );
     }
     return { data: parsed.data, json };
   };

@@ -98,7 +98,12 @@ export type RejectedRecord = z.infer<typeof RejectedRecordSchema>;
 
 export const RejectedPageSchema = z.object({
   partitions: z.array(
-    z.object({ partition: z.number(), low: z.string(), high: z.string(), next_offset: z.string().nullable() }),
+    z.object({
+      partition: z.number(),
+      low: z.string(),
+      high: z.string(),
+      next_offset: z.string().nullable(),
+    }),
   ),
   records: z.array(RejectedRecordSchema),
 });

@@ -59,7 +59,9 @@ const InstantSchema = z.iso.datetime({ offset: true });
 export function instantOption(value: string | undefined, flag: string): string | undefined {
   if (value === undefined) return undefined;
   if (!InstantSchema.safeParse(value).success)
-    throw new UsageError(`${flag} must be an ISO 8601 instant with a zone, e.g. 2026-01-15T09:30:00Z; got "${value}"`);
+    throw new UsageError(
+      `${flag} must be an ISO 8601 instant with a zone, e.g. 2026-01-15T09:30:00Z; got "${value}"`,
+    );
   return value;
 }
 
@@ -72,7 +74,9 @@ export function integerOption(
   if (value === undefined) return undefined;
   const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(number) || number < bounds.min || number > bounds.max)
-    throw new UsageError(`${flag} must be a whole number from ${bounds.min} to ${bounds.max}; got "${value}"`);
+    throw new UsageError(
+      `${flag} must be a whole number from ${bounds.min} to ${bounds.max}; got "${value}"`,
+    );
   return number;
 }
 

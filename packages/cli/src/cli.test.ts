@@ -103,7 +103,24 @@ describe("dispatcher", () => {
 
   it("lists the real commands", async () => {
     const result = await runCli(["--help"], context);
-    for (const name of ["config validate", "config schema", "preview", "destinations check"])
+    for (const name of [
+      "config validate",
+      "config schema",
+      "preview",
+      "destinations check",
+      "queues",
+      "dlq list",
+      "dlq show",
+      "dlq replay",
+      "dlq discard",
+      "rejected list",
+      "rejected resend",
+      "destinations pause",
+      "destinations resume",
+      "destinations backfill",
+      "handoff get",
+      "erase",
+    ])
       expect(result.stdout).toContain(`  ${name} `);
   });
 });

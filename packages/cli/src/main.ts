@@ -8,6 +8,10 @@ const result = await runCli(process.argv.slice(2), {
   cwd: process.cwd(),
   now: Date.now,
   createAdapter: cliAdapterFactory(Date.now),
+  // Progress bars only on a terminal: piped or redirected stderr gets messages, not redraws.
+  ...(process.stderr.isTTY
+    ? { terminal: { write: (text: string) => process.stderr.write(text), columns: process.stderr.columns } }
+    : {}),
 });
 process.stdout.write(result.stdout);
 if (result.stderr !== undefined) process.stderr.write(result.stderr);

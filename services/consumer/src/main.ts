@@ -94,10 +94,7 @@ const health = createHealthServer({
     kafka: () => (consumer.isConnected() ? Promise.resolve() : Promise.reject(new Error("consumer not connected"))),
   },
 });
-const port = await health.listen(env.PORT);
-await consumer.start();
-log.info({ port, topic: config.source.topic, destinations: Object.keys(config.destinations) }, "consumer started");
-
+// Registered before anything answers, so a SIGTERM during the group join is handled too.
 onShutdown(
   async () => {
     health.markShuttingDown();
@@ -111,3 +108,8 @@ onShutdown(
   },
   { log },
 );
+
+const port = await health.listen(env.PORT);
+await consumer.start();
+log.info({ port, topic: config.source.topic, destinations: Object.keys(config.destinations) }, "consumer started");
+

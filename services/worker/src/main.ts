@@ -122,10 +122,7 @@ const health = createHealthServer({
     workers: () => (workers.workers().every((w) => w.isRunning()) ? Promise.resolve() : Promise.reject(new Error("a worker is not running"))),
   },
 });
-const port = await health.listen(env.PORT);
-await housekeeping();
-log.info({ port, destinations: workers.names() }, "worker started");
-
+// Registered before anything answers, so a SIGTERM during start-up is handled too.
 onShutdown(
   async () => {
     health.markShuttingDown();
@@ -142,3 +139,8 @@ onShutdown(
   },
   { log, timeoutMs: env.WORKER_DRAIN_TIMEOUT_MS + 4000 },
 );
+
+const port = await health.listen(env.PORT);
+await housekeeping();
+log.info({ port, destinations: workers.names() }, "worker started");
+

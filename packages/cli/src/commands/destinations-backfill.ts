@@ -34,7 +34,10 @@ Needs a key with the operate scope. Exit codes: 0 done, 2 a bad range, 4 not aut
 such destination.`,
 
   async run(args, context) {
-    const { values, positionals } = parseCommandArgs(args, OPTIONS, { max: 1, names: "one destination NAME" });
+    const { values, positionals } = parseCommandArgs(args, OPTIONS, {
+      max: 1,
+      names: "one destination NAME",
+    });
     const destination = required(positionals[0], "the destination NAME");
     const from = required(instantOption(values.since, "--since"), "--since ISO");
     const to = required(instantOption(values.until, "--until"), "--until ISO");

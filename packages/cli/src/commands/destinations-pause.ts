@@ -23,7 +23,10 @@ ${API_OPTIONS_HELP}
 Needs a key with the operate scope. Exit codes: 0 paused, 4 not authorised, 5 no such destination.`,
 
   async run(args, context) {
-    const { values, positionals } = parseCommandArgs(args, OPTIONS, { max: 1, names: "one destination NAME" });
+    const { values, positionals } = parseCommandArgs(args, OPTIONS, {
+      max: 1,
+      names: "one destination NAME",
+    });
     const destination = required(positionals[0], "the destination NAME");
     if (values.reason?.trim() === "") throw new UsageError("--reason must not be empty");
     const api = await apiClientFor(context, values);

@@ -21,10 +21,17 @@ ${API_OPTIONS_HELP}
 Needs a key with the operate scope. Exit codes: 0 resumed, 4 not authorised, 5 no such destination.`,
 
   async run(args, context) {
-    const { values, positionals } = parseCommandArgs(args, OPTIONS, { max: 1, names: "one destination NAME" });
+    const { values, positionals } = parseCommandArgs(args, OPTIONS, {
+      max: 1,
+      names: "one destination NAME",
+    });
     const destination = required(positionals[0], "the destination NAME");
     const api = await apiClientFor(context, values);
-    const answer = await api.post(`/admin/v1/destinations/${segment(destination)}/resume`, {}, ResumeAnswerSchema);
+    const answer = await api.post(
+      `/admin/v1/destinations/${segment(destination)}/resume`,
+      {},
+      ResumeAnswerSchema,
+    );
     if (values.json) return ok(json(answer.json));
     return ok(`${destination} is resumed; its waiting jobs are being delivered.\n`);
   },

@@ -29,7 +29,10 @@ Needs a key with the operate scope. Exit codes: 0 every id discarded, 1 some ids
 letters, 4 not authorised, 5 no such destination, or none of the ids is a dead letter.`,
 
   async run(args, context) {
-    const { values, positionals } = parseCommandArgs(args, OPTIONS, { max: 10_000, names: "at most 10000 IDs" });
+    const { values, positionals } = parseCommandArgs(args, OPTIONS, {
+      max: 10_000,
+      names: "at most 10000 IDs",
+    });
     const destination = required(values.destination, "--destination NAME");
     if (positionals.length === 0) throw new UsageError("name the dead letters to discard by ID");
     const ids = [...new Set(positionals)];

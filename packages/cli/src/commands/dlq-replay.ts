@@ -125,14 +125,23 @@ destination, or none of the IDs is a dead letter.`,
     if (until !== undefined) filter.set("until", until);
     const ways = [positionals.length > 0, filter.size > 0, values.all].filter(Boolean).length;
     if (ways !== 1)
-      throw new UsageError("select exactly one way: entry IDs, a filter (--reason, --since, --until) or --all");
+      throw new UsageError(
+        "select exactly one way: entry IDs, a filter (--reason, --since, --until) or --all",
+      );
 
     const api = await apiClientFor(context, values);
     const byIds = positionals.length > 0;
     const ids = byIds ? [...new Set(positionals)] : await selectedIds(api, destination, filter);
     if (ids.length === 0) {
-      if (values.json) return { exitCode: EXIT.ok, stdout: json({ destination, dry_run: dryRun, items: [], not_found: [] }) };
-      return { exitCode: EXIT.ok, stdout: `No dead letters on ${destination}${values.all ? "" : " match"}; nothing to replay.\n` };
+      if (values.json)
+        return {
+          exitCode: EXIT.ok,
+          stdout: json({ destination, dry_run: dryRun, items: [], not_found: [] }),
+        };
+      return {
+        exitCode: EXIT.ok,
+        stdout: `No dead letters on ${destination}${values.all ? "" : " match"}; nothing to replay.\n`,
+      };
     }
 
     const items: ReplayItem[] = [];

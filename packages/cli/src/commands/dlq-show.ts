@@ -33,14 +33,14 @@ Needs a key with the read scope. Exit codes: 0 shown, 5 no such destination or e
     if (values.json) return ok(json(answer.json));
     const entry = answer.data;
     const details = fields([
-        ["id", entry.id],
-        ["destination", entry.destination],
-        ["key", entry.key],
-        ["version", String(entry.version)],
-        ["reason", entry.reason],
-        ["error", oneLine(entry.error, 200)],
-        ["first attempt", cell(entry.first_attempt_at)],
-        ["dead-lettered", entry.dead_lettered_at],
+      ["id", entry.id],
+      ["destination", entry.destination],
+      ["key", entry.key],
+      ["version", String(entry.version)],
+      ["reason", entry.reason],
+      ["error", oneLine(entry.error, 200)],
+      ["first attempt", cell(entry.first_attempt_at)],
+      ["dead-lettered", entry.dead_lettered_at],
     ]);
     const attempts = table(
       ["ATTEMPT", "AT", "OUTCOME", "STATUS", "DURATION", "ERROR", "RESPONSE"],

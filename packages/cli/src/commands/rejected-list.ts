@@ -21,8 +21,7 @@ export function refOf(record: Pick<RejectedRecord, "partition" | "offset">): str
 export const rejectedList: Command = {
   name: ["rejected", "list"],
   summary: "list events the consumer rejected, with their reasons",
-  usage:
-    "rejected list [--limit N] [--from-offset OFFSET] [--partition P] [--reason REASON] [--json]",
+  usage: "rejected list [--limit N] [--from-offset OFFSET] [--partition P] [--reason REASON] [--json]",
   description: `Reads the rejected-events topic through the admin API (nobody's consumer offsets move): for each
 record its reference (PARTITION:OFFSET, what rejected resend takes), when it was rejected, why
 (invalid_json, unknown_state, ...), the message key, the error and the start of the original
@@ -57,16 +56,19 @@ reach Kafka.`,
     const { records, partitions } = answer.data;
     const next = partitions
       .filter((p) => p.next_offset !== null)
-      .map((p) => `partition ${p.partition}: --partition ${p.partition} --from-offset ${p.next_offset ?? ""}`);
+      .map(
+        (p) => `partition ${p.partition}: --partition ${p.partition} --from-offset ${p.next_offset ?? ""}`,
+      );
     const more = next.length > 0 ? `More records: ${next.join("; ")}\n` : "";
-    if (records.length === 0) return ok(`No rejected events${values.reason === undefined ? "" : " match"}.\n${more}`);
+    if (records.length === 0)
+      return ok(`No rejected events${values.reason === undefined ? "" : " match"}.\n${more}`);
     const rows = records.map((r) => [
       refOf(r),
       cell(r.rejected_at ?? r.timestamp),
       cell(r.reason),
       cell(r.key),
-      oneLine(r.error ?? "-", 60),
-      r.value_encoding === "base64" ? "(binary)" : oneLine(r.value_preview, 60),
+      oneLine(r.error ?? "-", 50),
+      r.value_encoding === "base64" ? "(binary)" : oneLine(r.value_preview, 40),
     ]);
     return ok(
       `${table(["REF", "REJECTED AT", "REASON", "KEY", "ERROR", "VALUE"], rows)}\n${plural(records.length, "rejected event")}.\n${more}`,

@@ -5,7 +5,11 @@ import { EXIT, UsageError, type Command } from "../command.js";
 import { cell, json, table } from "../output.js";
 import { refOf } from "./rejected-list.js";
 
-const OPTIONS = { ...COMMON_OPTIONS, ...API_OPTIONS, "dry-run": { type: "boolean", default: false } } as const;
+const OPTIONS = {
+  ...COMMON_OPTIONS,
+  ...API_OPTIONS,
+  "dry-run": { type: "boolean", default: false },
+} as const;
 
 /** The API takes at most this many records per call. */
 const MAX_REFS = 1000;
@@ -14,7 +18,9 @@ function parseRef(ref: string): { partition: number; offset: string } {
   const match = /^(\d+):(\d+)$/.exec(ref);
   const partition = Number(match?.[1]);
   if (match?.[2] === undefined || !Number.isSafeInteger(partition))
-    throw new UsageError(`a record reference is PARTITION:OFFSET as rejected list prints it, e.g. 0:12; got "${ref}"`);
+    throw new UsageError(
+      `a record reference is PARTITION:OFFSET as rejected list prints it, e.g. 0:12; got "${ref}"`,
+    );
   return { partition, offset: match[2] };
 }
 
@@ -37,11 +43,18 @@ Needs a key with the operate scope. Exit codes: 0 every record re-sent, 1 some w
 (past retention), 3 the API cannot reach Kafka, 4 not authorised.`,
 
   async run(args, context) {
-    const { values, positionals } = parseCommandArgs(args, OPTIONS, { max: MAX_REFS, names: `at most ${MAX_REFS} REFs` });
+    const { values, positionals } = parseCommandArgs(args, OPTIONS, {
+      max: MAX_REFS,
+      names: `at most ${MAX_REFS} REFs`,
+    });
     if (positionals.length === 0) throw new UsageError("name the records to re-send as PARTITION:OFFSET");
     const records = [...new Set(positionals)].map(parseRef);
     const api = await apiClientFor(context, values);
-    const answer = await api.post("/admin/v1/rejected/resend", { records, dry_run: values["dry-run"] }, ResendAnswerSchema);
+    const answer = await api.post(
+      "/admin/v1/rejected/resend",
+      { records, dry_run: values["dry-run"] },
+      ResendAnswerSchema,
+    );
     const exitCode = answer.data.items.some((item) => item.action === "not_found") ? EXIT.problems : EXIT.ok;
     if (values.json) return { exitCode, stdout: json(answer.json) };
     const rows = answer.data.items.map((item) => [
