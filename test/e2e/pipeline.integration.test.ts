@@ -140,6 +140,13 @@ describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => 
     expect(value(consumer, 'handoff_sync_events_consumed_total{result="applied"}')).toBeGreaterThanOrEqual(4);
     expect(consumer).toContain("handoff_sync_enqueue_latency_seconds_bucket");
     expect(value(worker, 'handoff_sync_end_to_end_latency_seconds_count{destination="crm"}')).toBe(received);
+    // Gauges the worker refreshes on its housekeeping interval (WORKER_SWEEP_INTERVAL_MS).
+    await waitFor(async () => value(await scrape("worker"), "handoff_sync_redis_memory_used_bytes") > 0, { message: "redis memory gauge" });
+    const later = await scrape("worker");
+    expect(value(later, "handoff_sync_handoffs_stored")).toBe(3);
+    expect(value(later, 'handoff_sync_queue_jobs{destination="crm",state="waiting"}')).toBe(0);
+    expect(later).toContain('handoff_sync_destination_parked{destination="crm"');
+    expect(value(later, "handoff_sync_redis_maxmemory_policy_info")).toBe(1);
   });
 
   it("writes no version twice when the group's offsets are rewound, with and without the old jobs", async () => {

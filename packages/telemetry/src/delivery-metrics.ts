@@ -11,6 +11,10 @@ export interface DeliveryMetrics {
   readonly deadLetters: Gauge<"destination">;
   readonly deadLettersPruned: Counter<"destination">;
   readonly stalledSwept: Counter<"destination">;
+  readonly redisUsedMemory: Gauge;
+  readonly redisMaxMemory: Gauge;
+  readonly redisPolicy: Gauge<"policy">;
+  readonly handoffsStored: Gauge;
 }
 
 export function createDeliveryMetrics(registry: Registry): DeliveryMetrics {
@@ -42,5 +46,9 @@ export function createDeliveryMetrics(registry: Registry): DeliveryMetrics {
     deadLetters: new Gauge({ name: "handoff_sync_dead_letters", help: "Entries in the dead-letter queue", labelNames: ["destination"], registers }),
     deadLettersPruned: new Counter({ name: "handoff_sync_dead_letters_pruned_total", help: "Dead letters removed by the configured retention", labelNames: ["destination"], registers }),
     stalledSwept: new Counter({ name: "handoff_sync_stalled_jobs_swept_total", help: "Jobs BullMQ failed for stalling, moved to the dead-letter queue", labelNames: ["destination"], registers }),
+    redisUsedMemory: new Gauge({ name: "handoff_sync_redis_memory_used_bytes", help: "Redis used_memory, as INFO memory reports it", registers }),
+    redisMaxMemory: new Gauge({ name: "handoff_sync_redis_memory_max_bytes", help: "Redis maxmemory (0 when unlimited)", registers }),
+    redisPolicy: new Gauge({ name: "handoff_sync_redis_maxmemory_policy_info", help: "1, labelled with Redis maxmemory-policy (anything but noeviction can drop queued jobs)", labelNames: ["policy"], registers }),
+    handoffsStored: new Gauge({ name: "handoff_sync_handoffs_stored", help: "Handoffs in the store's index (bounded by HANDOFF_RETENTION_MS)", registers }),
   };
 }

@@ -122,6 +122,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     LOG_LEVEL: "info",
     KAFKA_SESSION_TIMEOUT_MS: "8000",
     KAFKA_HEARTBEAT_INTERVAL_MS: "1000",
+    WORKER_SWEEP_INTERVAL_MS: "1000",
     HANDOFF_API_KEYS: Object.entries(PIPELINE_API_KEYS)
       .map(([scope, key]) => `pipeline-${scope}:${scope}:${key}`)
       .join(","),

@@ -96,6 +96,13 @@ const reloader = watchWorkerConfig(env.HANDOFF_SYNC_CONFIG, {
 
 /** Sweeps stalled jobs, applies dead-letter retention, and refreshes the queue gauges. */
 async function housekeeping(): Promise<void> {
+  // Under noeviction, Redis memory is what stops the pipeline when it runs out: report it.
+  const [memory, stored] = await Promise.all([connection.info("memory"), connection.zcard(store.keys.handoffIndex())]);
+  metrics.redisUsedMemory.set(Number(/^used_memory:(\d+)/m.exec(memory)?.[1] ?? 0));
+  metrics.redisMaxMemory.set(Number(/^maxmemory:(\d+)/m.exec(memory)?.[1] ?? 0));
+  metrics.redisPolicy.reset();
+  metrics.redisPolicy.set({ policy: /^maxmemory_policy:(\S+)/m.exec(memory)?.[1] ?? "unknown" }, 1);
+  metrics.handoffsStored.set(stored);
   for (const queue of workers.names().map((name) => queues.get(name))) {
     const swept = await sweepStalledJobs(queue, store, log);
     if (swept > 0) metrics.stalledSwept.inc({ destination: queue.destination }, swept);
