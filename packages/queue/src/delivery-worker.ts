@@ -183,14 +183,14 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     // The trace id on every line of the attempt lets operators go from a log line to its trace.
     const traceId = span.isRecording() ? span.spanContext().traceId : undefined;
     const jobLog = log.child({ handoffKey: data.key, jobId: job.id, destination, attempt: job.attemptsMade + 1, ...(traceId !== undefined ? { traceId } : {}) });
-    const snapshot = await store.get(data.key);
+    // Both reads go out together: one round trip instead of two on the hot path.
+    const [snapshot, delivered] = await Promise.all([store.get(data.key), store.getDelivery(data.key, destination)]);
     if (!snapshot) {
       jobLog.warn("handoff no longer in the store; nothing to deliver");
       report("skipped", { durationMs: 0 });
       return { outcome: "missing" };
     }
     span.setAttribute("handoff_sync.version", snapshot.version);
-    const delivered = await store.getDelivery(data.key, destination);
     if (delivered && delivered.version >= snapshot.version) {
       jobLog.debug({ version: snapshot.version, deliveredVersion: delivered.version }, "already delivered");
       report("skipped", { durationMs: 0, snapshot });
@@ -218,12 +218,16 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         ...(delivered ? { previous: { version: delivered.version, ...(delivered.record_id !== undefined ? { recordId: delivered.record_id } : {}) } } : {}),
       });
       const recordId = result.recordId ?? delivered?.record_id;
-      await store.recordDelivery(data.key, destination, {
-        version: snapshot.version,
-        delivered_at: now().toISOString(),
-        ...(recordId !== undefined ? { record_id: recordId } : {}),
-      });
-      await Promise.all([store.clearAttempts(data.key, destination), state.recordSuccess()]);
+      // The ledger write and the clean-up are independent; they share one round trip.
+      await Promise.all([
+        store.recordDelivery(data.key, destination, {
+          version: snapshot.version,
+          delivered_at: now().toISOString(),
+          ...(recordId !== undefined ? { record_id: recordId } : {}),
+        }),
+        store.clearAttempts(data.key, destination),
+        state.recordSuccess(),
+      ]);
       const durationMs = Date.now() - started;
       if (result.status !== undefined) span.setAttribute("http.response.status_code", result.status);
       jobLog.info({ version: snapshot.version, outcome: "delivered", status: result.status, durationMs }, "delivery attempt");
