@@ -217,3 +217,29 @@ export function tlsSettings(tls: {
     rejectUnauthorized: tls.reject_unauthorized,
   };
 }
+
+/** What every destination's config has for its connection (the shared `destinationBase` fields). */
+export interface ConnectionConfig {
+  readonly timeout_ms: number;
+  readonly concurrency: number;
+  readonly allow_private_network: boolean;
+  readonly connection?: { readonly tls?: Parameters<typeof tlsSettings>[0] | undefined } | undefined;
+}
+
+/** The HTTP settings of one destination from its config and the service's runtime options. */
+export function destinationHttpSettings(
+  destination: string,
+  config: ConnectionConfig,
+  options: { readonly proxy?: ProxySettings | undefined; readonly lookup?: LookupFunction | undefined; readonly extraConnections?: number },
+): DestinationHttpSettings {
+  const tls = config.connection?.tls;
+  return {
+    destination,
+    timeoutMs: config.timeout_ms,
+    connections: config.concurrency + (options.extraConnections ?? 0),
+    allowPrivateNetwork: config.allow_private_network,
+    ...(tls === undefined ? {} : { tls: tlsSettings(tls) }),
+    ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
+    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+  };
+}

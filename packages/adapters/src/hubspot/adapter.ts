@@ -3,7 +3,7 @@ import type { HubSpotDestination, Resolved } from "@handoff-sync/config";
 import { DestinationError, PermanentDeliveryError, RetryableDeliveryError } from "@handoff-sync/schema";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
 import { maskHeaders } from "../http/mask-headers.js";
-import { createDestinationHttp, USER_AGENT, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
+import { createDestinationHttp, destinationHttpSettings, USER_AGENT, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
 import { createHubSpotAuth } from "./auth.js";
 import { classifyHubSpotResponse, type HubSpotOperation, type HubSpotOutcome } from "./classify.js";
 import { associationBody, contactToAssociate, hubSpotProperties, hubSpotUpsertBody } from "./mapping.js";
@@ -20,18 +20,6 @@ export interface HubSpotAdapterOptions {
   readonly proxy?: ProxySettings;
 }
 
-function tlsSettings(config: HubSpotConfig) {
-  const tls = config.connection?.tls;
-  if (tls === undefined) return {};
-  return {
-    tls: {
-      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-      ...(tls.cert === undefined ? {} : { cert: tls.cert }),
-      ...(tls.key === undefined ? {} : { key: tls.key }),
-      rejectUnauthorized: tls.reject_unauthorized,
-    },
-  };
-}
 
 /**
  * HubSpot CRM v3: one batch upsert (a single input) by the unique `id_property`, so retries and
@@ -45,15 +33,8 @@ export function createHubSpotAdapter(
   options: HubSpotAdapterOptions = {},
 ): Adapter {
   const now = options.nowMs ?? Date.now;
-  const http = createDestinationHttp({
-    destination: name,
-    timeoutMs: config.timeout_ms,
-    connections: config.concurrency,
-    allowPrivateNetwork: config.allow_private_network,
-    ...tlsSettings(config),
-    ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
-    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
-  });
+  const http = createDestinationHttp(destinationHttpSettings(name, config, options));
+
   const baseUrl = config.base_url.replace(/\/+$/, "");
   const auth = createHubSpotAuth(config.auth, http, `${baseUrl}/`, now);
   const objectPath = encodeURIComponent(config.object);

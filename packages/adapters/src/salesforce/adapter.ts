@@ -10,12 +10,7 @@ import {
 } from "@handoff-sync/schema";
 import { z } from "zod";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
-import {
-  createDestinationHttp,
-  USER_AGENT,
-  type HttpResponse,
-  type ProxySettings,
-} from "../http/destination-http.js";
+import { destinationHttpSettings, createDestinationHttp, USER_AGENT, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
 import { maskHeaders, MASK } from "../http/mask-headers.js";
 import { responseExcerpt } from "../http/response-excerpt.js";
 import { createSalesforceTokenCache } from "./auth.js";
@@ -74,26 +69,9 @@ export function createSalesforceAdapter(
 ): Adapter {
   const now = options.nowMs ?? Date.now;
   const instanceUrl = config.instance_url.replace(/\/+$/, "");
-  const tls = config.connection?.tls;
-  const http = createDestinationHttp({
-    destination: name,
-    timeoutMs: config.timeout_ms,
-    // One spare connection for token requests, which must not queue behind writes awaiting a token.
-    connections: config.concurrency + 1,
-    allowPrivateNetwork: config.allow_private_network,
-    ...(tls === undefined
-      ? {}
-      : {
-          tls: {
-            ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-            ...(tls.cert === undefined ? {} : { cert: tls.cert }),
-            ...(tls.key === undefined ? {} : { key: tls.key }),
-            rejectUnauthorized: tls.reject_unauthorized,
-          },
-        }),
-    ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
-    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
-  });
+  // One spare connection for token requests, which must not queue behind writes awaiting a token.
+  const http = createDestinationHttp(destinationHttpSettings(name, config, { ...options, extraConnections: 1 }));
+
   const tokenUrl = `${instanceUrl}/services/oauth2/token`;
   const tokens = createSalesforceTokenCache({ http, tokenUrl, auth: config.auth, nowMs: now });
   const jsonHeaders = (token: string) => ({

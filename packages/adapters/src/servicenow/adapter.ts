@@ -3,14 +3,14 @@ import type { Resolved, ServiceNowDestination } from "@handoff-sync/config";
 import { DestinationError, PermanentDeliveryError, RetryableDeliveryError } from "@handoff-sync/schema";
 import { z } from "zod";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
-import { USER_AGENT } from "../http/destination-http.js";
-import { maskHeaders } from "../http/mask-headers.js";
 import {
   createDestinationHttp,
-  type DestinationHttpSettings,
+  destinationHttpSettings,
+  USER_AGENT,
   type HttpResponse,
   type ProxySettings,
 } from "../http/destination-http.js";
+import { maskHeaders } from "../http/mask-headers.js";
 import { applyMapping } from "../mapping/evaluate.js";
 import { mappingView } from "../mapping/view.js";
 import { createServiceNowAuthorizer } from "./auth.js";
@@ -49,27 +49,6 @@ interface Answer {
   readonly response: HttpResponse;
 }
 
-function httpSettings(name: string, config: ServiceNowConfig, options: ServiceNowAdapterOptions): DestinationHttpSettings {
-  const tls = config.connection?.tls;
-  return {
-    destination: name,
-    timeoutMs: config.timeout_ms,
-    connections: config.concurrency,
-    allowPrivateNetwork: config.allow_private_network,
-    ...(tls === undefined
-      ? {}
-      : {
-          tls: {
-            ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-            ...(tls.cert === undefined ? {} : { cert: tls.cert }),
-            ...(tls.key === undefined ? {} : { key: tls.key }),
-            rejectUnauthorized: tls.reject_unauthorized,
-          },
-        }),
-    ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
-    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
-  };
-}
 
 /**
  * ServiceNow Table API. It has no upsert and no idempotency header, so every delivery without a
@@ -85,7 +64,7 @@ export function createServiceNowAdapter(
   const now = options.nowMs ?? Date.now;
   const lock = options.lock ?? processLock;
   const instanceUrl = new URL(config.instance_url).origin;
-  const http = createDestinationHttp(httpSettings(name, config, options));
+  const http = createDestinationHttp(destinationHttpSettings(name, config, options));
   const auth = createServiceNowAuthorizer(config.auth, { http, instanceUrl, table: config.table, nowMs: now });
   const mapping = config.mapping ?? SERVICENOW_DEFAULT_MAPPING;
   const versionField = config.version_field;

@@ -4,14 +4,7 @@ import { DestinationError, RetryableDeliveryError } from "@handoff-sync/schema";
 import type { z } from "zod";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
 import { maskHeaders } from "../http/mask-headers.js";
-import {
-  createDestinationHttp,
-  USER_AGENT,
-  type DestinationHttpSettings,
-  type HttpRequest,
-  type HttpResponse,
-  type ProxySettings,
-} from "../http/destination-http.js";
+import { destinationHttpSettings, createDestinationHttp, USER_AGENT, type HttpRequest, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
 import { applyMapping } from "../mapping/evaluate.js";
 import { mappingView } from "../mapping/view.js";
 import { createZendeskAuthorizer } from "./auth.js";
@@ -51,31 +44,6 @@ export function zendeskBaseUrl(config: Pick<ZendeskConfig, "subdomain" | "url">)
   return base;
 }
 
-function httpSettings(
-  name: string,
-  config: ZendeskConfig,
-  options: ZendeskAdapterOptions,
-): DestinationHttpSettings {
-  const tls = config.connection?.tls;
-  return {
-    destination: name,
-    timeoutMs: config.timeout_ms,
-    connections: config.concurrency,
-    allowPrivateNetwork: config.allow_private_network,
-    ...(tls === undefined
-      ? {}
-      : {
-          tls: {
-            ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-            ...(tls.cert === undefined ? {} : { cert: tls.cert }),
-            ...(tls.key === undefined ? {} : { key: tls.key }),
-            rejectUnauthorized: tls.reject_unauthorized,
-          },
-        }),
-    ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
-    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
-  };
-}
 
 function unexpected(operation: ZendeskOperation, response: HttpResponse): RetryableDeliveryError {
   // A 2xx that is not a ticket may be a proxy or maintenance page; the next attempt looks again.
@@ -107,7 +75,7 @@ export function createZendeskAdapter(
 ): Adapter {
   const now = options.nowMs ?? Date.now;
   const baseUrl = zendeskBaseUrl(config);
-  const http = createDestinationHttp(httpSettings(name, config, options));
+  const http = createDestinationHttp(destinationHttpSettings(name, config, options));
   const authorizer = createZendeskAuthorizer(config.auth, baseUrl, http, now);
   const mapping = config.mapping ?? ZENDESK_DEFAULT_MAPPING;
   const unknownTargets = unknownZendeskTargets(mapping);
