@@ -6,7 +6,7 @@ import { createDeliveryQueues, listDeadLetters, replayDeadLetters } from "@hando
 import { createHandoffStore } from "@handoff-sync/store";
 import { freePort, startService, uniqueName, waitFor, type RunningService, type ServiceName } from "@handoff-sync/testing";
 import { Redis } from "ioredis";
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, logLevel, type Admin } from "kafkajs";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { CHAOS_SECRETS, misbehave, rateLimitBurst, startChaosCrms, type ChaosCrms } from "./crms.js";
 import { expectedFinal, reconcile, verdictLine } from "./oracle.js";
@@ -118,24 +118,30 @@ async function killAndRestart(stack: Stack, name: "consumer" | "worker"): Promis
   await restarting;
 }
 
-async function produce(stack: Stack, plan: Plan, onProgress: (sent: number) => Promise<void>): Promise<void> {
+async function produce(stack: Stack, plan: Plan, onProgress: (sent: number) => Promise<void>, burst: { size: number } = { size: 40 }): Promise<void> {
   const producer = stack.kafka.producer();
   await producer.connect();
   const records = plan.events.map((e) => ({ key: e.kafkaKey, value: e.payload }));
   const invalidEvery = Math.floor(records.length / plan.invalid.length);
   let sent = 0;
-  for (let i = 0; i < records.length; i += 40) {
-    const batch = records.slice(i, i + 40);
-    const invalid = plan.invalid[Math.floor(i / invalidEvery)];
-    if (i % invalidEvery < 40 && invalid !== undefined) batch.push({ key: "invalid", value: invalid });
+  let invalidSent = 0;
+  for (let i = 0; i < records.length; ) {
+    const step = burst.size;
+    const batch = records.slice(i, i + step);
+    // Invalid records are spread through the stream, one per `invalidEvery` valid ones.
+    while (invalidSent < plan.invalid.length && invalidSent * invalidEvery < i + step) {
+      batch.push({ key: "invalid", value: plan.invalid[invalidSent] ?? "" });
+      invalidSent++;
+    }
     await producer.send({ topic: stack.topic, messages: batch });
     sent += batch.length;
+    i += step;
     await onProgress(sent);
     await sleep(200);
   }
-  // Any invalid record not yet sent goes last.
-  const sentInvalid = Math.min(plan.invalid.length, Math.ceil(records.length / 40));
-  if (sentInvalid < plan.invalid.length) await producer.send({ topic: stack.topic, messages: plan.invalid.slice(sentInvalid).map((value) => ({ key: "invalid", value })) });
+  if (invalidSent < plan.invalid.length) {
+    await producer.send({ topic: stack.topic, messages: plan.invalid.slice(invalidSent).map((value) => ({ key: "invalid", value })) });
+  }
   await producer.disconnect();
 }
 
@@ -147,17 +153,21 @@ async function countRejected(stack: Stack): Promise<number> {
   return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
 }
 
-async function consumedVersusCommitted(stack: Stack): Promise<{ consumed: number; committed: number }> {
+/**
+ * Records the consumer has applied and enqueued (its own counter, since it started with the group)
+ * against the group's committed offsets: when the first is ahead, applied events have uncommitted
+ * offsets.
+ */
+async function consumedVersusCommitted(stack: Stack, admin: Admin): Promise<{ consumed: number; committed: number }> {
   const port = stack.services.get("consumer")?.port;
-  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const [metrics, [group]] = await Promise.all([
+    fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()),
+    admin.fetchOffsets({ groupId: stack.groupId, topics: [stack.topic] }),
+  ]);
   const consumed = metrics
     .split("\n")
     .filter((l) => l.startsWith("handoff_sync_events_consumed_total{"))
     .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
-  const admin = stack.kafka.admin();
-  await admin.connect();
-  const [group] = await admin.fetchOffsets({ groupId: stack.groupId, topics: [stack.topic] });
-  await admin.disconnect();
   const committed = (group?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
   return { consumed, committed };
 }
@@ -216,6 +226,7 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     const pending: Promise<void>[] = [];
     let next = 0;
     const checkpoints = [0.25, 0.45, 0.65];
+    const burst = { size: 40 };
     await produce(stack, plan, async (sent) => {
       if (sent % 400 < 40) for (const server of crms.all()) rateLimitBurst(server, 8);
       const checkpoint = checkpoints[next];
@@ -225,13 +236,22 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
         // The consumer dies while events it applied still have uncommitted offsets; production goes on meanwhile.
         pending.push(
           (async () => {
+            let last = { consumed: 0, committed: 0 };
+            const admin = stack.kafka.admin();
+            await admin.connect();
+            // Bigger batches from here on: each takes longer to apply before its offsets are committed.
+            burst.size = 400;
             const seen = await waitFor(
               async () => {
-                const { consumed, committed } = await consumedVersusCommitted(stack);
-                return consumed > committed ? { consumed, committed } : undefined;
+                last = await consumedVersusCommitted(stack, admin);
+                return last.consumed > last.committed ? last : undefined;
               },
-              { timeoutMs: 30_000, intervalMs: 10, message: "applied events with uncommitted offsets (a kill that finds nothing in flight fails the run)" },
-            );
+              { timeoutMs: 30_000, intervalMs: 1, message: "applied events with uncommitted offsets (a kill that finds nothing in flight fails the run)" },
+            )
+              .catch((error: unknown) => {
+                throw new Error(`${String(error)}; last seen consumed ${last.consumed}, committed ${last.committed}`, { cause: error });
+              })
+              .finally(() => admin.disconnect());
             expect(seen.consumed).toBeGreaterThan(seen.committed);
             await killAndRestart(stack, "consumer");
             kills.consumer++;
@@ -255,7 +275,7 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
         })(),
       );
       await Promise.race([Promise.all(pending), sleep(100)]);
-    });
+    }, burst);
     await Promise.all(pending);
     expect(kills).toEqual({ worker: 2, consumer: 1 });
 

@@ -6,6 +6,7 @@ export interface IngestMetrics {
   readonly rejected: Counter<"reason">;
   readonly enqueueLatency: Histogram;
   readonly lag: Gauge<"topic" | "partition">;
+  readonly position: Gauge<"topic" | "partition">;
 }
 
 export function createIngestMetrics(registry: Registry): IngestMetrics {
@@ -32,6 +33,12 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     lag: new Gauge({
       name: "handoff_sync_consumer_lag",
       help: "Records between the consumer's position and the partition's high watermark",
+      labelNames: ["topic", "partition"],
+      registers,
+    }),
+    position: new Gauge({
+      name: "handoff_sync_consumer_position",
+      help: "The offset after the last record handled (enqueued or rejected); commits catch up to it",
       labelNames: ["topic", "partition"],
       registers,
     }),

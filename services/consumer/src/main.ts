@@ -84,7 +84,10 @@ const consumer = createBatchConsumer({
     metrics.consumed.inc({ result: result.result });
     if (result.result === "rejected") metrics.rejected.inc({ reason: result.reason });
   },
-  onLag: (topic, partition, lag) => metrics.lag.set({ topic, partition: String(partition) }, lag),
+  onProgress: (topic, partition, { lag, position }) => {
+    metrics.lag.set({ topic, partition: String(partition) }, lag);
+    metrics.position.set({ topic, partition: String(partition) }, position);
+  },
 });
 
 const health = createHealthServer({
