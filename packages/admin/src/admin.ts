@@ -1,6 +1,7 @@
 import { routeEvent, type RoutingConfig } from "@handoff-sync/config";
 import { consumerGroupLag, type Kafka, type PartitionLag } from "@handoff-sync/kafka";
 import {
+  DEFAULT_LIMITER,
   getDeadLetter,
   inspectQueue,
   listDeadLetters,
@@ -32,6 +33,8 @@ export interface AdminSettings {
   readonly source: { readonly topic: string; readonly rejectedTopic: string; readonly groupId: string };
   /** The destinations file's routing: a backfill only sends what the routes would have sent. */
   readonly routing?: RoutingConfig;
+  /** Each destination's configured rate limit (`rate_limit.max`), to tell a limit reached from the limiter's normal window. */
+  readonly rateLimitMax?: (destination: string) => number | undefined;
   readonly now?: () => Date;
 }
 
@@ -130,7 +133,7 @@ export function createAdmin(settings: AdminSettings): Admin {
     async overview() {
       return Promise.all(
         queues.all().map(async (queue) => {
-          const [snapshot, ttl, park] = await Promise.all([inspectQueue(queue, now().getTime()), queue.deliver.getRateLimitTtl(), queue.state.getPark()]);
+          const [snapshot, ttl, park] = await Promise.all([inspectQueue(queue, now().getTime()), queue.deliver.getRateLimitTtl(settings.rateLimitMax?.(queue.destination) ?? DEFAULT_LIMITER.max), queue.state.getPark()]);
           return {
             destination: queue.destination,
             ...snapshot.counts,

@@ -72,6 +72,13 @@ export interface DeliveryWorkerSettings {
 }
 
 const EXCERPT_LIMIT = 512;
+
+/**
+ * The limiter a destination without a configured rate limit gets. It never binds by itself; it
+ * exists because BullMQ only honours a 429's queue-wide wait when a limiter is set. A queue counts as
+ * rate-limited only when its limiter counter reaches `max`, which is what a 429 sets.
+ */
+export const DEFAULT_LIMITER = { max: 100_000, duration: 1000 } as const;
 const PARKED_RECHECK_MS = 1000;
 
 function describe(error: unknown): { message: string; status?: number; excerpt?: string } {
@@ -322,7 +329,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     lockDuration: settings.lockDurationMs ?? 10_000,
     maxStalledCount: settings.maxStalledCount ?? 2,
     // A limiter must be set for a 429 to rate-limit the queue; without a configured one it never binds.
-    limiter: settings.rateLimit ? { max: settings.rateLimit.max, duration: settings.rateLimit.durationMs } : { max: 100_000, duration: 1000 },
+    limiter: settings.rateLimit ? { max: settings.rateLimit.max, duration: settings.rateLimit.durationMs } : { ...DEFAULT_LIMITER },
     settings: {
       backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
         computeBackoffMs(attemptsMade, policy, random, error instanceof DeliveryError ? error.retryAfterMs : undefined),

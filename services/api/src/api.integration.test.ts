@@ -191,7 +191,11 @@ describe("api (in process, real Redis, real HTTP)", () => {
 
       expect((await call("/admin/v1/destinations/slow/pause", { method: "POST", body: JSON.stringify({ reason: "CRM maintenance" }), key: KEYS.operate })).status).toBe(200);
       expect((await statusOf())["slow"]).toMatchObject({ status: "parked", parked: { reason: "CRM maintenance", by: "operator" } });
+      // A 429's wait marks a destination rate-limited; the limiter's ordinary window does not.
+      await h.queues.get("late").deliver.rateLimit(30_000);
       const overview = (await json(await call("/admin/v1/destinations", { key: KEYS.read })))["destinations"] as Record<string, unknown>[];
+      expect(overview.find((d) => d["destination"] === "crm")).toMatchObject({ rate_limited: false });
+      expect(overview.find((d) => d["destination"] === "late")).toMatchObject({ rate_limited: true });
       expect(overview.map((d) => d["destination"]).sort()).toEqual(["bad", "crm", "late", "slow"]);
       expect(overview.find((d) => d["destination"] === "slow")).toMatchObject({ paused: true, parked: { reason: "CRM maintenance" }, rate_limited: false });
       expect(overview.find((d) => d["destination"] === "bad")?.["dead_lettered"]).toBeGreaterThanOrEqual(1);

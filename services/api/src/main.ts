@@ -44,6 +44,7 @@ const admin = createAdmin({
   ...(kafka ? { kafka } : {}),
   source: { topic: config.source.topic, rejectedTopic: config.source.rejected_topic, groupId: env.KAFKA_GROUP_ID },
   routing: config,
+  rateLimitMax: (destination) => config.destinations[destination]?.rate_limit?.max,
 });
 
 const app = buildApi({
