@@ -8,3 +8,4 @@ export * from "./fakes/index.js";
 export * from "./test-pki.js";
 export * from "./secure-kafka.js";
 export * from "./secure-redis.js";
+export * from "./snapshot-fixture.js";

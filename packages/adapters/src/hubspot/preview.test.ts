@@ -1,33 +1,11 @@
-import { AuthError, HandoffSnapshotSchema } from "@handoff-sync/schema";
-import { startFakeHubSpot } from "@handoff-sync/testing";
+import { AuthError } from "@handoff-sync/schema";
+import { snapshotFixture, startFakeHubSpot } from "@handoff-sync/testing";
 import { describe, expect, it } from "vitest";
 import { createHubSpotAdapter, type HubSpotConfig } from "./adapter.js";
 
 const at = "2026-03-01T10:00:00.000Z";
 const data = { customer_id: "C-42", hubspot_contact_id: 501 };
-const snapshot = HandoffSnapshotSchema.parse({
-  schema_version: 1,
-  key: "conv-1",
-  id: "conv-1",
-  state: "handoff_initiated",
-  stage: "initiated",
-  version: 1,
-  occurred_at: at,
-  data,
-  history: [
-    {
-      event_id: "e1",
-      id: "conv-1",
-      state: "handoff_initiated",
-      stage: "initiated",
-      occurred_at: at,
-      received_at: at,
-      data,
-    },
-  ],
-  created_at: at,
-  updated_at: at,
-});
+const snapshot = snapshotFixture({ at, data });
 
 function config(url: string, overrides: Partial<HubSpotConfig> = {}): HubSpotConfig {
   return {

@@ -1,33 +1,11 @@
-import { AuthError, HandoffSnapshotSchema } from "@handoff-sync/schema";
-import { startFakeServiceNow } from "@handoff-sync/testing";
+import { AuthError } from "@handoff-sync/schema";
+import { snapshotFixture, startFakeServiceNow } from "@handoff-sync/testing";
 import { describe, expect, it } from "vitest";
 import { createServiceNowAdapter, type ServiceNowConfig } from "./adapter.js";
 import { KeyedLock } from "./key-lock.js";
 
 const at = "2025-03-01T10:00:00.000Z";
-const snapshot = HandoffSnapshotSchema.parse({
-  schema_version: 1,
-  key: "conv-1",
-  id: "conv-1",
-  state: "handoff_initiated",
-  stage: "initiated",
-  version: 1,
-  occurred_at: at,
-  data: { customer_id: "C-42" },
-  history: [
-    {
-      event_id: "e1",
-      id: "conv-1",
-      state: "handoff_initiated",
-      stage: "initiated",
-      occurred_at: at,
-      received_at: at,
-      data: { customer_id: "C-42" },
-    },
-  ],
-  created_at: at,
-  updated_at: at,
-});
+const snapshot = snapshotFixture({ at });
 
 function config(url: string, overrides: Partial<ServiceNowConfig> = {}): ServiceNowConfig {
   return {

@@ -1,36 +1,15 @@
 import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DestinationError, HandoffSnapshotSchema, RetryableDeliveryError } from "@handoff-sync/schema";
+import { DestinationError, RetryableDeliveryError } from "@handoff-sync/schema";
+import { snapshotFixture } from "@handoff-sync/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWebhookAdapter, type WebhookConfig } from "./adapter.js";
 import { webhookMessageId } from "./message-id.js";
 import { verifyWebhook } from "./sign.js";
 
 const at = "2025-03-01T10:00:00.000Z";
-const snapshot = HandoffSnapshotSchema.parse({
-  schema_version: 1,
-  key: "conv-1",
-  id: "conv-1",
-  state: "handoff_initiated",
-  stage: "initiated",
-  version: 1,
-  occurred_at: at,
-  data: { customer_id: "C-42" },
-  history: [
-    {
-      event_id: "e1",
-      id: "conv-1",
-      state: "handoff_initiated",
-      stage: "initiated",
-      occurred_at: at,
-      received_at: at,
-      data: { customer_id: "C-42" },
-    },
-  ],
-  created_at: at,
-  updated_at: at,
-});
+const snapshot = snapshotFixture({ at });
 
 const methods: string[] = [];
 const received: { headers: IncomingHttpHeaders; body: string }[] = [];
