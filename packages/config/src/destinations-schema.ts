@@ -1,4 +1,4 @@
-import { LIFECYCLE_STATES, LifecycleStageSchema, StateNameSchema } from "@handoff-sync/schema";
+import { EventLimitsSchema, LIFECYCLE_STATES, LifecycleStageSchema, StateNameSchema } from "@handoff-sync/schema";
 import { z } from "zod";
 import { WebhookDestinationSchema } from "./destinations/webhook.js";
 import { HubSpotDestinationSchema } from "./destinations/hubspot.js";
@@ -56,6 +56,7 @@ export const SourceSchema = z
     topic: z.string().min(1).default("handoff.events"),
     rejected_topic: z.string().min(1).default("handoff.events.dlq"),
     max_message_bytes: int(1_024, 100 * 1_048_576).default(1_048_576),
+    limits: EventLimitsSchema.prefault({}).describe("Bounds on each record's shape and clock; a record beyond one is rejected with the limit's reason."),
     ...sourceInputFields,
   })
   .superRefine(checkSourceInputs);

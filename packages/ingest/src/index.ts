@@ -1,3 +1,4 @@
 export * from "./decode.js";
 export * from "./ingest.js";
 export * from "./normalise.js";
+export * from "./failure.js";

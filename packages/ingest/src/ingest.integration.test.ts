@@ -1,7 +1,7 @@
-import { createStateCatalogue, type DeliveryJob } from "@handoff-sync/schema";
+import { createStateCatalogue, DEFAULT_EVENT_LIMITS, type DeliveryJob } from "@handoff-sync/schema";
 import { createHandoffStore } from "@handoff-sync/store";
 import { createLogger } from "@handoff-sync/telemetry";
-import { uniqueName } from "@handoff-sync/testing";
+import { startRedisServer, uniqueName } from "@handoff-sync/testing";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createIngest, type IngestRecord } from "./ingest.js";
@@ -28,7 +28,7 @@ describe("ingest against real Redis", () => {
       enqueue: (destination, job) => {
         if (failNext) {
           failNext = false;
-          return Promise.reject(new Error("redis went away between apply and enqueue"));
+          return Promise.reject(Object.assign(new Error("redis went away between apply and enqueue"), { code: "ECONNRESET" }));
         }
         enqueued.push({ destination, job });
         return Promise.resolve();
@@ -73,5 +73,89 @@ describe("ingest against real Redis", () => {
     expect(rejected[1]?.error).toContain("handoff_exploded");
     expect(rejected[3]?.error).toContain("occurred_at");
     expect(await store.findKey({ kind: "id", value: "conv-1" })).toBeUndefined();
+  });
+
+  const base = { event_id: "e1", id: "conv-1", state: "handoff_initiated", occurred_at: "2026-11-25T10:00:00Z" };
+
+  it("rejects a record whose merged snapshot would pass max_snapshot_bytes, keeping the handoff as it was", async () => {
+    const store = createHandoffStore({ redis, prefix: uniqueName("t"), retentionMs: 60_000 });
+    const rejected: { reason: string; error: string }[] = [];
+    const enqueued: DeliveryJob[] = [];
+    const ingest = createIngest({
+      store,
+      catalogue: createStateCatalogue({}),
+      maxBytes: 1_048_576,
+      limits: { ...DEFAULT_EVENT_LIMITS, max_snapshot_bytes: 11_000 },
+      route: () => ["crm"],
+      enqueue: (_destination, job) => Promise.resolve(void enqueued.push(job)),
+      reject: (_record, reason, error) => Promise.resolve(void rejected.push({ reason, error })),
+      log,
+    });
+    expect(await ingest(record({ ...base, data: { note: "a".repeat(3_000) } }))).toMatchObject({ result: "applied", version: 1 });
+    // Each event adds to the history, so the third would grow the snapshot past 11,000 bytes.
+    expect(await ingest(record({ ...base, event_id: "e2", state: "handoff_completed", occurred_at: "2026-11-25T10:01:00Z", data: { note: "b".repeat(3_000) } }))).toMatchObject({ result: "applied" });
+    expect(await ingest(record({ ...base, event_id: "e3", state: "handoff_completed", occurred_at: "2026-11-25T10:02:00Z", data: { note: "c".repeat(3_000) } }))).toEqual({ result: "rejected", reason: "snapshot_too_large" });
+    expect(rejected[0]?.error).toMatch(/^the handoff's snapshot would be \d+ bytes with this event; the limit is 11000 \(source.limits.max_snapshot_bytes\)$/);
+    expect(await store.get("conv-1")).toMatchObject({ version: 2, data: { note: "b".repeat(3_000) } });
+    expect(enqueued.map((job) => job.version)).toEqual([1, 2]);
+  });
+
+  it("rejects a record that fails the same way twice while Redis answers, as apply_failed with the error", async () => {
+    const store = createHandoffStore({ redis, prefix: uniqueName("t"), retentionMs: 60_000 });
+    const rejected: { reason: string; error: string }[] = [];
+    let probes = 0;
+    let routed = 0;
+    const ingest = createIngest({
+      store,
+      catalogue: createStateCatalogue({}),
+      maxBytes: 4096,
+      route: () => ["crm"],
+      enqueue: (_destination, job) => {
+        routed++;
+        // A deterministic bug for one record, say a job builder that cannot handle its key.
+        if (job.key === "conv-bad") throw new TypeError("cannot build a job for conv-bad");
+        return Promise.resolve();
+      },
+      reject: (_record, reason, error) => Promise.resolve(void rejected.push({ reason, error })),
+      probe: async () => {
+        probes++;
+        await redis.ping();
+      },
+      log,
+    });
+    expect(await ingest(record({ ...base, id: "conv-bad" }))).toEqual({ result: "rejected", reason: "apply_failed" });
+    expect(rejected).toEqual([{ reason: "apply_failed", error: "TypeError: cannot build a job for conv-bad" }]);
+    expect(probes).toBe(1);
+    expect(routed).toBe(2);
+    // The partition moves on: the next record goes through.
+    expect(await ingest(record({ ...base, id: "conv-good", event_id: "e2" }))).toMatchObject({ result: "applied" });
+  });
+
+  it("throws, never rejects, when the failure is Redis being away", async () => {
+    const server = await startRedisServer();
+    const client = new Redis(server.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => 200 });
+    client.on("error", () => undefined);
+    await new Promise((resolve) => client.once("ready", resolve));
+    try {
+      const store = createHandoffStore({ redis: client, prefix: uniqueName("t"), retentionMs: 60_000 });
+      const rejected: string[] = [];
+      const ingest = createIngest({
+        store,
+        catalogue: createStateCatalogue({}),
+        maxBytes: 4096,
+        route: () => ["crm"],
+        enqueue: () => Promise.resolve(),
+        reject: (_record, reason) => Promise.resolve(void rejected.push(reason)),
+        probe: async () => void (await client.ping()),
+        log,
+      });
+      expect(await ingest(record(base))).toMatchObject({ result: "applied" });
+      await server.stop();
+      await expect(ingest(record({ ...base, event_id: "e2", occurred_at: "2026-11-25T10:01:00Z" }))).rejects.toThrow();
+      expect(rejected).toEqual([]);
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
   });
 });

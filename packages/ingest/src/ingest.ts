@@ -1,7 +1,8 @@
-import type { DeliveryJob, HandoffEvent, LifecycleStage, StateCatalogue } from "@handoff-sync/schema";
+import { DEFAULT_EVENT_LIMITS, UnprocessableEventError, type DeliveryJob, type EventLimits, type HandoffEvent, type LifecycleStage, type StateCatalogue } from "@handoff-sync/schema";
 import type { HandoffStore } from "@handoff-sync/store";
 import { NOOP_TRACER, SpanKind, SpanStatusCode, startSpanFrom, type Logger, type Tracer } from "@handoff-sync/telemetry";
 import { decodeHandoffEvent, type RejectionReason } from "./decode.js";
+import { describeFailure, failureOrigin, sameFailure } from "./failure.js";
 import type { InputSettings } from "./normalise.js";
 
 export interface IngestRecord {
@@ -20,6 +21,13 @@ export interface IngestSettings<R extends IngestRecord = IngestRecord> {
   readonly enqueue: (destination: string, job: DeliveryJob) => Promise<void>;
   readonly reject: (record: R, reason: RejectionReason, error: string) => Promise<void>;
   readonly log: Logger;
+  /** Shape, size and clock limits (`source.limits`); the defaults when omitted. */
+  readonly limits?: EventLimits;
+  /**
+   * Resolves when Redis answers. Asked when a record fails for no evident reason: with Redis healthy
+   * and the same failure on a second try, the record is at fault and is rejected as `apply_failed`.
+   */
+  readonly probe?: () => Promise<void>;
   readonly now?: () => Date;
   /** Spans `ingest` per record, children of the record's `traceparent` header; no-op when absent. */
   readonly tracer?: Tracer;
@@ -43,36 +51,44 @@ function traceparentOf(headers: IngestRecord["headers"]): string | undefined {
 export function createIngest<R extends IngestRecord>(settings: IngestSettings<R>): (record: R) => Promise<IngestResult> {
   const now = settings.now ?? (() => new Date());
   const tracer = settings.tracer ?? NOOP_TRACER;
+  const limits = settings.limits ?? DEFAULT_EVENT_LIMITS;
+  const rejectRecord = async (record: R, reason: RejectionReason, error: string): Promise<IngestResult> => {
+    await settings.reject(record, reason, error);
+    settings.log.warn({ reason, error }, "event rejected");
+    return { result: "rejected", reason };
+  };
+  const routeOf = (event: HandoffEvent, stage: LifecycleStage): readonly string[] => {
+    try {
+      return settings.route({
+        state: event.state,
+        stage,
+        ...(event.channel !== undefined ? { channel: event.channel } : {}),
+        ...(event.destination !== undefined ? { destination: event.destination } : {}),
+        ...(event.reason !== undefined ? { reason: event.reason } : {}),
+      });
+    } catch (error) {
+      throw new UnprocessableEventError("apply_failed", `routing the event failed: ${describeFailure(error)}`, { cause: error });
+    }
+  };
   // `traceparent` is what the jobs carry: the ingest span's, so deliveries are its children.
   const handle = async (record: R, traceparent: string | undefined): Promise<IngestResult> => {
     const decoded = decodeHandoffEvent(record.value, {
       maxBytes: settings.maxBytes,
       catalogue: settings.catalogue,
       timestamp: record.timestamp,
+      limits,
+      now: now().getTime(),
       ...(settings.input !== undefined ? { input: settings.input } : {}),
     });
     if (!decoded.ok && decoded.skipped === true) {
       settings.log.debug({ why: decoded.why }, "record skipped");
       return { result: "skipped" };
     }
-    if (!decoded.ok) {
-      await settings.reject(record, decoded.reason, decoded.error);
-      settings.log.warn({ reason: decoded.reason, error: decoded.error }, "event rejected");
-      return { result: "rejected", reason: decoded.reason };
-    }
+    if (!decoded.ok) return rejectRecord(record, decoded.reason, decoded.error);
     const event: HandoffEvent = decoded.event;
-    const applied = await settings.store.apply(event, { catalogue: settings.catalogue, receivedAt: now().toISOString() });
+    const applied = await settings.store.apply(event, { catalogue: settings.catalogue, receivedAt: now().toISOString(), maxSnapshotBytes: limits.max_snapshot_bytes });
     const stage = settings.catalogue.stageOf(event.state);
-    const destinations =
-      stage === undefined
-        ? []
-        : settings.route({
-            state: event.state,
-            stage,
-            ...(event.channel !== undefined ? { channel: event.channel } : {}),
-            ...(event.destination !== undefined ? { destination: event.destination } : {}),
-            ...(event.reason !== undefined ? { reason: event.reason } : {}),
-          });
+    const destinations = stage === undefined ? [] : routeOf(event, stage);
     const job: DeliveryJob = {
       v: 1,
       key: applied.key,
@@ -90,10 +106,39 @@ export function createIngest<R extends IngestRecord>(settings: IngestSettings<R>
     }
     return { result: applied.outcome, key: applied.key, version: job.version, destinations };
   };
+  const settle = async (record: R, traceparent: string | undefined): Promise<{ ok: true; result: IngestResult } | { ok: false; error: unknown }> => {
+    try {
+      return { ok: true, result: await handle(record, traceparent) };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  };
+  /**
+   * A record-caused failure rejects the record; an infrastructure one throws, so the batch stops
+   * and the record is consumed again. An unexplained one is tried again once Redis has answered:
+   * failing the same way twice with healthy infrastructure, it is the record's (docs/guarantees.md).
+   */
+  const judge = async (record: R, traceparent: string | undefined): Promise<IngestResult> => {
+    const first = await settle(record, traceparent);
+    if (first.ok) return first.result;
+    let failure = first.error;
+    let origin = failureOrigin(failure);
+    if (origin === "unknown") {
+      await settings.probe?.();
+      const second = await settle(record, traceparent);
+      if (second.ok) return second.result;
+      origin = failureOrigin(second.error);
+      if (origin === "unknown" && !sameFailure(first.error, second.error)) origin = "infrastructure";
+      failure = second.error;
+    }
+    if (origin === "infrastructure") throw failure;
+    const reason: RejectionReason = failure instanceof UnprocessableEventError ? failure.reason : "apply_failed";
+    return rejectRecord(record, reason, describeFailure(failure));
+  };
   return async (record) => {
     const { span, traceparent } = startSpanFrom(tracer, "ingest", traceparentOf(record.headers), { kind: SpanKind.CONSUMER });
     try {
-      const result = await handle(record, traceparent);
+      const result = await judge(record, traceparent);
       span.setAttribute("handoff_sync.outcome", result.result);
       if (result.result === "rejected") span.setAttribute("handoff_sync.rejection_reason", result.reason);
       else if (result.result !== "skipped") span.setAttributes({ "handoff_sync.handoff_key": result.key, "handoff_sync.version": result.version, "handoff_sync.destinations": [...result.destinations] });

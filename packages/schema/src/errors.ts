@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { RejectionReason } from "./limits.js";
 
 export interface HandoffSyncErrorOptions {
   readonly cause?: unknown;
@@ -121,6 +122,25 @@ export class UnknownStateError extends HandoffSyncError {
   constructor(state: string, options: HandoffSyncErrorOptions = {}) {
     super(`state "${state}" is not in the state catalogue`, options);
     this.state = state;
+  }
+}
+
+/**
+ * One record cannot be turned into a stored handoff, and never will be: its shape, its content or
+ * the snapshot it would make is at fault, not Redis or Kafka. The consumer rejects the record with
+ * `reason` and moves on; a retry would fail the same way.
+ */
+export class UnprocessableEventError extends HandoffSyncError {
+  readonly retryable = false;
+  readonly reason: RejectionReason;
+
+  static {
+    this.prototype.name = "UnprocessableEventError";
+  }
+
+  constructor(reason: RejectionReason, message: string, options: HandoffSyncErrorOptions = {}) {
+    super(message, options);
+    this.reason = reason;
   }
 }
 

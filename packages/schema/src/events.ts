@@ -8,14 +8,30 @@ export const StateNameSchema = z
   .string()
   .regex(STATE_NAME_PATTERN, "Must be snake_case: a lowercase letter, then up to 63 of a-z, 0-9 or _");
 
-// Identifiers become Redis keys, BullMQ job ids and CRM external ids; a lone UTF-16 surrogate would
-// survive none of those intact.
+// Identifiers become Redis keys, BullMQ job ids, URL path segments and CRM external ids. A lone UTF-16
+// surrogate survives none of those intact; control characters (NUL, newlines, DEL, C1), line and
+// paragraph separators and Unicode noncharacters are refused by CRMs or change meaning in logs, CSV
+// exports and HTTP headers.
+const UNFIT_IN_IDENTIFIER = /[\p{Cc}\u2028\u2029\uFDD0-\uFDEF\uFFFE\uFFFF]/u;
+
+/** Why a string cannot be an identifier, naming the first offending character; undefined when it can. */
+export function identifierProblem(value: string): string | undefined {
+  if (!value.isWellFormed()) return "Must be well-formed Unicode (it has a lone surrogate)";
+  const match = UNFIT_IN_IDENTIFIER.exec(value);
+  if (match === null) return undefined;
+  const code = (match[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0");
+  return `Must not contain control characters, line separators or noncharacters (U+${code} at position ${match.index})`;
+}
+
 const identifier = (description: string) =>
   z
     .string()
     .min(1, "Must not be empty")
     .max(200, "Must be at most 200 characters")
-    .refine((value) => value.isWellFormed(), "Must be well-formed Unicode")
+    .superRefine((value, ctx) => {
+      const problem = identifierProblem(value);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+    })
     .describe(description);
 
 const label = (description: string) =>

@@ -1,6 +1,7 @@
 export * from "./errors.js";
 export * from "./problems.js";
 export * from "./events.js";
+export * from "./limits.js";
 export * from "./states.js";
 export * from "./keys.js";
 export * from "./snapshot.js";

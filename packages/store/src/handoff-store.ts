@@ -8,6 +8,7 @@ import {
   type HandoffEvent,
   type HandoffSnapshot,
   type StateCatalogue,
+  UnprocessableEventError,
 } from "@handoff-sync/schema";
 import type { Redis } from "ioredis";
 import { createKeyLayout, type KeyLayout } from "./keys.js";
@@ -42,6 +43,46 @@ export function customerIdOf(data: Readonly<Record<string, unknown>>): string | 
   return typeof value === "string" && value !== "" ? value : typeof value === "number" ? String(value) : undefined;
 }
 
+export interface ApplyContext {
+  readonly catalogue: StateCatalogue;
+  readonly receivedAt: string;
+  /** An event whose merged snapshot would serialise larger than this is rejected (`snapshot_too_large`). */
+  readonly maxSnapshotBytes?: number;
+}
+
+/**
+ * The pure half of an apply: merge and serialise. Anything it throws comes from the event and the
+ * stored snapshot, never from Redis, so it is an `UnprocessableEventError` the consumer rejects.
+ */
+function mergeAndSerialise(
+  current: HandoffSnapshot | undefined,
+  event: HandoffEvent,
+  key: string,
+  ctx: Parameters<typeof applyEvent>[2],
+  maxSnapshotBytes: number | undefined,
+): { result: ApplyResult; snapshot: HandoffSnapshot; json: string } | { result: ApplyResult; duplicate: true } {
+  try {
+    const result = applyEvent(current, { ...event }, ctx);
+    if (result.outcome === "duplicate") return { result, duplicate: true };
+    const snapshot: HandoffSnapshot = { ...result.snapshot, key };
+    const json = JSON.stringify(snapshot);
+    if (maxSnapshotBytes !== undefined) {
+      const bytes = Buffer.byteLength(json);
+      if (bytes > maxSnapshotBytes) {
+        throw new UnprocessableEventError(
+          "snapshot_too_large",
+          `the handoff's snapshot would be ${bytes} bytes with this event; the limit is ${maxSnapshotBytes} (source.limits.max_snapshot_bytes)`,
+        );
+      }
+    }
+    return { result, snapshot, json };
+  } catch (error) {
+    if (error instanceof UnprocessableEventError) throw error;
+    const reason = error instanceof Error && "reason" in error && error.reason === "unknown_state" ? "unknown_state" : "apply_failed";
+    throw new UnprocessableEventError(reason, `applying the event failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, { cause: error });
+  }
+}
+
 export class StoreConflictError extends Error {
   override readonly name = "StoreConflictError";
   readonly retryable = true;
@@ -51,7 +92,7 @@ export interface HandoffStore {
   readonly keys: KeyLayout;
   resolveKey(event: HandoffEvent): Promise<string>;
   /** Applies an event idempotently; a duplicate returns the current snapshot unchanged. */
-  apply(event: HandoffEvent, context: { catalogue: StateCatalogue; receivedAt: string }): Promise<ApplyOutcome>;
+  apply(event: HandoffEvent, context: ApplyContext): Promise<ApplyOutcome>;
   get(key: string): Promise<HandoffSnapshot | undefined>;
   findKey(lookup: { kind: "shared_id" | "id"; value: string }): Promise<string | undefined>;
   getDelivery(key: string, destination: string): Promise<LedgerEntry | undefined>;
@@ -144,14 +185,10 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
         const current = prefetched === undefined ? await readSnapshot(key) : parseSnapshot(prefetched);
         prefetched = undefined;
-        const result = applyEvent(current, { ...event }, ctx);
-        if (result.outcome === "duplicate") return { ...result, key };
-        const snapshot: HandoffSnapshot = { ...result.snapshot, key };
-        const written = await scripts.run(
-          CAS_SNAPSHOT,
-          [keys.snapshot(key)],
-          [String(current?.version ?? 0), String(snapshot.version), JSON.stringify(snapshot), String(retentionMs)],
-        );
+        const merged = mergeAndSerialise(current, event, key, ctx, context.maxSnapshotBytes);
+        if ("duplicate" in merged) return { ...merged.result, key };
+        const { result, snapshot, json } = merged;
+        const written = await scripts.run(CAS_SNAPSHOT, [keys.snapshot(key)], [String(current?.version ?? 0), String(snapshot.version), json, String(retentionMs)]);
         if (written === 1) {
           // Index entries and alias expiry are idempotent follow-ups in other slots: one round trip.
           await Promise.all([

@@ -8,4 +8,5 @@ export * from "./fakes/index.js";
 export * from "./test-pki.js";
 export * from "./secure-kafka.js";
 export * from "./secure-redis.js";
+export * from "./redis-server.js";
 export * from "./snapshot-fixture.js";

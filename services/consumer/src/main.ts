@@ -42,6 +42,8 @@ const buildIngest = (loaded: LoadedConfig) =>
     store,
     catalogue: createStateCatalogue(loaded.states),
     maxBytes: loaded.source.max_message_bytes,
+    limits: loaded.source.limits,
+    probe: async () => void (await redis.ping()),
     input: loaded.source,
     route: (event) => routeEvent(loaded, event),
     enqueue: (destination, job) => queues.enqueue(destination, job),
