@@ -56,6 +56,7 @@ describe("loadDestinationsFile", () => {
       topic: "handoff.events",
       rejected_topic: "handoff.events.dlq",
       max_message_bytes: 1_048_576,
+      limits: { max_depth: 32, max_keys: 10_000, max_string_length: 65_536, max_snapshot_bytes: 2_097_152, max_clock_skew_ms: 300_000 },
       format: "handoff_event",
     });
     expect(config.destinations.demo).toEqual({
@@ -122,7 +123,7 @@ routes:
     );
     expect(byPath.get("source.partitions")).toMatchObject({
       line: 4,
-      message: "unknown key; expected one of: topic, rejected_topic, max_message_bytes, format, chat_respond, sip_headers, enrichment",
+      message: "unknown key; expected one of: topic, rejected_topic, max_message_bytes, limits, format, chat_respond, sip_headers, enrichment",
     });
     expect(byPath.get("destinations.sf.type")?.message).toMatch(
       /^unknown type "sugarcrm"; expected one of: webhook, /,

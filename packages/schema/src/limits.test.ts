@@ -42,6 +42,11 @@ describe("checkJsonShape", () => {
     expect(checkJsonShape({ data: { ["k".repeat(11)]: 1 } }, limits)).toMatchObject({ ok: false, reason: "too_long", error: expect.stringContaining("a key of 11 characters") as unknown });
   });
 
+  it("refuses __proto__ keys at any depth, and keeps constructor and prototype", () => {
+    expect(checkJsonShape(JSON.parse('{"data":{"x":{"__proto__":{"polluted":1}}}}'), limits)).toEqual({ ok: false, reason: "schema_violation", error: "data.x.__proto__: the key __proto__ is not allowed" });
+    expect(checkJsonShape(JSON.parse('{"data":{"constructor":{"prototype":1}}}'), DEFAULT_EVENT_LIMITS)).toEqual({ ok: true });
+  });
+
   it("rejects numbers JSON.parse turned into Infinity", () => {
     expect(checkJsonShape(JSON.parse('{"data":{"n":1e400}}'), limits)).toMatchObject({ ok: false, reason: "invalid_json", error: "data.n: number is beyond the range of a double" });
   });

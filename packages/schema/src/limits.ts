@@ -116,6 +116,11 @@ export function checkJsonShape(value: unknown, limits: Pick<EventLimits, "max_de
       if (typeof part === "string" && part.length > limits.max_string_length) {
         return { ok: false, reason: "too_long", error: `${describePath(path)}: a key of ${part.length} characters; the limit is ${limits.max_string_length} (source.limits.max_string_length)` };
       }
+      // JSON.parse keeps "__proto__" as an own key, but object spreads, zod records and plain
+      // assignment drop it or set a prototype instead: refused rather than lost or dangerous.
+      if (part === "__proto__") {
+        return { ok: false, reason: "schema_violation", error: `${describePath([...path, part])}: the key __proto__ is not allowed` };
+      }
       stack.push({ value: child, depth: depth + 1, path: [...path, part] });
     }
   }

@@ -25,6 +25,8 @@ export interface PipelineOptions {
   /** Settings of the `crm` webhook destination's retry policy. */
   readonly retry?: { attempts: number; base_delay_ms: number; max_delay_ms: number };
   readonly env?: Record<string, string>;
+  /** `source.max_message_bytes`; 4096 when omitted. */
+  readonly maxMessageBytes?: number;
   /** Deliver to this URL (e.g. a fake with faults) instead of starting the demo CRM. */
   readonly receiverUrl?: string;
 }
@@ -59,7 +61,7 @@ export interface Pipeline {
   /** Calls the running api service with the key of the given scope (admin by default). */
   api(path: string, init?: RequestInit & { scope?: keyof typeof PIPELINE_API_KEYS }): Promise<Response>;
   produce(events: readonly unknown[], key?: (event: unknown, index: number) => string): Promise<void>;
-  produceRaw(values: readonly (string | Buffer)[]): Promise<void>;
+  produceRaw(values: readonly (string | Buffer | null)[], key?: (index: number) => string): Promise<void>;
   deliveries(): Promise<ReceivedDelivery[]>;
   start(name: ServiceName): Promise<RunningService>;
   stop(): Promise<void>;
@@ -85,7 +87,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       "source:",
       `  topic: ${topic}`,
       `  rejected_topic: ${rejectedTopic}`,
-      "  max_message_bytes: 4096",
+      `  max_message_bytes: ${options.maxMessageBytes ?? 4096}`,
       ...(options.sourceYaml !== undefined ? [options.sourceYaml] : []),
       "states:",
       "  customer_refund: initiated",
@@ -173,8 +175,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         }),
       });
     },
-    async produceRaw(values) {
-      await producer.send({ topic, messages: values.map((value) => ({ key: "raw", value })) });
+    async produceRaw(values, key) {
+      await producer.send({ topic, messages: values.map((value, index) => ({ key: key ? key(index) : "raw", value })) });
     },
     async deliveries() {
       const response = await fetch(`http://127.0.0.1:${crmPort}/deliveries`);
