@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { Redis } from "ioredis";
 import { freePort } from "./ports.js";
+import { stoppable } from "./stoppable.js";
 import { waitFor } from "./wait.js";
 
 export interface PrivateRedis {
@@ -17,21 +18,12 @@ export interface PrivateRedis {
 export async function startRedisServer(args: readonly string[] = []): Promise<PrivateRedis> {
   const port = await freePort();
   const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...args], { stdio: "ignore" });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  let running = true;
-  void exited.then(() => {
-    running = false;
-  });
-  const stop = async (): Promise<void> => {
-    if (!running) return;
-    child.kill("SIGTERM");
-    await exited;
-  };
+  const { isRunning, stop } = stoppable(child);
   const url = `redis://127.0.0.1:${port}`;
   try {
     await waitFor(
       async () => {
-        if (!running) throw new Error(`redis-server on port ${port} exited during start-up`);
+        if (!isRunning()) throw new Error(`redis-server on port ${port} exited during start-up`);
         const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
         probe.on("error", () => undefined);
         try {

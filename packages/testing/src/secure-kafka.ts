@@ -8,6 +8,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { freePort } from "./ports.js";
 import { localInfra } from "./provision.js";
 import type { TestPki } from "./test-pki.js";
+import { stoppable } from "./stoppable.js";
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -140,18 +141,7 @@ export async function startSecureKafka(settings: SecureKafkaSettings): Promise<S
     stdio: ["ignore", out.fd, out.fd],
   });
   await out.close();
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  let running = true;
-  void exited.then(() => {
-    running = false;
-  });
-  const stop = async (): Promise<void> => {
-    if (!running) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const { isRunning, stop } = stoppable(child, { killAfterMs: 10_000 });
 
   const brokers = `127.0.0.1:${port}`;
   const [probeUser, probePassword] = [broker.name, broker.password];
@@ -166,7 +156,7 @@ export async function startSecureKafka(settings: SecureKafkaSettings): Promise<S
   });
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (!running)
+    if (!isRunning())
       throw new Error(
         `secure Kafka exited during start-up:\n${(await readFile(logFile, "utf8")).slice(-4000)}`,
       );

@@ -5,6 +5,7 @@ import { Redis } from "ioredis";
 import { freePort } from "./ports.js";
 import type { TestPki } from "./test-pki.js";
 import { waitFor } from "./wait.js";
+import { stoppable } from "./stoppable.js";
 
 export interface SecureRedisSettings {
   /** An empty folder for the server's working directory and log. */
@@ -68,16 +69,7 @@ export async function startSecureRedis(settings: SecureRedisSettings): Promise<S
     "no",
   ];
   const child = spawn("redis-server", args, { stdio: "ignore" });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  let running = true;
-  void exited.then(() => {
-    running = false;
-  });
-  const stop = async (): Promise<void> => {
-    if (!running) return;
-    child.kill("SIGTERM");
-    await exited;
-  };
+  const { isRunning, stop } = stoppable(child);
 
   const [name, password] = Object.entries(settings.users)[0] ?? [];
   const tls = {
@@ -88,7 +80,7 @@ export async function startSecureRedis(settings: SecureRedisSettings): Promise<S
   try {
     await waitFor(
       async () => {
-        if (!running)
+        if (!isRunning())
           throw new Error(`redis-server exited:\n${await readFile(logFile, "utf8").catch(() => "")}`);
         const probe = new Redis({
           host: "127.0.0.1",
