@@ -1,8 +1,11 @@
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   applyEvent,
   AttemptLogEntrySchema,
   HandoffSnapshotSchema,
   resolveHandoffKey,
+  type AliasAssignment,
   type ApplyResult,
   type AttemptLogEntry,
   type HandoffEvent,
@@ -13,19 +16,48 @@ import {
 import type { Redis } from "ioredis";
 import { createKeyLayout, type KeyLayout } from "./keys.js";
 import { LedgerEntrySchema, type LedgerEntry } from "./ledger-entry.js";
-import { APPEND_ATTEMPT, CAS_SNAPSHOT, createScriptRunner, RECORD_DELIVERY } from "./scripts.js";
+import {
+  APPEND_ATTEMPT,
+  CAS_SNAPSHOT,
+  COMMIT_ALIAS,
+  createScriptRunner,
+  ERASE_HANDOFF,
+  RECORD_DELIVERY,
+  REFRESH_ALIAS,
+  RELEASE_ALIAS,
+  VERSION_FLOOR,
+} from "./scripts.js";
 
 export interface HandoffStoreSettings {
   readonly redis: Redis;
   readonly prefix: string;
   /** How long a handoff is kept after its last change; 0 keeps it forever. */
   readonly retentionMs: number;
+  /**
+   * How long a handoff's version floor outlives its snapshot (or its erasure), so a handoff that
+   * comes back continues its versions; 0 keeps floors forever. Default 400 days.
+   */
+  readonly versionFloorRetentionMs?: number;
+  /** How long a claim on an alias holds before others may take it (a consumer that died mid-claim). */
+  readonly aliasClaimTtlMs?: number;
   readonly maxHistory?: number;
   readonly maxAttemptLog?: number;
 }
 
+/** An alias of the event that points to another handoff than the one the event joined (decision 0003). */
+export interface AliasConflict {
+  readonly kind: AliasAssignment["kind"];
+  readonly value: string;
+  /** The handoff the alias points to. */
+  readonly aliasedTo: string;
+  /** The handoff the event was applied to. */
+  readonly key: string;
+}
+
 export interface ApplyOutcome extends ApplyResult {
   readonly key: string;
+  /** Aliases of the event left pointing elsewhere; an operator's look is needed (logged and counted by the caller). */
+  readonly conflicts: readonly AliasConflict[];
 }
 
 /** What `erase` removed for one handoff. */
@@ -60,11 +92,13 @@ function mergeAndSerialise(
   key: string,
   ctx: Parameters<typeof applyEvent>[2],
   maxSnapshotBytes: number | undefined,
+  floor: number,
 ): { result: ApplyResult; snapshot: HandoffSnapshot; json: string } | { result: ApplyResult; duplicate: true } {
   try {
     const result = applyEvent(current, { ...event }, ctx);
     if (result.outcome === "duplicate") return { result, duplicate: true };
-    const snapshot: HandoffSnapshot = { ...result.snapshot, key };
+    // A new lifetime's first version is 1 above the floor; later ones count on from there.
+    const snapshot: HandoffSnapshot = { ...result.snapshot, key, ...(current === undefined ? { version: floor + 1 } : {}) };
     const json = JSON.stringify(snapshot);
     if (maxSnapshotBytes !== undefined) {
       const bytes = Buffer.byteLength(json);
@@ -113,44 +147,112 @@ export interface HandoffStore {
 }
 
 const MAX_CAS_RETRIES = 20;
+const DEFAULT_VERSION_FLOOR_RETENTION_MS = 400 * 24 * 3600 * 1000;
+const DEFAULT_ALIAS_CLAIM_TTL_MS = 10_000;
+
+// A claim is an alias value no handoff key can be: identifiers never contain control characters.
+const CLAIM_MARK = "\u0000claim\u0000";
+const isClaim = (value: string | null): boolean => value !== null && value.startsWith(CLAIM_MARK);
+
+interface SettledKey {
+  readonly key: string;
+  /** The prefetched snapshot and floor of the key, when it was the one guessed. */
+  readonly prefetched?: { json: string | null; floor: number };
+  /** The event's alias keys that point to `key`. */
+  readonly aliasKeys: readonly string[];
+  readonly conflicts: readonly AliasConflict[];
+}
 
 export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore {
   const { redis, retentionMs } = settings;
   const keys = createKeyLayout(settings.prefix);
   const maxAttemptLog = settings.maxAttemptLog ?? 25;
+  const floorRetentionMs = settings.versionFloorRetentionMs ?? DEFAULT_VERSION_FLOOR_RETENTION_MS;
+  const claimTtlMs = settings.aliasClaimTtlMs ?? DEFAULT_ALIAS_CLAIM_TTL_MS;
+  // The floor must outlive the snapshot; without retention the snapshot never expires and only
+  // an erasure writes a floor.
+  const floorTtlOnApply = retentionMs <= 0 ? -1 : floorRetentionMs > 0 ? retentionMs + floorRetentionMs : 0;
   const scripts = createScriptRunner(redis);
 
   const parseSnapshot = (json: string | null): HandoffSnapshot | undefined =>
     json === null ? undefined : HandoffSnapshotSchema.parse(JSON.parse(json));
   const readSnapshot = async (key: string): Promise<HandoffSnapshot | undefined> => parseSnapshot(await redis.hget(keys.snapshot(key), "json"));
+  const readFloor = async (key: string): Promise<number> => Number(await scripts.run(VERSION_FLOOR, [keys.versionFloor(key), keys.ledger(key)], []));
+
+  const releaseClaims = (claimed: readonly string[], claim: string): Promise<unknown[]> =>
+    Promise.all(claimed.map((aliasKey) => scripts.run(RELEASE_ALIAS, [aliasKey], [claim])));
 
   /**
-   * Settles the event's key. With `prefetch`, the snapshot of the key the event most likely
-   * resolves to is read in the same round trip as the aliases; it is only a first guess for the
-   * compare-and-set, which rejects it if the handoff changed meanwhile.
+   * Sets the aliases a resolution asks for, all or none (docs/decisions/0011-alias-claims.md).
+   * One alias is set with SET NX: winning it decides, losing it means resolving again. Several
+   * live in several slots, so they are first claimed (SET NX of a claim value others wait on),
+   * then, all claims won, committed; a lost claim releases the others before anyone used them.
    */
-  const settleKey = async (event: HandoffEvent, prefetch: boolean): Promise<{ key: string; json?: string | null }> => {
+  const setAliases = async (assignments: readonly AliasAssignment[]): Promise<boolean> => {
+    const ttl = retentionMs > 0 ? retentionMs : 0;
+    const only = assignments.length === 1 ? assignments[0] : undefined;
+    if (only !== undefined) {
+      const aliasKey = keys.alias(only.kind, only.value);
+      const set = ttl > 0 ? await redis.set(aliasKey, only.key, "PX", ttl, "NX") : await redis.set(aliasKey, only.key, "NX");
+      return set !== null || (await redis.get(aliasKey)) === only.key;
+    }
+    const claim = `${CLAIM_MARK}${randomBytes(9).toString("base64url")}`;
+    const aliasKeys = assignments.map((a) => keys.alias(a.kind, a.value));
+    const won = await Promise.all(aliasKeys.map((aliasKey) => redis.set(aliasKey, claim, "PX", claimTtlMs, "NX")));
+    const claimed = aliasKeys.filter((_, i) => won[i] !== null);
+    if (claimed.length < aliasKeys.length) {
+      await releaseClaims(claimed, claim);
+      return false;
+    }
+    const committed = await Promise.all(
+      assignments.map((a, i) => scripts.run(COMMIT_ALIAS, [aliasKeys[i] ?? ""], [claim, a.key, String(ttl)])),
+    );
+    // Only a stall longer than the claim's lifetime gets here; resolving again sees what was
+    // committed and treats the rest as any later event would.
+    return committed.every((c) => c === 1);
+  };
+
+  /**
+   * Settles the event's key. With `prefetch`, the snapshot and floor of the key the event most
+   * likely resolves to are read in the same round trip as the aliases; they are only a first guess
+   * for the compare-and-set, which rejects them if the handoff changed meanwhile.
+   */
+  const settleKey = async (event: HandoffEvent, prefetch: boolean): Promise<SettledKey> => {
     const candidate = event.shared_id ?? event.id;
-    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-      const [bySharedId, byId, json] = await Promise.all([
-        event.shared_id === undefined ? Promise.resolve(null) : redis.get(keys.alias("shared_id", event.shared_id)),
-        redis.get(keys.alias("id", event.id)),
+    const sharedAlias = event.shared_id === undefined ? undefined : keys.alias("shared_id", event.shared_id);
+    const idAlias = keys.alias("id", event.id);
+    // Waiting on another consumer's claim is bounded by the claim's lifetime.
+    const waitUntil = Date.now() + claimTtlMs + 2000;
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; ) {
+      const [bySharedId, byId, json, floor] = await Promise.all([
+        sharedAlias === undefined ? Promise.resolve(null) : redis.get(sharedAlias),
+        redis.get(idAlias),
         prefetch && attempt === 0 ? redis.hget(keys.snapshot(candidate), "json") : Promise.resolve(undefined),
+        prefetch && attempt === 0 ? readFloor(candidate) : Promise.resolve(0),
       ]);
+      if (isClaim(bySharedId) || isClaim(byId)) {
+        // Another consumer is setting these aliases right now: its outcome decides ours.
+        if (Date.now() > waitUntil) break;
+        await sleep(2 + Math.floor(Math.random() * 10));
+        continue;
+      }
+      attempt++;
       const aliases: { bySharedId?: string; byId?: string } = {};
       if (bySharedId !== null) aliases.bySharedId = bySharedId;
       if (byId !== null) aliases.byId = byId;
       const resolution = resolveHandoffKey(event, aliases);
-      // Both aliases are set at once: they live in different slots and neither depends on the other.
-      const settled = await Promise.all(
-        resolution.setAliases.map(async (alias) => {
-          const aliasKey = keys.alias(alias.kind, alias.value);
-          const set = retentionMs > 0 ? await redis.set(aliasKey, alias.key, "PX", retentionMs, "NX") : await redis.set(aliasKey, alias.key, "NX");
-          // Another consumer aliased this id first: resolve again so both agree on one key.
-          return set !== null || (await redis.get(aliasKey)) === alias.key;
-        }),
+      if (resolution.setAliases.length > 0 && !(await setAliases(resolution.setAliases))) {
+        // Lost to another consumer: back off a little so two claimers do not keep colliding.
+        await sleep(Math.floor(Math.random() * 5 * attempt));
+        continue;
+      }
+      const { key } = resolution;
+      const conflicts = resolution.conflicts.map((c) => ({ kind: c.kind, value: c.value, aliasedTo: c.key, key }));
+      const aliasKeys = [idAlias, ...(sharedAlias === undefined ? [] : [sharedAlias])].filter(
+        (aliasKey) => !resolution.conflicts.some((c) => keys.alias(c.kind, c.value) === aliasKey),
       );
-      if (settled.every(Boolean)) return json !== undefined && resolution.key === candidate ? { key: resolution.key, json } : { key: resolution.key };
+      const guessed = json !== undefined && key === candidate ? { prefetched: { json, floor } } : {};
+      return { key, aliasKeys, conflicts, ...guessed };
     }
     throw new StoreConflictError(`could not settle the key of conversation ${event.id}`);
   };
@@ -174,34 +276,50 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     if (pipeline.length > 0) await pipeline.exec();
   };
 
+  /** The alias keys a snapshot names; data written before the alias set existed is found this way. */
+  const aliasKeysOf = (snapshot: HandoffSnapshot | undefined): string[] => {
+    const found = new Set<string>();
+    if (snapshot === undefined) return [];
+    found.add(keys.alias("id", snapshot.id));
+    if (snapshot.shared_id !== undefined) found.add(keys.alias("shared_id", snapshot.shared_id));
+    for (const entry of snapshot.history) {
+      found.add(keys.alias("id", entry.id));
+      if (entry.shared_id !== undefined) found.add(keys.alias("shared_id", entry.shared_id));
+    }
+    return [...found];
+  };
+
   return {
     keys,
     resolveKey,
     async apply(event, context) {
       const settled = await settleKey(event, true);
-      const { key } = settled;
-      let prefetched = settled.json;
+      const { key, conflicts } = settled;
+      let prefetched = settled.prefetched;
       const ctx = { catalogue: context.catalogue, receivedAt: context.receivedAt, ...(settings.maxHistory ? { maxHistory: settings.maxHistory } : {}) };
       for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-        const current = prefetched === undefined ? await readSnapshot(key) : parseSnapshot(prefetched);
+        const current = prefetched === undefined ? await readSnapshot(key) : parseSnapshot(prefetched.json);
+        // A new lifetime continues above every version the handoff had before (decision 0012).
+        const floor = current !== undefined ? 0 : prefetched !== undefined ? prefetched.floor : await readFloor(key);
         prefetched = undefined;
-        const merged = mergeAndSerialise(current, event, key, ctx, context.maxSnapshotBytes);
-        if ("duplicate" in merged) return { ...merged.result, key };
+        const merged = mergeAndSerialise(current, event, key, ctx, context.maxSnapshotBytes, floor);
+        if ("duplicate" in merged) return { ...merged.result, key, conflicts };
         const { result, snapshot, json } = merged;
-        const written = await scripts.run(CAS_SNAPSHOT, [keys.snapshot(key)], [String(current?.version ?? 0), String(snapshot.version), json, String(retentionMs)]);
-        if (written === 1) {
+        const aliasKeys = [...new Set([...settled.aliasKeys, ...aliasKeysOf(current)])];
+        const written = await scripts.run(
+          CAS_SNAPSHOT,
+          [keys.snapshot(key), keys.versionFloor(key), keys.ledger(key), keys.aliasSet(key)],
+          [String(current?.version ?? 0), String(snapshot.version), json, String(retentionMs), String(floorTtlOnApply), ...aliasKeys],
+        );
+        if (Array.isArray(written)) {
+          const allAliases = written.slice(1).map(String);
           // Index entries and alias expiry are idempotent follow-ups in other slots: one round trip.
           await Promise.all([
             indexSnapshot(snapshot, current === undefined),
-            // Aliases live as long as the handoff they point to.
-            ...(retentionMs > 0
-              ? [
-                  redis.pexpire(keys.alias("id", snapshot.id), retentionMs),
-                  ...(snapshot.shared_id === undefined ? [] : [redis.pexpire(keys.alias("shared_id", snapshot.shared_id), retentionMs)]),
-                ]
-              : []),
+            // Every alias lives as long as the handoff it points to, not only the event's.
+            ...(retentionMs > 0 ? allAliases.map((aliasKey) => scripts.run(REFRESH_ALIAS, [aliasKey], [key, String(retentionMs)])) : []),
           ]);
-          return { ...result, snapshot, key };
+          return { ...result, snapshot, key, conflicts };
         }
       }
       throw new StoreConflictError(`handoff ${key} changed concurrently ${MAX_CAS_RETRIES} times`);
@@ -219,7 +337,7 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       return Object.fromEntries(Object.entries(all).map(([dest, json]) => [dest, LedgerEntrySchema.parse(JSON.parse(json))]));
     },
     async recordDelivery(key, destination, entry) {
-      const result = await scripts.run(RECORD_DELIVERY, [keys.ledger(key)], [destination, String(entry.version), JSON.stringify(entry), String(retentionMs)]);
+      const result = await scripts.run(RECORD_DELIVERY, [keys.ledger(key), keys.snapshot(key)], [destination, String(entry.version), JSON.stringify(entry)]);
       return result === 1;
     },
     async appendAttempt(key, destination, entry) {
@@ -240,16 +358,12 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     },
     async erase(key, destinations) {
       const snapshot = await readSnapshot(key);
-      const aliasKeys = new Set<string>();
+      const aliasKeys = new Set<string>([...aliasKeysOf(snapshot), ...(await redis.smembers(keys.aliasSet(key)))]);
       const customerIds = new Set<string>();
       if (snapshot) {
-        aliasKeys.add(keys.alias("id", snapshot.id));
-        if (snapshot.shared_id !== undefined) aliasKeys.add(keys.alias("shared_id", snapshot.shared_id));
         const own = customerIdOf(snapshot.data);
         if (own !== undefined) customerIds.add(own);
         for (const entry of snapshot.history) {
-          aliasKeys.add(keys.alias("id", entry.id));
-          if (entry.shared_id !== undefined) aliasKeys.add(keys.alias("shared_id", entry.shared_id));
           const named = customerIdOf(entry.data);
           if (named !== undefined) customerIds.add(named);
         }
@@ -259,8 +373,10 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       // An alias is removed only while it still points at this handoff: another handoff's stays.
       const owned: string[] = [];
       for (const aliasKey of aliasKeys) if ((await redis.get(aliasKey)) === key) owned.push(aliasKey);
-      const handoffKeys = [keys.snapshot(key), keys.ledger(key), keys.enrichment(key), ...destinations.map((d) => keys.attempts(key, d))];
-      const deleted = await redis.del(...handoffKeys);
+      // The floor stays: it holds one number and no personal data, and keeps a returning
+      // handoff's versions above what the CRMs already have (decision 0012).
+      const handoffKeys = [keys.snapshot(key), keys.versionFloor(key), keys.ledger(key), keys.enrichment(key), keys.aliasSet(key), ...destinations.map((d) => keys.attempts(key, d))];
+      const deleted = Number(await scripts.run(ERASE_HANDOFF, handoffKeys, [String(floorRetentionMs)]));
       const aliases = owned.length > 0 ? await redis.del(...owned) : 0;
       const pipeline = redis.pipeline().zrem(keys.handoffIndex(), key);
       for (const customerId of customerIds) pipeline.srem(keys.customerIndex(customerId), key);

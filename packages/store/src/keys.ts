@@ -5,6 +5,13 @@
 export interface KeyLayout {
   snapshot(key: string): string;
   ledger(key: string): string;
+  /**
+   * The highest version the handoff ever had, kept past its snapshot's expiry and its erasure so
+   * a handoff that comes back continues above it (docs/decisions/0012-version-floor.md).
+   */
+  versionFloor(key: string): string;
+  /** Set of the alias keys that point to this handoff, so every one keeps the handoff's retention. */
+  aliasSet(key: string): string;
   attempts(key: string, destination: string): string;
   /** The upstream Handoff API's `data` for one version of the handoff (enrichment cache). */
   enrichment(key: string): string;
@@ -29,6 +36,8 @@ export function createKeyLayout(prefix: string): KeyLayout {
   return {
     snapshot: (key) => `${tag(key)}:snapshot`,
     ledger: (key) => `${tag(key)}:ledger`,
+    versionFloor: (key) => `${tag(key)}:floor`,
+    aliasSet: (key) => `${tag(key)}:aliases`,
     attempts: (key, destination) => `${tag(key)}:attempts:${destination}`,
     enrichment: (key) => `${tag(key)}:enrichment`,
     alias: (kind, value) => `${prefix}:{a:${kind === "shared_id" ? "s" : "i"}:${tagSafe(value)}}`,

@@ -1,33 +1,115 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 
+// The highest version a handoff's floor or ledger names: its next lifetime starts above it.
+// A ledger still holds the versions a destination has even when the floor is missing (data
+// written before the floor existed).
+const FLOOR_OF = `
+local function floorOf(floorKey, ledgerKey)
+  local floor = tonumber(redis.call('GET', floorKey) or '0') or 0
+  for _, json in ipairs(redis.call('HVALS', ledgerKey)) do
+    local ok, decoded = pcall(cjson.decode, json)
+    if ok and type(decoded) == 'table' then
+      local version = tonumber(decoded['version'])
+      if version and version > floor then floor = version end
+    end
+  end
+  return floor
+end
+`;
+
+/** The version floor of one handoff. KEYS[1] floor, KEYS[2] ledger. */
+export const VERSION_FLOOR = `${FLOOR_OF}
+return floorOf(KEYS[1], KEYS[2])
+`;
+
 /**
  * Compare-and-set of a snapshot: writes only when the stored version is the one the caller read,
  * so concurrent consumers never overwrite each other's history (optimistic concurrency without
- * WATCH, which would need a connection per caller).
- * KEYS[1] snapshot hash; ARGV expected version ("0" when absent), new version, json, ttl ms.
+ * WATCH, which would need a connection per caller). A new lifetime must start above the floor.
+ * The ledger and the alias set expire with the snapshot; the floor outlives it.
+ * KEYS[1] snapshot hash, KEYS[2] floor, KEYS[3] ledger, KEYS[4] alias set; ARGV expected version
+ * ("0" when absent), new version, json, ttl ms, floor ttl ms (-1: keep no floor, 0: no expiry),
+ * then the alias keys that point to this handoff.
+ * Returns 0 when the caller's view was stale, else {1, every alias key of the handoff}.
  */
-export const CAS_SNAPSHOT = `
+export const CAS_SNAPSHOT = `${FLOOR_OF}
 local current = redis.call('HGET', KEYS[1], 'version') or '0'
 if current ~= ARGV[1] then return 0 end
+if current == '0' and tonumber(ARGV[2]) <= floorOf(KEYS[2], KEYS[3]) then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3])
-if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+local ttl = tonumber(ARGV[4])
+local floorTtl = tonumber(ARGV[5])
+if floorTtl > 0 then redis.call('SET', KEYS[2], ARGV[2], 'PX', floorTtl) elseif floorTtl == 0 then redis.call('SET', KEYS[2], ARGV[2]) end
+for i = 6, #ARGV do redis.call('SADD', KEYS[4], ARGV[i]) end
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[3], ttl)
+  redis.call('PEXPIRE', KEYS[4], ttl)
+end
+local aliases = redis.call('SMEMBERS', KEYS[4])
+table.insert(aliases, 1, 1)
+return aliases
+`;
+
+/**
+ * Erases one handoff's keys in its slot, first raising its floor to the highest version it had, so
+ * the handoff can come back without its versions restarting below what the CRMs hold.
+ * KEYS[1] snapshot, KEYS[2] floor, KEYS[3] ledger, KEYS[4..] further keys to delete; ARGV floor
+ * ttl ms (0: no expiry). Returns the number of keys deleted.
+ */
+export const ERASE_HANDOFF = `${FLOOR_OF}
+local floor = floorOf(KEYS[2], KEYS[3])
+local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0') or 0
+if version > floor then floor = version end
+local doomed = {KEYS[1], KEYS[3]}
+for i = 4, #KEYS do table.insert(doomed, KEYS[i]) end
+local deleted = redis.call('DEL', unpack(doomed))
+if floor > 0 then
+  if tonumber(ARGV[1]) > 0 then redis.call('SET', KEYS[2], floor, 'PX', ARGV[1]) else redis.call('SET', KEYS[2], floor) end
+end
+return deleted
+`;
+
+/**
+ * Turns this caller's claim on an alias into the alias. KEYS[1] alias; ARGV claim, key, ttl ms.
+ * Returns 0 when the claim is no longer there (it expired during a stall, and maybe another won).
+ */
+export const COMMIT_ALIAS = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) else redis.call('SET', KEYS[1], ARGV[2]) end
 return 1
+`;
+
+/** Drops this caller's claim on an alias, and nothing else. KEYS[1] alias; ARGV claim. */
+export const RELEASE_ALIAS = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** Extends an alias only while it points to this handoff. KEYS[1] alias; ARGV key, ttl ms. */
+export const REFRESH_ALIAS = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
 `;
 
 /**
  * Records a delivery only when its version is newer than the one recorded: the ledger never
- * moves backward. KEYS[1] ledger hash; ARGV destination, version, json, ttl ms.
- * Returns 1 when recorded, 0 when a newer or equal version was already there.
+ * moves backward. The ledger lives exactly as long as the snapshot; a handoff that expired or was
+ * erased meanwhile gets no ledger back (its floor keeps the version).
+ * KEYS[1] ledger hash, KEYS[2] snapshot; ARGV destination, version, json.
+ * Returns 1 when recorded, 0 when a newer or equal version was already there or the handoff is gone.
  */
 export const RECORD_DELIVERY = `
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl == -2 then return 0 end
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
   local decoded = cjson.decode(current)
   if tonumber(decoded['version']) >= tonumber(ARGV[2]) then return 0 end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 `;
 
