@@ -1,6 +1,6 @@
 import { createStateCatalogue, DEFAULT_EVENT_LIMITS, type DeliveryJob } from "@handoff-sync/schema";
 import { createHandoffStore } from "@handoff-sync/store";
-import { createLogger } from "@handoff-sync/telemetry";
+import { createIngestMetrics, createLogger, Registry } from "@handoff-sync/telemetry";
 import { startRedisServer, uniqueName } from "@handoff-sync/testing";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -157,5 +157,30 @@ describe("ingest against real Redis", () => {
       client.disconnect();
       await server.stop();
     }
+  });
+  it("logs and counts an event whose id is already aliased to another handoff", async () => {
+    const store = createHandoffStore({ redis, prefix: uniqueName("t"), retentionMs: 60_000 });
+    const lines: Record<string, unknown>[] = [];
+    const registry = new Registry();
+    const metrics = createIngestMetrics(registry);
+    const ingest = createIngest({
+      store,
+      catalogue: createStateCatalogue({}),
+      maxBytes: 4096,
+      route: () => [],
+      enqueue: () => Promise.resolve(),
+      reject: () => Promise.reject(new Error("must not reject a valid event")),
+      log: createLogger({ level: "warn", service: "test", destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } }),
+      metrics,
+    });
+    await ingest(record({ event_id: "e1", id: "conv-1", state: "handoff_initiated", occurred_at: "2026-11-25T10:00:00Z" }));
+    await ingest(record({ event_id: "e2", id: "conv-2", shared_id: "acme-1", state: "handoff_initiated", occurred_at: "2026-11-25T10:00:01Z" }));
+    // conv-1 already is a handoff of its own; the shared_id wins and the alias stays where it is.
+    const joined = await ingest(record({ event_id: "e3", id: "conv-1", shared_id: "acme-1", state: "handoff_completed", occurred_at: "2026-11-25T10:00:02Z" }));
+    expect(joined).toMatchObject({ result: "applied", key: "acme-1" });
+    expect(lines.filter((l) => l["msg"] === "alias conflict")).toEqual([
+      expect.objectContaining({ handoffKey: "acme-1", aliasKind: "id", aliasedTo: "conv-1", eventId: "e3" }),
+    ]);
+    expect(await registry.getSingleMetricAsString("handoff_sync_alias_conflicts_total")).toContain('handoff_sync_alias_conflicts_total{kind="id"} 1');
   });
 });

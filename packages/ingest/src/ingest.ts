@@ -1,6 +1,6 @@
 import { DEFAULT_EVENT_LIMITS, UnprocessableEventError, type DeliveryJob, type EventLimits, type HandoffEvent, type LifecycleStage, type StateCatalogue } from "@handoff-sync/schema";
 import type { HandoffStore } from "@handoff-sync/store";
-import { NOOP_TRACER, SpanKind, SpanStatusCode, startSpanFrom, type Logger, type Tracer } from "@handoff-sync/telemetry";
+import { NOOP_TRACER, SpanKind, SpanStatusCode, startSpanFrom, type IngestMetrics, type Logger, type Tracer } from "@handoff-sync/telemetry";
 import { decodeHandoffEvent, type RejectionReason } from "./decode.js";
 import { describeFailure, failureOrigin, sameFailure } from "./failure.js";
 import type { InputSettings } from "./normalise.js";
@@ -21,6 +21,8 @@ export interface IngestSettings<R extends IngestRecord = IngestRecord> {
   readonly enqueue: (destination: string, job: DeliveryJob) => Promise<void>;
   readonly reject: (record: R, reason: RejectionReason, error: string) => Promise<void>;
   readonly log: Logger;
+  /** Counts alias conflicts; the other consumer metrics are counted by the caller from the result. */
+  readonly metrics?: Pick<IngestMetrics, "aliasConflicts">;
   /** Shape, size and clock limits (`source.limits`); the defaults when omitted. */
   readonly limits?: EventLimits;
   /**
@@ -87,6 +89,11 @@ export function createIngest<R extends IngestRecord>(settings: IngestSettings<R>
     if (!decoded.ok) return rejectRecord(record, decoded.reason, decoded.error);
     const event: HandoffEvent = decoded.event;
     const applied = await settings.store.apply(event, { catalogue: settings.catalogue, receivedAt: now().toISOString(), maxSnapshotBytes: limits.max_snapshot_bytes });
+    for (const conflict of applied.conflicts) {
+      // Aliases never move (decision 0003): an operator decides whether the two handoffs are one.
+      settings.metrics?.aliasConflicts.inc({ kind: conflict.kind });
+      settings.log.warn({ handoffKey: applied.key, aliasKind: conflict.kind, aliasedTo: conflict.aliasedTo, eventId: event.event_id }, "alias conflict");
+    }
     const stage = settings.catalogue.stageOf(event.state);
     const destinations = stage === undefined ? [] : routeOf(event, stage);
     const job: DeliveryJob = {

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 export interface IngestMetrics {
   readonly consumed: Counter<"result">;
   readonly rejected: Counter<"reason">;
+  readonly aliasConflicts: Counter<"kind">;
   readonly enqueueLatency: Histogram;
   readonly lag: Gauge<"topic" | "partition">;
   readonly position: Gauge<"topic" | "partition">;
@@ -22,6 +23,12 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
       name: "handoff_sync_events_rejected_total",
       help: "Events sent to the rejected-events topic, by reason",
       labelNames: ["reason"],
+      registers,
+    }),
+    aliasConflicts: new Counter({
+      name: "handoff_sync_alias_conflicts_total",
+      help: "Events whose id or shared_id was already aliased to another handoff (left alone; see docs/decisions/0003-key-aliasing.md), by alias kind",
+      labelNames: ["kind"],
       registers,
     }),
     enqueueLatency: new Histogram({

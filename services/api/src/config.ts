@@ -29,6 +29,8 @@ export const ApiEnvSchema = z.object({
   HANDOFF_API_AUTH_FAILURE_LIMIT: intFrom(1, 1000).default(5),
   HANDOFF_API_AUTH_FAILURE_WINDOW_MS: intFrom(1000, 3_600_000).default(60_000),
   HANDOFF_API_AUTH_MAX_LOCKOUT_MS: intFrom(1000, 3_600_000).default(60_000),
+  /** Must match the consumer's: an erased handoff's version floor is kept this long; 0 forever. */
+  HANDOFF_VERSION_FLOOR_RETENTION_MS: z.coerce.number().int().min(0).default(400 * 24 * 3600 * 1000),
 });
 export type ApiEnv = z.infer<typeof ApiEnvSchema>;
 

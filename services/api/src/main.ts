@@ -25,7 +25,7 @@ if (keys.length === 0) log.warn("no API keys configured (HANDOFF_API_KEYS, HANDO
 const redis = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), maxRetriesPerRequest: 2 });
 redis.on("error", (error) => log.error({ err: error }, "redis error"));
 // The API reads and erases; it never applies events, so retention plays no part here.
-const store = createHandoffStore({ redis, prefix: env.REDIS_PREFIX, retentionMs: 0 });
+const store = createHandoffStore({ redis, prefix: env.REDIS_PREFIX, retentionMs: 0, versionFloorRetentionMs: env.HANDOFF_VERSION_FLOOR_RETENTION_MS });
 const queues = createDeliveryQueues({
   connection: redis,
   prefix: env.REDIS_PREFIX,

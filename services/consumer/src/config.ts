@@ -10,6 +10,8 @@ export const ConsumerEnvSchema = z.object({
   KAFKA_PARTITIONS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
   /** How long a handoff is kept after its last event; 0 keeps it until erased. */
   HANDOFF_RETENTION_MS: z.coerce.number().int().min(0).default(30 * 24 * 3600 * 1000),
+  /** How long a handoff's version floor outlives it, so one that comes back keeps counting up; 0 forever. */
+  HANDOFF_VERSION_FLOOR_RETENTION_MS: z.coerce.number().int().min(0).default(400 * 24 * 3600 * 1000),
   KAFKA_CREATE_TOPICS: z.stringbool().default(true),
 });
 export type ConsumerEnv = z.infer<typeof ConsumerEnvSchema>;

@@ -30,7 +30,12 @@ const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 await producer.connect();
 const rejected = createRejectedPublisher(producer, config.source.rejected_topic);
 
-const store = createHandoffStore({ redis, prefix: env.REDIS_PREFIX, retentionMs: env.HANDOFF_RETENTION_MS });
+const store = createHandoffStore({
+  redis,
+  prefix: env.REDIS_PREFIX,
+  retentionMs: env.HANDOFF_RETENTION_MS,
+  versionFloorRetentionMs: env.HANDOFF_VERSION_FLOOR_RETENTION_MS,
+});
 const policies = (loaded: LoadedConfig) => Object.fromEntries(Object.entries(loaded.destinations).map(([name, d]) => [name, d.retry]));
 const queues = createDeliveryQueues({ connection: redis, prefix: env.REDIS_PREFIX, destinations: policies(config) });
 const registry = createRegistry("consumer");
@@ -49,6 +54,7 @@ const buildIngest = (loaded: LoadedConfig) =>
     enqueue: (destination, job) => queues.enqueue(destination, job),
     reject: (record, reason, error) => rejected.reject(record, { reason, error }),
     log,
+    metrics,
     tracer: tracing.tracer,
   });
 let ingest = buildIngest(config);
