@@ -109,6 +109,23 @@ describe("handoff store keys under concurrency", () => {
     expect(splits).toEqual([]);
   });
 
+  it("waits out the claim of a consumer that died between claiming and committing", async () => {
+    const store = createHandoffStore({
+      redis: redisA,
+      prefix: uniqueName("t"),
+      retentionMs: 60_000,
+      aliasClaimTtlMs: 400,
+    });
+    // What a consumer leaves behind when it dies after claiming: a claim that expires by itself.
+    await redisA.set(store.keys.alias("id", "c1"), "\u0000claim\u0000dead-consumer:S", "PX", 400);
+    expect(await store.findKey({ kind: "id", value: "c1" })).toBeUndefined();
+    const started = Date.now();
+    const applied = await store.apply(event({ event_id: "e1", id: "c1" }), context());
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(applied).toMatchObject({ key: "c1", outcome: "applied" });
+    expect(await store.findKey({ kind: "id", value: "c1" })).toBe("c1");
+  });
+
   it("reports an id already aliased to another handoff as a conflict and leaves it alone", async () => {
     const store = createHandoffStore({ redis: redisA, prefix: uniqueName("t"), retentionMs: 60_000 });
     await store.apply(event({ event_id: "e1", id: "c1" }), context());

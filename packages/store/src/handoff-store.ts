@@ -326,7 +326,9 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     },
     get: readSnapshot,
     async findKey({ kind, value }) {
-      return (await redis.get(keys.alias(kind, value))) ?? undefined;
+      const found = await redis.get(keys.alias(kind, value));
+      // An alias being claimed is not decided yet: nothing to find until it is committed.
+      return found === null || isClaim(found) ? undefined : found;
     },
     async getDelivery(key, destination) {
       const json = await redis.hget(keys.ledger(key), destination);
