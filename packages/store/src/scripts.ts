@@ -16,11 +16,14 @@ return 1
 `;
 
 /**
- * Records a delivery only when its version is newer than the one recorded: the ledger never
- * moves backward. KEYS[1] ledger hash; ARGV destination, version, json, ttl ms.
- * Returns 1 when recorded, 0 when a newer or equal version was already there.
+ * Records a delivery only when its version is newer than the one recorded (the ledger never moves
+ * backward) and, with a fencing token, only while that token is still the destination's latest:
+ * a delivery that lost its lock to a newer one cannot record. KEYS[1] ledger hash, KEYS[2] fence
+ * hash; ARGV destination, version, json, ttl ms, token ("" without fencing).
+ * Returns 1 when recorded, 0 when a newer or equal version was already there, -1 when fenced out.
  */
 export const RECORD_DELIVERY = `
+if ARGV[5] ~= '' and redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[5] then return -1 end
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
   local decoded = cjson.decode(current)
@@ -28,6 +31,16 @@ if current then
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return 1
+`;
+
+/**
+ * Makes a delivery the one (handoff, destination) may be written by: its token replaces any earlier
+ * one, which is thereby fenced out. KEYS[1] fence hash; ARGV destination, token, ttl ms.
+ */
+export const TAKE_FENCE = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 `;
 

@@ -101,11 +101,13 @@ export function createSalesforceAdapter(
     path: string,
     body: unknown,
     operation: SalesforceOperation,
-    session: { renewed: boolean },
+    session: { renewed: boolean; readonly beforeWrite?: (() => Promise<void>) | undefined },
     signal: AbortSignal | undefined,
   ): Promise<{ response: HttpResponse; outcome: SalesforceOutcome }> {
     for (;;) {
       const token = await tokens.token();
+      // Both methods write (an upsert, an update or a composite of them).
+      await session.beforeWrite?.();
       const response = await http.send({
         method,
         url: `${instanceUrl}${path}`,
@@ -136,7 +138,7 @@ export function createSalesforceAdapter(
   async function attempt(
     write: SalesforceWrite,
     recordId: string | undefined,
-    session: { renewed: boolean },
+    session: { renewed: boolean; readonly beforeWrite?: (() => Promise<void>) | undefined },
     signal: AbortSignal | undefined,
   ): Promise<Attempted> {
     if (write.kind === "single") {
@@ -216,9 +218,10 @@ export function createSalesforceAdapter(
     destination,
     previous,
     signal,
+    beforeWrite,
   }: DeliveryRequest): Promise<DeliveryResult> {
     checkKey(snapshot);
-    const session = { renewed: false };
+    const session = { renewed: false, beforeWrite };
     const known = previous?.recordId;
     let result = await attempt(
       buildSalesforceWrite(config, snapshot, destination, known),

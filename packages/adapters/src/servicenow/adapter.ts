@@ -85,7 +85,7 @@ export function createServiceNowAdapter(
   }
 
   /** Requests of one delivery: they share its single token renewal. */
-  function session(signal: AbortSignal | undefined) {
+  function session(signal: AbortSignal | undefined, beforeWrite?: () => Promise<void>) {
     let renewed = false;
     return async function call(
       method: "GET" | "POST" | "PATCH",
@@ -95,6 +95,8 @@ export function createServiceNowAdapter(
     ): Promise<Answer> {
       for (;;) {
         const authorization = await auth.authorization(signal);
+        // After the token, so the check is as close to the write as it can be.
+        if (method !== "GET") await beforeWrite?.();
         const response = await http.send({
           method,
           url,
@@ -180,7 +182,7 @@ export function createServiceNowAdapter(
   }
 
   async function write(request: DeliveryRequest, correlationId: string, body: string): Promise<DeliveryResult> {
-    const call = session(request.signal);
+    const call = session(request.signal, request.beforeWrite);
     const recordId = request.previous?.recordId;
 
     if (recordId !== undefined) {
