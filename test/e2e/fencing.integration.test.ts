@@ -5,7 +5,15 @@ import { join } from "node:path";
 import { createDeliveryQueues, type DeliveryQueues } from "@handoff-sync/queue";
 import { createStateCatalogue, type HandoffEvent } from "@handoff-sync/schema";
 import { createHandoffStore, type HandoffStore } from "@handoff-sync/store";
-import { freePort, startFakeServiceNow, startService, uniqueName, waitFor, type FakeServiceNow, type RunningService } from "@handoff-sync/testing";
+import {
+  freePort,
+  startFakeServiceNow,
+  startService,
+  uniqueName,
+  waitFor,
+  type FakeServiceNow,
+  type RunningService,
+} from "@handoff-sync/testing";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 
@@ -28,12 +36,21 @@ describe("a delivery whose worker stalled past its lock", () => {
     await connection.quit();
   });
 
-  async function setUp(): Promise<{ crm: FakeServiceNow; store: HandoffStore; queues: DeliveryQueues; start: () => Promise<RunningService> }> {
+  async function setUp(): Promise<{
+    crm: FakeServiceNow;
+    store: HandoffStore;
+    queues: DeliveryQueues;
+    start: () => Promise<RunningService>;
+  }> {
     const crm = await startFakeServiceNow();
     cleanups.push(() => crm.close());
     const prefix = uniqueName("fence");
     const store = createHandoffStore({ redis: connection, prefix, retentionMs: 600_000 });
-    const queues = createDeliveryQueues({ connection, prefix, destinations: { sn: { attempts: 5, base_delay_ms: 100, max_delay_ms: 500 } } });
+    const queues = createDeliveryQueues({
+      connection,
+      prefix,
+      destinations: { sn: { attempts: 5, base_delay_ms: 100, max_delay_ms: 500 } },
+    });
     cleanups.push(() => queues.close());
     const dir = await mkdtemp(join(tmpdir(), "handoff-sync-fence-"));
     const config = join(dir, "destinations.yaml");
@@ -77,15 +94,40 @@ describe("a delivery whose worker stalled past its lock", () => {
     return { crm, store, queues, start };
   }
 
-  async function event(store: HandoffStore, queues: DeliveryQueues, key: string, state: string, at: string): Promise<number> {
-    const e: HandoffEvent = { schema_version: 1, event_id: randomUUID(), id: `conv-${key}`, shared_id: key, state, occurred_at: at, data: { customer_id: "c-1" } };
+  async function event(
+    store: HandoffStore,
+    queues: DeliveryQueues,
+    key: string,
+    state: string,
+    at: string,
+  ): Promise<number> {
+    const e: HandoffEvent = {
+      schema_version: 1,
+      event_id: randomUUID(),
+      id: `conv-${key}`,
+      shared_id: key,
+      state,
+      occurred_at: at,
+      data: { customer_id: "c-1" },
+    };
     const applied = await store.apply(e, { catalogue, receivedAt: new Date().toISOString() });
-    await queues.enqueue("sn", { v: 1, key: applied.key, version: applied.snapshot.version, event_id: e.event_id, occurred_at: at, enqueued_at: new Date().toISOString() });
+    await queues.enqueue("sn", {
+      v: 1,
+      key: applied.key,
+      version: applied.snapshot.version,
+      event_id: e.event_id,
+      occurred_at: at,
+      enqueued_at: new Date().toISOString(),
+    });
     return applied.snapshot.version;
   }
 
   /** Holds the next request matching `match`, freezes the first worker, then lets the fake answer into the frozen socket. */
-  async function freezeOn(crm: FakeServiceNow, worker: RunningService, match: (r: { method: string; path: string }) => boolean): Promise<void> {
+  async function freezeOn(
+    crm: FakeServiceNow,
+    worker: RunningService,
+    match: (r: { method: string; path: string }) => boolean,
+  ): Promise<void> {
     crm.faults.prepend({ match, fault: { kind: "hold" }, times: 1 });
     const held = await crm.faults.waitForHeld();
     worker.process.kill("SIGSTOP");
@@ -96,15 +138,25 @@ describe("a delivery whose worker stalled past its lock", () => {
     const { crm, store, queues, start } = await setUp();
     const first = await start();
     const key = uniqueName("stall-create");
-    const freezing = freezeOn(crm, first, (r) => r.method === "GET" && r.path.startsWith("/api/now/table/incident"));
+    const freezing = freezeOn(
+      crm,
+      first,
+      (r) => r.method === "GET" && r.path.startsWith("/api/now/table/incident"),
+    );
     await event(store, queues, key, "handoff_initiated", "2026-12-01T10:00:00Z");
     await freezing;
     // The lookup has been answered "none" into the frozen process. Its lock now expires; the second
     // worker finds the job stalled and delivers it.
     const second = await start();
-    await waitFor(() => crm.records("incident").some((r) => r["correlation_id"] === key), { timeoutMs: 20_000, message: "the second worker's delivery" });
+    await waitFor(() => crm.records("incident").some((r) => r["correlation_id"] === key), {
+      timeoutMs: 20_000,
+      message: "the second worker's delivery",
+    });
     const v2 = await event(store, queues, key, "handoff_completed", "2026-12-01T10:01:00Z");
-    await waitFor(async () => (await store.getDelivery(key, "sn"))?.version === v2, { timeoutMs: 20_000, message: "version 2 delivered" });
+    await waitFor(async () => (await store.getDelivery(key, "sn"))?.version === v2, {
+      timeoutMs: 20_000,
+      message: "version 2 delivered",
+    });
 
     first.process.kill("SIGCONT");
     // Time for the woken worker to do whatever it was about to do.
@@ -122,17 +174,27 @@ describe("a delivery whose worker stalled past its lock", () => {
     const first = await start();
     const key = uniqueName("stall-backward");
     await event(store, queues, key, "handoff_initiated", "2026-12-01T10:00:00Z");
-    await waitFor(async () => (await store.getDelivery(key, "sn"))?.version === 1, { timeoutMs: 20_000, message: "version 1 delivered" });
+    await waitFor(async () => (await store.getDelivery(key, "sn"))?.version === 1, {
+      timeoutMs: 20_000,
+      message: "version 1 delivered",
+    });
     // Without a ledger entry (lost with Redis' last second, say) the adapter looks the record up and
     // compares versions: a check that is only as fresh as its answer.
     await connection.hdel(store.keys.ledger(key), "sn");
-    const freezing = freezeOn(crm, first, (r) => r.method === "GET" && r.path.startsWith("/api/now/table/incident"));
+    const freezing = freezeOn(
+      crm,
+      first,
+      (r) => r.method === "GET" && r.path.startsWith("/api/now/table/incident"),
+    );
     await event(store, queues, key, "handoff_completed", "2026-12-01T10:01:00Z");
     await freezing;
     // The first worker holds "the CRM has version 1" and is about to send version 2.
     const v3 = await event(store, queues, key, "handoff_failed", "2026-12-01T10:02:00Z");
     const second = await start();
-    await waitFor(async () => (await store.getDelivery(key, "sn"))?.version === v3, { timeoutMs: 20_000, message: "version 3 delivered" });
+    await waitFor(async () => (await store.getDelivery(key, "sn"))?.version === v3, {
+      timeoutMs: 20_000,
+      message: "version 3 delivered",
+    });
 
     first.process.kill("SIGCONT");
     await sleep(3000);
