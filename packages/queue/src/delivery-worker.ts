@@ -67,6 +67,13 @@ export interface DeliveryWorkerSettings {
   readonly rateLimit?: { readonly max: number; readonly durationMs: number };
   /** The same permanent error on this many records in a row parks the destination. */
   readonly parkAfterIdenticalFailures?: number;
+  /**
+   * A delivery that has parked its destination this many times (a destination-wide error each time,
+   * with resumes in between) is dead-lettered on the next such error instead of parking it again:
+   * an error that only this record provokes must not hold the destination hostage. Default 3; at
+   * most 24 (the attempt log, where parks are counted, keeps 25 entries).
+   */
+  readonly maxParksPerDelivery?: number;
   /** A destination answering 429 for longer than this is parked instead of waited on forever. */
   readonly parkAfterRateLimitedMs?: number;
   /**
@@ -132,6 +139,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   const now = settings.now ?? (() => new Date());
   const parkAfterIdentical = settings.parkAfterIdenticalFailures ?? 5;
   const parkAfterRateLimitedMs = settings.parkAfterRateLimitedMs ?? 15 * 60_000;
+  const maxParksPerDelivery = settings.maxParksPerDelivery ?? 3;
   const onAttempt = settings.onAttempt ?? (() => undefined);
   const tracer = settings.tracer ?? NOOP_TRACER;
 
@@ -309,6 +317,21 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       const fields = { version: snapshot.version, outcome: attempt.outcome, status: described.status, err: described.message, durationMs };
 
       if (error instanceof DestinationError) {
+        // The attempt log holds this delivery's attempts since its last success or dead letter.
+        const parks = (await store.getAttempts(data.key, destination)).filter((a) => a.outcome === "auth" || a.outcome === "destination").length;
+        if (parks > maxParksPerDelivery) {
+          jobLog.warn({ ...fields, parks, final: true }, "delivery attempt");
+          report("dead_lettered", { durationMs, snapshot });
+          return deadLetter(
+            job,
+            data.key,
+            snapshot,
+            "permanent",
+            `parked the destination ${parks - 1} times and failed the same way after each resume: ${described.message}`,
+            error,
+            jobLog,
+          );
+        }
         await parkDestination(queue, state, { reason: described.message, admin_hint: error.adminHint, by: "worker" }, jobLog);
         jobLog.warn(fields, "delivery attempt");
         report("parked", { durationMs, snapshot });

@@ -20,6 +20,8 @@ export const WorkerEnvSchema = z.object({
   /** How often stalled jobs are swept into the dead-letter queue and gauges refreshed. */
   WORKER_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
   WORKER_PARK_AFTER_IDENTICAL_FAILURES: z.coerce.number().int().min(1).default(5),
+  /** A delivery that parked its destination this often is dead-lettered on its next destination-wide error. */
+  WORKER_MAX_PARKS_PER_DELIVERY: z.coerce.number().int().min(1).max(24).default(3),
   WORKER_PARK_AFTER_RATE_LIMITED_MS: z.coerce.number().int().min(1000).default(15 * 60_000),
   HTTPS_PROXY: z.string().optional(),
   HTTP_PROXY: z.string().optional(),

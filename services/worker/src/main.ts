@@ -69,6 +69,7 @@ const startWorker = (name: string, destination: ResolvedDestination) => {
     ...(destination.retry.deadline_fallback !== undefined ? { onExpired: expiredTo(destination.retry.deadline_fallback) } : {}),
     parkAfterIdenticalFailures: env.WORKER_PARK_AFTER_IDENTICAL_FAILURES,
     parkAfterRateLimitedMs: env.WORKER_PARK_AFTER_RATE_LIMITED_MS,
+    maxParksPerDelivery: env.WORKER_MAX_PARKS_PER_DELIVERY,
     onAttempt: (outcome, { durationMs, snapshot }) => {
       metrics.attempts.inc({ destination: name, outcome });
       if (outcome === "skipped" || outcome === "returned") return;
