@@ -35,7 +35,8 @@ describe("a delivery that parks its destination on every resume", () => {
       concurrency: 1,
       maxParksPerDelivery: 2,
       // What a CRM that routes this one record's URL nowhere looked like: an error that reads as destination-wide.
-      deliver: async ({ snapshot }) => {
+      deliver: async ({ snapshot, beforeWrite }) => {
+        await beforeWrite();
         calls.set(snapshot.key, (calls.get(snapshot.key) ?? 0) + 1);
         if (snapshot.key === "bad")
           throw new DestinationError("the CRM does not know this object (404)", {
