@@ -54,7 +54,8 @@ interface Answer {
  * ServiceNow Table API. It has no upsert and no idempotency header, so every delivery without a
  * ledger record id looks the record up by `correlation_id` (the handoff key) and then updates or
  * creates it, serialised per key so two deliveries of one handoff in this process never both create.
- * Across processes the queue runs at most one delivery per handoff and destination at a time.
+ * Across processes the queue runs at most one delivery per handoff and destination at a time, and
+ * `beforeWrite` stops one whose worker stalled past its queue lock before it writes.
  */
 export function createServiceNowAdapter(
   name: string,
