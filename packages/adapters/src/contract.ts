@@ -13,6 +13,12 @@ export interface DeliveryRequest {
   readonly signal?: AbortSignal;
   /** W3C trace context of the delivery attempt, sent as the `traceparent` header of its requests. */
   readonly traceparent?: string;
+  /**
+   * Awaited right before every request that changes the CRM (reads and token requests are not);
+   * it throws when this delivery may no longer write (a later one fenced it out), and the adapter
+   * lets that error through untouched.
+   */
+  readonly beforeWrite?: () => Promise<void>;
 }
 
 export interface DeliveryResult {

@@ -317,17 +317,21 @@ export function createAdmin(settings: AdminSettings): Admin {
           for (let version = 1; version <= (snapshot?.version ?? 0); version++) ids.add(deliveryJobId(key, version));
           const dedup = await queue.deliver.getDeduplicationJobId(deliveryDedupId(key));
           if (dedup !== null) ids.add(dedup);
+          let activeMerge = false;
           for (const id of ids) {
             const job = await queue.deliver.getJob(id);
             if (!job) continue;
             if (await job.isActive()) {
               totals.jobs_active++;
+              if (id === dedup) activeMerge = true;
               continue;
             }
             totals.jobs++;
             if (!dryRun) await job.remove();
           }
-          if (!dryRun) await queue.deliver.removeDeduplicationKey(deliveryDedupId(key));
+          // The merge key of a running job is what keeps a second delivery of this handoff from
+          // starting beside it; it goes when that job ends (erase again then).
+          if (!dryRun && !activeMerge) await queue.deliver.removeDeduplicationKey(deliveryDedupId(key));
         }
         if (!dryRun) totals.redis_keys += (await store.erase(key, destinations)).deletedKeys;
       }

@@ -19,6 +19,11 @@ export interface IngestSettings<R extends IngestRecord = IngestRecord> {
   readonly input?: InputSettings;
   readonly route: (event: { state: string; stage: LifecycleStage; channel?: string; destination?: string; reason?: string }) => readonly string[];
   readonly enqueue: (destination: string, job: DeliveryJob) => Promise<void>;
+  /**
+   * Awaited after a record's writes (apply and enqueues), before its offset may be resolved: e.g.
+   * Redis `WAIT` for replicas. Its errors are the infrastructure's: the record is consumed again.
+   */
+  readonly afterWrite?: () => Promise<void>;
   readonly reject: (record: R, reason: RejectionReason, error: string) => Promise<void>;
   readonly log: Logger;
   /** Counts alias conflicts; the other consumer metrics are counted by the caller from the result. */
@@ -106,6 +111,9 @@ export function createIngest<R extends IngestRecord>(settings: IngestSettings<R>
       ...(traceparent !== undefined ? { traceparent } : {}),
     };
     await Promise.all(destinations.map((destination) => settings.enqueue(destination, job)));
+    // Also for a duplicate or an unrouted event: a redelivered record whose first WAIT failed must
+    // wait again before its offset goes.
+    await settings.afterWrite?.();
     // Checked first so the hot path builds no log fields that would be thrown away.
     if (settings.log.isLevelEnabled("debug")) {
       // `data` is the event's handoff data: LOG_REDACT_PATHS names its personal fields (`data.email`).

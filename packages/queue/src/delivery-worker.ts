@@ -4,6 +4,7 @@ import {
   DestinationError,
   isRetryable,
   parseDeliveryJob,
+  SupersededDeliveryError,
   type AttemptLogEntry,
   type DeadLetterReason,
   type DeliveryJob,
@@ -13,6 +14,7 @@ import type { HandoffStore } from "@handoff-sync/store";
 import { NOOP_TRACER, SpanKind, SpanStatusCode, startSpanFrom, type Logger, type Span, type Tracer } from "@handoff-sync/telemetry";
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
+import { randomUUID } from "node:crypto";
 import { addDeadLetter } from "./dead-letters.js";
 import type { DestinationQueue } from "./delivery-queues.js";
 import { parkDestination } from "./park.js";
@@ -29,6 +31,12 @@ export interface DeliverRequest {
   readonly previous?: { readonly version: number; readonly recordId?: string };
   /** W3C trace context of this attempt's span, for the CRM request's `traceparent` header. */
   readonly traceparent?: string;
+  /**
+   * Called right before each request that changes the CRM: throws a `SupersededDeliveryError`
+   * when this delivery may no longer write (fenced out by a later one, lock lost, or the ledger
+   * already has this version).
+   */
+  readonly beforeWrite: () => Promise<void>;
 }
 
 export type DeliverFn = (request: DeliverRequest) => Promise<DeliverResult>;
@@ -39,7 +47,7 @@ export type DeliveryOutcome =
   | { readonly outcome: "missing" };
 
 /** What happened to one attempt, for metrics; the log line says the same. */
-export type AttemptOutcome = "delivered" | "skipped" | "retry" | "rate_limited" | "parked" | "dead_lettered" | "returned";
+export type AttemptOutcome = "delivered" | "skipped" | "retry" | "rate_limited" | "parked" | "dead_lettered" | "returned" | "superseded";
 
 export interface DeliveryWorkerSettings {
   readonly queue: DestinationQueue;
@@ -51,12 +59,21 @@ export interface DeliveryWorkerSettings {
   /** Injected so tests can bound the jitter; Math.random in production. */
   readonly random?: () => number;
   readonly lockDurationMs?: number;
+  /** How often this worker looks for jobs whose lock expired (BullMQ's `stalledInterval`). */
+  readonly stalledIntervalMs?: number;
   readonly maxStalledCount?: number;
   readonly now?: () => Date;
   /** Jobs per `durationMs` this destination may start, across all workers. */
   readonly rateLimit?: { readonly max: number; readonly durationMs: number };
   /** The same permanent error on this many records in a row parks the destination. */
   readonly parkAfterIdenticalFailures?: number;
+  /**
+   * A delivery that has parked its destination this many times (a destination-wide error each time,
+   * with resumes in between) is dead-lettered on the next such error instead of parking it again:
+   * an error that only this record provokes must not hold the destination hostage. Default 3; at
+   * most 24 (the attempt log, where parks are counted, keeps 25 entries).
+   */
+  readonly maxParksPerDelivery?: number;
   /** A destination answering 429 for longer than this is parked instead of waited on forever. */
   readonly parkAfterRateLimitedMs?: number;
   /**
@@ -80,6 +97,8 @@ const EXCERPT_LIMIT = 512;
  */
 export const DEFAULT_LIMITER = { max: 100_000, duration: 1000 } as const;
 const PARKED_RECHECK_MS = 1000;
+/** The abort reason of a delivery whose queue lock could not be renewed. */
+const LOCK_LOST = "lock lost";
 
 function describe(error: unknown): { message: string; status?: number; excerpt?: string } {
   if (error instanceof DeliveryError) {
@@ -120,6 +139,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   const now = settings.now ?? (() => new Date());
   const parkAfterIdentical = settings.parkAfterIdenticalFailures ?? 5;
   const parkAfterRateLimitedMs = settings.parkAfterRateLimitedMs ?? 15 * 60_000;
+  const maxParksPerDelivery = settings.maxParksPerDelivery ?? 3;
   const onAttempt = settings.onAttempt ?? (() => undefined);
   const tracer = settings.tracer ?? NOOP_TRACER;
 
@@ -190,8 +210,11 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     // The trace id on every line of the attempt lets operators go from a log line to its trace.
     const traceId = span.isRecording() ? span.spanContext().traceId : undefined;
     const jobLog = log.child({ handoffKey: data.key, jobId: job.id, destination, attempt: job.attemptsMade + 1, ...(traceId !== undefined ? { traceId } : {}) });
-    // Both reads go out together: one round trip instead of two on the hot path.
-    const [snapshot, delivered] = await Promise.all([store.get(data.key), store.getDelivery(data.key, destination)]);
+    // The fencing token is this take of the job (BullMQ's lock token, unique per take): taking it
+    // fences out any delivery of this handoff to this destination that started earlier and still
+    // runs, e.g. one whose worker stalled past its lock. The reads share its round trip.
+    const fence = token ?? randomUUID();
+    const [snapshot, delivered] = await Promise.all([store.get(data.key), store.getDelivery(data.key, destination), store.takeFence(data.key, destination, fence)]);
     if (!snapshot) {
       jobLog.warn("handoff no longer in the store; nothing to deliver");
       report("skipped", { durationMs: 0 });
@@ -214,6 +237,16 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     }
 
     const abort = signal ?? new AbortController().signal;
+    // The last guard before the CRM is written: still the latest delivery, lock not lost, and the
+    // ledger (re-read now, not at the start) does not already hold this version.
+    const beforeWrite = async (): Promise<void> => {
+      if (abort.aborted && abort.reason === LOCK_LOST) throw new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
+      const [holds, ledger] = await Promise.all([store.holdsFence(data.key, destination, fence), store.getDelivery(data.key, destination)]);
+      if (!holds) throw new SupersededDeliveryError("fenced", "a later delivery of this handoff to this destination has started");
+      if (ledger && ledger.version >= snapshot.version) {
+        throw new SupersededDeliveryError("already_delivered", `the destination already has version ${ledger.version}`);
+      }
+    };
     const started = Date.now();
     try {
       const complete = settings.enrich ? await settings.enrich(snapshot, abort) : snapshot;
@@ -221,20 +254,24 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         snapshot: complete,
         destination,
         signal: abort,
+        beforeWrite,
         ...(traceparent !== undefined ? { traceparent } : {}),
         ...(delivered ? { previous: { version: delivered.version, ...(delivered.record_id !== undefined ? { recordId: delivered.record_id } : {}) } } : {}),
       });
       const recordId = result.recordId ?? delivered?.record_id;
-      // The ledger write and the clean-up are independent; they share one round trip.
-      await Promise.all([
-        store.recordDelivery(data.key, destination, {
-          version: snapshot.version,
-          delivered_at: now().toISOString(),
-          ...(recordId !== undefined ? { record_id: recordId } : {}),
-        }),
-        store.clearAttempts(data.key, destination),
-        state.recordSuccess(),
-      ]);
+      const recorded = await store.recordDelivery(
+        data.key,
+        destination,
+        { version: snapshot.version, delivered_at: now().toISOString(), ...(recordId !== undefined ? { record_id: recordId } : {}) },
+        fence,
+      );
+      if (recorded === "fenced") {
+        // Written after the last check, then overtaken: the later delivery re-reads and writes the
+        // latest version over this one, and only its ledger entry counts.
+        throw new SupersededDeliveryError("fenced", "a later delivery of this handoff to this destination started while this one was writing");
+      }
+      // The clean-up steps are independent; they share one round trip.
+      await Promise.all([store.clearAttempts(data.key, destination), state.recordSuccess()]);
       const durationMs = Date.now() - started;
       if (result.status !== undefined) span.setAttribute("http.response.status_code", result.status);
       jobLog.info({ version: snapshot.version, outcome: "delivered", status: result.status, durationMs }, "delivery attempt");
@@ -242,6 +279,22 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       return { outcome: "delivered", version: snapshot.version, ...(recordId !== undefined ? { recordId } : {}) };
     } catch (error) {
       const durationMs = Date.now() - started;
+      if (error instanceof SupersededDeliveryError && error.reason === "already_delivered") {
+        jobLog.info({ version: snapshot.version, durationMs, err: error.message }, "already delivered by another delivery; nothing sent");
+        report("skipped", { durationMs, snapshot });
+        return { outcome: "already_delivered", version: snapshot.version, deliveredVersion: snapshot.version };
+      }
+      if (error instanceof SupersededDeliveryError || (abort.aborted && abort.reason === LOCK_LOST)) {
+        // The job is no longer this worker's: its lock is gone or a later take of it fenced this
+        // one out. Whoever holds it now delivers the latest snapshot; this attempt touches neither
+        // the job nor the attempt log, and the failure it ends with cannot move the job (the
+        // queue refuses a stale lock token).
+        jobLog.warn({ version: snapshot.version, durationMs, err: describe(error).message }, "delivery superseded; stopped without writing");
+        report("superseded", { durationMs, snapshot });
+        const unrecoverable = new UnrecoverableError("delivery superseded by a later one");
+        unrecoverable.cause = error;
+        throw unrecoverable;
+      }
       if (abort.aborted) {
         // Shutdown: hand the job back untouched for another worker.
         jobLog.info({ version: snapshot.version, durationMs }, "delivery interrupted by shutdown; job returned to the queue");
@@ -264,6 +317,21 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       const fields = { version: snapshot.version, outcome: attempt.outcome, status: described.status, err: described.message, durationMs };
 
       if (error instanceof DestinationError) {
+        // The attempt log holds this delivery's attempts since its last success or dead letter.
+        const parks = (await store.getAttempts(data.key, destination)).filter((a) => a.outcome === "auth" || a.outcome === "destination").length;
+        if (parks > maxParksPerDelivery) {
+          jobLog.warn({ ...fields, parks, final: true }, "delivery attempt");
+          report("dead_lettered", { durationMs, snapshot });
+          return deadLetter(
+            job,
+            data.key,
+            snapshot,
+            "permanent",
+            `parked the destination ${parks - 1} times and failed the same way after each resume: ${described.message}`,
+            error,
+            jobLog,
+          );
+        }
         await parkDestination(queue, state, { reason: described.message, admin_hint: error.adminHint, by: "worker" }, jobLog);
         jobLog.warn(fields, "delivery attempt");
         report("parked", { durationMs, snapshot });
@@ -327,6 +395,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     prefix: queue.deliver.opts.prefix ?? "bull",
     concurrency: settings.concurrency,
     lockDuration: settings.lockDurationMs ?? 10_000,
+    ...(settings.stalledIntervalMs !== undefined ? { stalledInterval: settings.stalledIntervalMs } : {}),
     maxStalledCount: settings.maxStalledCount ?? 2,
     // A limiter must be set for a 429 to rate-limit the queue; without a configured one it never binds.
     limiter: settings.rateLimit ? { max: settings.rateLimit.max, duration: settings.rateLimit.durationMs } : { ...DEFAULT_LIMITER },
@@ -336,5 +405,12 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     },
   });
   worker.on("error", (error) => log.error({ err: error, destination }, "worker error"));
+  // BullMQ only reports a lock it could not renew (an event-loop stall, a long GC): the job may
+  // already run elsewhere, so this delivery stops; the fence catches one that is past this point.
+  worker.on("lockRenewalFailed", (jobIds) => {
+    for (const jobId of jobIds) {
+      if (worker.cancelJob(jobId, LOCK_LOST)) log.warn({ jobId, destination }, "queue lock lost; delivery cancelled");
+    }
+  });
   return worker;
 }

@@ -8,3 +8,4 @@ export * from "./park.js";
 export * from "./replay.js";
 export * from "./sweepers.js";
 export * from "./queue-gauges.js";
+export * from "./replica-wait.js";

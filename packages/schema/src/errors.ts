@@ -109,6 +109,26 @@ export class AuthError extends DestinationError {
   }
 }
 
+/**
+ * This delivery may no longer write: a later delivery of the same (handoff, destination) took the
+ * fencing token (this one lost its queue lock, during a long stall say), the ledger already holds
+ * this version or a newer one, or the delivery was cancelled. Nothing was written by this attempt;
+ * whoever superseded it delivers, so retrying would only risk a duplicate or a backward write.
+ */
+export class SupersededDeliveryError extends HandoffSyncError {
+  readonly retryable = false;
+  readonly reason: "fenced" | "already_delivered" | "lock_lost";
+
+  static {
+    this.prototype.name = "SupersededDeliveryError";
+  }
+
+  constructor(reason: SupersededDeliveryError["reason"], message: string, options: HandoffSyncErrorOptions = {}) {
+    super(message, options);
+    this.reason = reason;
+  }
+}
+
 /** An event names a state the catalogue does not declare; the consumer rejects it as `unknown_state`. */
 export class UnknownStateError extends HandoffSyncError {
   readonly retryable = false;

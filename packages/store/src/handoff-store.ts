@@ -25,6 +25,7 @@ import {
   RECORD_DELIVERY,
   REFRESH_ALIAS,
   RELEASE_ALIAS,
+  TAKE_FENCE,
   VERSION_FLOOR,
 } from "./scripts.js";
 
@@ -122,6 +123,12 @@ export class StoreConflictError extends Error {
   readonly retryable = true;
 }
 
+/**
+ * What a ledger write did: `recorded`; `not_newer` when the ledger already had this version or a
+ * newer one; `fenced` when a later delivery of the same (handoff, destination) has started since.
+ */
+export type RecordDeliveryResult = "recorded" | "not_newer" | "fenced";
+
 export interface HandoffStore {
   readonly keys: KeyLayout;
   resolveKey(event: HandoffEvent): Promise<string>;
@@ -131,7 +138,15 @@ export interface HandoffStore {
   findKey(lookup: { kind: "shared_id" | "id"; value: string }): Promise<string | undefined>;
   getDelivery(key: string, destination: string): Promise<LedgerEntry | undefined>;
   getDeliveries(key: string): Promise<Record<string, LedgerEntry>>;
-  recordDelivery(key: string, destination: string, entry: LedgerEntry): Promise<boolean>;
+  /** With `fence`, the write is refused (`fenced`) unless that token is still the destination's latest. */
+  recordDelivery(key: string, destination: string, entry: LedgerEntry, fence?: string): Promise<RecordDeliveryResult>;
+  /**
+   * Makes the delivery holding `token` the only one that may write this (handoff, destination):
+   * any delivery that took a token before is fenced out (`holdsFence` false, ledger writes refused).
+   */
+  takeFence(key: string, destination: string, token: string): Promise<void>;
+  /** Whether `token` is still the latest fencing token of this (handoff, destination). */
+  holdsFence(key: string, destination: string, token: string): Promise<boolean>;
   appendAttempt(key: string, destination: string, entry: AttemptLogEntry): Promise<void>;
   getAttempts(key: string, destination: string): Promise<AttemptLogEntry[]>;
   clearAttempts(key: string, destination: string): Promise<void>;
@@ -338,9 +353,15 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       const all = await redis.hgetall(keys.ledger(key));
       return Object.fromEntries(Object.entries(all).map(([dest, json]) => [dest, LedgerEntrySchema.parse(JSON.parse(json))]));
     },
-    async recordDelivery(key, destination, entry) {
-      const result = await scripts.run(RECORD_DELIVERY, [keys.ledger(key), keys.snapshot(key)], [destination, String(entry.version), JSON.stringify(entry)]);
-      return result === 1;
+    async recordDelivery(key, destination, entry, fence) {
+      const result = await scripts.run(RECORD_DELIVERY, [keys.ledger(key), keys.snapshot(key), keys.fence(key)], [destination, String(entry.version), JSON.stringify(entry), fence ?? ""]);
+      return result === 1 ? "recorded" : result === -1 ? "fenced" : "not_newer";
+    },
+    async takeFence(key, destination, token) {
+      await scripts.run(TAKE_FENCE, [keys.fence(key)], [destination, token, String(retentionMs)]);
+    },
+    async holdsFence(key, destination, token) {
+      return (await redis.hget(keys.fence(key), destination)) === token;
     },
     async appendAttempt(key, destination, entry) {
       await scripts.run(APPEND_ATTEMPT, [keys.attempts(key, destination)], [JSON.stringify(entry), String(maxAttemptLog), String(retentionMs)]);
@@ -376,8 +397,17 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       const owned: string[] = [];
       for (const aliasKey of aliasKeys) if ((await redis.get(aliasKey)) === key) owned.push(aliasKey);
       // The floor stays: it holds one number and no personal data, and keeps a returning
-      // handoff's versions above what the CRMs already have (decision 0012).
-      const handoffKeys = [keys.snapshot(key), keys.versionFloor(key), keys.ledger(key), keys.enrichment(key), keys.aliasSet(key), ...destinations.map((d) => keys.attempts(key, d))];
+      // handoff's versions above what the CRMs already have (decision 0012). Removing the fence
+      // also fences out a delivery still running: it can no longer write the ledger.
+      const handoffKeys = [
+        keys.snapshot(key),
+        keys.versionFloor(key),
+        keys.ledger(key),
+        keys.enrichment(key),
+        keys.aliasSet(key),
+        keys.fence(key),
+        ...destinations.map((d) => keys.attempts(key, d)),
+      ];
       const deleted = Number(await scripts.run(ERASE_HANDOFF, handoffKeys, [String(floorRetentionMs)]));
       const aliases = owned.length > 0 ? await redis.del(...owned) : 0;
       const pipeline = redis.pipeline().zrem(keys.handoffIndex(), key);

@@ -13,6 +13,8 @@ export interface KeyLayout {
   /** Set of the alias keys that point to this handoff, so every one keeps the handoff's retention. */
   aliasSet(key: string): string;
   attempts(key: string, destination: string): string;
+  /** Hash destination -> fencing token of the one delivery that may write (the latest started). */
+  fence(key: string): string;
   /** The upstream Handoff API's `data` for one version of the handoff (enrichment cache). */
   enrichment(key: string): string;
   alias(kind: "shared_id" | "id", value: string): string;
@@ -39,6 +41,7 @@ export function createKeyLayout(prefix: string): KeyLayout {
     versionFloor: (key) => `${tag(key)}:floor`,
     aliasSet: (key) => `${tag(key)}:aliases`,
     attempts: (key, destination) => `${tag(key)}:attempts:${destination}`,
+    fence: (key) => `${tag(key)}:fence`,
     enrichment: (key) => `${tag(key)}:enrichment`,
     alias: (kind, value) => `${prefix}:{a:${kind === "shared_id" ? "s" : "i"}:${tagSafe(value)}}`,
     // Indexes span handoffs, so they share one slot of their own instead of any handoff's.

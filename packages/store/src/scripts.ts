@@ -94,13 +94,17 @@ return 0
 `;
 
 /**
- * Records a delivery only when its version is newer than the one recorded: the ledger never
- * moves backward. The ledger lives exactly as long as the snapshot; a handoff that expired or was
- * erased meanwhile gets no ledger back (its floor keeps the version).
- * KEYS[1] ledger hash, KEYS[2] snapshot; ARGV destination, version, json.
- * Returns 1 when recorded, 0 when a newer or equal version was already there or the handoff is gone.
+ * Records a delivery only when its version is newer than the one recorded (the ledger never moves
+ * backward) and, with a fencing token, only while that token is still the destination's latest:
+ * a delivery that lost its lock to a newer one cannot record. The ledger lives exactly as long as
+ * the snapshot; a handoff that expired or was erased meanwhile gets no ledger back (its floor keeps
+ * the version). KEYS[1] ledger hash, KEYS[2] snapshot, KEYS[3] fence hash; ARGV destination,
+ * version, json, token ("" without fencing).
+ * Returns 1 when recorded, 0 when a newer or equal version was already there or the handoff is
+ * gone, -1 when fenced out.
  */
 export const RECORD_DELIVERY = `
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[4] then return -1 end
 local ttl = redis.call('PTTL', KEYS[2])
 if ttl == -2 then return 0 end
 local current = redis.call('HGET', KEYS[1], ARGV[1])
@@ -110,6 +114,16 @@ if current then
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+`;
+
+/**
+ * Makes a delivery the one (handoff, destination) may be written by: its token replaces any earlier
+ * one, which is thereby fenced out. KEYS[1] fence hash; ARGV destination, token, ttl ms.
+ */
+export const TAKE_FENCE = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 `;
 

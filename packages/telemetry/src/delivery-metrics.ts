@@ -22,7 +22,7 @@ export function createDeliveryMetrics(registry: Registry): DeliveryMetrics {
   return {
     attempts: new Counter({
       name: "handoff_sync_delivery_attempts_total",
-      help: "Delivery attempts by destination and outcome (delivered, skipped, retry, rate_limited, parked, dead_lettered, returned)",
+      help: "Delivery attempts by destination and outcome (delivered, skipped, retry, rate_limited, parked, dead_lettered, returned, superseded)",
       labelNames: ["destination", "outcome"],
       registers,
     }),

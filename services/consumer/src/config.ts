@@ -13,6 +13,13 @@ export const ConsumerEnvSchema = z.object({
   /** How long a handoff's version floor outlives it, so one that comes back keeps counting up; 0 forever. */
   HANDOFF_VERSION_FLOOR_RETENTION_MS: z.coerce.number().int().min(0).default(400 * 24 * 3600 * 1000),
   KAFKA_CREATE_TOPICS: z.stringbool().default(true),
+  /**
+   * Replicas that must acknowledge a record's writes (Redis WAIT) before its offset is resolved;
+   * 0 does not wait. With a replica and failover, an acknowledged enqueue then survives the primary.
+   */
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+  /** How long WAIT may block; fewer acknowledgements by then fail the record (retried, never committed). */
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).default(1000),
 });
 export type ConsumerEnv = z.infer<typeof ConsumerEnvSchema>;
 

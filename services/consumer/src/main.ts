@@ -1,7 +1,7 @@
 import { kafkaConnectionOptions, otlpTracesEndpoint, redisOptions, routeEvent, type LoadedConfig } from "@handoff-sync/config";
 import { createIngest } from "@handoff-sync/ingest";
 import { createBatchConsumer, createKafkaClient, createRejectedPublisher, ensureTopics, type InboundRecord } from "@handoff-sync/kafka";
-import { createDeliveryQueues } from "@handoff-sync/queue";
+import { createDeliveryQueues, createReplicaWait } from "@handoff-sync/queue";
 import { createStateCatalogue } from "@handoff-sync/schema";
 import { createHandoffStore } from "@handoff-sync/store";
 import { createHealthServer, createIngestMetrics, createLogger, createRegistry, exitOnFatal, onShutdown, startTracing } from "@handoff-sync/telemetry";
@@ -38,6 +38,8 @@ const store = createHandoffStore({
 });
 const policies = (loaded: LoadedConfig) => Object.fromEntries(Object.entries(loaded.destinations).map(([name, d]) => [name, d.retry]));
 const queues = createDeliveryQueues({ connection: redis, prefix: env.REDIS_PREFIX, destinations: policies(config) });
+// The store and the queues write on `redis`, so its WAIT covers every write of a record.
+const replicaWait = createReplicaWait({ redis, replicas: env.REDIS_WAIT_REPLICAS, timeoutMs: env.REDIS_WAIT_TIMEOUT_MS });
 const registry = createRegistry("consumer");
 const metrics = createIngestMetrics(registry);
 
@@ -52,6 +54,7 @@ const buildIngest = (loaded: LoadedConfig) =>
     input: loaded.source,
     route: (event) => routeEvent(loaded, event),
     enqueue: (destination, job) => queues.enqueue(destination, job),
+    afterWrite: replicaWait,
     reject: (record, reason, error) => rejected.reject(record, { reason, error }),
     log,
     metrics,

@@ -11,6 +11,8 @@ export const WorkerEnvSchema = z.object({
   /** BullMQ lock; below ~10 s a busy 2-core node reports false stalls. */
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(10_000),
   WORKER_MAX_STALLED_COUNT: z.coerce.number().int().min(1).default(2),
+  /** How often a worker looks for jobs whose lock expired (a crashed or stalled worker's). */
+  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
   /** Must match the consumer's: the ledger lives as long as the handoff it belongs to. */
   HANDOFF_RETENTION_MS: z.coerce.number().int().min(0).default(30 * 24 * 3600 * 1000),
   /** Dead letters older than this are removed (and counted); 0 keeps them until replayed or discarded. */
@@ -18,6 +20,8 @@ export const WorkerEnvSchema = z.object({
   /** How often stalled jobs are swept into the dead-letter queue and gauges refreshed. */
   WORKER_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
   WORKER_PARK_AFTER_IDENTICAL_FAILURES: z.coerce.number().int().min(1).default(5),
+  /** A delivery that parked its destination this often is dead-lettered on its next destination-wide error. */
+  WORKER_MAX_PARKS_PER_DELIVERY: z.coerce.number().int().min(1).max(24).default(3),
   WORKER_PARK_AFTER_RATE_LIMITED_MS: z.coerce.number().int().min(1000).default(15 * 60_000),
   HTTPS_PROXY: z.string().optional(),
   HTTP_PROXY: z.string().optional(),

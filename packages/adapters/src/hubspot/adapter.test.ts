@@ -433,3 +433,17 @@ describe("hubspot adapter: ambiguous failures and deleted records", () => {
     expect(hubspot.records("tickets")).toHaveLength(0);
   });
 });
+
+describe("hubspot adapter: keys that look like paths", () => {
+  it("upserts one record per key of '.', '..' or with slashes (the key travels in the body)", async () => {
+    const hubspot = await start();
+    const tickets = adapter(hubspot);
+    const keys = [".", "..", "acme/1", "../objects"];
+    for (const key of keys) {
+      const first = await tickets.deliver(request({ ...snapshot(1), key }));
+      const second = await tickets.deliver(request({ ...snapshot(2), key }));
+      expect(second.recordId, key).toBe(first.recordId);
+    }
+    expect(hubspot.records("tickets").map((r) => r.properties["handoff_key"])).toEqual(keys);
+  });
+});

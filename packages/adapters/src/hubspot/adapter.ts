@@ -44,6 +44,7 @@ export function createHubSpotAdapter(
     destination,
     previous,
     signal,
+    beforeWrite,
   }: DeliveryRequest): Promise<DeliveryResult> {
     // One renewal per attempt, shared by every call of the attempt.
     let renewed = false;
@@ -57,6 +58,8 @@ export function createHubSpotAdapter(
     ): Promise<{ outcome: HubSpotOutcome; response: HttpResponse }> {
       for (;;) {
         const authorization = await auth.authorization(signal);
+        // Every call of a delivery writes (upsert, update, association).
+        await beforeWrite?.();
         const response = await http.send({
           method,
           url: `${baseUrl}${path}`,

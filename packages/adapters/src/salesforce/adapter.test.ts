@@ -453,6 +453,49 @@ describe("salesforce adapter: errors", () => {
   });
 });
 
+describe("salesforce adapter: keys that are paths", () => {
+  const keyed = (key: string): DeliveryRequest => ({
+    snapshot: snapshot(1, "handoff_initiated", "initiated", key),
+    destination: "sfdc",
+  });
+
+  it("refuses a key that is a dot segment or holds a slash as this record's fault, naming the field, sending nothing", async () => {
+    const server = await start();
+    const sfdc = adapter(server);
+    for (const key of [".", "..", "acme/1", "../Case", "a\\b"]) {
+      const error = await failure(sfdc.deliver(keyed(key)));
+      expect(error, key).toBeInstanceOf(PermanentDeliveryError);
+      expect(error).toHaveProperty("message", expect.stringContaining("Case.Handoff_Key__c") as unknown);
+    }
+    expect(() => sfdc.preview?.(keyed(".."))).toThrow(PermanentDeliveryError);
+    expect(server.requests.filter((r) => r.path.includes("/sobjects/"))).toEqual([]);
+  });
+
+  it("delivers keys with dots, spaces and other URL-special characters inside a segment", async () => {
+    const server = await start();
+    const sfdc = adapter(server);
+    for (const key of ["a.b", "...", "acme 1?x=1#y", "100%"]) await sfdc.deliver(keyed(key));
+    expect(server.records().map((r) => r["Handoff_Key__c"])).toEqual(["a.b", "...", "acme 1?x=1#y", "100%"]);
+  });
+
+  it("a 404 or 405 on the record's URL while the object and field exist is record-level", async () => {
+    const server = await start();
+    const sfdc = adapter(server);
+    for (const status of [404, 405]) {
+      server.faults.next(
+        { kind: "status", status, contentType: "application/json", body: JSON.stringify([{ errorCode: status === 404 ? "NOT_FOUND" : "METHOD_NOT_ALLOWED", message: "x" }]) },
+        1,
+        (r) => r.method === "PATCH",
+      );
+      const error = await failure(sfdc.deliver(request(1)));
+      expect(error, String(status)).toBeInstanceOf(PermanentDeliveryError);
+      expect(error).toHaveProperty("status", status);
+    }
+    // The describe answer is kept: one look-up for both failures.
+    expect(server.requests.filter((r) => r.path.endsWith("/describe"))).toHaveLength(1);
+  });
+});
+
 describe("salesforce adapter: ambiguous failures and deleted records", () => {
   it("a 503 after the write committed, then a retry: still one record", async () => {
     const server = await start();

@@ -22,8 +22,9 @@ import {
 } from "./classify.js";
 import {
   buildSalesforceWrite,
-  MAX_EXTERNAL_ID_LENGTH,
+  salesforceApiPath,
   RECORD_REFERENCE,
+  salesforceKeyProblem,
   type SalesforceWrite,
 } from "./mapping.js";
 
@@ -39,6 +40,7 @@ export interface SalesforceAdapterOptions {
 }
 
 const SaveResultSchema = z.looseObject({ id: z.string().min(1) });
+const DescribeSchema = z.looseObject({ fields: z.array(z.looseObject({ name: z.string(), externalId: z.boolean().optional() })) });
 const CompositeResponseSchema = z.looseObject({
   compositeResponse: z.array(
     z.looseObject({ body: z.unknown(), httpStatusCode: z.number().int(), referenceId: z.string() }),
@@ -101,11 +103,13 @@ export function createSalesforceAdapter(
     path: string,
     body: unknown,
     operation: SalesforceOperation,
-    session: { renewed: boolean },
+    session: { renewed: boolean; readonly beforeWrite?: (() => Promise<void>) | undefined },
     signal: AbortSignal | undefined,
   ): Promise<{ response: HttpResponse; outcome: SalesforceOutcome }> {
     for (;;) {
       const token = await tokens.token();
+      // Both methods write (an upsert, an update or a composite of them).
+      await session.beforeWrite?.();
       const response = await http.send({
         method,
         url: `${instanceUrl}${path}`,
@@ -136,7 +140,7 @@ export function createSalesforceAdapter(
   async function attempt(
     write: SalesforceWrite,
     recordId: string | undefined,
-    session: { renewed: boolean },
+    session: { renewed: boolean; readonly beforeWrite?: (() => Promise<void>) | undefined },
     signal: AbortSignal | undefined,
   ): Promise<Attempted> {
     if (write.kind === "single") {
@@ -203,6 +207,44 @@ export function createSalesforceAdapter(
     );
   }
 
+  let addressableUntilMs = 0;
+  /**
+   * Whether the object and its External ID field (and the task's) exist, by sObject Describe; a
+   * positive answer is kept a minute. Undefined when Salesforce does not say (an outage, a session).
+   */
+  async function addressable(signal: AbortSignal | undefined): Promise<boolean | undefined> {
+    if (now() < addressableUntilMs) return true;
+    const targets = [{ object: config.object, field: config.external_id_field }, ...(config.task === undefined ? [] : [{ object: config.task.object, field: config.task.external_id_field }])];
+    for (const { object, field } of targets) {
+      const response = await http.send({
+        method: "GET",
+        url: `${instanceUrl}${salesforceApiPath(config.api_version, "sobjects", object, "describe")}`,
+        headers: { authorization: `Bearer ${await tokens.token()}`, accept: "application/json" },
+        signal,
+      });
+      if (response.status === 404) return false;
+      const described = DescribeSchema.safeParse(response.json());
+      if (response.status !== 200 || !described.success) return undefined;
+      if (!described.data.fields.some((f) => f.name === field && f.externalId)) return false;
+    }
+    addressableUntilMs = now() + 60_000;
+    return true;
+  }
+
+  /**
+   * A 404 or 405 on a record's URL is destination-wide only when the object or field is missing:
+   * with both there, it is this record's URL that Salesforce could not route (its key), and one
+   * record must not park the destination.
+   */
+  async function judged(error: DeliveryError, signal: AbortSignal | undefined): Promise<DeliveryError> {
+    if (!(error instanceof DestinationError) || (error.status !== 404 && error.status !== 405)) return error;
+    if ((await addressable(signal).catch(() => undefined)) !== true) return error;
+    return new PermanentDeliveryError(
+      `Salesforce answered ${error.status} for this handoff's ${config.object} URL although ${config.object}.${config.external_id_field} exists: ${error.message}`,
+      { status: error.status, ...(error.responseExcerpt === undefined ? {} : { responseExcerpt: error.responseExcerpt }), cause: error },
+    );
+  }
+
   function failure(outcome: Exclude<SalesforceOutcome, "ok">, status: number): DeliveryError {
     if (outcome === "session_expired")
       return new AuthError("Salesforce session expired again after renewal", { status });
@@ -216,9 +258,10 @@ export function createSalesforceAdapter(
     destination,
     previous,
     signal,
+    beforeWrite,
   }: DeliveryRequest): Promise<DeliveryResult> {
-    checkKey(snapshot);
-    const session = { renewed: false };
+    checkKey(snapshot, config);
+    const session = { renewed: false, beforeWrite };
     const known = previous?.recordId;
     let result = await attempt(
       buildSalesforceWrite(config, snapshot, destination, known),
@@ -231,12 +274,12 @@ export function createSalesforceAdapter(
       // Upsert by external id: if another attempt already recreated it, this finds that record.
       result = await attempt(buildSalesforceWrite(config, snapshot, destination), undefined, session, signal);
     }
-    if (result.outcome !== "ok") throw failure(result.outcome, result.status);
+    if (result.outcome !== "ok") throw await judged(failure(result.outcome, result.status), signal);
     return { status: result.status, ...(result.recordId === undefined ? {} : { recordId: result.recordId }) };
   }
 
   function preview({ snapshot, destination, previous }: DeliveryRequest): PreviewRequest[] {
-    checkKey(snapshot);
+    checkKey(snapshot, config);
     const write = buildSalesforceWrite(config, snapshot, destination, previous?.recordId);
     const grant =
       config.auth.method === "client_credentials"
@@ -288,9 +331,8 @@ export function createSalesforceAdapter(
   };
 }
 
-function checkKey(snapshot: HandoffSnapshot): void {
-  if (snapshot.key.length > MAX_EXTERNAL_ID_LENGTH)
-    throw new PermanentDeliveryError(
-      `handoff key is ${snapshot.key.length} characters; a Salesforce External ID text field holds at most ${MAX_EXTERNAL_ID_LENGTH}`,
-    );
+// Record-level: this handoff's key is at fault, not the destination; other handoffs keep flowing.
+function checkKey(snapshot: HandoffSnapshot, config: SalesforceConfig): void {
+  const problem = salesforceKeyProblem(snapshot.key);
+  if (problem !== undefined) throw new PermanentDeliveryError(`handoff key for ${config.object}.${config.external_id_field} ${problem}`);
 }

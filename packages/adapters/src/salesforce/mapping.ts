@@ -36,6 +36,19 @@ const TASK_REFERENCE = "refTask";
 /** Salesforce's limit for a text External ID field. */
 export const MAX_EXTERNAL_ID_LENGTH = 255;
 
+/**
+ * Why a handoff key cannot be addressed as an external id in a Salesforce REST URL, if it cannot.
+ * The key is a path segment of the upsert URL: `.` and `..` are dot segments every URL parser
+ * removes (also when percent-encoded), so the request would land on the field or the object root;
+ * Salesforce decodes `%2F` and `%5C` before routing, so a slash or backslash splits the segment.
+ */
+export function salesforceKeyProblem(key: string): string | undefined {
+  if (key.length > MAX_EXTERNAL_ID_LENGTH) return `is ${key.length} characters; a Salesforce External ID text field holds at most ${MAX_EXTERNAL_ID_LENGTH}`;
+  if (key === "." || key === "..") return `is "${key}", a path segment that cannot be addressed in a Salesforce upsert URL`;
+  if (/[/\\]/.test(key)) return "contains a slash or backslash, which Salesforce's REST API cannot take in an external id in the URL";
+  return undefined;
+}
+
 export interface SalesforceSubrequest {
   readonly method: "PATCH";
   /** Below the instance URL, e.g. /services/data/v62.0/sobjects/Case/Handoff_Key__c/conv-1. */

@@ -395,3 +395,17 @@ describe("ServiceNow adapter: OAuth", () => {
     await expect(snow.deliver(request(1))).resolves.toHaveProperty("status", 201);
   });
 });
+
+describe("servicenow adapter: keys that look like paths", () => {
+  it("finds the record of a key of '.', '..' or with slashes again (the key travels in the query, hashed when unsafe)", async () => {
+    const fake = await fakeInstance();
+    const snow = adapter(fake);
+    const keys = [".", "..", "acme/1", "../incident"];
+    for (const key of keys) {
+      const first = await snow.deliver(request(1, undefined, key));
+      const second = await snow.deliver(request(2, undefined, key));
+      expect(second.recordId, key).toBe(first.recordId);
+    }
+    expect(fake.records("incident")).toHaveLength(keys.length);
+  });
+});

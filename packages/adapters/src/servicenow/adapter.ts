@@ -54,7 +54,8 @@ interface Answer {
  * ServiceNow Table API. It has no upsert and no idempotency header, so every delivery without a
  * ledger record id looks the record up by `correlation_id` (the handoff key) and then updates or
  * creates it, serialised per key so two deliveries of one handoff in this process never both create.
- * Across processes the queue runs at most one delivery per handoff and destination at a time.
+ * Across processes the queue runs at most one delivery per handoff and destination at a time, and
+ * `beforeWrite` stops one whose worker stalled past its queue lock before it writes.
  */
 export function createServiceNowAdapter(
   name: string,
@@ -85,7 +86,7 @@ export function createServiceNowAdapter(
   }
 
   /** Requests of one delivery: they share its single token renewal. */
-  function session(signal: AbortSignal | undefined) {
+  function session(signal: AbortSignal | undefined, beforeWrite?: () => Promise<void>) {
     let renewed = false;
     return async function call(
       method: "GET" | "POST" | "PATCH",
@@ -95,6 +96,8 @@ export function createServiceNowAdapter(
     ): Promise<Answer> {
       for (;;) {
         const authorization = await auth.authorization(signal);
+        // After the token, so the check is as close to the write as it can be.
+        if (method !== "GET") await beforeWrite?.();
         const response = await http.send({
           method,
           url,
@@ -180,7 +183,7 @@ export function createServiceNowAdapter(
   }
 
   async function write(request: DeliveryRequest, correlationId: string, body: string): Promise<DeliveryResult> {
-    const call = session(request.signal);
+    const call = session(request.signal, request.beforeWrite);
     const recordId = request.previous?.recordId;
 
     if (recordId !== undefined) {

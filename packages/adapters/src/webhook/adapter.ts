@@ -117,6 +117,7 @@ export function createWebhookAdapter(
     refusePrivateLiteral();
     const { signal } = delivery;
     const { headers, body } = buildRequest(delivery);
+    await delivery.beforeWrite?.();
     const timeout = AbortSignal.timeout(config.timeout_ms);
     let response: Dispatcher.ResponseData;
     try {

@@ -413,3 +413,18 @@ describe("zendesk adapter: a ticket deleted or closed in Zendesk", () => {
     expect(zd.ticket(Number(result.recordId))).toMatchObject({ via_followup_source_id: Number(recordId) });
   });
 });
+
+describe("zendesk adapter: keys that look like paths", () => {
+  it("finds and updates the ticket of a key of '.', '..' or with slashes (the key travels in the query)", async () => {
+    const zd = await fake();
+    const support = adapter(zd);
+    const keys = [".", "..", "acme/1", "../tickets"];
+    for (const key of keys) {
+      const first = await support.deliver({ ...request(1), snapshot: { ...snapshot(1), key } });
+      // Without the ledger's id the second version looks the ticket up by external_id.
+      const second = await support.deliver({ ...request(2), snapshot: { ...snapshot(2), key } });
+      expect(second.recordId, key).toBe(first.recordId);
+    }
+    expect(zd.records().map((t) => t.external_id)).toEqual(keys);
+  });
+});

@@ -87,9 +87,10 @@ export function createZendeskAdapter(
   async function call(
     operation: ZendeskOperation,
     req: HttpRequest,
-    attempt: { renewed: boolean },
+    attempt: { renewed: boolean; readonly beforeWrite?: (() => Promise<void>) | undefined },
   ): Promise<{ response: HttpResponse; outcome: ZendeskOutcome }> {
     const authorization = await authorizer.authorization();
+    if (req.method !== "GET") await attempt.beforeWrite?.();
     const response = await http.send({
       ...req,
       headers: { accept: "application/json", ...req.headers, authorization },
@@ -138,6 +139,7 @@ export function createZendeskAdapter(
     destination,
     previous,
     signal,
+    beforeWrite,
   }: DeliveryRequest): Promise<DeliveryResult> {
     refuseUnknownTargets();
     const fields = applyMapping(mapping, mappingView(snapshot, name));
@@ -146,7 +148,7 @@ export function createZendeskAdapter(
       version: snapshot.version,
       ...(config.version_field_id === undefined ? {} : { versionFieldId: config.version_field_id }),
     };
-    const attempt = { renewed: false };
+    const attempt = { renewed: false, beforeWrite };
     let target: ZendeskTicket | undefined;
     let replaces: string | undefined;
     let followupSourceId: number | undefined;

@@ -395,6 +395,15 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
       return errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
     const object = parts[1] ?? "";
     if (!tx.store.has(object)) return errorAnswer(404, "NOT_FOUND", NOT_FOUND_MESSAGE);
+    if (parts.length === 3 && parts[2] === "describe" && method === "GET") {
+      // The part of the sObject Describe answer adapters read: each field's name and whether it is an External ID.
+      const described = objects[object];
+      const names = new Set(["Id", ...(described?.fields ?? []), ...(described?.externalIdFields ?? [])]);
+      return {
+        status: 200,
+        body: { name: object, fields: [...names].map((name) => ({ name, externalId: described?.externalIdFields.includes(name) === true })) },
+      };
+    }
     if (parts.length === 4) {
       const field = parts[2] ?? "";
       const value = parts[3] ?? "";

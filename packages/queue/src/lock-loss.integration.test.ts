@@ -1,0 +1,87 @@
+import { createStateCatalogue, SupersededDeliveryError, type HandoffEvent } from "@handoff-sync/schema";
+import { createHandoffStore } from "@handoff-sync/store";
+import { createLogger } from "@handoff-sync/telemetry";
+import { uniqueName, waitFor } from "@handoff-sync/testing";
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { createDeliveryQueues } from "./delivery-queues.js";
+import { createDeliveryWorker } from "./delivery-worker.js";
+
+const log = createLogger({ level: "silent", service: "test" });
+
+describe("a delivery whose queue lock is lost", () => {
+  const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  afterAll(() => connection.quit());
+
+  it("is cancelled when the lock cannot be renewed, and may no longer write", async () => {
+    const prefix = uniqueName("t");
+    const store = createHandoffStore({ redis: connection, prefix, retentionMs: 60_000 });
+    const queues = createDeliveryQueues({
+      connection,
+      prefix,
+      destinations: { crm: { attempts: 3, base_delay_ms: 100, max_delay_ms: 200 } },
+    });
+    const queue = queues.get("crm");
+    let started: (() => void) | undefined;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const seen: { abortReason?: unknown; beforeWrite?: unknown } = {};
+    const worker = createDeliveryWorker({
+      queue,
+      connection,
+      store,
+      log,
+      concurrency: 1,
+      lockDurationMs: 1000,
+      // Waits as a slow CRM call would, until the worker cancels it.
+      deliver: async ({ signal, beforeWrite }) => {
+        started?.();
+        await new Promise<void>((resolve) => {
+          signal.addEventListener("abort", () => resolve(), { once: true });
+          setTimeout(resolve, 10_000);
+        });
+        seen.abortReason = signal.reason;
+        seen.beforeWrite = await beforeWrite().then(
+          () => "allowed",
+          (error: unknown) => error,
+        );
+        throw signal.reason;
+      },
+    });
+    const event: HandoffEvent = {
+      schema_version: 1,
+      event_id: "e1",
+      id: "conv-1",
+      shared_id: "lock-1",
+      state: "handoff_initiated",
+      occurred_at: "2026-12-01T10:00:00.000Z",
+      data: {},
+    };
+    const applied = await store.apply(event, {
+      catalogue: createStateCatalogue({}),
+      receivedAt: new Date().toISOString(),
+    });
+    await queues.enqueue("crm", {
+      v: 1,
+      key: applied.key,
+      version: 1,
+      event_id: "e1",
+      occurred_at: event.occurred_at,
+      enqueued_at: new Date().toISOString(),
+    });
+    await running;
+    const [job] = await queue.deliver.getActive();
+    // What the stalled-job check does to a lock that expired: another worker now owns the job.
+    await connection.del(queue.deliver.toKey(`${job?.id ?? ""}:lock`));
+
+    await waitFor(() => seen.beforeWrite !== undefined, { timeoutMs: 8_000, message: "delivery cancelled" });
+    expect(seen.abortReason).toBe("lock lost");
+    expect(seen.beforeWrite).toBeInstanceOf(SupersededDeliveryError);
+    expect(seen.beforeWrite).toHaveProperty("reason", "lock_lost");
+    expect(await store.getDelivery(applied.key, "crm")).toBeUndefined();
+    // The attempt log is not this worker's to write any more.
+    expect(await store.getAttempts(applied.key, "crm")).toEqual([]);
+
+    await worker.close(true);
+    await queues.close();
+  });
+});
