@@ -14,6 +14,9 @@ describe("fencing tokens per (handoff, destination)", () => {
 
   it("refuses the ledger write of a delivery that a later one fenced out", async () => {
     const store = createHandoffStore({ redis, prefix: uniqueName("t"), retentionMs: 60_000 });
+    // The ledger lives only beside a snapshot.
+    await redis.hset(store.keys.snapshot("h-1"), "version", "2");
+    await redis.pexpire(store.keys.snapshot("h-1"), 60_000);
     await store.takeFence("h-1", "crm", "first");
     await store.takeFence("h-1", "crm", "second");
     expect(await store.holdsFence("h-1", "crm", "first")).toBe(false);

@@ -204,7 +204,7 @@ describe("handoff store lifetimes", () => {
         version: second.snapshot.version,
         delivered_at: new Date().toISOString(),
       }),
-    ).toBe(true);
+    ).toBe("recorded");
     const [ledgerTtl, snapshotTtl] = await Promise.all([
       redis.pttl(store.keys.ledger("S")),
       redis.pttl(store.keys.snapshot("S")),
@@ -259,7 +259,7 @@ describe("handoff store lifetimes", () => {
         record_id: "rec-1",
         delivered_at: new Date().toISOString(),
       }),
-    ).toBe(false);
+    ).toBe("not_newer");
     const back = await store.apply(
       event({ event_id: "e3", id: "c1", shared_id: "S", occurred_at: "2026-11-25T12:00:00.000Z" }),
       context(),
