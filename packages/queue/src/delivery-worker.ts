@@ -52,6 +52,8 @@ export interface DeliveryWorkerSettings {
   readonly random?: () => number;
   readonly lockDurationMs?: number;
   readonly maxStalledCount?: number;
+  /** How often this worker looks for jobs whose lock expired (another worker's, stalled or dead). */
+  readonly stalledIntervalMs?: number;
   readonly now?: () => Date;
   /** Jobs per `durationMs` this destination may start, across all workers. */
   readonly rateLimit?: { readonly max: number; readonly durationMs: number };
@@ -328,6 +330,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     concurrency: settings.concurrency,
     lockDuration: settings.lockDurationMs ?? 10_000,
     maxStalledCount: settings.maxStalledCount ?? 2,
+    stalledInterval: settings.stalledIntervalMs ?? 30_000,
     // A limiter must be set for a 429 to rate-limit the queue; without a configured one it never binds.
     limiter: settings.rateLimit ? { max: settings.rateLimit.max, duration: settings.rateLimit.durationMs } : { ...DEFAULT_LIMITER },
     settings: {

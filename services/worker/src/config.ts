@@ -11,6 +11,8 @@ export const WorkerEnvSchema = z.object({
   /** BullMQ lock; below ~10 s a busy 2-core node reports false stalls. */
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(10_000),
   WORKER_MAX_STALLED_COUNT: z.coerce.number().int().min(1).default(2),
+  /** How often a worker takes over jobs whose lock expired; a dead worker's jobs wait at most this plus the lock. */
+  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
   /** Must match the consumer's: the ledger lives as long as the handoff it belongs to. */
   HANDOFF_RETENTION_MS: z.coerce.number().int().min(0).default(30 * 24 * 3600 * 1000),
   /** Dead letters older than this are removed (and counted); 0 keeps them until replayed or discarded. */

@@ -64,6 +64,7 @@ const startWorker = (name: string, destination: ResolvedDestination) => {
     concurrency: destination.concurrency,
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
+    stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
     ...(destination.rate_limit !== undefined ? { rateLimit: { max: destination.rate_limit.max, durationMs: destination.rate_limit.duration_ms } } : {}),
     ...(destination.retry.deadline_fallback !== undefined ? { onExpired: expiredTo(destination.retry.deadline_fallback) } : {}),
     parkAfterIdenticalFailures: env.WORKER_PARK_AFTER_IDENTICAL_FAILURES,
