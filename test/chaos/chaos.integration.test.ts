@@ -2,17 +2,23 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDeliveryQueues, listDeadLetters, replayDeadLetters } from "@handoff-sync/queue";
-import { createHandoffStore } from "@handoff-sync/store";
-import { freePort, startService, uniqueName, waitFor, type RunningService, type ServiceName } from "@handoff-sync/testing";
+import { createDeliveryQueues, listDeadLetters, replayDeadLetters, type DeliveryQueues } from "@handoff-sync/queue";
+import { createHandoffStore, type HandoffStore } from "@handoff-sync/store";
+import { freePort, startService, uniqueName, waitFor, type RunningService } from "@handoff-sync/testing";
+import { QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { Kafka, logLevel, type Admin } from "kafkajs";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { CHAOS_SECRETS, misbehave, rateLimitBurst, startChaosCrms, type ChaosCrms } from "./crms.js";
-import { expectedFinal, reconcile, verdictLine } from "./oracle.js";
-import { makePlan, seededRandom, type Plan } from "./plan.js";
+import { expectedFinal, reconcile, verdictLine, type DeadLetterEvidence, type Evidence, type JudgeOptions, type RejectionEvidence, type Verdict } from "./oracle.js";
+import { makePlan, makeReturnPlan, seededRandom, type Plan } from "./plan.js";
+
+/** The headers the consumer stamps on a rejected record (docs/event-contract.md). */
+const REJECTION_HEADERS = { partition: "handoff-sync-source-partition", offset: "handoff-sync-source-offset" } as const;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Role = "consumer" | "worker" | "worker-b";
 
 interface Stack {
   readonly topic: string;
@@ -21,14 +27,21 @@ interface Stack {
   readonly prefix: string;
   readonly kafka: Kafka;
   readonly env: Record<string, string>;
-  readonly services: Map<ServiceName, RunningService>;
-  /** Restarts services that died on their own, as Kubernetes would. */
-  readonly supervise: () => void;
-  restart(name: "consumer" | "worker"): Promise<void>;
+  readonly services: Map<Role, RunningService>;
+  restart(role: Role): Promise<void>;
   stop(): Promise<void>;
 }
 
-async function startStack(redisUrl: string, crms: ChaosCrms): Promise<Stack> {
+interface StackOptions {
+  /** Worker processes serving every destination side by side (1 or 2). */
+  readonly workers: 1 | 2;
+  readonly env?: Record<string, string>;
+}
+
+/** Short locks and quick takeovers, so a stalled worker loses its jobs within seconds. */
+const TAKEOVER_ENV = { WORKER_LOCK_DURATION_MS: "4000", WORKER_STALLED_INTERVAL_MS: "2000", WORKER_MAX_STALLED_COUNT: "10" };
+
+async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptions): Promise<Stack> {
   const topic = uniqueName("chaos-events");
   const rejectedTopic = `${topic}.dlq`;
   const groupId = uniqueName("chaos-group");
@@ -56,38 +69,30 @@ async function startStack(redisUrl: string, crms: ChaosCrms): Promise<Stack> {
     WORKER_SWEEP_INTERVAL_MS: "2000",
     WORKER_DRAIN_TIMEOUT_MS: "2000",
     ...CHAOS_SECRETS,
+    ...options.env,
   };
-  const services = new Map<ServiceName, RunningService>();
-  const ports = new Map<ServiceName, number>([
-    ["consumer", await freePort()],
-    ["worker", await freePort()],
-  ]);
-  const expected = new Set<RunningService>();
+  const roles: Role[] = options.workers === 2 ? ["consumer", "worker", "worker-b"] : ["consumer", "worker"];
+  const services = new Map<Role, RunningService>();
+  const ports = new Map<Role, number>();
+  for (const role of roles) ports.set(role, await freePort());
+  const replaced = new Set<RunningService>();
   let stopped = false;
-  const start = async (name: "consumer" | "worker"): Promise<RunningService> => {
-    const service = await startService(name, env, { port: ports.get(name) ?? 0, readyTimeoutMs: 90_000 });
-    services.set(name, service);
-    return service;
+  const start = async (role: Role): Promise<void> => {
+    const service = await startService(role === "consumer" ? "consumer" : "worker", env, { port: ports.get(role) ?? 0, readyTimeoutMs: 90_000 });
+    services.set(role, service);
+    // Restarts a service that died on its own, as Kubernetes would.
+    void service.exited.then(async () => {
+      if (stopped || replaced.has(service) || services.get(role) !== service) return;
+      replaced.add(service);
+      await start(role);
+    });
   };
-  const restart = async (name: "consumer" | "worker"): Promise<void> => {
-    const old = services.get(name);
-    if (old) expected.add(old);
-    await start(name);
+  const restart = async (role: Role): Promise<void> => {
+    const old = services.get(role);
+    if (old) replaced.add(old);
+    await start(role);
   };
-  await Promise.all([start("consumer"), start("worker")]);
-  const supervise = (): void => {
-    for (const name of ["consumer", "worker"] as const) {
-      const service = services.get(name);
-      if (!service || expected.has(service)) continue;
-      void service.exited.then(async () => {
-        if (stopped || expected.has(service) || services.get(name) !== service) return;
-        expected.add(service);
-        await restart(name);
-        supervise();
-      });
-    }
-  };
-  supervise();
+  await Promise.all(roles.map(start));
   return {
     topic,
     rejectedTopic,
@@ -96,11 +101,7 @@ async function startStack(redisUrl: string, crms: ChaosCrms): Promise<Stack> {
     kafka,
     env,
     services,
-    supervise,
-    restart: async (name) => {
-      await restart(name);
-      supervise();
-    },
+    restart,
     stop: async () => {
       stopped = true;
       await Promise.all([...services.values()].map((s) => s.stop()));
@@ -109,10 +110,10 @@ async function startStack(redisUrl: string, crms: ChaosCrms): Promise<Stack> {
 }
 
 /** Kills a service -9 and starts another in its place. */
-async function killAndRestart(stack: Stack, name: "consumer" | "worker"): Promise<void> {
-  const service = stack.services.get(name);
-  if (!service) throw new Error(`${name} is not running`);
-  const restarting = stack.restart(name);
+async function killAndRestart(stack: Stack, role: Role): Promise<void> {
+  const service = stack.services.get(role);
+  if (!service) throw new Error(`${role} is not running`);
+  const restarting = stack.restart(role);
   service.process.kill("SIGKILL");
   await service.exited;
   await restarting;
@@ -122,7 +123,7 @@ async function produce(stack: Stack, plan: Plan, onProgress: (sent: number) => P
   const producer = stack.kafka.producer();
   await producer.connect();
   const records = plan.events.map((e) => ({ key: e.kafkaKey, value: e.payload }));
-  const invalidEvery = Math.floor(records.length / plan.invalid.length);
+  const invalidEvery = Math.max(1, Math.floor(records.length / plan.invalid.length));
   let sent = 0;
   let invalidSent = 0;
   for (let i = 0; i < records.length; ) {
@@ -145,12 +146,31 @@ async function produce(stack: Stack, plan: Plan, onProgress: (sent: number) => P
   await producer.disconnect();
 }
 
-async function countRejected(stack: Stack): Promise<number> {
+/** Every record on the rejected-events topic, with the source offset the consumer stamped on it. */
+async function readRejected(stack: Stack, expectedAtLeast: number): Promise<RejectionEvidence[]> {
   const admin = stack.kafka.admin();
   await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(stack.rejectedTopic);
+  const total = async (): Promise<number> => (await admin.fetchTopicOffsets(stack.rejectedTopic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  await waitFor(async () => (await total()) >= expectedAtLeast, { timeoutMs: 30_000, message: "rejections" }).catch(() => undefined);
+  const count = await total();
   await admin.disconnect();
-  return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  const rejected: RejectionEvidence[] = [];
+  if (count === 0) return rejected;
+  const consumer = stack.kafka.consumer({ groupId: uniqueName("chaos-rejected-reader") });
+  await consumer.connect();
+  await consumer.subscribe({ topic: stack.rejectedTopic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: ({ message }) => {
+      rejected.push({
+        value: message.value?.toString("utf8") ?? "",
+        sourcePartition: message.headers?.[REJECTION_HEADERS.partition]?.toString() ?? "?",
+        sourceOffset: message.headers?.[REJECTION_HEADERS.offset]?.toString() ?? "?",
+      });
+      return Promise.resolve();
+    },
+  });
+  await waitFor(() => rejected.length >= count, { timeoutMs: 30_000, message: "read the rejected-events topic" }).finally(() => consumer.disconnect());
+  return rejected;
 }
 
 /**
@@ -172,38 +192,120 @@ async function consumedVersusCommitted(stack: Stack, admin: Admin): Promise<{ co
   return { consumed, committed };
 }
 
-/** Heals the CRMs, waits for every handoff's final state everywhere, replays what was dead-lettered. */
-async function healAndSettle(stack: Stack, crms: ChaosCrms, plan: Plan, redisUrl: string): Promise<{ deadLettered: Set<string> }> {
+const DESTINATIONS = ["webhook", "zendesk", "servicenow"] as const;
+
+interface Operator {
+  readonly queues: DeliveryQueues;
+  readonly store: HandoffStore;
+  /** Jobs another worker took over after their lock expired, as BullMQ reports them. */
+  readonly takenOver: () => number;
+  /** Replays every dead letter of every destination, as an SRE does once a cause is fixed. */
+  replayAll(): Promise<number>;
+  deadLetters(): Promise<DeadLetterEvidence[]>;
+  close(): Promise<void>;
+}
+
+/** What an SRE has: the queues, the store, and BullMQ's own events. */
+async function openOperator(stack: Stack, redisUrl: string): Promise<Operator> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const events = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const store = createHandoffStore({ redis, prefix: stack.prefix, retentionMs: 0 });
+  const policy = { attempts: 40, base_delay_ms: 200, max_delay_ms: 3000 };
+  const queues = createDeliveryQueues({ connection: redis, prefix: stack.prefix, destinations: Object.fromEntries(DESTINATIONS.map((d) => [d, policy])) });
+  let stalled = 0;
+  const listeners = queues.all().map((queue) => {
+    const listener = new QueueEvents(queue.deliver.name, { connection: events.duplicate(), prefix: queue.deliver.opts.prefix ?? "bull" });
+    listener.on("stalled", () => {
+      stalled++;
+    });
+    return listener;
+  });
+  await Promise.all(listeners.map((l) => l.waitUntilReady()));
+  return {
+    queues,
+    store,
+    takenOver: () => stalled,
+    replayAll: async () => {
+      let replayed = 0;
+      for (const queue of queues.all()) replayed += (await replayDeadLetters(queue, store, { filter: {} }, { dryRun: false })).length;
+      return replayed;
+    },
+    deadLetters: async () => {
+      const all: DeadLetterEvidence[] = [];
+      for (const queue of queues.all()) {
+        for (const entry of (await listDeadLetters(queue.dead, {}, { limit: 100_000 })).entries) all.push({ destination: entry.destination, key: entry.key, version: entry.version });
+      }
+      return all;
+    },
+    close: async () => {
+      await Promise.all(listeners.map((l) => l.close()));
+      await queues.close();
+      await Promise.all([redis.quit(), events.quit()]);
+    },
+  };
+}
+
+/**
+ * Stops a worker (SIGSTOP: alive, holding its jobs and sockets, as in a long stall) with deliveries
+ * in flight, long enough for its locks to expire and another worker to take its jobs, then lets
+ * it go on where it was.
+ */
+async function stallWorker(stack: Stack, crms: ChaosCrms, operator: Operator, ms: number): Promise<number> {
+  const worker = stack.services.get("worker-b");
+  if (!worker) throw new Error("worker-b is not running");
+  const before = operator.takenOver();
+  // Held writes keep both workers' webhook slots busy, so the stalled one surely has active jobs.
+  crms.webhook.faults.prepend({ fault: { kind: "hold" }, times: 12 });
+  await waitFor(() => crms.webhook.faults.heldRequests().length >= 8, { timeoutMs: 30_000, intervalMs: 50, message: "writes in flight on both workers" });
+  worker.process.kill("SIGSTOP");
+  crms.webhook.faults.releaseAll();
+  await sleep(ms);
+  worker.process.kill("SIGCONT");
+  crms.webhook.faults.releaseAll();
+  return operator.takenOver() - before;
+}
+
+interface Expectations {
+  readonly plan: Plan;
+  readonly versionAbove?: ReadonlyMap<string, number>;
+}
+
+function settled(crms: ChaosCrms, { plan, versionAbove }: Expectations): boolean {
+  const final = expectedFinal(plan);
+  return crms.views().every((crm) =>
+    [...final.values()].every((expected) => {
+      const floor = versionAbove?.get(expected.handoff);
+      return expected.keys.some((key) =>
+        crm.recordsFor(key).some((r) => r.state === expected.state && (floor === undefined ? r.version === expected.versionsAdded : (r.version ?? 0) > floor)),
+      );
+    }),
+  );
+}
+
+/** Heals the CRMs, then waits for every handoff's final state everywhere, replaying dead letters as an SRE would. */
+async function healAndSettle(crms: ChaosCrms, operator: Operator, expectations: Expectations): Promise<DeadLetterEvidence[]> {
   for (const server of crms.all()) {
     server.faults.clear();
     server.faults.releaseAll();
   }
-  const final = expectedFinal(plan);
-  const settled = (): boolean =>
-    crms.views().every((crm) =>
-      [...final].every(([handoff, expected]) => crm.recordsFor(handoff).some((r) => r.version === expected.version && r.state === expected.state)),
-    );
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const store = createHandoffStore({ redis, prefix: stack.prefix, retentionMs: 0 });
-  const queues = createDeliveryQueues({ connection: redis, prefix: stack.prefix, destinations: { webhook: { attempts: 40, base_delay_ms: 200, max_delay_ms: 3000 }, zendesk: { attempts: 40, base_delay_ms: 200, max_delay_ms: 3000 }, servicenow: { attempts: 40, base_delay_ms: 200, max_delay_ms: 3000 } } });
-  const deadLettered = new Set<string>();
-  try {
-    await waitFor(settled, { timeoutMs: 150_000, intervalMs: 1000, message: "every CRM at every handoff's latest state" }).catch(async () => {
-      // What could not be delivered sits in a dead-letter queue with its reason: replay it now that the CRMs are healthy.
-      for (const queue of queues.all()) {
-        for (const entry of (await listDeadLetters(queue.dead, {}, { limit: 100_000 })).entries) deadLettered.add(entry.key);
-        await replayDeadLetters(queue, store, { filter: {} }, { dryRun: false });
-      }
-      await waitFor(settled, { timeoutMs: 60_000, intervalMs: 1000, message: "settled after replay" }).catch(() => undefined);
-    });
-    for (const queue of queues.all()) {
-      for (const entry of (await listDeadLetters(queue.dead, {}, { limit: 100_000 })).entries) deadLettered.add(entry.key);
+  const deadline = Date.now() + 180_000;
+  let lastReplay = Date.now();
+  while (!settled(crms, expectations) && Date.now() < deadline) {
+    if (Date.now() - lastReplay > 5000) {
+      await operator.replayAll();
+      lastReplay = Date.now();
     }
-  } finally {
-    await queues.close();
-    await redis.quit();
+    await sleep(500);
   }
-  return { deadLettered };
+  return operator.deadLetters();
+}
+
+function judge(scenario: string, plan: Plan, crms: ChaosCrms, evidence: Evidence, options: JudgeOptions = {}): Verdict {
+  const verdict = reconcile(plan, crms.views(), evidence, options);
+  console.log(verdictLine(scenario, verdict));
+  if (verdict.problems.length > 0) console.log(verdict.problems.slice(0, 20).join("\n"));
+  expect({ lost: verdict.lost, duplicates: verdict.duplicates, backward: verdict.backward, wrongData: verdict.wrongData }).toEqual({ lost: 0, duplicates: 0, backward: 0, wrongData: 0 });
+  return verdict;
 }
 
 describe("chaos: nothing lost, nothing twice, nothing backward", () => {
@@ -212,54 +314,50 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   });
 
-  it("survives killed workers and a killed consumer while CRMs misbehave", async () => {
+  it("survives killed workers, a killed consumer, a stalled worker and live replays while CRMs misbehave", async () => {
     const seed = Date.now() % 100_000;
+    console.log(`chaos seed ${seed}`);
     const plan = makePlan({ handoffs: 220, minEvents: 2000, run: String(seed), random: seededRandom(seed) });
     const crms = await startChaosCrms({ idempotencyTtlMs: 3000 });
     cleanups.push(() => crms.close());
     for (const server of crms.all()) misbehave(server);
-    const stack = await startStack(inject("redisUrl"), crms);
+    // Record-level refusals: dead letters an SRE replays while traffic still flows.
+    crms.webhook.faults.add({ fault: { kind: "status", status: 422, body: "Unprocessable" }, probability: 0.03 });
+    const stack = await startStack(inject("redisUrl"), crms, { workers: 2, env: TAKEOVER_ENV });
     cleanups.push(() => stack.stop());
+    const operator = await openOperator(stack, inject("redisUrl"));
+    cleanups.push(() => operator.close());
 
     const total = plan.events.length + plan.invalid.length;
     const kills = { worker: 0, consumer: 0 };
+    const live = { replayed: 0, takenOver: 0 };
     const pending: Promise<void>[] = [];
-    let next = 0;
-    const checkpoints = [0.25, 0.45, 0.65];
+    const checkpoints: { at: number; run: () => Promise<void> }[] = [
+      { at: 0.25, run: () => killWorkerMidWrite() },
+      { at: 0.35, run: () => replayLive() },
+      { at: 0.45, run: () => killConsumerMidBatch() },
+      { at: 0.55, run: () => replayLive() },
+      { at: 0.65, run: () => killWorkerMidWrite() },
+      { at: 0.75, run: () => replayLive() },
+      {
+        at: 0.8,
+        run: () => {
+          pending.push(
+            (async () => {
+              live.takenOver += await stallWorker(stack, crms, operator, 14_000);
+            })(),
+          );
+          return Promise.resolve();
+        },
+      },
+    ];
     const burst = { size: 40 };
-    await produce(stack, plan, async (sent) => {
-      if (sent % 400 < 40) for (const server of crms.all()) rateLimitBurst(server, 8);
-      const checkpoint = checkpoints[next];
-      if (checkpoint === undefined || sent < total * checkpoint) return;
-      next++;
-      if (checkpoint === 0.45) {
-        // The consumer dies while events it applied still have uncommitted offsets; production goes on meanwhile.
-        pending.push(
-          (async () => {
-            let last = { consumed: 0, committed: 0 };
-            const admin = stack.kafka.admin();
-            await admin.connect();
-            // Bigger batches from here on: each takes longer to apply before its offsets are committed.
-            burst.size = 400;
-            const seen = await waitFor(
-              async () => {
-                last = await consumedVersusCommitted(stack, admin);
-                return last.consumed > last.committed ? last : undefined;
-              },
-              { timeoutMs: 30_000, intervalMs: 1, message: "applied events with uncommitted offsets (a kill that finds nothing in flight fails the run)" },
-            )
-              .catch((error: unknown) => {
-                throw new Error(`${String(error)}; last seen consumed ${last.consumed}, committed ${last.committed}`, { cause: error });
-              })
-              .finally(() => admin.disconnect());
-            expect(seen.consumed).toBeGreaterThan(seen.committed);
-            await killAndRestart(stack, "consumer");
-            kills.consumer++;
-          })(),
-        );
-        return;
-      }
-      // The worker dies while a CRM holds one of its writes unanswered; the CRM then applies it.
+
+    const replayLive = async (): Promise<void> => {
+      live.replayed += await operator.replayAll();
+    };
+    // The worker dies while a CRM holds one of its writes unanswered; the CRM then applies it.
+    const killWorkerMidWrite = async (): Promise<void> => {
       crms.servicenow.faults.prepend({ fault: { kind: "hold" }, times: 1, match: (r) => r.method === "POST" || r.method === "PATCH" });
       const held = await Promise.race([
         crms.servicenow.faults.waitForHeld(),
@@ -275,18 +373,60 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
         })(),
       );
       await Promise.race([Promise.all(pending), sleep(100)]);
-    }, burst);
-    await Promise.all(pending);
-    expect(kills).toEqual({ worker: 2, consumer: 1 });
+    };
+    // The consumer dies while events it applied still have uncommitted offsets; production goes on meanwhile.
+    const killConsumerMidBatch = (): Promise<void> => {
+      pending.push(
+        (async () => {
+          let last = { consumed: 0, committed: 0 };
+          const admin = stack.kafka.admin();
+          await admin.connect();
+          // Bigger batches from here on: each takes longer to apply before its offsets are committed.
+          burst.size = 400;
+          const seen = await waitFor(
+            async () => {
+              last = await consumedVersusCommitted(stack, admin);
+              return last.consumed > last.committed ? last : undefined;
+            },
+            { timeoutMs: 30_000, intervalMs: 1, message: "applied events with uncommitted offsets (a kill that finds nothing in flight fails the run)" },
+          )
+            .catch((error: unknown) => {
+              throw new Error(`${String(error)}; last seen consumed ${last.consumed}, committed ${last.committed}`, { cause: error });
+            })
+            .finally(() => admin.disconnect());
+          expect(seen.consumed).toBeGreaterThan(seen.committed);
+          await killAndRestart(stack, "consumer");
+          kills.consumer++;
+        })(),
+      );
+      return Promise.resolve();
+    };
 
-    const { deadLettered } = await healAndSettle(stack, crms, plan, inject("redisUrl"));
-    await waitFor(async () => (await countRejected(stack)) >= plan.invalid.length, { timeoutMs: 30_000, message: "rejections" }).catch(() => undefined);
-    const verdict = reconcile(plan, crms.views(), deadLettered, await countRejected(stack));
-    console.log(verdictLine("processes", verdict));
-    if (verdict.problems.length > 0) console.log(verdict.problems.slice(0, 20).join("\n"));
+    let next = 0;
+    await produce(
+      stack,
+      plan,
+      async (sent) => {
+        if (sent % 400 < 40) for (const server of crms.all()) rateLimitBurst(server, 8);
+        // Big batches can pass several checkpoints at once: each still runs, in order.
+        for (let checkpoint = checkpoints[next]; checkpoint !== undefined && sent >= total * checkpoint.at; checkpoint = checkpoints[next]) {
+          next++;
+          await checkpoint.run();
+        }
+      },
+      burst,
+    );
+    await Promise.all(pending);
+    expect(next).toBe(checkpoints.length);
+    expect(kills).toEqual({ worker: 2, consumer: 1 });
+    console.log(`chaos live: replayed=${live.replayed} taken_over=${live.takenOver}`);
+    expect(live.replayed).toBeGreaterThan(0);
+    expect(live.takenOver).toBeGreaterThan(0);
+
+    const deadLetters = await healAndSettle(crms, operator, { plan });
+    const verdict = judge("processes", plan, crms, { deadLetters, rejected: await readRejected(stack, plan.invalid.length) });
     expect(verdict.events).toBeGreaterThanOrEqual(2000);
     expect(plan.handoffs.length).toBeGreaterThanOrEqual(200);
-    expect({ lost: verdict.lost, duplicates: verdict.duplicates, backward: verdict.backward }).toEqual({ lost: 0, duplicates: 0, backward: 0 });
   });
 
   it("survives Redis killed -9 mid-stream and restarted with its documented persistence", async () => {
@@ -309,11 +449,12 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     }, { message: "redis up" });
 
     const seed = (Date.now() + 1) % 100_000;
+    console.log(`chaos seed ${seed}`);
     const plan = makePlan({ handoffs: 80, minEvents: 600, run: `r${seed}`, random: seededRandom(seed) });
     const crms = await startChaosCrms({ idempotencyTtlMs: 3000 });
     cleanups.push(() => crms.close());
     for (const server of crms.all()) server.faults.add({ fault: { kind: "status", status: 503 }, probability: 0.1 });
-    const stack = await startStack(redisUrl, crms);
+    const stack = await startStack(redisUrl, crms, { workers: 1 });
     cleanups.push(() => stack.stop());
 
     let killed = false;
@@ -329,11 +470,41 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     });
     expect(killed).toBe(true);
 
-    const { deadLettered } = await healAndSettle(stack, crms, plan, redisUrl);
-    await waitFor(async () => (await countRejected(stack)) >= plan.invalid.length, { timeoutMs: 30_000, message: "rejections" }).catch(() => undefined);
-    const verdict = reconcile(plan, crms.views(), deadLettered, await countRejected(stack));
-    console.log(verdictLine("redis-restart", verdict));
-    if (verdict.problems.length > 0) console.log(verdict.problems.slice(0, 20).join("\n"));
-    expect({ lost: verdict.lost, duplicates: verdict.duplicates, backward: verdict.backward }).toEqual({ lost: 0, duplicates: 0, backward: 0 });
+    const operator = await openOperator(stack, redisUrl);
+    cleanups.push(() => operator.close());
+    const deadLetters = await healAndSettle(crms, operator, { plan });
+    judge("redis-restart", plan, crms, { deadLetters, rejected: await readRejected(stack, plan.invalid.length) });
+  });
+
+  it("moves a handoff's versions on when it comes back after its retention ended", async () => {
+    const retentionMs = 15_000;
+    const seed = (Date.now() + 2) % 100_000;
+    console.log(`chaos seed ${seed}`);
+    const plan = makePlan({ handoffs: 40, minEvents: 150, run: `t${seed}`, random: seededRandom(seed) });
+    const crms = await startChaosCrms({ idempotencyTtlMs: 3000 });
+    cleanups.push(() => crms.close());
+    const stack = await startStack(inject("redisUrl"), crms, { workers: 1, env: { HANDOFF_RETENTION_MS: String(retentionMs) } });
+    cleanups.push(() => stack.stop());
+    const operator = await openOperator(stack, inject("redisUrl"));
+    cleanups.push(() => operator.close());
+
+    await produce(stack, plan, () => Promise.resolve());
+    judge("before-retention", plan, crms, { deadLetters: await healAndSettle(crms, operator, { plan }), rejected: await readRejected(stack, plan.invalid.length) });
+
+    const back = makeReturnPlan(plan, { run: `t${seed}` });
+    // What each CRM holds when the store has forgotten the handoff: the new lifetime must go above it.
+    const floors = new Map<string, number>();
+    for (const { handoff, keys } of back.handoffs) {
+      const held = crms.views().flatMap((crm) => keys.flatMap((key) => crm.recordsFor(key).map((r) => r.version ?? 0)));
+      floors.set(handoff, Math.max(0, ...held));
+    }
+    await waitFor(async () => (await Promise.all(back.handoffs.map(async ({ handoff }) => (await operator.store.get(handoff)) === undefined))).every(Boolean), {
+      timeoutMs: retentionMs * 4,
+      intervalMs: 1000,
+      message: "every handoff's snapshot gone after its retention",
+    });
+    await produce(stack, back, () => Promise.resolve());
+    const deadLetters = await healAndSettle(crms, operator, { plan: back, versionAbove: floors });
+    judge("returned-after-retention", back, crms, { deadLetters, rejected: (await readRejected(stack, plan.invalid.length + back.invalid.length)).filter((r) => back.invalid.includes(r.value)) }, { versionAbove: floors });
   });
 });

@@ -14,8 +14,15 @@ import type { CrmView } from "./oracle.js";
 export const ZENDESK_STATE_FIELD = 900_001;
 export const ZENDESK_VERSION_FIELD = 900_002;
 
+interface WebhookRecord {
+  readonly id: string;
+  readonly version: number;
+  readonly state: string;
+  readonly data: Record<string, unknown>;
+}
+
 export interface ChaosCrms {
-  readonly webhook: FakeServer & { writes: WriteLog; byKey: Map<string, { id: string; version: number; state: string }> };
+  readonly webhook: FakeServer & { writes: WriteLog; byKey: Map<string, WebhookRecord> };
   readonly zendesk: FakeZendesk;
   readonly servicenow: FakeServiceNow;
   all(): FakeServer[];
@@ -27,17 +34,17 @@ export interface ChaosCrms {
 /** A webhook receiver as receivers should be: it applies a message id once and keeps the newest version. */
 async function startWebhookReceiver(): Promise<ChaosCrms["webhook"]> {
   const writes = new WriteLog();
-  const byKey = new Map<string, { id: string; version: number; state: string }>();
+  const byKey = new Map<string, WebhookRecord>();
   const seen = new Set<string>();
   const server = await startFakeServer((request) => {
     const id = String(request.headers["webhook-id"]);
-    const body = request.body as { data: { key: string; version: number; state: string } };
+    const body = request.body as { data: { key: string; version: number; state: string; data: Record<string, unknown> } };
     if (!seen.has(id)) {
       seen.add(id);
       const created = !byKey.has(body.data.key);
       writes.record({ operation: created ? "create" : "update", object: "webhook", recordId: body.data.key, externalId: body.data.key, version: body.data.version, fields: { state: body.data.state } });
       const current = byKey.get(body.data.key);
-      if (!current || current.version < body.data.version) byKey.set(body.data.key, { id: body.data.key, version: body.data.version, state: body.data.state });
+      if (!current || current.version < body.data.version) byKey.set(body.data.key, { id: body.data.key, version: body.data.version, state: body.data.state, data: body.data.data });
     }
     return { status: 204 };
   });
@@ -69,7 +76,7 @@ export async function startChaosCrms(options: { idempotencyTtlMs: number }): Pro
         writes: webhook.writes.all().map((w) => ({ handoff: w.externalId ?? "", recordId: w.recordId, version: w.version, state: String(w.fields.state), created: w.operation === "create" })),
         recordsFor: (handoff) => {
           const record = webhook.byKey.get(handoff);
-          return record ? [{ recordId: record.id, version: record.version, state: record.state }] : [];
+          return record ? [{ recordId: record.id, version: record.version, state: record.state, data: record.data }] : [];
         },
       },
       {
