@@ -120,6 +120,7 @@ export function createWebhookAdapter(
     const timeout = AbortSignal.timeout(config.timeout_ms);
     let response: Dispatcher.ResponseData;
     try {
+      await pools.guard(url);
       response = await request(url, {
         method: "POST",
         dispatcher: agent,
@@ -169,6 +170,7 @@ export function createWebhookAdapter(
     refusePrivateLiteral();
     const timeout = AbortSignal.timeout(config.timeout_ms);
     try {
+      await pools.guard(url);
       const response = await request(url, {
         method: "HEAD",
         dispatcher: agent,
