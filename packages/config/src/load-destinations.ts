@@ -142,11 +142,11 @@ async function resolveSecrets(
     return "";
   }
   if (Array.isArray(value)) {
-    return Promise.all(
-      value.map((item: unknown, index) =>
-        resolveSecrets(item, [...path, index], env, configDir, secretDirs, problems),
-      ),
-    );
+    // One after another, so problems are listed in the order they are written.
+    const out: unknown[] = [];
+    for (const [index, item] of (value as unknown[]).entries())
+      out.push(await resolveSecrets(item, [...path, index], env, configDir, secretDirs, problems));
+    return out;
   }
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
