@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
-import { PIPELINE_API_KEYS, startFakeServer, startPipeline, uniqueName, waitFor, type FakeServer, type Pipeline } from "@handoff-sync/testing";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, PIPELINE_API_KEYS, startFakeServer, startPipeline, startService, uniqueName, waitFor, type FakeServer, type Pipeline } from "@handoff-sync/testing";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 function event(fields: { shared_id: string; state: string; data?: Record<string, unknown> }): Record<string, unknown> {
@@ -116,6 +118,34 @@ describe("api service (child process, real Kafka and Redis)", () => {
     const auditLine = await waitFor(() => api?.lines.find((line) => line.includes('"action":"rejected.resend"') && line.includes('"outcome":"ok"')), { message: "audit log line" });
     expect(auditLine).toContain('"actor":"pipeline-operate"');
     for (const key of Object.values(PIPELINE_API_KEYS)) expect(api?.lines.join("\n")).not.toContain(key);
+  });
+
+  it("ends queue UI sessions and refuses a key once it is removed from HANDOFF_API_KEYS_FILE, without a restart", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "hs-api-keys-"));
+    const keysFile = join(dir, "api-keys");
+    const sre = "sre-oncall-key-0123456789abcdef";
+    const screenpop = "screenpop-key-0123456789abcdef";
+    await writeFile(keysFile, `sre-oncall read+operate ${sre}\nscreenpop read ${screenpop}\n`);
+    // A long poll interval: the reload this test sees is the one SIGHUP asks for.
+    const api = await startService("api", { ...pipeline.env, HANDOFF_API_KEYS: "", HANDOFF_API_KEYS_FILE: keysFile, HANDOFF_API_KEYS_RELOAD_INTERVAL_MS: "3600000" }, { port: await freePort() });
+    try {
+      const url = `http://127.0.0.1:${api.port}`;
+      const login = await fetch(`${url}/admin/login`, { method: "POST", body: new URLSearchParams({ api_key: sre }), redirect: "manual" });
+      expect(login.status).toBe(303);
+      const cookie = /hs_session=[^;]+/.exec(login.headers.get("set-cookie") ?? "")?.[0] ?? "";
+      const queues = () => fetch(`${url}/admin/queues/api/queues`, { headers: { cookie } });
+      expect((await queues()).status).toBe(200);
+
+      await writeFile(keysFile, `screenpop read ${screenpop}\n`);
+      api.process.kill("SIGHUP");
+      await waitFor(async () => (await queues()).status === 401, { timeoutMs: 10_000, message: "the removed key's session ends" });
+      expect((await fetch(`${url}/admin/v1/destinations`, { headers: { "x-api-key": sre } })).status).toBe(401);
+      expect((await fetch(`${url}/admin/v1/destinations`, { headers: { "x-api-key": screenpop } })).status).toBe(200);
+      expect(api.lines.join("\n")).toContain("queue UI session ended: its API key is no longer configured");
+    } finally {
+      await api.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("exposes request metrics", async () => {

@@ -16,6 +16,8 @@ describe("configuration reload: SIGHUP applies a valid file, refuses an invalid 
   let pipeline: Pipeline;
   let second: FakeServer;
   const secondReceived: Hook[] = [];
+  /** The file as the pipeline wrote it, before any test changed it. */
+  let initialConfig = "";
 
   beforeAll(async () => {
     second = await startFakeServer((request) => {
@@ -24,6 +26,7 @@ describe("configuration reload: SIGHUP applies a valid file, refuses an invalid 
       return { status: 204 };
     });
     pipeline = await startPipeline({ kafkaBrokers: inject("kafkaBrokers"), redisUrl: inject("redisUrl") });
+    initialConfig = await readFile(pipeline.configPath, "utf8");
   });
   afterAll(async () => {
     await pipeline?.stop();
@@ -97,5 +100,23 @@ describe("configuration reload: SIGHUP applies a valid file, refuses an invalid 
     await pipeline.produce([event(still, "2026-11-25T10:10:00.000Z")]);
     await waitFor(() => secondReceived.some((hook) => hook.key === still), { message: "still routed to the second receiver" });
     expect((await pipeline.deliveries()).some((d) => d.key === still)).toBe(false);
+  });
+
+  it("refuses a reloaded file whose secrets point at a file outside the secret directories or at the services' own credentials", async () => {
+    const refusedBefore = count("worker", "configuration reload refused");
+    // /etc/hostname stands for any file the worker can read (a service-account token, a key).
+    await writeFile(
+      pipeline.configPath,
+      `${initialConfig.trimEnd()}\n  leak:\n    type: webhook\n    url: https://collector.example.com/hooks\n    secret: [file:/etc/hostname, env:REDIS_URL]\n`,
+    );
+    signal("worker");
+    await waitFor(() => count("worker", "configuration reload refused") > refusedBefore, { message: "the worker refused the file" });
+    const refused = linesOf("worker").filter((line) => line.includes('"msg":"configuration reload refused')).at(-1);
+    const problems = (JSON.parse(refused ?? "{}") as { problems?: string[] }).problems ?? [];
+    expect(problems).toEqual([
+      expect.stringMatching(/destinations\.leak\.secret\.0: secret file \/etc\/hostname is outside the secret directories .*HANDOFF_SECRETS_DIRS/),
+      expect.stringMatching(/destinations\.leak\.secret\.1: env:REDIS_URL is one of the service's own credentials/),
+    ]);
+    expect(linesOf("worker").some((line) => line.includes('"added":["leak"]'))).toBe(false);
   });
 });

@@ -122,4 +122,23 @@ describe("watchConfig", () => {
     expect(await watcher.reload()).toBe("applied");
     expect(lines.some((line) => line.message === "configuration reload failed while applying")).toBe(true);
   });
+
+  it("refuses a reloaded file whose secret reference points outside the secret directories", async () => {
+    const changes: LoadedConfig[] = [];
+    const refused: ConfigError[] = [];
+    const { log } = recorder();
+    watcher = watchConfig(path, env, {
+      onChange: (config) => void changes.push(config),
+      onInvalid: (error) => void refused.push(error),
+      log,
+      trigger: () => () => undefined,
+    });
+    // /etc/hostname stands for any file the service can read: a token, a key.
+    await writeFile(path, fileFor("https://attacker.example.com/hooks").replace("env:CRM_SECRET", "file:/etc/hostname"));
+    expect(await watcher.reload()).toBe("refused");
+    expect(changes).toEqual([]);
+    expect(refused[0]?.problems).toEqual([
+      expect.objectContaining({ path: "destinations.crm.secret", message: expect.stringMatching(/^secret file \/etc\/hostname is outside the secret directories/) as unknown }),
+    ]);
+  });
 });

@@ -81,6 +81,11 @@ export const CommonEnvSchema = z.object({
     .optional()
     .transform((value) => (value ?? "").split(",").map((path) => path.trim()).filter((path) => path !== ""))
     .pipe(z.array(RedactPathSchema)),
+  /**
+   * Comma-separated absolute directories `file:` secret references may read from; the destinations
+   * file's directory when unset. Read with the destinations file by `loadDestinationsFile`.
+   */
+  HANDOFF_SECRETS_DIRS: z.string().optional(),
 });
 export type CommonEnv = z.infer<typeof CommonEnvSchema>;
 

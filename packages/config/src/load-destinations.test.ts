@@ -1,6 +1,6 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "./config-error.js";
 import { loadDestinationsFile, readDestinationsFile, withPlaceholderSecrets } from "./load-destinations.js";
@@ -164,12 +164,59 @@ destinations:
   b: { type: webhook, url: "https://y.example.com", secret: ["env:EMPTY", "file:/does/not/exist"] }
 `,
     );
-    const error = await problemsOf(loadDestinationsFile(file, { EMPTY: "" }));
+    const error = await problemsOf(loadDestinationsFile(file, { EMPTY: "", HANDOFF_SECRETS_DIRS: "/does" }));
     expect(error.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
       "destinations.a.secret: environment variable MISSING is not set",
       "destinations.b.secret.0: environment variable EMPTY is not set",
       "destinations.b.secret.1: cannot read secret file /does/not/exist (ENOENT)",
     ]);
+  });
+
+  describe("where secret references may point", () => {
+    const referencing = (name: string, secret: string): Promise<string> =>
+      write(name, `version: 1\ndestinations:\n  crm: { type: webhook, url: "https://crm.example.com", secret: "${secret}" }\n`);
+
+    it("reads file: only inside the destinations file's directory by default", async () => {
+      await write("beside.txt", "whsec_beside\n");
+      const ok = await loadDestinationsFile(await referencing("beside.yaml", "file:beside.txt"), {});
+      expect(ok.destinations.crm).toMatchObject({ secret: ["whsec_beside"] });
+
+      const outside = await mkdtemp(join(tmpdir(), "hs-elsewhere-"));
+      await writeFile(join(outside, "token"), "a-token-the-service-can-read\n");
+      for (const [name, ref] of [
+        ["absolute.yaml", `file:${join(outside, "token")}`],
+        ["dotdot.yaml", `file:../${basename(outside)}/token`],
+      ] as const) {
+        const error = await problemsOf(loadDestinationsFile(await referencing(name, ref), {}));
+        expect(error.problems).toEqual([
+          expect.objectContaining({
+            path: "destinations.crm.secret",
+            message: `secret file ${join(outside, "token")} is outside the secret directories (${dir}); list its directory in HANDOFF_SECRETS_DIRS`,
+          }),
+        ]);
+        expect(JSON.stringify(error.problems)).not.toContain("a-token-the-service-can-read");
+      }
+      // Listed, it is read.
+      const listed = await loadDestinationsFile(await referencing("listed.yaml", `file:${join(outside, "token")}`), { HANDOFF_SECRETS_DIRS: `/nowhere,${outside}` });
+      expect(listed.destinations.crm).toMatchObject({ secret: ["a-token-the-service-can-read"] });
+    });
+
+    it("does not follow a symlink out of an allowed directory", async () => {
+      const outside = await mkdtemp(join(tmpdir(), "hs-elsewhere-"));
+      await writeFile(join(outside, "key"), "private-key\n");
+      await symlink(join(outside, "key"), join(dir, "innocent-link"));
+      const error = await problemsOf(loadDestinationsFile(await referencing("link.yaml", "file:innocent-link"), {}));
+      expect(error.problems[0]?.message).toMatch(/is outside the secret directories/);
+    });
+
+    it("refuses env: references to the service's own credentials, and a relative HANDOFF_SECRETS_DIRS", async () => {
+      const error = await problemsOf(loadDestinationsFile(await referencing("own.yaml", "env:REDIS_PASSWORD"), { REDIS_PASSWORD: "redis-pw" }));
+      expect(error.problems).toEqual([
+        expect.objectContaining({ path: "destinations.crm.secret", message: "env:REDIS_PASSWORD is one of the service's own credentials; a destination cannot use it" }),
+      ]);
+      const relativeDirs = await problemsOf(loadDestinationsFile(await referencing("rel.yaml", "env:S"), { S: "s", HANDOFF_SECRETS_DIRS: "secrets" }));
+      expect(relativeDirs.problems).toEqual([{ path: "HANDOFF_SECRETS_DIRS", message: "must list absolute directories; not absolute: secrets" }]);
+    });
   });
 
   it("reports YAML syntax errors with their line", async () => {

@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { readFile, realpath } from "node:fs/promises";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import { ConfigError, type ConfigProblem } from "./config-error.js";
 import { describeIssues } from "./describe-issues.js";
@@ -45,18 +45,78 @@ function asWritten(doc: Document, path: Path): Path {
   return isScalar(doc.getIn(parent, true)) ? parent : path;
 }
 
+/**
+ * The services' own credentials. A destinations file (hot-reloaded, edited by more people than
+ * the pod spec) must not be able to send them to a URL of its choosing.
+ */
+const OWN_CREDENTIALS = new Set([
+  "REDIS_URL",
+  "REDIS_PASSWORD",
+  "REDIS_PASSWORD_FILE",
+  "KAFKA_SASL_PASSWORD",
+  "KAFKA_SASL_PASSWORD_FILE",
+  "HANDOFF_API_KEYS",
+  "HANDOFF_API_KEYS_FILE",
+]);
+
+export const SECRETS_DIRS_VARIABLE = "HANDOFF_SECRETS_DIRS";
+
+/**
+ * Where `file:` references may point: `HANDOFF_SECRETS_DIRS` (comma-separated absolute
+ * directories), or, when it is unset, the destinations file's own directory. Otherwise a changed
+ * destinations file could send any file the service can read (a service-account token, a key)
+ * to any host.
+ */
+export function secretDirectories(
+  env: Env,
+  configDir: string,
+): { dirs: readonly string[] } | { problem: string } {
+  const raw = env[SECRETS_DIRS_VARIABLE];
+  if (raw === undefined || raw.trim() === "") return { dirs: [configDir] };
+  const dirs = raw
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  const relativeDirs = dirs.filter((dir) => !isAbsolute(dir));
+  if (relativeDirs.length > 0)
+    return { problem: `must list absolute directories; not absolute: ${relativeDirs.join(", ")}` };
+  return { dirs: dirs.map((dir) => resolve(dir)) };
+}
+
+const inside = (dir: string, path: string): boolean => {
+  const rel = relative(dir, path);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+};
+
+/** Symlinks are followed, so a link inside an allowed directory cannot lead out of it. */
+async function allowedSecretPath(path: string, dirs: readonly string[]): Promise<boolean> {
+  const real = await realpath(path).catch(() => path);
+  const realDirs = await Promise.all(dirs.map((dir) => realpath(dir).catch(() => dir)));
+  return realDirs.some((dir) => inside(dir, real));
+}
+
 async function resolveSecret(
   ref: SecretRef,
   env: Env,
   configDir: string,
+  secretDirs: readonly string[],
 ): Promise<string | { problem: string }> {
   if (ref.kind === "env") {
+    if (OWN_CREDENTIALS.has(ref.target))
+      return {
+        problem: `env:${ref.target} is one of the service's own credentials; a destination cannot use it`,
+      };
     const value = env[ref.target];
     if (value === undefined || value.trim() === "")
       return { problem: `environment variable ${ref.target} is not set` };
     return value;
   }
   const path = resolve(configDir, ref.target);
+  if (!(await allowedSecretPath(path, secretDirs))) {
+    return {
+      problem: `secret file ${path} is outside the secret directories (${secretDirs.join(", ")}); list its directory in ${SECRETS_DIRS_VARIABLE}`,
+    };
+  }
   try {
     // Secret files from Kubernetes or editors usually end with a newline that is not part of the secret.
     const value = (await readFile(path, "utf8")).replace(/\r?\n$/, "");
@@ -72,23 +132,26 @@ async function resolveSecrets(
   path: Path,
   env: Env,
   configDir: string,
+  secretDirs: readonly string[],
   problems: { path: Path; message: string }[],
 ): Promise<unknown> {
   if (value instanceof SecretRef) {
-    const secret = await resolveSecret(value, env, configDir);
+    const secret = await resolveSecret(value, env, configDir, secretDirs);
     if (typeof secret === "string") return secret;
     problems.push({ path, message: secret.problem });
     return "";
   }
   if (Array.isArray(value)) {
-    return Promise.all(
-      value.map((item: unknown, index) => resolveSecrets(item, [...path, index], env, configDir, problems)),
-    );
+    // One after another, so problems are listed in the order they are written.
+    const out: unknown[] = [];
+    for (const [index, item] of (value as unknown[]).entries())
+      out.push(await resolveSecrets(item, [...path, index], env, configDir, secretDirs, problems));
+    return out;
   }
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value))
-      out[key] = await resolveSecrets(item, [...path, key], env, configDir, problems);
+      out[key] = await resolveSecrets(item, [...path, key], env, configDir, secretDirs, problems);
     return out;
   }
   return value;
@@ -152,8 +215,12 @@ export async function readDestinationsFile(file: string): Promise<DestinationsFi
  */
 export async function loadDestinationsFile(file: string, env: Env): Promise<LoadedConfig> {
   const { config, problem } = await parseDestinationsFile(file);
+  const configDir = dirname(resolve(file));
+  const allowed = secretDirectories(env, configDir);
+  if ("problem" in allowed)
+    throw new ConfigError([{ path: SECRETS_DIRS_VARIABLE, message: allowed.problem }]);
   const secretProblems: { path: Path; message: string }[] = [];
-  const loaded = await resolveSecrets(config, [], env, dirname(file), secretProblems);
+  const loaded = await resolveSecrets(config, [], env, configDir, allowed.dirs, secretProblems);
   if (secretProblems.length > 0) throw new ConfigError(secretProblems.map((p) => problem(p.path, p.message)));
   // resolveSecrets keeps the shape and swaps each SecretRef for a string, which is what Resolved<T> says.
   return loaded as LoadedConfig;

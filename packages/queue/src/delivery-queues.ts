@@ -30,6 +30,11 @@ export interface DeliveryQueuesSettings {
   readonly connection: Redis;
   readonly prefix: string;
   readonly destinations: Readonly<Record<string, BackoffPolicy>>;
+  /**
+   * A queue re-emits its connection's errors; the services log those once, on the connection. Without
+   * a listener BullMQ prints them with `console.error`, command arguments (passwords, snapshots) and all.
+   */
+  readonly onError?: (error: Error) => void;
 }
 
 export class UnknownDestinationError extends Error {
@@ -48,11 +53,14 @@ export function createDeliveryQueues(settings: DeliveryQueuesSettings): Delivery
         continue;
       }
       const names = destinationQueueNames(settings.prefix, destination);
+      const deliver = new Queue(names.deliver, { connection: settings.connection, prefix: names.prefix });
+      const dead = new Queue(names.dead, { connection: settings.connection, prefix: names.prefix });
+      for (const queue of [deliver, dead]) queue.on("error", settings.onError ?? (() => undefined));
       queues.set(destination, {
         destination,
         policy,
-        deliver: new Queue(names.deliver, { connection: settings.connection, prefix: names.prefix }),
-        dead: new Queue(names.dead, { connection: settings.connection, prefix: names.prefix }),
+        deliver,
+        dead,
         state: createDestinationState(settings.connection, settings.prefix, destination),
       });
     }

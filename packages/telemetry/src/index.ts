@@ -1,4 +1,5 @@
 export * from "./logger.js";
+export * from "./error-serializer.js";
 export * from "./health.js";
 export * from "./shutdown.js";
 export * from "./metrics.js";

@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from "pino";
+import { serializeError } from "./error-serializer.js";
 
 export type { Logger } from "pino";
 
@@ -50,6 +51,8 @@ export function createLogger(settings: LoggerSettings): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: [...REDACT_PATHS, ...(settings.redact ?? [])], censor: "[Redacted]" },
     formatters: { level: (label) => ({ level: label }) },
+    // `error` and `cause` too: kafkajs logs the error a handler threw under `error`.
+    serializers: { err: serializeError, error: serializeError, cause: serializeError },
   };
   return settings.destination ? pino(options, settings.destination) : pino(options);
 }

@@ -8,8 +8,8 @@ import { createLogger, createRegistry } from "@handoff-sync/telemetry";
 import { startFakeServer, uniqueName, waitFor, type FakeServer } from "@handoff-sync/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { buildApi, type Api } from "./app.js";
-import { parseApiKeysEnv } from "./auth.js";
+import { buildApi, type Api, type ApiSettings } from "./app.js";
+import { parseApiKeysEnv, parseTrustProxy, type ApiKey, type TrustProxy } from "./auth.js";
 import { openApiDocument } from "./openapi.js";
 import { createSessionStore } from "./sessions.js";
 
@@ -28,8 +28,16 @@ interface Harness {
   readonly url: string;
 }
 
+interface HarnessOptions {
+  readonly auth?: ApiSettings["auth"];
+  readonly trustProxy?: TrustProxy;
+  /** The keys in force, read on every request as the reloading key ring is. */
+  readonly keys?: () => readonly ApiKey[];
+}
+
 /** The API as main.ts wires it, listening on a free port, against real Redis. */
-async function startApi(connection: Redis, prefix: string, destinations: readonly string[], auth = { failureLimit: 5, failureWindowMs: 60_000, maxLockoutMs: 5000 }): Promise<Harness> {
+async function startApi(connection: Redis, prefix: string, destinations: readonly string[], options: HarnessOptions = {}): Promise<Harness> {
+  const auth = options.auth ?? { failureLimit: 5, globalFailureLimit: 100, failureWindowMs: 60_000, maxLockoutMs: 5000 };
   const store = createHandoffStore({ redis: connection, prefix, retentionMs: 600_000 });
   const queues = createDeliveryQueues({ connection, prefix, destinations: Object.fromEntries(destinations.map((d) => [d, policy])) });
   const audit = createAuditLog({ redis: connection, key: store.keys.audit(), log });
@@ -40,13 +48,13 @@ async function startApi(connection: Redis, prefix: string, destinations: readonl
     log,
     checks: { redis: async () => void (await connection.ping()) },
     registry: createRegistry("api"),
-    keys,
+    keys: { current: options.keys ?? (() => keys) },
     sessions: createSessionStore(connection, (hash) => store.keys.session(hash), 60_000),
     account: { accountId: "acme", projectId: "support" },
     auth,
     sessionTtlMs: 60_000,
     secureCookies: false,
-    trustProxy: false,
+    trustProxy: options.trustProxy ?? false,
   });
   const address = await app.listen({ port: 0, host: "127.0.0.1" });
   return { prefix, store, queues, admin, app, url: address };
@@ -130,22 +138,78 @@ describe("api (in process, real Redis, real HTTP)", () => {
       expect(bearer.status).toBe(200);
     });
 
-    it("slows down a client after repeated invalid keys: 429 with Retry-After, even for a valid key", async () => {
-      const locked = await startApi(connection, uniqueName("t"), ["crm"], { failureLimit: 5, failureWindowMs: 60_000, maxLockoutMs: 2000 });
+    it("slows down a client's invalid keys (429 with Retry-After) and never a valid key", async () => {
+      const locked = await startApi(connection, uniqueName("t"), ["crm"], { auth: { failureLimit: 5, globalFailureLimit: 100, failureWindowMs: 60_000, maxLockoutMs: 2000 } });
       try {
         const attempt = (key: string) => fetch(`${locked.url}/admin/v1/destinations`, { headers: { "x-api-key": key } });
         for (let i = 0; i < 4; i++) expect((await attempt(`wrong-key-${i}-0123456789`)).status).toBe(401);
         expect((await attempt("wrong-key-5-0123456789")).status).toBe(401); // the fifth starts the lockout
-        const refused = await attempt(KEYS.read);
+        const refused = await attempt("wrong-key-6-0123456789");
         expect(refused.status).toBe(429);
         expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
         expect(refused.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-        // After the lockout the valid key works again; health stays open throughout.
+        // Behind one ingress address, the operators' valid keys keep working during the lockout.
+        expect((await attempt(KEYS.read)).status).toBe(200);
+        expect((await attempt(KEYS.admin)).status).toBe(200);
         expect((await fetch(`${locked.url}/healthz`)).status).toBe(200);
-        await waitFor(async () => (await attempt(KEYS.read)).status === 200, { timeoutMs: 5000, message: "lockout over" });
+        await waitFor(async () => (await attempt("wrong-key-7-0123456789")).status === 401, { timeoutMs: 5000, message: "lockout over" });
       } finally {
         await locked.app.close();
         await locked.queues.close();
+      }
+    });
+
+    it("behind an ingress (HANDOFF_API_TRUST_PROXY=true), a forged X-Forwarded-For does not reset the count", async () => {
+      const trustProxy = parseTrustProxy("true");
+      if (typeof trustProxy === "object" && "problem" in trustProxy) throw new Error(trustProxy.problem);
+      const behind = await startApi(connection, uniqueName("t"), ["crm"], { trustProxy, auth: { failureLimit: 3, globalFailureLimit: 100, failureWindowMs: 60_000, maxLockoutMs: 5000 } });
+      try {
+        // The ingress appends the address it saw; whatever the client wrote stays to its left.
+        const attempt = (key: string, forged: string, real: string) =>
+          fetch(`${behind.url}/admin/v1/destinations`, { headers: { "x-api-key": key, "x-forwarded-for": `${forged}, ${real}` } });
+        for (let i = 0; i < 3; i++) expect((await attempt(`wrong-key-${i}-0123456789`, `198.51.100.${i}`, "203.0.113.7")).status).toBe(401);
+        expect((await attempt("wrong-key-3-0123456789", "198.51.100.99", "203.0.113.7")).status).toBe(429);
+        // Another real client is counted on its own.
+        expect((await attempt("wrong-key-4-0123456789", "198.51.100.99", "203.0.113.8")).status).toBe(401);
+      } finally {
+        await behind.app.close();
+        await behind.queues.close();
+      }
+    });
+
+    it("bounds invalid keys from all clients together, and still lets valid keys through", async () => {
+      const many = await startApi(connection, uniqueName("t"), ["crm"], { trustProxy: 1, auth: { failureLimit: 5, globalFailureLimit: 4, failureWindowMs: 60_000, maxLockoutMs: 5000 } });
+      try {
+        const attempt = (key: string, client: string) => fetch(`${many.url}/admin/v1/destinations`, { headers: { "x-api-key": key, "x-forwarded-for": client } });
+        for (let i = 0; i < 4; i++) expect((await attempt(`wrong-key-${i}-0123456789`, `203.0.113.${i + 10}`)).status).toBe(401);
+        expect((await attempt("wrong-key-9-0123456789", "203.0.113.50")).status).toBe(429);
+        expect((await attempt(KEYS.read, "203.0.113.51")).status).toBe(200);
+      } finally {
+        await many.app.close();
+        await many.queues.close();
+      }
+    });
+
+    it("ends a queue UI session once its API key is no longer configured", async () => {
+      let current: readonly ApiKey[] = keys;
+      const ui = await startApi(connection, uniqueName("t"), ["crm"], { keys: () => current });
+      try {
+        const login = await fetch(`${ui.url}/admin/login`, { method: "POST", body: new URLSearchParams({ api_key: KEYS.operate }), redirect: "manual" });
+        expect(login.status).toBe(303);
+        const cookie = /hs_session=[^;]+/.exec(login.headers.get("set-cookie") ?? "")?.[0] ?? "";
+        expect(cookie).not.toBe("");
+        const queues = () => fetch(`${ui.url}/admin/queues/api/queues`, { headers: { cookie } });
+        expect((await queues()).status).toBe(200);
+
+        current = keys.filter((key) => key.name !== "operator");
+        expect((await queues()).status).toBe(401);
+        // Ended, not suspended: the key coming back does not revive the session.
+        current = keys;
+        expect((await queues()).status).toBe(401);
+        expect(await connection.keys(`${ui.prefix}*session*`)).toEqual([]);
+      } finally {
+        await ui.app.close();
+        await ui.queues.close();
       }
     });
   });

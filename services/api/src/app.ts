@@ -4,7 +4,7 @@ import { AdminInputError, AdminNotFoundError, AdminUnavailableError, type Admin 
 import { UnknownDestinationError, type DeliveryQueues } from "@handoff-sync/queue";
 import { readiness, type Logger, type ReadinessCheck, type Registry } from "@handoff-sync/telemetry";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
-import { authenticate, createFailureLimiter, hasScope, type ApiKey, type Principal, type Scope } from "./auth.js";
+import { authenticate, createFailureLimiter, hasScope, keyFingerprint, type KeyRing, type Principal, type Scope, type TrustProxy } from "./auth.js";
 import { registerAdminRoutes } from "./admin-routes.js";
 import { registerHandoffRoutes } from "./handoff-routes.js";
 import { createHttpMetrics } from "./http-metrics.js";
@@ -29,14 +29,20 @@ export interface ApiSettings {
   readonly log: Logger;
   readonly checks: Readonly<Record<string, ReadinessCheck>>;
   readonly registry: Registry;
-  readonly keys: readonly ApiKey[];
+  readonly keys: KeyRing;
   readonly sessions: SessionStore;
   /** The account and project the seed-compatible endpoint answers for; others are 404. */
   readonly account?: { readonly accountId: string; readonly projectId: string };
-  readonly auth: { readonly failureLimit: number; readonly failureWindowMs: number; readonly maxLockoutMs: number };
+  readonly auth: {
+    readonly failureLimit: number;
+    /** Invalid keys from all clients together before every invalid key is answered 429. */
+    readonly globalFailureLimit: number;
+    readonly failureWindowMs: number;
+    readonly maxLockoutMs: number;
+  };
   readonly sessionTtlMs: number;
   readonly secureCookies: boolean;
-  readonly trustProxy: boolean;
+  readonly trustProxy: TrustProxy;
   readonly now?: () => number;
 }
 
@@ -49,9 +55,18 @@ function presentedKey(request: FastifyRequest): string | undefined {
 }
 
 export function buildApi(settings: ApiSettings) {
-  const app = Fastify({ loggerInstance: settings.log, disableRequestLogging: true, trustProxy: settings.trustProxy });
+  // A hop count as fastify applies it at run time (its types omit the number form): the `hops`
+  // closest addresses are proxies, the next one is the client.
+  const hops = settings.trustProxy;
+  const trustProxy = hops === false ? false : typeof hops === "number" ? (_address: string, hop: number) => hop < hops : [...hops];
+  const app = Fastify({ loggerInstance: settings.log, disableRequestLogging: true, trustProxy });
   const now = settings.now ?? Date.now;
-  const limiter = createFailureLimiter({ limit: settings.auth.failureLimit, windowMs: settings.auth.failureWindowMs, maxLockoutMs: settings.auth.maxLockoutMs });
+  const { failureLimit, globalFailureLimit, failureWindowMs, maxLockoutMs } = settings.auth;
+  const perClient = createFailureLimiter({ limit: failureLimit, windowMs: failureWindowMs, maxLockoutMs });
+  // Client addresses can be many (IPv6, a botnet) or, behind a misconfigured proxy, forged: one
+  // bucket for every client bounds guessing whatever the address says. Valid keys pass regardless.
+  const allClients = createFailureLimiter({ limit: globalFailureLimit, windowMs: failureWindowMs, maxLockoutMs, maxClients: 1 });
+  const ALL = "*";
   const metrics = createHttpMetrics(settings.registry);
   let shuttingDown = false;
   app.addHook("onClose", () => {
@@ -61,43 +76,55 @@ export function buildApi(settings: ApiSettings) {
   void app.register(cookie);
   void app.register(formbody);
 
-  /** A locked-out client is refused before its key is even looked at, so guessing stalls. */
-  const refuseIfLocked = (request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
-    const lockedMs = limiter.lockedFor(request.ip, now());
-    if (lockedMs <= 0) return undefined;
-    const seconds = Math.ceil(lockedMs / 1000);
-    void reply.header("retry-after", String(seconds));
-    return sendProblem(reply, 429, "Too many failed attempts", `too many invalid API keys from this client; retry in ${seconds} s`);
-  };
-  const countFailure = (request: FastifyRequest): void => {
-    const lockout = limiter.fail(request.ip, now());
+  /**
+   * Called only once a key proved invalid: a valid key is never delayed, so a client that keeps
+   * failing behind the same ingress address locks nobody out but itself. A locked-out client's
+   * invalid keys are answered 429 and not counted again; the lockout doubles on the next failure
+   * after it ends.
+   */
+  const refuseFailure = (request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
+    const at = now();
+    const lockedMs = Math.max(perClient.lockedFor(request.ip, at), allClients.lockedFor(ALL, at));
+    if (lockedMs > 0) {
+      const seconds = Math.ceil(lockedMs / 1000);
+      void reply.header("retry-after", String(seconds));
+      return sendProblem(reply, 429, "Too many failed attempts", `too many invalid API keys; retry in ${seconds} s`);
+    }
+    const lockout = perClient.fail(request.ip, at);
     if (lockout > 0) settings.log.warn({ client: request.ip, lockoutMs: lockout }, "client locked out after repeated invalid API keys");
+    const everyone = allClients.fail(ALL, at);
+    if (everyone > 0) settings.log.warn({ lockoutMs: everyone }, "invalid API keys from all clients over the limit; every invalid key is refused for a while");
+    return undefined;
   };
 
   app.addHook("onRequest", async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";
     if (path === QUEUE_UI_PATH || path.startsWith(`${QUEUE_UI_PATH}/`)) {
       const sessionId = request.cookies[SESSION_COOKIE];
-      const principal = sessionId === undefined ? undefined : await settings.sessions.get(sessionId);
-      if (principal && hasScope(principal, "read")) {
-        request.principal = principal;
+      const session = sessionId === undefined ? undefined : await settings.sessions.get(sessionId);
+      // The session lasts only as long as its key: removed (on reload or restart), the session ends;
+      // narrowed, the session narrows with it.
+      const key = session === undefined ? undefined : settings.keys.current().find((k) => keyFingerprint(k) === session.key);
+      if (key !== undefined && hasScope(key, "read")) {
+        request.principal = { name: key.name, scopes: key.scopes };
         return;
+      }
+      if (session !== undefined && sessionId !== undefined) {
+        await settings.sessions.destroy(sessionId);
+        settings.log.info({ audit: { actor: session.name, action: "queue_ui.session_revoked" } }, "queue UI session ended: its API key is no longer configured");
       }
       if (request.method === "GET" && !path.startsWith(`${QUEUE_UI_PATH}/api/`)) return reply.redirect("/admin/login", 303);
       return sendProblem(reply, 401, "Not signed in", "sign in at /admin/login");
     }
     const required = request.routeOptions.config.scope ?? "read";
     if (required === "open") return;
-    const locked = refuseIfLocked(request, reply);
-    if (locked) return locked;
     const presented = presentedKey(request);
     if (presented === undefined) {
       return sendProblem(reply, 401, "Unauthorized", "send an API key in the x-api-key header");
     }
-    const principal = authenticate(settings.keys, presented);
+    const principal = authenticate(settings.keys.current(), presented);
     if (!principal) {
-      countFailure(request);
-      return sendProblem(reply, 401, "Unauthorized", "the API key is not valid");
+      return refuseFailure(request, reply) ?? sendProblem(reply, 401, "Unauthorized", "the API key is not valid");
     }
     if (!hasScope(principal, required)) {
       return sendProblem(reply, 403, "Forbidden", `the key ${principal.name} lacks the ${required} scope`);
@@ -131,8 +158,7 @@ export function buildApi(settings: ApiSettings) {
     sessions: settings.sessions,
     sessionTtlMs: settings.sessionTtlMs,
     secureCookies: settings.secureCookies,
-    refuseIfLocked,
-    countFailure,
+    refuseFailure,
   });
 
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, "Not found", `no route ${request.method} ${request.url.split("?")[0] ?? ""}`));

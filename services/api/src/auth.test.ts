@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiKeysError, assertUniqueNames, authenticate, createFailureLimiter, hasScope, parseApiKeysEnv, parseApiKeysFile } from "./auth.js";
+import { ApiKeysError, assertUniqueNames, authenticate, createFailureLimiter, hasScope, parseApiKeysEnv, parseApiKeysFile, parseTrustProxy } from "./auth.js";
 
 describe("API keys", () => {
   it("parses the environment form and the file form", () => {
@@ -51,5 +51,20 @@ describe("failure limiter", () => {
     expect(limiter.fail("a", 7300)).toBe(5000);
     // A minute later the window holds one failure again.
     expect(limiter.fail("a", 200_000)).toBe(0);
+  });
+});
+
+describe("parseTrustProxy", () => {
+  it("reads false, true as one hop, hop counts, and proxy addresses or ranges", () => {
+    expect(parseTrustProxy("false")).toBe(false);
+    expect(parseTrustProxy("true")).toBe(1);
+    expect(parseTrustProxy("2")).toBe(2);
+    expect(parseTrustProxy("10.0.0.0/8, 192.168.1.10,fd00::/8")).toEqual(["10.0.0.0/8", "192.168.1.10", "fd00::/8"]);
+  });
+
+  it("refuses what is neither, naming the entries", () => {
+    expect(parseTrustProxy("ingress.local")).toEqual({ problem: "not a hop count, true/false, or proxy addresses and CIDR ranges: ingress.local" });
+    expect(parseTrustProxy("10.0.0.0/33")).toHaveProperty("problem");
+    expect(parseTrustProxy("11")).toEqual({ problem: "at most 10 proxy hops" });
   });
 });

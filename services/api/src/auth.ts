@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import { isIP } from "node:net";
 import { z } from "zod";
 
 export const ScopeSchema = z.enum(["read", "operate", "admin"]);
@@ -81,12 +82,58 @@ export function assertUniqueNames(keys: readonly ApiKey[]): void {
  * or which key matched.
  */
 export function authenticate(keys: readonly ApiKey[], presented: string): Principal | undefined {
+  const found = findKey(keys, presented);
+  return found ? { name: found.name, scopes: found.scopes } : undefined;
+}
+
+/** The configured key a client presented, compared as `authenticate` does. */
+export function findKey(keys: readonly ApiKey[], presented: string): ApiKey | undefined {
   const candidate = digest(presented);
   let found: ApiKey | undefined;
   for (const key of keys) {
     if (timingSafeEqual(key.digest, candidate) && found === undefined) found = key;
   }
-  return found ? { name: found.name, scopes: found.scopes } : undefined;
+  return found;
+}
+
+/**
+ * What a queue UI session remembers of its key: a hash of the key's hash, so a Redis dump holds
+ * nothing a guess could be checked against faster than through the API.
+ */
+export function keyFingerprint(key: ApiKey): string {
+  return createHash("sha256").update("handoff-sync session key\0").update(key.digest).digest("hex").slice(0, 32);
+}
+
+/** The API keys in force; replaced whole when the keys file is reloaded. */
+export interface KeyRing {
+  current(): readonly ApiKey[];
+}
+
+/**
+ * `HANDOFF_API_TRUST_PROXY`: `false`; a number of proxy hops in front of the api (`true` is one);
+ * or the addresses and CIDR ranges of the proxies. Trusting every hop would take the client
+ * address from the left end of X-Forwarded-For, which any client writes, so that is not offered.
+ */
+export type TrustProxy = false | number | readonly string[];
+
+export function parseTrustProxy(value: string): TrustProxy | { problem: string } {
+  const text = value.trim().toLowerCase();
+  if (text === "false" || text === "0" || text === "") return false;
+  if (text === "true") return 1;
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text);
+    return hops <= 10 ? hops : { problem: "at most 10 proxy hops" };
+  }
+  const entries = text.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+  const bad = entries.filter((entry) => {
+    const [address = "", prefix, ...rest] = entry.split("/");
+    const version = isIP(address);
+    if (version === 0 || rest.length > 0) return true;
+    if (prefix === undefined) return false;
+    return !/^\d+$/.test(prefix) || Number(prefix) > (version === 4 ? 32 : 128);
+  });
+  if (bad.length > 0) return { problem: `not a hop count, true/false, or proxy addresses and CIDR ranges: ${bad.join(", ")}` };
+  return entries;
 }
 
 export function hasScope(principal: Principal, required: Scope): boolean {
@@ -115,8 +162,8 @@ export interface FailureLimiter {
 }
 
 /**
- * Slows down key guessing per client address: after `limit` failures within the window, the
- * client is refused (429 with Retry-After) without its key even being checked, for a lockout
+ * Counts invalid keys per client (an address, or every client together): after `limit` failures
+ * within the window, that client's invalid keys are answered 429 with Retry-After for a lockout
  * that doubles with each further failure up to `maxLockoutMs`. Kept per API replica, in memory.
  */
 export function createFailureLimiter(settings: FailureLimiterSettings): FailureLimiter {

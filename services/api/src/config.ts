@@ -1,5 +1,6 @@
 import { CommonEnvSchema, KafkaEnvSchema, KafkaSecurityEnvSchema, parseEnv, portSchema, readDestinationsFile, RedisEnvSchema, type DestinationsFile } from "@handoff-sync/config";
 import { z } from "zod";
+import { parseTrustProxy, type TrustProxy } from "./auth.js";
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -24,9 +25,26 @@ export const ApiEnvSchema = z.object({
   HANDOFF_API_SESSION_TTL_MS: intFrom(60_000, 7 * 24 * 3600 * 1000).default(8 * 3600 * 1000),
   /** Marks the queue UI's session cookie Secure; turn off only for plain-HTTP local use. */
   HANDOFF_API_SECURE_COOKIES: z.stringbool().default(true),
-  /** Trust X-Forwarded-For from the ingress, so failed logins are counted per real client. */
-  HANDOFF_API_TRUST_PROXY: z.stringbool().default(false),
+  /** Read again on SIGHUP and this often, so a removed key (and its queue UI sessions) stops working. */
+  HANDOFF_API_KEYS_RELOAD_INTERVAL_MS: intFrom(100, 3_600_000).default(10_000),
+  /**
+   * Which X-Forwarded-For entries to believe: `false`, a hop count (`true` is 1: the ingress in
+   * front), or the proxies' addresses and CIDR ranges. See `parseTrustProxy`.
+   */
+  HANDOFF_API_TRUST_PROXY: z
+    .string()
+    .default("false")
+    .transform((value, ctx): TrustProxy => {
+      const parsed = parseTrustProxy(value);
+      if (typeof parsed === "object" && "problem" in parsed) {
+        ctx.addIssue({ code: "custom", message: parsed.problem });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
   HANDOFF_API_AUTH_FAILURE_LIMIT: intFrom(1, 1000).default(5),
+  /** Invalid keys from all clients together within the window before every invalid key gets 429. */
+  HANDOFF_API_AUTH_GLOBAL_FAILURE_LIMIT: intFrom(1, 100_000).default(100),
   HANDOFF_API_AUTH_FAILURE_WINDOW_MS: intFrom(1000, 3_600_000).default(60_000),
   HANDOFF_API_AUTH_MAX_LOCKOUT_MS: intFrom(1000, 3_600_000).default(60_000),
   /** Must match the consumer's: an erased handoff's version floor is kept this long; 0 forever. */

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { createAdmin, createAuditLog } from "@handoff-sync/admin";
 import { kafkaConnectionOptions, redisOptions } from "@handoff-sync/config";
 import { createKafkaClient } from "@handoff-sync/kafka";
@@ -7,19 +6,17 @@ import { createHandoffStore } from "@handoff-sync/store";
 import { createLogger, createRegistry, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
 import { buildApi } from "./app.js";
-import { assertUniqueNames, parseApiKeysEnv, parseApiKeysFile, type ApiKey } from "./auth.js";
 import { loadApiConfig } from "./config.js";
+import { createKeyRing, loadApiKeys } from "./key-ring.js";
 import { createSessionStore } from "./sessions.js";
 
 const { env, destinations: config } = await loadApiConfig();
 const log = createLogger({ level: env.LOG_LEVEL, service: "api", redact: env.LOG_REDACT_PATHS });
 exitOnFatal(log);
 
-const keys: ApiKey[] = [
-  ...(env.HANDOFF_API_KEYS === undefined ? [] : parseApiKeysEnv(env.HANDOFF_API_KEYS)),
-  ...(env.HANDOFF_API_KEYS_FILE === undefined ? [] : parseApiKeysFile(await readFile(env.HANDOFF_API_KEYS_FILE, "utf8"), env.HANDOFF_API_KEYS_FILE)),
-];
-assertUniqueNames(keys);
+const keySources = { env: env.HANDOFF_API_KEYS, file: env.HANDOFF_API_KEYS_FILE };
+const keys = await loadApiKeys(keySources);
+const keyRing = createKeyRing(keys, keySources, { log, intervalMs: env.HANDOFF_API_KEYS_RELOAD_INTERVAL_MS });
 if (keys.length === 0) log.warn("no API keys configured (HANDOFF_API_KEYS, HANDOFF_API_KEYS_FILE): every request but health and metrics is refused");
 
 const redis = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), maxRetriesPerRequest: 2 });
@@ -53,12 +50,16 @@ const app = buildApi({
   log,
   checks: { redis: async () => void (await redis.ping()) },
   registry: createRegistry("api"),
-  keys,
+  keys: keyRing,
   sessions: createSessionStore(redis, (hash) => store.keys.session(hash), env.HANDOFF_API_SESSION_TTL_MS),
   ...(env.HANDOFF_API_ACCOUNT_ID !== undefined && env.HANDOFF_API_PROJECT_ID !== undefined
     ? { account: { accountId: env.HANDOFF_API_ACCOUNT_ID, projectId: env.HANDOFF_API_PROJECT_ID } }
     : {}),
-  auth: { failureLimit: env.HANDOFF_API_AUTH_FAILURE_LIMIT, failureWindowMs: env.HANDOFF_API_AUTH_FAILURE_WINDOW_MS, maxLockoutMs: env.HANDOFF_API_AUTH_MAX_LOCKOUT_MS },
+  auth: {
+    failureLimit: env.HANDOFF_API_AUTH_FAILURE_LIMIT,
+    globalFailureLimit: env.HANDOFF_API_AUTH_GLOBAL_FAILURE_LIMIT,
+    failureWindowMs: env.HANDOFF_API_AUTH_FAILURE_WINDOW_MS, maxLockoutMs: env.HANDOFF_API_AUTH_MAX_LOCKOUT_MS,
+  },
   sessionTtlMs: env.HANDOFF_API_SESSION_TTL_MS,
   secureCookies: env.HANDOFF_API_SECURE_COOKIES,
   trustProxy: env.HANDOFF_API_TRUST_PROXY,
@@ -68,6 +69,7 @@ log.info({ address, destinations: Object.keys(config.destinations), keys: keys.m
 
 onShutdown(
   async () => {
+    keyRing.stop();
     await app.close();
     await queues.close();
     await redis.quit();

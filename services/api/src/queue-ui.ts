@@ -5,7 +5,7 @@ import { FastifyAdapter } from "@bull-board/fastify";
 import type { DeliveryQueues } from "@handoff-sync/queue";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { authenticate, hasScope, type ApiKey } from "./auth.js";
+import { findKey, hasScope, keyFingerprint, type KeyRing } from "./auth.js";
 import type { SessionStore } from "./sessions.js";
 
 export const QUEUE_UI_PATH = "/admin/queues";
@@ -13,12 +13,12 @@ export const SESSION_COOKIE = "hs_session";
 
 export interface QueueUiDeps {
   readonly queues: DeliveryQueues;
-  readonly keys: readonly ApiKey[];
+  readonly keys: KeyRing;
   readonly sessions: SessionStore;
   readonly sessionTtlMs: number;
   readonly secureCookies: boolean;
-  readonly refuseIfLocked: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
-  readonly countFailure: (request: FastifyRequest) => void;
+  /** Counts an invalid key; answers 429 for a locked-out client (see app.ts). */
+  readonly refuseFailure: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
 }
 
 const LoginBodySchema = z.object({ api_key: z.string().min(1).max(512) });
@@ -62,15 +62,17 @@ export function registerQueueUi(app: ApiInstance, deps: QueueUiDeps): void {
   app.get("/admin/login", { config: { scope: "open" } }, async (_request, reply) => reply.type("text/html; charset=utf-8").send(loginPage()));
 
   app.post("/admin/login", { config: { scope: "open" } }, async (request, reply) => {
-    const locked = deps.refuseIfLocked(request, reply);
-    if (locked) return locked;
     const body = LoginBodySchema.safeParse(request.body);
-    const principal = body.success ? authenticate(deps.keys, body.data.api_key) : undefined;
-    if (!principal || !hasScope(principal, "read")) {
-      if (!principal) deps.countFailure(request);
+    const key = body.success ? findKey(deps.keys.current(), body.data.api_key) : undefined;
+    if (key === undefined) {
+      const locked = deps.refuseFailure(request, reply);
+      if (locked) return locked;
+    }
+    if (key === undefined || !hasScope(key, "read")) {
       return reply.code(401).type("text/html; charset=utf-8").send(loginPage("That API key is not valid."));
     }
-    const session = await deps.sessions.create(principal);
+    const principal = { name: key.name, scopes: key.scopes };
+    const session = await deps.sessions.create({ ...principal, key: keyFingerprint(key) });
     void reply.setCookie(SESSION_COOKIE, session, { ...cookieOptions, maxAge: Math.floor(deps.sessionTtlMs / 1000) });
     request.log.info({ audit: { actor: principal.name, action: "queue_ui.login" } }, "queue UI session started");
     return reply.redirect(QUEUE_UI_PATH, 303);

@@ -2,7 +2,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { connect as netConnect, type AddressInfo } from "node:net";
+import { lookup as dnsLookup } from "node:dns";
+import { connect as netConnect, type AddressInfo, type LookupFunction } from "node:net";
 import { tmpdir } from "node:os";
 import type { TLSSocket } from "node:tls";
 import { join } from "node:path";
@@ -96,6 +97,66 @@ describe("destination HTTP: proxies, custom CAs, client certificates, the privat
     const untrusted = createDestinationHttp({ destination: "crm", timeoutMs: 3000, connections: 1, allowPrivateNetwork: true });
     await expect(untrusted.send({ method: "GET", url })).rejects.toBeInstanceOf(RetryableDeliveryError);
     await untrusted.close();
+  });
+
+  it("applies the private-network guard through a proxy too, before anything reaches the proxy", async () => {
+    const target = createHttpServer((_req, res) => res.writeHead(204).end());
+    servers.push(target);
+    const targetPort = await listen(target);
+    const seen: string[] = [];
+    // A forward proxy that, like a real one, resolves and dials whatever it is asked for; it answers
+    // for the public test name itself, which no DNS knows.
+    const proxy = createHttpServer((req, res) => {
+      seen.push(String(req.url));
+      if (new URL(String(req.url)).hostname === "crm.example.com") {
+        res.writeHead(204).end();
+        return;
+      }
+      const upstream = httpRequest(String(req.url), { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on("error", () => res.writeHead(502).end());
+      req.pipe(upstream);
+    });
+    proxy.on("connect", (req, client) => {
+      seen.push(`CONNECT ${String(req.url)}`);
+      client.end("HTTP/1.1 502 Bad Gateway\r\n\r\n");
+    });
+    servers.push(proxy);
+    const proxyUrl = `http://127.0.0.1:${await listen(proxy)}`;
+    // Names the worker's resolver would answer: one internal, one public.
+    const names: Record<string, string> = { "billing.internal": "10.1.2.3", "crm.example.com": "93.184.215.14" };
+    const lookup: LookupFunction = (hostname, options, callback) => {
+      const address = names[hostname];
+      if (address === undefined) dnsLookup(hostname, options, callback);
+      else if (options.all === true) callback(null, [{ address, family: 4 }]);
+      else callback(null, address, 4);
+    };
+    const through = (allowPrivateNetwork: boolean) =>
+      createDestinationHttp({ destination: "crm", timeoutMs: 2000, connections: 1, allowPrivateNetwork, lookup, proxy: { httpProxy: proxyUrl, httpsProxy: proxyUrl } });
+
+    const guarded = through(false);
+    for (const url of [`http://localhost:${targetPort}/hook`, `http://billing.internal:${targetPort}/hook`, `https://localhost:${targetPort}/hook`]) {
+      const refused = await guarded.send({ method: "POST", url, body: "{}" }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused, url).toBeInstanceOf(DestinationError);
+      expect((refused as DestinationError).retryable).toBe(false);
+      expect((refused as DestinationError).message).toMatch(/private or loopback address/);
+    }
+    expect(seen).toEqual([]);
+    // A public host still goes through the proxy.
+    expect((await guarded.send({ method: "POST", url: "http://crm.example.com/hook", body: "{}" })).status).toBe(204);
+    expect(seen).toEqual(["http://crm.example.com/hook"]);
+    await guarded.close();
+
+    // allow_private_network is the explicit allowance: then the proxy is asked.
+    const allowed = through(true);
+    expect((await allowed.send({ method: "POST", url: `http://localhost:${targetPort}/hook`, body: "{}" })).status).toBe(204);
+    expect(seen).toEqual(["http://crm.example.com/hook", `http://localhost:${targetPort}/hook`]);
+    await allowed.close();
   });
 
   it("refuses loopback and private addresses unless the destination allows them", async () => {

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { isIP } from "node:net";
 import type { LookupFunction } from "node:net";
 import { DestinationError, RetryableDeliveryError } from "@handoff-sync/schema";
@@ -111,7 +112,25 @@ async function readBody(body: Dispatcher.ResponseData["body"]): Promise<string> 
 export interface DestinationDispatcher {
   /** The keep-alive pool for this URL: direct, or through the configured proxy. */
   dispatcherFor(url: URL): Dispatcher;
+  /**
+   * Throws PrivateNetworkError, before anything is sent, when the guard is on and the URL's host
+   * is a private IP literal or, when the request goes through a proxy, resolves to a private
+   * address. Direct connections are also checked at connect time, on the address dialled.
+   */
+  guard(url: URL): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Every address `hostname` resolves to, through the injected lookup or `dns.lookup`. */
+function resolveAll(hostname: string, lookup: LookupFunction | undefined): Promise<readonly LookupAddress[]> {
+  return new Promise((resolve, reject) => {
+    const callback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number): void => {
+      if (error) reject(error);
+      else resolve(Array.isArray(address) ? address : [{ address, family: family ?? 4 }]);
+    };
+    if (lookup === undefined) dnsLookup(hostname, { all: true }, callback);
+    else lookup(hostname, { all: true }, callback);
+  });
 }
 
 /**
@@ -133,10 +152,31 @@ export function createDestinationDispatcher(settings: Omit<DestinationHttpSettin
   };
   const direct = new Agent({ connections: settings.connections, connect });
   const proxies = new Map<string, ProxyAgent>();
+  const proxyFor = (url: URL): string | undefined => {
+    const proxyUrl = url.protocol === "https:" ? settings.proxy?.httpsProxy : settings.proxy?.httpProxy;
+    return proxyUrl === undefined || proxyUrl === "" || bypassesProxy(url.hostname, settings.proxy?.noProxy) ? undefined : proxyUrl;
+  };
   return {
+    async guard(url) {
+      if (settings.allowPrivateNetwork) return;
+      const host = url.hostname.replace(/^\[|\]$/g, "");
+      if (isIP(host) !== 0) {
+        // The connect-time lookup never runs for IP literals.
+        if (isPrivateAddress(host)) throw new PrivateNetworkError(host, host);
+        return;
+      }
+      // Through a proxy the target is resolved and dialled by the proxy, and the connect-time
+      // lookup only ever sees the proxy's own address: resolve the target here and refuse it first.
+      if (proxyFor(url) === undefined) return;
+      // A name only the proxy can resolve may well be internal: a lookup failure fails the attempt
+      // (retryable, as a DNS failure on a direct connection is) rather than passing unchecked.
+      const addresses = await resolveAll(host, settings.lookup);
+      const bad = addresses.find((entry) => isPrivateAddress(entry.address));
+      if (bad !== undefined) throw new PrivateNetworkError(host, bad.address);
+    },
     dispatcherFor(url) {
-      const proxyUrl = url.protocol === "https:" ? settings.proxy?.httpsProxy : settings.proxy?.httpProxy;
-      if (proxyUrl === undefined || proxyUrl === "" || bypassesProxy(url.hostname, settings.proxy?.noProxy)) return direct;
+      const proxyUrl = proxyFor(url);
+      if (proxyUrl === undefined) return direct;
       let agent = proxies.get(proxyUrl);
       if (agent === undefined) {
         agent = new ProxyAgent({ uri: proxyUrl, connections: settings.connections, requestTls: connect, proxyTls: { timeout: settings.timeoutMs } });
@@ -157,15 +197,11 @@ export function createDestinationHttp(settings: DestinationHttpSettings): Destin
   return {
     async send(req) {
       const url = typeof req.url === "string" ? new URL(req.url) : req.url;
-      const host = url.hostname.replace(/^\[|\]$/g, "");
-      // The connect-time lookup never runs for IP literals, so those are checked here.
-      if (!settings.allowPrivateNetwork && isIP(host) !== 0 && isPrivateAddress(host)) {
-        throw privateNetworkError(settings.destination, host, host);
-      }
       const timeout = AbortSignal.timeout(settings.timeoutMs);
       const signal = req.signal === undefined ? timeout : AbortSignal.any([req.signal, timeout]);
       const traceparent = req.traceparent ?? deliveryTraceparent.getStore();
       try {
+        await pools.guard(url);
         const response = await request(url, {
           method: req.method,
           dispatcher: dispatcherFor(url),

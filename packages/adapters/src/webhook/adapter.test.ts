@@ -1,5 +1,11 @@
 import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   AuthError,
@@ -258,5 +264,49 @@ describe("private-network guard", () => {
     expect(error).toBeInstanceOf(DestinationError);
     expect(error).toHaveProperty("message", expect.stringMatching(/localhost.*private/) as unknown);
     expect(received).toHaveLength(0);
+  });
+
+  it("refuses it through HTTP_PROXY too, where the proxy would resolve and dial it", async () => {
+    const port = (server.address() as AddressInfo).port;
+    const proxied: string[] = [];
+    // A forward proxy: it relays absolute-form requests to whatever host they name.
+    const proxy = createServer((req, res) => {
+      proxied.push(String(req.url));
+      const upstream = httpRequest(
+        String(req.url),
+        { method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on("error", () => res.writeHead(502).end());
+      req.pipe(upstream);
+    });
+    proxy.listen(0, "127.0.0.1");
+    await once(proxy, "listening");
+    try {
+      const proxySettings = { httpProxy: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` };
+      const url = `http://localhost:${port}/hooks`;
+      const guarded = createWebhookAdapter("demo", config({ allow_private_network: false, url }), {
+        proxy: proxySettings,
+      });
+      adapters.push(guarded);
+      const error = await failure(guarded.deliver({ snapshot: snapshot(), destination: "demo" }));
+      expect(error).toBeInstanceOf(DestinationError);
+      expect(await failure(guarded.check?.() ?? Promise.resolve())).toBeInstanceOf(DestinationError);
+      expect(proxied).toEqual([]);
+      expect(received).toHaveLength(0);
+
+      const allowed = createWebhookAdapter("demo", config({ allow_private_network: true, url }), {
+        proxy: proxySettings,
+      });
+      adapters.push(allowed);
+      await allowed.deliver({ snapshot: snapshot(), destination: "demo" });
+      expect(proxied).toEqual([url]);
+      expect(received).toHaveLength(1);
+    } finally {
+      proxy.close();
+    }
   });
 });

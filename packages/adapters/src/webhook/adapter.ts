@@ -121,6 +121,7 @@ export function createWebhookAdapter(
     const timeout = AbortSignal.timeout(config.timeout_ms);
     let response: Dispatcher.ResponseData;
     try {
+      await pools.guard(url);
       response = await request(url, {
         method: "POST",
         dispatcher: agent,
@@ -170,6 +171,7 @@ export function createWebhookAdapter(
     refusePrivateLiteral();
     const timeout = AbortSignal.timeout(config.timeout_ms);
     try {
+      await pools.guard(url);
       const response = await request(url, {
         method: "HEAD",
         dispatcher: agent,
