@@ -1,4 +1,5 @@
 import type { HandoffSnapshot } from "@handoff-sync/schema";
+import type { SendGuard } from "./http/send-guard.js";
 
 export interface DeliveryRequest {
   readonly snapshot: HandoffSnapshot;
@@ -19,6 +20,12 @@ export interface DeliveryRequest {
    * lets that error through untouched.
    */
   readonly beforeWrite?: () => Promise<void>;
+  /**
+   * Checked synchronously as each request but a read is written to its connection: it refuses a
+   * write whose last `beforeWrite` is too old (the worker stalled in between). Applied by the HTTP
+   * layer; adapters need do nothing.
+   */
+  readonly sendGuard?: SendGuard;
 }
 
 export interface DeliveryResult {

@@ -11,5 +11,6 @@ export * from "./hubspot/index.js";
 export * from "./zendesk/index.js";
 export * from "./servicenow/index.js";
 export * from "./http/destination-http.js";
+export * from "./http/send-guard.js";
 export * from "./http/mask-headers.js";
 export * from "./enrichment/enricher.js";

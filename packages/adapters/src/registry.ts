@@ -1,6 +1,7 @@
 import type { Destination, DestinationType, Resolved } from "@handoff-sync/config";
 import type { Adapter } from "./contract.js";
 import { withTraceparent, type ProxySettings } from "./http/destination-http.js";
+import { withSendGuard } from "./http/send-guard.js";
 import { createWebhookAdapter } from "./webhook/adapter.js";
 import { createSalesforceAdapter } from "./salesforce/adapter.js";
 import { createHubSpotAdapter } from "./hubspot/adapter.js";
@@ -35,5 +36,5 @@ function factoryFor<T extends DestinationType>(type: T): AdapterFactory<T> {
 export function createAdapter(destinationName: string, destinationConfig: ResolvedDestination, runtime: AdapterRuntime = {}): Adapter {
   const adapter = factoryFor(destinationConfig.type)(destinationName, destinationConfig, runtime);
   // Every request of the delivery carries its trace context, whichever adapter sends it.
-  return { ...adapter, deliver: (request) => withTraceparent(request.traceparent, () => adapter.deliver(request)) };
+  return { ...adapter, deliver: (request) => withTraceparent(request.traceparent, () => withSendGuard(request.sendGuard, () => adapter.deliver(request))) };
 }

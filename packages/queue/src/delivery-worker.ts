@@ -4,6 +4,7 @@ import {
   DestinationError,
   isRetryable,
   parseDeliveryJob,
+  RetryableDeliveryError,
   SupersededDeliveryError,
   type AttemptLogEntry,
   type DeadLetterReason,
@@ -37,6 +38,12 @@ export interface DeliverRequest {
    * already has this version).
    */
   readonly beforeWrite: () => Promise<void>;
+  /**
+   * Checked synchronously as each write is put on its connection: refuses a write whose last
+   * `beforeWrite` passed longer ago than a quarter of the lock duration, since the lock may have
+   * expired meanwhile (the process stalled after the check) and another worker taken the job.
+   */
+  readonly sendGuard: () => Error | undefined;
 }
 
 export type DeliverFn = (request: DeliverRequest) => Promise<DeliverResult>;
@@ -140,6 +147,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   const parkAfterIdentical = settings.parkAfterIdenticalFailures ?? 5;
   const parkAfterRateLimitedMs = settings.parkAfterRateLimitedMs ?? 15 * 60_000;
   const maxParksPerDelivery = settings.maxParksPerDelivery ?? 3;
+  const writeCheckMaxAgeMs = Math.floor((settings.lockDurationMs ?? 10_000) / 4);
   const onAttempt = settings.onAttempt ?? (() => undefined);
   const tracer = settings.tracer ?? NOOP_TRACER;
 
@@ -239,13 +247,28 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     const abort = signal ?? new AbortController().signal;
     // The last guard before the CRM is written: still the latest delivery, lock not lost, and the
     // ledger (re-read now, not at the start) does not already hold this version.
+    let checkedAt: number | undefined;
     const beforeWrite = async (): Promise<void> => {
+      checkedAt = undefined;
       if (abort.aborted && abort.reason === LOCK_LOST) throw new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
       const [holds, ledger] = await Promise.all([store.holdsFence(data.key, destination, fence), store.getDelivery(data.key, destination)]);
       if (!holds) throw new SupersededDeliveryError("fenced", "a later delivery of this handoff to this destination has started");
       if (ledger && ledger.version >= snapshot.version) {
         throw new SupersededDeliveryError("already_delivered", `the destination already has version ${ledger.version}`);
       }
+      checkedAt = Date.now();
+    };
+    // The asynchronous check above leaves a gap (DNS, connect) before the bytes go out; a stall in
+    // that gap past the lock would let this write land beside another worker's. The lock is renewed
+    // every half of its duration, so a check younger than a quarter of it proves the lock was still
+    // ours when the write left. One check covers one write.
+    const sendGuard = (): Error | undefined => {
+      if (checkedAt === undefined) return undefined;
+      const ageMs = Date.now() - checkedAt;
+      checkedAt = undefined;
+      if (abort.aborted && abort.reason === LOCK_LOST) return new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
+      if (ageMs <= writeCheckMaxAgeMs) return undefined;
+      return new RetryableDeliveryError(`not sent: the check before this write is ${ageMs} ms old (more than ${writeCheckMaxAgeMs} ms; the worker stalled), so it is checked again on the next attempt`);
     };
     const started = Date.now();
     try {
@@ -255,6 +278,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         destination,
         signal: abort,
         beforeWrite,
+        sendGuard,
         ...(traceparent !== undefined ? { traceparent } : {}),
         ...(delivered ? { previous: { version: delivered.version, ...(delivered.record_id !== undefined ? { recordId: delivered.record_id } : {}) } } : {}),
       });

@@ -2,11 +2,12 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { isIP } from "node:net";
 import type { LookupFunction } from "node:net";
-import { DestinationError, RetryableDeliveryError } from "@handoff-sync/schema";
+import { DestinationError, HandoffSyncError, RetryableDeliveryError } from "@handoff-sync/schema";
 import { Agent, ProxyAgent, request, type Dispatcher } from "undici";
 import { guardedLookup, PrivateNetworkError } from "./guarded-lookup.js";
 import { isPrivateAddress } from "./private-network.js";
 import { responseExcerpt } from "./response-excerpt.js";
+import { guardedDispatcher } from "./send-guard.js";
 
 export const USER_AGENT = "handoff-sync/0.1";
 const MAX_BODY_BYTES = 4 * 1_048_576;
@@ -204,7 +205,7 @@ export function createDestinationHttp(settings: DestinationHttpSettings): Destin
         await pools.guard(url);
         const response = await request(url, {
           method: req.method,
-          dispatcher: dispatcherFor(url),
+          dispatcher: guardedDispatcher(dispatcherFor(url), req.method),
           signal,
           headersTimeout: settings.timeoutMs,
           bodyTimeout: settings.timeoutMs,
@@ -226,6 +227,8 @@ export function createDestinationHttp(settings: DestinationHttpSettings): Destin
           excerpt: () => responseExcerpt(Buffer.from(text)),
         };
       } catch (error) {
+        // The send guard's own verdict, already classified.
+        if (error instanceof HandoffSyncError) throw error;
         const refused = findPrivateNetworkError(error);
         if (refused !== undefined) throw privateNetworkError(settings.destination, refused.host, refused.address, error);
         const reason = timeout.aborted ? `timed out after ${settings.timeoutMs} ms` : req.signal?.aborted ? "aborted" : "network error";

@@ -1,13 +1,14 @@
 import { isIP } from "node:net";
 import type { LookupFunction } from "node:net";
 import type { WebhookDestination, Resolved } from "@handoff-sync/config";
-import { DestinationError, RetryableDeliveryError } from "@handoff-sync/schema";
+import { DestinationError, HandoffSyncError, RetryableDeliveryError } from "@handoff-sync/schema";
 import { request, type Dispatcher } from "undici";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
 import { PrivateNetworkError } from "../http/guarded-lookup.js";
 import { isPrivateAddress } from "../http/private-network.js";
 import { createDestinationDispatcher, tlsSettings, USER_AGENT, type ProxySettings } from "../http/destination-http.js";
 import { maskHeaders } from "../http/mask-headers.js";
+import { guardedDispatcher } from "../http/send-guard.js";
 import { EXCERPT_BYTES, responseExcerpt } from "../http/response-excerpt.js";
 import { classifyWebhookResponse } from "./classify.js";
 import { webhookMessageId } from "./message-id.js";
@@ -124,7 +125,7 @@ export function createWebhookAdapter(
       await pools.guard(url);
       response = await request(url, {
         method: "POST",
-        dispatcher: agent,
+        dispatcher: guardedDispatcher(agent, "POST"),
         signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
         headersTimeout: config.timeout_ms,
         bodyTimeout: config.timeout_ms,
@@ -132,6 +133,8 @@ export function createWebhookAdapter(
         body,
       });
     } catch (error) {
+      // The send guard's own verdict, already classified.
+      if (error instanceof HandoffSyncError) throw error;
       const refused = findPrivateNetworkError(error);
       if (refused !== undefined) throw privateNetworkError(refused.host, refused.address, error);
       const reason = timeout.aborted
