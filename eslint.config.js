@@ -2,7 +2,17 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", ".local/**", "coverage/**", "eslint.config.js", "scripts/**/*.mjs", ".pnpmfile.cjs"] },
+  {
+    ignores: [
+      "**/dist/**",
+      "**/node_modules/**",
+      ".local/**",
+      "coverage/**",
+      "eslint.config.js",
+      "scripts/**/*.mjs",
+      ".pnpmfile.cjs",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -25,7 +35,16 @@ export default tseslint.config(
     },
   },
   {
-    files: ["**/config.ts", "**/*-config.ts", "**/config/src/**", "packages/testing/**", "test/**", "**/*.test.ts", "*.config.ts", "bench/**"],
+    files: [
+      "**/config.ts",
+      "**/*-config.ts",
+      "**/config/src/**",
+      "packages/testing/**",
+      "test/**",
+      "**/*.test.ts",
+      "*.config.ts",
+      "bench/**",
+    ],
     rules: { "no-restricted-syntax": "off" },
   },
 );

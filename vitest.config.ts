@@ -14,7 +14,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["{packages,services}/*/src/**/*.test.ts", "bench/src/**/*.test.ts", "test/unit/**/*.test.ts", "test/chaos/**/*.test.ts"],
+          include: [
+            "{packages,services}/*/src/**/*.test.ts",
+            "bench/src/**/*.test.ts",
+            "test/unit/**/*.test.ts",
+            "test/chaos/**/*.test.ts",
+          ],
           exclude: ["**/*.integration.test.ts", "**/node_modules/**", "**/dist/**"],
         },
       },
@@ -22,7 +27,10 @@ export default defineConfig({
         extends: true,
         test: {
           name: "integration",
-          include: ["{packages,services}/*/src/**/*.integration.test.ts", "test/e2e/**/*.integration.test.ts"],
+          include: [
+            "{packages,services}/*/src/**/*.integration.test.ts",
+            "test/e2e/**/*.integration.test.ts",
+          ],
           exclude: ["**/node_modules/**", "**/dist/**"],
           globalSetup: ["packages/testing/src/global-setup.ts"],
           testTimeout: 90_000,

@@ -10,7 +10,11 @@ for (const dir of ["packages", "services"]) {
     }
   }
 }
-const tree = await parseDependencyTree(entries, { context: process.cwd(), transform: true, skipDynamicImports: false });
+const tree = await parseDependencyTree(entries, {
+  context: process.cwd(),
+  transform: true,
+  skipDynamicImports: false,
+});
 const cycles = parseCircular(tree);
 if (cycles.length > 0) {
   console.error(`import cycles found:\n${prettyCircular(cycles)}`);

@@ -38,13 +38,28 @@ async function startWebhookReceiver(): Promise<ChaosCrms["webhook"]> {
   const seen = new Set<string>();
   const server = await startFakeServer((request) => {
     const id = String(request.headers["webhook-id"]);
-    const body = request.body as { data: { key: string; version: number; state: string; data: Record<string, unknown> } };
+    const body = request.body as {
+      data: { key: string; version: number; state: string; data: Record<string, unknown> };
+    };
     if (!seen.has(id)) {
       seen.add(id);
       const created = !byKey.has(body.data.key);
-      writes.record({ operation: created ? "create" : "update", object: "webhook", recordId: body.data.key, externalId: body.data.key, version: body.data.version, fields: { state: body.data.state } });
+      writes.record({
+        operation: created ? "create" : "update",
+        object: "webhook",
+        recordId: body.data.key,
+        externalId: body.data.key,
+        version: body.data.version,
+        fields: { state: body.data.state },
+      });
       const current = byKey.get(body.data.key);
-      if (!current || current.version < body.data.version) byKey.set(body.data.key, { id: body.data.key, version: body.data.version, state: body.data.state, data: body.data.data });
+      if (!current || current.version < body.data.version)
+        byKey.set(body.data.key, {
+          id: body.data.key,
+          version: body.data.version,
+          state: body.data.state,
+          data: body.data.data,
+        });
     }
     return { status: 204 };
   });
@@ -62,9 +77,14 @@ function versionFromTags(tags: readonly string[]): number | undefined {
 
 export async function startChaosCrms(options: { idempotencyTtlMs: number }): Promise<ChaosCrms> {
   const webhook = await startWebhookReceiver();
-  const zendesk = await startFakeZendesk({ idempotencyTtlMs: options.idempotencyTtlMs, versionFieldId: ZENDESK_VERSION_FIELD });
+  const zendesk = await startFakeZendesk({
+    idempotencyTtlMs: options.idempotencyTtlMs,
+    versionFieldId: ZENDESK_VERSION_FIELD,
+  });
   const incident = FAKE_SERVICENOW_TABLES.incident ?? [];
-  const servicenow = await startFakeServiceNow({ tables: { ...FAKE_SERVICENOW_TABLES, incident: [...incident, "u_handoff_state"] } });
+  const servicenow = await startFakeServiceNow({
+    tables: { ...FAKE_SERVICENOW_TABLES, incident: [...incident, "u_handoff_state"] },
+  });
   return {
     webhook,
     zendesk,
@@ -73,32 +93,70 @@ export async function startChaosCrms(options: { idempotencyTtlMs: number }): Pro
     views: () => [
       {
         name: "webhook",
-        writes: webhook.writes.all().map((w) => ({ handoff: w.externalId ?? "", recordId: w.recordId, version: w.version, state: String(w.fields.state), created: w.operation === "create" })),
+        writes: webhook.writes
+          .all()
+          .map((w) => ({
+            handoff: w.externalId ?? "",
+            recordId: w.recordId,
+            version: w.version,
+            state: String(w.fields.state),
+            created: w.operation === "create",
+          })),
         recordsFor: (handoff) => {
           const record = webhook.byKey.get(handoff);
-          return record ? [{ recordId: record.id, version: record.version, state: record.state, data: record.data }] : [];
+          return record
+            ? [{ recordId: record.id, version: record.version, state: record.state, data: record.data }]
+            : [];
         },
       },
       {
         name: "zendesk",
-        writes: zendesk.writes.all().map((w) => ({ handoff: w.externalId ?? "", recordId: w.recordId, version: w.version, state: undefined, created: w.operation === "create" })),
+        writes: zendesk.writes
+          .all()
+          .map((w) => ({
+            handoff: w.externalId ?? "",
+            recordId: w.recordId,
+            version: w.version,
+            state: undefined,
+            created: w.operation === "create",
+          })),
         recordsFor: (handoff) =>
           zendesk
             .records()
             .filter((t) => t.external_id === handoff)
             .map((t) => {
               const state = t.custom_fields.find((f) => f.id === ZENDESK_STATE_FIELD)?.value;
-              return { recordId: String(t.id), version: versionFromTags(t.tags), state: typeof state === "string" ? state : undefined };
+              return {
+                recordId: String(t.id),
+                version: versionFromTags(t.tags),
+                state: typeof state === "string" ? state : undefined,
+              };
             }),
       },
       {
         name: "servicenow",
-        writes: servicenow.writes.all().filter((w) => w.operation !== "delete").map((w) => ({ handoff: w.externalId ?? "", recordId: w.recordId, version: w.version, state: undefined, created: w.operation === "create" })),
+        writes: servicenow.writes
+          .all()
+          .filter((w) => w.operation !== "delete")
+          .map((w) => ({
+            handoff: w.externalId ?? "",
+            recordId: w.recordId,
+            version: w.version,
+            state: undefined,
+            created: w.operation === "create",
+          })),
         recordsFor: (handoff) =>
           servicenow
             .records("incident")
             .filter((r) => r.correlation_id === handoff)
-            .map((r) => ({ recordId: r.sys_id ?? "", version: r.u_handoff_version === undefined || r.u_handoff_version === "" ? undefined : Number(r.u_handoff_version), state: r.u_handoff_state })),
+            .map((r) => ({
+              recordId: r.sys_id ?? "",
+              version:
+                r.u_handoff_version === undefined || r.u_handoff_version === ""
+                  ? undefined
+                  : Number(r.u_handoff_version),
+              state: r.u_handoff_state,
+            })),
       },
     ],
     configYaml: () =>
@@ -118,8 +176,8 @@ export async function startChaosCrms(options: { idempotencyTtlMs: number }): Pro
         `    version_field_id: ${ZENDESK_VERSION_FIELD}`,
         ...common(),
         "    mapping:",
-        "      subject: { template: \"Handoff {{key}}\" }",
-        "      comment: { template: \"Handoff {{state}} v{{version}}\" }",
+        '      subject: { template: "Handoff {{key}}" }',
+        '      comment: { template: "Handoff {{state}} v{{version}}" }',
         `      custom_fields.${ZENDESK_STATE_FIELD}: state`,
         "  servicenow:",
         "    type: servicenow",
@@ -130,7 +188,7 @@ export async function startChaosCrms(options: { idempotencyTtlMs: number }): Pro
         "      password: env:CHAOS_SERVICENOW_PASSWORD",
         ...common(),
         "    mapping:",
-        "      short_description: { template: \"Handoff {{key}}\" }",
+        '      short_description: { template: "Handoff {{key}}" }',
         "      u_handoff_state: state",
       ].join("\n"),
     close: async () => {
@@ -163,10 +221,16 @@ export function misbehave(server: FakeServer): void {
   server.faults.add({ fault: { kind: "after_commit", status: 503 }, probability: 0.08 });
   server.faults.add({ fault: { kind: "drop_after_commit" }, probability: 0.02 });
   server.faults.add({ fault: { kind: "delay", ms: 2500 }, probability: 0.03 });
-  server.faults.add({ fault: { kind: "status", status: 503, body: "Service Unavailable" }, probability: 0.22 });
+  server.faults.add({
+    fault: { kind: "status", status: 503, body: "Service Unavailable" },
+    probability: 0.22,
+  });
 }
 
 /** A burst of 429s with Retry-After, as a CRM whose rate limit was hit answers. */
 export function rateLimitBurst(server: FakeServer, count: number): void {
-  server.faults.next({ kind: "status", status: 429, headers: { "retry-after": "1" }, body: "Too Many Requests" }, count);
+  server.faults.next(
+    { kind: "status", status: 429, headers: { "retry-after": "1" }, body: "Too Many Requests" },
+    count,
+  );
 }

@@ -96,8 +96,18 @@ export function expectedFinal(plan: Plan): Map<string, ExpectedHandoff> {
     const events = [...(byHandoff.get(planned.handoff)?.values() ?? [])].sort(byHistoryOrder);
     const latest = events.at(-1);
     if (!latest) continue;
-    const data = events.reduce<Record<string, unknown>>((merged, event) => ({ ...merged, ...event.data }), {});
-    final.set(planned.handoff, { handoff: planned.handoff, keys: planned.keys, state: latest.state, versionsAdded: events.length, latestEventId: latest.eventId, data });
+    const data = events.reduce<Record<string, unknown>>(
+      (merged, event) => ({ ...merged, ...event.data }),
+      {},
+    );
+    final.set(planned.handoff, {
+      handoff: planned.handoff,
+      keys: planned.keys,
+      state: latest.state,
+      versionsAdded: events.length,
+      latestEventId: latest.eventId,
+      data,
+    });
   }
   return final;
 }
@@ -110,7 +120,12 @@ type Outcome = "reached" | "excused" | "missing";
  * A handoff a CRM lacks is excused only by a dead letter for that destination that holds its
  * final version: the dead letter is then the last word, and it waits for an operator.
  */
-export function reconcile(plan: Plan, crms: readonly CrmView[], evidence: Evidence, options: JudgeOptions = {}): Verdict {
+export function reconcile(
+  plan: Plan,
+  crms: readonly CrmView[],
+  evidence: Evidence,
+  options: JudgeOptions = {},
+): Verdict {
   const final = expectedFinal(plan);
   const problems: string[] = [];
   let duplicates = 0;
@@ -124,7 +139,9 @@ export function reconcile(plan: Plan, crms: readonly CrmView[], evidence: Eviden
       const previous = lastVersion.get(write.recordId);
       if (previous !== undefined && write.version < previous) {
         backward++;
-        problems.push(`${crm.name}: record ${write.recordId} of ${write.handoff} written with v${write.version} after v${previous}`);
+        problems.push(
+          `${crm.name}: record ${write.recordId} of ${write.handoff} written with v${write.version} after v${previous}`,
+        );
       }
       lastVersion.set(write.recordId, Math.max(previous ?? 0, write.version));
     }
@@ -138,25 +155,44 @@ export function reconcile(plan: Plan, crms: readonly CrmView[], evidence: Eviden
       const records = expected.keys.flatMap((key) => crm.recordsFor(key).map((record) => ({ key, record })));
       if (records.length > 1) {
         duplicates += records.length - 1;
-        problems.push(`${crm.name}: ${records.length} records for ${handoff} (keys ${records.map((r) => r.key).join(", ")})`);
+        problems.push(
+          `${crm.name}: ${records.length} records for ${handoff} (keys ${records.map((r) => r.key).join(", ")})`,
+        );
       }
-      const newest = records.reduce<(typeof records)[number] | undefined>((best, r) => ((r.record.version ?? 0) > (best?.record.version ?? -1) ? r : best), undefined);
+      const newest = records.reduce<(typeof records)[number] | undefined>(
+        (best, r) => ((r.record.version ?? 0) > (best?.record.version ?? -1) ? r : best),
+        undefined,
+      );
       const version = newest?.record.version ?? 0;
       const versionRight = floor === undefined ? version === expected.versionsAdded : version > floor;
       const reached = newest !== undefined && versionRight && newest.record.state === expected.state;
-      if (reached && newest.record.data !== undefined && !isDeepStrictEqual(newest.record.data, expected.data)) {
+      if (
+        reached &&
+        newest.record.data !== undefined &&
+        !isDeepStrictEqual(newest.record.data, expected.data)
+      ) {
         wrongData++;
-        problems.push(`${crm.name}: ${handoff} has data ${JSON.stringify(newest.record.data)}, expected ${JSON.stringify(expected.data)}`);
+        problems.push(
+          `${crm.name}: ${handoff} has data ${JSON.stringify(newest.record.data)}, expected ${JSON.stringify(expected.data)}`,
+        );
       }
       if (reached) continue;
       const wanted = floor === undefined ? expected.versionsAdded : floor + 1;
-      const lastWord = evidence.deadLetters.some((d) => d.destination === crm.name && expected.keys.includes(d.key) && d.version >= wanted && d.version >= version);
+      const lastWord = evidence.deadLetters.some(
+        (d) =>
+          d.destination === crm.name &&
+          expected.keys.includes(d.key) &&
+          d.version >= wanted &&
+          d.version >= version,
+      );
       if (lastWord) {
         if (outcome === "reached") outcome = "excused";
         continue;
       }
       outcome = "missing";
-      problems.push(`${crm.name}: ${handoff} ends at v${version} ${newest?.record.state ?? "(none)"}, expected ${floor === undefined ? `v${expected.versionsAdded}` : `above v${floor}`} ${expected.state}`);
+      problems.push(
+        `${crm.name}: ${handoff} ends at v${version} ${newest?.record.state ?? "(none)"}, expected ${floor === undefined ? `v${expected.versionsAdded}` : `above v${floor}`} ${expected.state}`,
+      );
     }
     outcomes.set(handoff, outcome);
   }
@@ -193,7 +229,9 @@ export function reconcile(plan: Plan, crms: readonly CrmView[], evidence: Eviden
     rejected += found;
     if (found < sent) {
       lost += sent - found;
-      problems.push(`invalid record ${value.slice(0, 60)} sent ${sent} time(s), rejected from ${found} offset(s)`);
+      problems.push(
+        `invalid record ${value.slice(0, 60)} sent ${sent} time(s), rejected from ${found} offset(s)`,
+      );
     }
   }
   const validPayloads = new Set(plan.events.map((e) => e.payload));
@@ -202,7 +240,18 @@ export function reconcile(plan: Plan, crms: readonly CrmView[], evidence: Eviden
     lost++;
     problems.push(`a valid event was rejected: ${rejection.value.slice(0, 80)}`);
   }
-  return { events: plan.events.length + plan.invalid.length, delivered, superseded, deadLettered, rejected, lost, duplicates, backward, wrongData, problems };
+  return {
+    events: plan.events.length + plan.invalid.length,
+    delivered,
+    superseded,
+    deadLettered,
+    rejected,
+    lost,
+    duplicates,
+    backward,
+    wrongData,
+    problems,
+  };
 }
 
 export function verdictLine(scenario: string, verdict: Verdict): string {

@@ -36,9 +36,25 @@ export interface Plan {
 const JOURNEYS: readonly (readonly string[])[] = [
   ["handoff_initiated", "handoff_completed"],
   ["handoff_initiated", "handoff_failed", "handoff_initiated", "handoff_completed"],
-  ["customer_refund", "handoff_failed", "handoff_initiated", "handoff_failed", "handoff_initiated", "handoff_completed"],
+  [
+    "customer_refund",
+    "handoff_failed",
+    "handoff_initiated",
+    "handoff_failed",
+    "handoff_initiated",
+    "handoff_completed",
+  ],
   ["successfully_identified", "handoff_initiated", "handoff_failed"],
-  ["complaint_escalation", "handoff_failed", "handoff_initiated", "handoff_failed", "handoff_initiated", "handoff_failed", "handoff_initiated", "handoff_completed"],
+  [
+    "complaint_escalation",
+    "handoff_failed",
+    "handoff_initiated",
+    "handoff_failed",
+    "handoff_initiated",
+    "handoff_failed",
+    "handoff_initiated",
+    "handoff_completed",
+  ],
 ];
 
 /** A seeded generator so a failing run can be reproduced from its printed seed. */
@@ -76,7 +92,11 @@ function eventOf(
 ): PlannedEvent {
   const eventId = randomUUID();
   // Each step sends a field of its own, rewrites `step` and sometimes replaces a nested object whole.
-  const data: Record<string, unknown> = { customer_id: String(10_000 + h), step, [`note_${step}`]: `state ${state}` };
+  const data: Record<string, unknown> = {
+    customer_id: String(10_000 + h),
+    step,
+    [`note_${step}`]: `state ${state}`,
+  };
   if (step % 3 === 0) data.entities = { step, intent: state };
   return {
     eventId,
@@ -117,18 +137,33 @@ export function makePlan(options: PlanOptions): Plan {
     const sharedId = `chaos_${options.run}_${String(h).padStart(4, "0")}`;
     const conversationId = randomUUID();
     const roll = random();
-    const shape: Shape = options.idOnlyEvents === false ? "shared" : roll < 0.05 ? "conversation_only" : roll < 0.175 ? "mixed" : "shared";
+    const shape: Shape =
+      options.idOnlyEvents === false
+        ? "shared"
+        : roll < 0.05
+          ? "conversation_only"
+          : roll < 0.175
+            ? "mixed"
+            : "shared";
     const handoff = shape === "conversation_only" ? conversationId : sharedId;
     handoffs.push({ handoff, keys: shape === "mixed" ? [sharedId, conversationId] : [handoff] });
     const journey = JOURNEYS[h % JOURNEYS.length] ?? JOURNEYS[0] ?? [];
-    const equalInstantAt = journey.length > 1 && random() < 0.1 ? Math.floor(random() * (journey.length - 1)) + 1 : -1;
+    const equalInstantAt =
+      journey.length > 1 && random() < 0.1 ? Math.floor(random() * (journey.length - 1)) + 1 : -1;
     const own: PlannedEvent[] = journey.map((state, step) => {
       // Two steps on one instant: the history orders them by event id.
       const at = step === equalInstantAt ? step - 1 : step;
       const occurredAt = new Date(base + h * 10 + at * 1000).toISOString();
       const idOnly = shape === "conversation_only" || (shape === "mixed" && step % 2 === 1);
       const keyedByConversation = idOnly || random() < 0.15;
-      return eventOf(h, step, state, { handoff, conversationId, sharedId: idOnly ? undefined : sharedId }, occurredAt, keyedByConversation ? conversationId : sharedId);
+      return eventOf(
+        h,
+        step,
+        state,
+        { handoff, conversationId, sharedId: idOnly ? undefined : sharedId },
+        occurredAt,
+        keyedByConversation ? conversationId : sharedId,
+      );
     });
     if (random() < 0.33 && own.length > 1) {
       const i = Math.floor(random() * (own.length - 1));
@@ -148,7 +183,13 @@ export function makePlan(options: PlanOptions): Plan {
   const invalid = Array.from({ length: 20 }, (_, i) =>
     i % 2 === 0
       ? `{"truncated": ${i}, "run": "${options.run}"`
-      : JSON.stringify({ event_id: randomUUID(), id: randomUUID(), state: "no_such_state", occurred_at: new Date().toISOString(), data: {} }),
+      : JSON.stringify({
+          event_id: randomUUID(),
+          id: randomUUID(),
+          state: "no_such_state",
+          occurred_at: new Date().toISOString(),
+          data: {},
+        }),
   );
   return { events, invalid, handoffs };
 }
@@ -158,7 +199,9 @@ export function makePlan(options: PlanOptions): Plan {
  * shared ids, later than anything sent before.
  */
 export function makeReturnPlan(first: Plan, options: { run: string }): Plan {
-  const shared = first.handoffs.filter((h) => h.keys.length === 1 && h.keys[0] === h.handoff && h.handoff.startsWith("chaos_"));
+  const shared = first.handoffs.filter(
+    (h) => h.keys.length === 1 && h.keys[0] === h.handoff && h.handoff.startsWith("chaos_"),
+  );
   const events: PlannedEvent[] = [];
   const base = Date.now();
   shared.forEach(({ handoff }, h) => {
@@ -166,7 +209,9 @@ export function makeReturnPlan(first: Plan, options: { run: string }): Plan {
     const journey = ["handoff_initiated", "handoff_completed"];
     journey.forEach((state, step) => {
       const occurredAt = new Date(base + h * 10 + step * 1000).toISOString();
-      events.push(eventOf(h, step + 100, state, { handoff, conversationId, sharedId: handoff }, occurredAt, handoff));
+      events.push(
+        eventOf(h, step + 100, state, { handoff, conversationId, sharedId: handoff }, occurredAt, handoff),
+      );
     });
   });
   const invalid = [`{"truncated": "return", "run": "${options.run}"`];

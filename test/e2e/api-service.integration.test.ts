@@ -2,10 +2,24 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, PIPELINE_API_KEYS, startFakeServer, startPipeline, startService, uniqueName, waitFor, type FakeServer, type Pipeline } from "@handoff-sync/testing";
+import {
+  freePort,
+  PIPELINE_API_KEYS,
+  startFakeServer,
+  startPipeline,
+  startService,
+  uniqueName,
+  waitFor,
+  type FakeServer,
+  type Pipeline,
+} from "@handoff-sync/testing";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-function event(fields: { shared_id: string; state: string; data?: Record<string, unknown> }): Record<string, unknown> {
+function event(fields: {
+  shared_id: string;
+  state: string;
+  data?: Record<string, unknown>;
+}): Record<string, unknown> {
   return {
     schema_version: 1,
     event_id: randomUUID(),
@@ -33,7 +47,11 @@ describe("api service (child process, real Kafka and Redis)", () => {
 
   beforeAll(async () => {
     receiver = await startFakeServer(() => ({ status: 204 }));
-    pipeline = await startPipeline({ kafkaBrokers: inject("kafkaBrokers"), redisUrl: inject("redisUrl"), receiverUrl: `${receiver.url}/hooks` });
+    pipeline = await startPipeline({
+      kafkaBrokers: inject("kafkaBrokers"),
+      redisUrl: inject("redisUrl"),
+      receiverUrl: `${receiver.url}/hooks`,
+    });
   });
   afterAll(async () => {
     await pipeline.stop();
@@ -52,9 +70,17 @@ describe("api service (child process, real Kafka and Redis)", () => {
       },
       { timeoutMs: 30_000, message: "delivered" },
     );
-    expect(status.deliveries).toMatchObject([{ destination: "crm", status: "delivered", up_to_date: true, delivered: { version: 1 } }]);
-    const seed = await pipeline.api(`/v1/acme/support/handoff_state?shared_id=${sharedId}`, { scope: "read" });
-    expect(await seed.json()).toEqual({ id: `conv-${sharedId}`, shared_id: sharedId, data: { customer_id: "42" } });
+    expect(status.deliveries).toMatchObject([
+      { destination: "crm", status: "delivered", up_to_date: true, delivered: { version: 1 } },
+    ]);
+    const seed = await pipeline.api(`/v1/acme/support/handoff_state?shared_id=${sharedId}`, {
+      scope: "read",
+    });
+    expect(await seed.json()).toEqual({
+      id: `conv-${sharedId}`,
+      shared_id: sharedId,
+      data: { customer_id: "42" },
+    });
     const anonymous = await fetch(`${pipeline.apiUrl}/v1/acme/support/handoff_state?shared_id=${sharedId}`);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("content-type")).toMatch(/^application\/problem\+json/);
@@ -63,7 +89,11 @@ describe("api service (child process, real Kafka and Redis)", () => {
   it("reports consumer lag per partition", async () => {
     const lag = await waitFor(
       async () => {
-        const body = (await (await pipeline.api("/admin/v1/consumer-lag", { scope: "read" })).json()) as { total_lag: number; partitions: { partition: number; lag: number }[]; group_id: string };
+        const body = (await (await pipeline.api("/admin/v1/consumer-lag", { scope: "read" })).json()) as {
+          total_lag: number;
+          partitions: { partition: number; lag: number }[];
+          group_id: string;
+        };
         return body.partitions.length === 3 && body.total_lag === 0 ? body : undefined;
       },
       { timeoutMs: 30_000, message: "lag reported and caught up" },
@@ -78,7 +108,9 @@ describe("api service (child process, real Kafka and Redis)", () => {
     await pipeline.produce([event({ shared_id: sharedId, state: "complaint_escalation" })]);
     const page = await waitFor(
       async () => {
-        const body = (await (await pipeline.api("/admin/v1/rejected?limit=50", { scope: "read" })).json()) as { records: RejectedRecord[] };
+        const body = (await (
+          await pipeline.api("/admin/v1/rejected?limit=50", { scope: "read" })
+        ).json()) as { records: RejectedRecord[] };
         return body.records.some((r) => r.key === sharedId) ? body : undefined;
       },
       { timeoutMs: 30_000, message: "both rejected" },
@@ -88,21 +120,55 @@ describe("api service (child process, real Kafka and Redis)", () => {
     const unknown = page.records.find((r) => r.key === sharedId);
     expect(unknown).toMatchObject({ reason: "unknown_state" });
     if (!unknown) throw new Error("unreachable");
-    const onlyUnknown = (await (await pipeline.api("/admin/v1/rejected?reason=unknown_state", { scope: "read" })).json()) as { records: RejectedRecord[] };
+    const onlyUnknown = (await (
+      await pipeline.api("/admin/v1/rejected?reason=unknown_state", { scope: "read" })
+    ).json()) as { records: RejectedRecord[] };
     expect(onlyUnknown.records.every((r) => r.reason === "unknown_state")).toBe(true);
 
     // The fix: declare the state, and restart the consumer with the new config.
     const config = await readFile(pipeline.configPath, "utf8");
-    await writeFile(pipeline.configPath, config.replace("  customer_refund: initiated\n", "  customer_refund: initiated\n  complaint_escalation: initiated\n"));
+    await writeFile(
+      pipeline.configPath,
+      config.replace(
+        "  customer_refund: initiated\n",
+        "  customer_refund: initiated\n  complaint_escalation: initiated\n",
+      ),
+    );
     await pipeline.services.get("consumer")?.stop();
     await pipeline.start("consumer");
 
     const ref = { partition: unknown.partition, offset: unknown.offset };
-    expect((await pipeline.api("/admin/v1/rejected/resend", { scope: "read", method: "POST", body: JSON.stringify({ records: [ref] }) })).status).toBe(403);
-    const dry = await (await pipeline.api("/admin/v1/rejected/resend", { scope: "operate", method: "POST", body: JSON.stringify({ records: [ref], dry_run: true }) })).json();
-    expect(dry).toMatchObject({ dry_run: true, items: [{ ...ref, action: "would_resend", topic: pipeline.topic }] });
-    const resent = await (await pipeline.api("/admin/v1/rejected/resend", { scope: "operate", method: "POST", body: JSON.stringify({ records: [ref] }) })).json();
-    expect(resent).toMatchObject({ dry_run: false, items: [{ ...ref, action: "resent", topic: pipeline.topic }] });
+    expect(
+      (
+        await pipeline.api("/admin/v1/rejected/resend", {
+          scope: "read",
+          method: "POST",
+          body: JSON.stringify({ records: [ref] }),
+        })
+      ).status,
+    ).toBe(403);
+    const dry = await (
+      await pipeline.api("/admin/v1/rejected/resend", {
+        scope: "operate",
+        method: "POST",
+        body: JSON.stringify({ records: [ref], dry_run: true }),
+      })
+    ).json();
+    expect(dry).toMatchObject({
+      dry_run: true,
+      items: [{ ...ref, action: "would_resend", topic: pipeline.topic }],
+    });
+    const resent = await (
+      await pipeline.api("/admin/v1/rejected/resend", {
+        scope: "operate",
+        method: "POST",
+        body: JSON.stringify({ records: [ref] }),
+      })
+    ).json();
+    expect(resent).toMatchObject({
+      dry_run: false,
+      items: [{ ...ref, action: "resent", topic: pipeline.topic }],
+    });
 
     const handoff = await waitFor(
       async () => {
@@ -115,7 +181,13 @@ describe("api service (child process, real Kafka and Redis)", () => {
 
     // The mutating call is audited in the service's own log, with the key's name and never the key.
     const api = pipeline.services.get("api");
-    const auditLine = await waitFor(() => api?.lines.find((line) => line.includes('"action":"rejected.resend"') && line.includes('"outcome":"ok"')), { message: "audit log line" });
+    const auditLine = await waitFor(
+      () =>
+        api?.lines.find(
+          (line) => line.includes('"action":"rejected.resend"') && line.includes('"outcome":"ok"'),
+        ),
+      { message: "audit log line" },
+    );
     expect(auditLine).toContain('"actor":"pipeline-operate"');
     for (const key of Object.values(PIPELINE_API_KEYS)) expect(api?.lines.join("\n")).not.toContain(key);
   });
@@ -127,10 +199,23 @@ describe("api service (child process, real Kafka and Redis)", () => {
     const screenpop = "screenpop-key-0123456789abcdef";
     await writeFile(keysFile, `sre-oncall read+operate ${sre}\nscreenpop read ${screenpop}\n`);
     // A long poll interval: the reload this test sees is the one SIGHUP asks for.
-    const api = await startService("api", { ...pipeline.env, HANDOFF_API_KEYS: "", HANDOFF_API_KEYS_FILE: keysFile, HANDOFF_API_KEYS_RELOAD_INTERVAL_MS: "3600000" }, { port: await freePort() });
+    const api = await startService(
+      "api",
+      {
+        ...pipeline.env,
+        HANDOFF_API_KEYS: "",
+        HANDOFF_API_KEYS_FILE: keysFile,
+        HANDOFF_API_KEYS_RELOAD_INTERVAL_MS: "3600000",
+      },
+      { port: await freePort() },
+    );
     try {
       const url = `http://127.0.0.1:${api.port}`;
-      const login = await fetch(`${url}/admin/login`, { method: "POST", body: new URLSearchParams({ api_key: sre }), redirect: "manual" });
+      const login = await fetch(`${url}/admin/login`, {
+        method: "POST",
+        body: new URLSearchParams({ api_key: sre }),
+        redirect: "manual",
+      });
       expect(login.status).toBe(303);
       const cookie = /hs_session=[^;]+/.exec(login.headers.get("set-cookie") ?? "")?.[0] ?? "";
       const queues = () => fetch(`${url}/admin/queues/api/queues`, { headers: { cookie } });
@@ -138,9 +223,16 @@ describe("api service (child process, real Kafka and Redis)", () => {
 
       await writeFile(keysFile, `screenpop read ${screenpop}\n`);
       api.process.kill("SIGHUP");
-      await waitFor(async () => (await queues()).status === 401, { timeoutMs: 10_000, message: "the removed key's session ends" });
-      expect((await fetch(`${url}/admin/v1/destinations`, { headers: { "x-api-key": sre } })).status).toBe(401);
-      expect((await fetch(`${url}/admin/v1/destinations`, { headers: { "x-api-key": screenpop } })).status).toBe(200);
+      await waitFor(async () => (await queues()).status === 401, {
+        timeoutMs: 10_000,
+        message: "the removed key's session ends",
+      });
+      expect((await fetch(`${url}/admin/v1/destinations`, { headers: { "x-api-key": sre } })).status).toBe(
+        401,
+      );
+      expect(
+        (await fetch(`${url}/admin/v1/destinations`, { headers: { "x-api-key": screenpop } })).status,
+      ).toBe(200);
       expect(api.lines.join("\n")).toContain("queue UI session ended: its API key is no longer configured");
     } finally {
       await api.stop();
@@ -150,6 +242,8 @@ describe("api service (child process, real Kafka and Redis)", () => {
 
   it("exposes request metrics", async () => {
     const text = await (await fetch(`${pipeline.apiUrl}/metrics`)).text();
-    expect(text).toMatch(/handoff_sync_api_requests_total\{[^}]*route="\/admin\/v1\/rejected\/resend"[^}]*status="200"[^}]*\} \d+/);
+    expect(text).toMatch(
+      /handoff_sync_api_requests_total\{[^}]*route="\/admin\/v1\/rejected\/resend"[^}]*status="200"[^}]*\} \d+/,
+    );
   });
 });

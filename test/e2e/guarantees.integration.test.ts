@@ -27,7 +27,14 @@ async function receiver(): Promise<{ fake: FakeServer; writes: WriteLog }> {
   const writes = new WriteLog();
   const fake = await startFakeServer((request) => {
     const body = request.body as { data: { key: string; version: number; state: string } };
-    writes.record({ operation: "create", object: "webhook", recordId: String(request.headers["webhook-id"]), externalId: body.data.key, version: body.data.version, fields: body.data });
+    writes.record({
+      operation: "create",
+      object: "webhook",
+      recordId: String(request.headers["webhook-id"]),
+      externalId: body.data.key,
+      version: body.data.version,
+      fields: body.data,
+    });
     return { status: 204 };
   });
   return { fake, writes };
@@ -53,43 +60,68 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
   });
   afterAll(() => connection.quit());
 
-  function setup(destinations: Record<string, { url: string; policy?: Partial<BackoffPolicy> }>, worker: Partial<DeliveryWorkerSettings> = {}) {
+  function setup(
+    destinations: Record<string, { url: string; policy?: Partial<BackoffPolicy> }>,
+    worker: Partial<DeliveryWorkerSettings> = {},
+  ) {
     const prefix = uniqueName("t");
     const store = createHandoffStore({ redis: connection, prefix, retentionMs: 600_000 });
     const policies = Object.fromEntries(
-      Object.entries(destinations).map(([name, d]) => [name, { attempts: 3, base_delay_ms: 100, max_delay_ms: 400, ...d.policy }]),
+      Object.entries(destinations).map(([name, d]) => [
+        name,
+        { attempts: 3, base_delay_ms: 100, max_delay_ms: 400, ...d.policy },
+      ]),
     );
     const queues = createDeliveryQueues({ connection, prefix, destinations: policies });
     const workers = Object.entries(destinations).map(([name, d]) => {
       const adapter = createWebhookAdapter(name, webhook(d.url));
       cleanups.push(() => adapter.close());
-      const w = createDeliveryWorker({ queue: queues.get(name), connection, store, log, concurrency: 2, deliver: (r) => adapter.deliver(r), ...worker });
+      const w = createDeliveryWorker({
+        queue: queues.get(name),
+        connection,
+        store,
+        log,
+        concurrency: 2,
+        deliver: (r) => adapter.deliver(r),
+        ...worker,
+      });
       cleanups.push(() => w.close());
       return w;
     });
     cleanups.push(() => queues.close());
-    const send = (key: string, state: string, at: string) => handoff(store, queues, Object.keys(destinations), key, state, at);
-    const handoffTo = (to: string[], key: string, state: string, at: string) => handoff(store, queues, to, key, state, at);
+    const send = (key: string, state: string, at: string) =>
+      handoff(store, queues, Object.keys(destinations), key, state, at);
+    const handoffTo = (to: string[], key: string, state: string, at: string) =>
+      handoff(store, queues, to, key, state, at);
     return { prefix, store, queues, workers, send, handoffTo };
   }
 
   it("keeps destinations apart: one that is down never delays another", async () => {
     const up = await receiver();
     const down = await startFakeServer(() => ({ status: 204 }));
-    cleanups.push(() => up.fake.close(), () => down.close());
+    cleanups.push(
+      () => up.fake.close(),
+      () => down.close(),
+    );
     // Every request to the broken one hangs past the timeout.
     down.faults.add({ fault: { kind: "delay", ms: 5000 } });
     const { send } = setup({ healthy: { url: `${up.fake.url}/hook` }, broken: { url: `${down.url}/hook` } });
     const started = Date.now();
     for (let i = 0; i < 6; i++) await send(`iso-${i}`, "handoff_initiated", "2026-11-25T10:00:00Z");
-    await waitFor(() => up.writes.all().length === 6, { timeoutMs: 10_000, message: "healthy destination delivered" });
+    await waitFor(() => up.writes.all().length === 6, {
+      timeoutMs: 10_000,
+      message: "healthy destination delivered",
+    });
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it("holds a destination to its own rate limit", async () => {
     const crm = await receiver();
     cleanups.push(() => crm.fake.close());
-    const { send } = setup({ crm: { url: `${crm.fake.url}/hook` } }, { rateLimit: { max: 2, durationMs: 1000 } });
+    const { send } = setup(
+      { crm: { url: `${crm.fake.url}/hook` } },
+      { rateLimit: { max: 2, durationMs: 1000 } },
+    );
     for (let i = 0; i < 6; i++) await send(`rate-${i}`, "handoff_initiated", "2026-11-25T10:00:00Z");
     await waitFor(() => crm.writes.all().length === 6, { timeoutMs: 15_000, message: "all delivered" });
     const times = crm.fake.requests.map((r) => r.at).sort((a, b) => a - b);
@@ -110,7 +142,11 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(crm.writes.all()).toHaveLength(0);
     expect((await listDeadLetters(queue.dead)).total).toBe(0);
-    expect(await queue.state.getPark()).toMatchObject({ reason: expect.stringContaining("410") as unknown, admin_hint: expect.any(String) as unknown, by: "worker" });
+    expect(await queue.state.getPark()).toMatchObject({
+      reason: expect.stringContaining("410") as unknown,
+      admin_hint: expect.any(String) as unknown,
+      by: "worker",
+    });
 
     await resumeDestination(queue, queue.state, log, "test");
     await waitFor(() => crm.writes.all().length === 2, { timeoutMs: 10_000, message: "backlog drained" });
@@ -122,10 +158,16 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     const crm = await receiver();
     cleanups.push(() => crm.fake.close());
     crm.fake.faults.next({ kind: "status", status: 429, headers: { "retry-after": "1" } }, 4);
-    const { queues, send } = setup({ crm: { url: `${crm.fake.url}/hook`, policy: { attempts: 2 } } }, { parkAfterRateLimitedMs: 60_000 });
+    const { queues, send } = setup(
+      { crm: { url: `${crm.fake.url}/hook`, policy: { attempts: 2 } } },
+      { parkAfterRateLimitedMs: 60_000 },
+    );
     const started = Date.now();
     await send("rl-1", "handoff_initiated", "2026-11-25T10:00:00Z");
-    await waitFor(() => crm.writes.all().length === 1, { timeoutMs: 20_000, message: "delivered after 429s" });
+    await waitFor(() => crm.writes.all().length === 1, {
+      timeoutMs: 20_000,
+      message: "delivered after 429s",
+    });
     // Four 429s with Retry-After: 1 s each, yet only 2 attempts allowed: rate limits spent none.
     expect(Date.now() - started).toBeGreaterThanOrEqual(3900);
     expect((await listDeadLetters(queues.get("crm").dead)).total).toBe(0);
@@ -133,20 +175,35 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     crm.fake.faults.add({ fault: { kind: "status", status: 429, headers: { "retry-after": "0" } } });
     const forever = setup({ crm2: { url: `${crm.fake.url}/hook` } }, { parkAfterRateLimitedMs: 1500 });
     await forever.send("rl-2", "handoff_initiated", "2026-11-25T10:00:00Z");
-    await waitFor(async () => (await forever.queues.get("crm2").state.getPark())?.reason.includes("429"), { timeoutMs: 20_000, message: "parked after 429s" });
+    await waitFor(async () => (await forever.queues.get("crm2").state.getPark())?.reason.includes("429"), {
+      timeoutMs: 20_000,
+      message: "parked after 429s",
+    });
   });
 
   it("parks after the same permanent error on several records in a row", async () => {
     const crm = await receiver();
     cleanups.push(() => crm.fake.close());
-    crm.fake.faults.add({ fault: { kind: "status", status: 422, body: "{\"error\":\"field Foo__c does not exist\"}" } });
-    const { queues, send } = setup({ crm: { url: `${crm.fake.url}/hook` } }, { parkAfterIdenticalFailures: 3, concurrency: 1 });
+    crm.fake.faults.add({
+      fault: { kind: "status", status: 422, body: '{"error":"field Foo__c does not exist"}' },
+    });
+    const { queues, send } = setup(
+      { crm: { url: `${crm.fake.url}/hook` } },
+      { parkAfterIdenticalFailures: 3, concurrency: 1 },
+    );
     for (let i = 0; i < 5; i++) await send(`perm-${i}`, "handoff_initiated", "2026-11-25T10:00:00Z");
     const queue = queues.get("crm");
-    await waitFor(async () => (await queue.state.getPark())?.reason.includes("3 records in a row"), { timeoutMs: 15_000, message: "parked" });
+    await waitFor(async () => (await queue.state.getPark())?.reason.includes("3 records in a row"), {
+      timeoutMs: 15_000,
+      message: "parked",
+    });
     const dead = await listDeadLetters(queue.dead);
     expect(dead.total).toBe(2);
-    expect(dead.entries.every((e) => e.reason === "permanent" && e.attempts.length === 1 && e.attempts[0]?.status === 422)).toBe(true);
+    expect(
+      dead.entries.every(
+        (e) => e.reason === "permanent" && e.attempts.length === 1 && e.attempts[0]?.status === 422,
+      ),
+    ).toBe(true);
   });
 
   it("dead-letters a delivery past its deadline as expired", async () => {
@@ -154,7 +211,9 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     cleanups.push(() => crm.fake.close());
     const { queues, send } = setup({ crm: { url: `${crm.fake.url}/hook`, policy: { deadline_ms: 60_000 } } });
     await send("late-1", "handoff_initiated", new Date(Date.now() - 120_000).toISOString());
-    const entry = await waitFor(async () => (await listDeadLetters(queues.get("crm").dead)).entries[0], { message: "expired entry" });
+    const entry = await waitFor(async () => (await listDeadLetters(queues.get("crm").dead)).entries[0], {
+      message: "expired entry",
+    });
     expect(entry).toMatchObject({ key: "late-1", reason: "expired" });
     expect(crm.writes.all()).toHaveLength(0);
   });
@@ -162,20 +221,35 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
   it("sends a delivery past its deadline to the fallback destination instead, when one is configured", async () => {
     const crm = await receiver();
     const callback = await receiver();
-    cleanups.push(() => crm.fake.close(), () => callback.fake.close());
+    cleanups.push(
+      () => crm.fake.close(),
+      () => callback.fake.close(),
+    );
     const late: { queues?: DeliveryQueues } = {};
     const stack = setup(
-      { crm: { url: `${crm.fake.url}/hook`, policy: { deadline_ms: 60_000 } }, callback: { url: `${callback.fake.url}/hook` } },
+      {
+        crm: { url: `${crm.fake.url}/hook`, policy: { deadline_ms: 60_000 } },
+        callback: { url: `${callback.fake.url}/hook` },
+      },
       {
         onExpired: async (snapshot) => {
-          await late.queues?.enqueue("callback", { v: 1, key: snapshot.key, version: snapshot.version, event_id: "fallback", occurred_at: snapshot.occurred_at, enqueued_at: new Date().toISOString() });
+          await late.queues?.enqueue("callback", {
+            v: 1,
+            key: snapshot.key,
+            version: snapshot.version,
+            event_id: "fallback",
+            occurred_at: snapshot.occurred_at,
+            enqueued_at: new Date().toISOString(),
+          });
           return true;
         },
       },
     );
     late.queues = stack.queues;
     await stack.handoffTo(["crm"], "late-2", "handoff_failed", new Date(Date.now() - 120_000).toISOString());
-    await waitFor(() => callback.writes.all().some((w) => w.externalId === "late-2"), { message: "fallback delivered" });
+    await waitFor(() => callback.writes.all().some((w) => w.externalId === "late-2"), {
+      message: "fallback delivered",
+    });
     expect(crm.writes.all()).toHaveLength(0);
     expect((await listDeadLetters(stack.queues.get("crm").dead)).total).toBe(0);
   });
@@ -187,7 +261,10 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     const { queues, store, send } = setup({ crm: { url: `${crm.fake.url}/hook` } });
     await send("replay-1", "handoff_initiated", "2026-11-25T10:00:00Z");
     const queue = queues.get("crm");
-    const entry = await waitFor(async () => (await listDeadLetters(queue.dead)).entries[0], { timeoutMs: 15_000, message: "exhausted" });
+    const entry = await waitFor(async () => (await listDeadLetters(queue.dead)).entries[0], {
+      timeoutMs: 15_000,
+      message: "exhausted",
+    });
     expect(entry).toMatchObject({ reason: "exhausted", version: 1 });
     expect(entry.attempts.map((a) => a.status)).toEqual([503, 503, 503]);
     // A newer state arrives while it sits there; the fault budget is spent, so this one is delivered.
@@ -195,7 +272,14 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     await waitFor(() => crm.writes.all().some((w) => w.version === 2), { message: "v2 delivered" });
 
     const dry = await replayDeadLetters(queue, store, { filter: { reason: "exhausted" } }, { dryRun: true });
-    expect(dry).toEqual([expect.objectContaining({ id: entry.id, sendVersion: 2, deliveredVersion: 2, action: "already_delivered" })]);
+    expect(dry).toEqual([
+      expect.objectContaining({
+        id: entry.id,
+        sendVersion: 2,
+        deliveredVersion: 2,
+        action: "already_delivered",
+      }),
+    ]);
     expect((await listDeadLetters(queue.dead)).total).toBe(1);
     const real = await replayDeadLetters(queue, store, { ids: [entry.id] }, { dryRun: false });
     expect(real.map((r) => r.action)).toEqual(["already_delivered"]);
@@ -205,10 +289,15 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
 
     crm.fake.faults.next({ kind: "status", status: 503 }, 3);
     await send("replay-2", "handoff_initiated", "2026-11-25T10:00:00Z");
-    await waitFor(async () => (await listDeadLetters(queue.dead)).total === 1, { timeoutMs: 15_000, message: "second exhausted" });
+    await waitFor(async () => (await listDeadLetters(queue.dead)).total === 1, {
+      timeoutMs: 15_000,
+      message: "second exhausted",
+    });
     const second = await replayDeadLetters(queue, store, { filter: {} }, { dryRun: false });
     expect(second).toEqual([expect.objectContaining({ key: "replay-2", sendVersion: 1, action: "enqueue" })]);
-    await waitFor(() => crm.writes.all().some((w) => w.externalId === "replay-2"), { message: "replayed delivery" });
+    await waitFor(() => crm.writes.all().some((w) => w.externalId === "replay-2"), {
+      message: "replayed delivery",
+    });
     await replayDeadLetters(queue, store, { filter: {} }, { dryRun: false });
     await new Promise((r) => setTimeout(r, 500));
     expect(crm.writes.all().filter((w) => w.externalId === "replay-2")).toHaveLength(1);
@@ -219,7 +308,11 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     cleanups.push(() => crm.fake.close());
     const prefix = uniqueName("t");
     const store = createHandoffStore({ redis: connection, prefix, retentionMs: 600_000 });
-    const queues = createDeliveryQueues({ connection, prefix, destinations: { crm: { attempts: 3, base_delay_ms: 100, max_delay_ms: 400 } } });
+    const queues = createDeliveryQueues({
+      connection,
+      prefix,
+      destinations: { crm: { attempts: 3, base_delay_ms: 100, max_delay_ms: 400 } },
+    });
     cleanups.push(() => queues.close());
     const queue = queues.get("crm");
     await handoff(store, queues, ["crm"], "stall-1", "handoff_initiated", "2026-11-25T10:00:00Z");
@@ -231,15 +324,31 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
       new Worker(process.env.QUEUE, () => new Promise(() => {}), { connection, prefix: process.env.PREFIX, lockDuration: 1000, skipStalledCheck: true });
     `;
     const dying = spawn(process.execPath, ["--input-type=module", "-e", script], {
-      env: { ...process.env, REDIS_URL: inject("redisUrl"), QUEUE: queue.deliver.name, PREFIX: queue.deliver.opts.prefix ?? "" },
+      env: {
+        ...process.env,
+        REDIS_URL: inject("redisUrl"),
+        QUEUE: queue.deliver.name,
+        PREFIX: queue.deliver.opts.prefix ?? "",
+      },
       stdio: "ignore",
     });
-    await waitFor(async () => (await queue.deliver.getActiveCount()) === 1, { timeoutMs: 15_000, message: "job taken" });
+    await waitFor(async () => (await queue.deliver.getActiveCount()) === 1, {
+      timeoutMs: 15_000,
+      message: "job taken",
+    });
     dying.kill("SIGKILL");
     // Another worker's stall checker finds it; with maxStalledCount 0 the first stall fails it.
-    const checker = new Worker(queue.deliver.name, () => Promise.reject(new Error("must not run")), { connection, prefix: queue.deliver.opts.prefix ?? "", maxStalledCount: 0, stalledInterval: 300 });
+    const checker = new Worker(queue.deliver.name, () => Promise.reject(new Error("must not run")), {
+      connection,
+      prefix: queue.deliver.opts.prefix ?? "",
+      maxStalledCount: 0,
+      stalledInterval: 300,
+    });
     cleanups.push(() => checker.close());
-    await waitFor(async () => (await queue.deliver.getFailedCount()) === 1, { timeoutMs: 15_000, message: "failed as stalled" });
+    await waitFor(async () => (await queue.deliver.getFailedCount()) === 1, {
+      timeoutMs: 15_000,
+      message: "failed as stalled",
+    });
     await checker.close();
     expect(await sweepStalledJobs(queue, store, log)).toBe(1);
     const { entries } = await listDeadLetters(queue.dead);
@@ -249,10 +358,32 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
   });
 });
 
-async function handoff(store: HandoffStore, queues: DeliveryQueues, destinations: string[], key: string, state: string, at: string): Promise<void> {
-  const event: HandoffEvent = { schema_version: 1, event_id: randomUUID(), id: `conv-${key}`, shared_id: key, state, occurred_at: at, data: { customer_id: "1" } };
+async function handoff(
+  store: HandoffStore,
+  queues: DeliveryQueues,
+  destinations: string[],
+  key: string,
+  state: string,
+  at: string,
+): Promise<void> {
+  const event: HandoffEvent = {
+    schema_version: 1,
+    event_id: randomUUID(),
+    id: `conv-${key}`,
+    shared_id: key,
+    state,
+    occurred_at: at,
+    data: { customer_id: "1" },
+  };
   const applied = await store.apply(event, { catalogue, receivedAt: new Date().toISOString() });
   for (const destination of destinations) {
-    await queues.enqueue(destination, { v: 1, key: applied.key, version: applied.snapshot.version, event_id: event.event_id, occurred_at: at, enqueued_at: new Date().toISOString() });
+    await queues.enqueue(destination, {
+      v: 1,
+      key: applied.key,
+      version: applied.snapshot.version,
+      event_id: event.event_id,
+      occurred_at: at,
+      enqueued_at: new Date().toISOString(),
+    });
   }
 }

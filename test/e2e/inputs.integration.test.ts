@@ -1,7 +1,14 @@
 import { createEnricher } from "@handoff-sync/adapters";
 import { HandoffSnapshotSchema, RetryableDeliveryError } from "@handoff-sync/schema";
 import { createEnrichmentCache, createHandoffStore, createKeyLayout } from "@handoff-sync/store";
-import { startFakeHandoffApi, startPipeline, uniqueName, waitFor, type FakeHandoffApi, type Pipeline } from "@handoff-sync/testing";
+import {
+  startFakeHandoffApi,
+  startPipeline,
+  uniqueName,
+  waitFor,
+  type FakeHandoffApi,
+  type Pipeline,
+} from "@handoff-sync/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
@@ -39,7 +46,10 @@ describe("chat/respond payloads through the pipeline, enriched from the upstream
 
   it("normalises a handoff, skips turns without one, and delivers upstream data under the payload's own", async () => {
     const conversationId = uniqueName("CONV");
-    upstream.put({ id: conversationId, data: { customer_id: "upstream-id", verification_status: "verified", entities: { order: "A-1" } } });
+    upstream.put({
+      id: conversationId,
+      data: { customer_id: "upstream-id", verification_status: "verified", entities: { order: "A-1" } },
+    });
     const key = (): string => conversationId;
     await pipeline.produce(
       [
@@ -54,7 +64,10 @@ describe("chat/respond payloads through the pipeline, enriched from the upstream
       ],
       key,
     );
-    const delivered = await waitFor(async () => (await pipeline.deliveries()).find((d) => d.key === conversationId), { message: "chat handoff delivered" });
+    const delivered = await waitFor(
+      async () => (await pipeline.deliveries()).find((d) => d.key === conversationId),
+      { message: "chat handoff delivered" },
+    );
     expect(delivered.state).toBe("handoff_initiated");
     expect(delivered.version).toBe(1);
     // The payload's customer_id wins; the rest comes from the upstream Handoff API.
@@ -68,15 +81,26 @@ describe("chat/respond payloads through the pipeline, enriched from the upstream
 
     const redis = new Redis(inject("redisUrl"));
     try {
-      const stored = await createHandoffStore({ redis, prefix: pipeline.prefix, retentionMs: 0 }).get(conversationId);
-      expect(stored).toMatchObject({ id: conversationId, channel: "webchat", destination: "live_agent_queue", reason: "billing_question" });
-      expect(stored?.history.map((h) => h.event_id)).toEqual([expect.stringMatching(/^sha256-[0-9a-f]{64}$/) as unknown]);
+      const stored = await createHandoffStore({ redis, prefix: pipeline.prefix, retentionMs: 0 }).get(
+        conversationId,
+      );
+      expect(stored).toMatchObject({
+        id: conversationId,
+        channel: "webchat",
+        destination: "live_agent_queue",
+        reason: "billing_question",
+      });
+      expect(stored?.history.map((h) => h.event_id)).toEqual([
+        expect.stringMatching(/^sha256-[0-9a-f]{64}$/) as unknown,
+      ]);
     } finally {
       redis.disconnect();
     }
 
     // The turn without a handoff was counted as skipped, not rejected.
-    const metrics = await (await fetch(`http://127.0.0.1:${pipeline.services.get("consumer")?.port}/metrics`)).text();
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${pipeline.services.get("consumer")?.port}/metrics`)
+    ).text();
     expect(metrics).toMatch(/handoff_sync_events_consumed_total\{[^}]*result="skipped"[^}]*\} [1-9]/);
     expect(metrics).not.toMatch(/handoff_sync_events_rejected_total\{[^}]*\} [1-9]/);
   });
@@ -97,9 +121,18 @@ describe("enrichment cache in Redis", () => {
     upstream.put({ id: "conv-1", shared_id: key, data: { customer_id: "12345" } });
     const retentionMs = 60_000;
     const cache = createEnrichmentCache({ redis, prefix, retentionMs });
-    const settings = { url: upstream.baseUrl, api_key: UPSTREAM_KEY, timeout_ms: 2000, allow_private_network: true, not_found_retry_ms: 60_000 };
+    const settings = {
+      url: upstream.baseUrl,
+      api_key: UPSTREAM_KEY,
+      timeout_ms: 2000,
+      allow_private_network: true,
+      not_found_retry_ms: 60_000,
+    };
     // Two workers, each with its own enricher, one Redis.
-    const workers = [createEnricher({ enrichment: settings, cache }), createEnricher({ enrichment: settings, cache })];
+    const workers = [
+      createEnricher({ enrichment: settings, cache }),
+      createEnricher({ enrichment: settings, cache }),
+    ];
     const at = new Date().toISOString();
     const snapshot = (version: number) =>
       HandoffSnapshotSchema.parse({
@@ -112,13 +145,25 @@ describe("enrichment cache in Redis", () => {
         version,
         occurred_at: at,
         data: {},
-        history: [{ event_id: "e1", id: "conv-1", shared_id: key, state: "handoff_initiated", stage: "initiated", occurred_at: at, received_at: at, data: {} }],
+        history: [
+          {
+            event_id: "e1",
+            id: "conv-1",
+            shared_id: key,
+            state: "handoff_initiated",
+            stage: "initiated",
+            occurred_at: at,
+            received_at: at,
+            data: {},
+          },
+        ],
         created_at: at,
         updated_at: at,
       });
     const signal = new AbortController().signal;
     try {
-      for (const worker of workers) expect((await worker.enrich(snapshot(1), signal)).data).toEqual({ customer_id: "12345" });
+      for (const worker of workers)
+        expect((await worker.enrich(snapshot(1), signal)).data).toEqual({ customer_id: "12345" });
       expect(upstream.lookups).toHaveLength(1);
       const cacheKey = createKeyLayout(prefix).enrichment(key);
       expect(cacheKey).toContain(`{h:${key}}`);

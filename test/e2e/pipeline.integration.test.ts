@@ -5,7 +5,13 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-function event(fields: { id: string; shared_id?: string; state: string; at: string; data?: Record<string, unknown> }) {
+function event(fields: {
+  id: string;
+  shared_id?: string;
+  state: string;
+  at: string;
+  data?: Record<string, unknown>;
+}) {
   return {
     event_id: randomUUID(),
     id: fields.id,
@@ -16,7 +22,10 @@ function event(fields: { id: string; shared_id?: string; state: string; at: stri
   };
 }
 
-async function handoff(pipeline: Pipeline, query: string): Promise<{ status: number; body: Record<string, unknown> }> {
+async function handoff(
+  pipeline: Pipeline,
+  query: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await pipeline.api(`/v1/handoffs?${query}`, { scope: "read" });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
@@ -37,11 +46,25 @@ describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => 
     const sharedId = uniqueName("acme");
     const id = randomUUID();
     await pipeline.produce([
-      event({ id, shared_id: sharedId, state: "handoff_initiated", at: "2026-11-25T10:00:00.000Z", data: { customer_id: "12345" } }),
+      event({
+        id,
+        shared_id: sharedId,
+        state: "handoff_initiated",
+        at: "2026-11-25T10:00:00.000Z",
+        data: { customer_id: "12345" },
+      }),
     ]);
-    await waitFor(async () => (await pipeline.deliveries()).some((d) => d.key === sharedId), { message: "first delivery" });
+    await waitFor(async () => (await pipeline.deliveries()).some((d) => d.key === sharedId), {
+      message: "first delivery",
+    });
     await pipeline.produce([
-      event({ id, shared_id: sharedId, state: "handoff_completed", at: "2026-11-25T10:01:00.000Z", data: { handoff_reason: "successfully_identified" } }),
+      event({
+        id,
+        shared_id: sharedId,
+        state: "handoff_completed",
+        at: "2026-11-25T10:01:00.000Z",
+        data: { handoff_reason: "successfully_identified" },
+      }),
     ]);
     const mine = await waitFor(
       async () => {
@@ -58,7 +81,10 @@ describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => 
     const byShared = await handoff(pipeline, `shared_id=${sharedId}&id=unknown-id`);
     expect(byShared.status).toBe(200);
     expect(byShared.body).toMatchObject({ id, shared_id: sharedId, state: "handoff_completed", version: 2 });
-    expect((byShared.body.history as { state: string }[]).map((h) => h.state)).toEqual(["handoff_initiated", "handoff_completed"]);
+    expect((byShared.body.history as { state: string }[]).map((h) => h.state)).toEqual([
+      "handoff_initiated",
+      "handoff_completed",
+    ]);
     const byId = await handoff(pipeline, `id=${id}`);
     expect(byId.body).toMatchObject({ shared_id: sharedId, state: "handoff_completed" });
     // shared_id wins and never falls back to id.
@@ -73,7 +99,9 @@ describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => 
       event({ id, shared_id: sharedId, state: "handoff_completed", at: "2026-11-25T11:05:00.000Z" }),
       event({ id, shared_id: sharedId, state: "handoff_initiated", at: "2026-11-25T11:00:00.000Z" }),
     ]);
-    await waitFor(async () => (await handoff(pipeline, `shared_id=${sharedId}`)).body.version === 2, { message: "both applied" });
+    await waitFor(async () => (await handoff(pipeline, `shared_id=${sharedId}`)).body.version === 2, {
+      message: "both applied",
+    });
     const stored = await handoff(pipeline, `shared_id=${sharedId}`);
     expect(stored.body.state).toBe("handoff_completed");
     const final = await waitFor(
@@ -90,21 +118,36 @@ describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => 
   });
 
   it("rejects an invalid event to the rejected-events topic with its reason while the next event flows", async () => {
-    const consumer = pipeline.kafka.consumer({ groupId: uniqueName("dlq-reader"), sessionTimeout: 8000, heartbeatInterval: 1000 });
+    const consumer = pipeline.kafka.consumer({
+      groupId: uniqueName("dlq-reader"),
+      sessionTimeout: 8000,
+      heartbeatInterval: 1000,
+    });
     const rejected: { value: string; headers: Record<string, string> }[] = [];
     await consumer.connect();
     await consumer.subscribe({ topic: pipeline.rejectedTopic, fromBeginning: true });
     await consumer.run({
       eachMessage: ({ message }) => {
-        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+        const headers = Object.fromEntries(
+          Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
+        );
         rejected.push({ value: String(message.value), headers });
         return Promise.resolve();
       },
     });
     const sharedId = uniqueName("after-bad");
     await pipeline.produceRaw(["{not json", JSON.stringify({ id: "x", state: "handoff_initiated" })]);
-    await pipeline.produce([event({ id: randomUUID(), shared_id: sharedId, state: "customer_refund", at: "2026-11-25T12:00:00.000Z" })]);
-    await waitFor(async () => (await pipeline.deliveries()).some((d) => d.key === sharedId), { message: "valid event after bad ones" });
+    await pipeline.produce([
+      event({
+        id: randomUUID(),
+        shared_id: sharedId,
+        state: "customer_refund",
+        at: "2026-11-25T12:00:00.000Z",
+      }),
+    ]);
+    await waitFor(async () => (await pipeline.deliveries()).some((d) => d.key === sharedId), {
+      message: "valid event after bad ones",
+    });
     await waitFor(() => rejected.length >= 2, { message: "two rejections" });
     await consumer.disconnect();
     const reasons = rejected.map((r) => r.headers["handoff-sync-reject-reason"]);
@@ -133,7 +176,9 @@ describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => 
     };
     const received = (await pipeline.deliveries()).filter((d) => !d.duplicate).length;
     const worker = await scrape("worker");
-    expect(value(worker, 'handoff_sync_delivery_attempts_total{destination="crm",outcome="delivered"}')).toBe(received);
+    expect(value(worker, 'handoff_sync_delivery_attempts_total{destination="crm",outcome="delivered"}')).toBe(
+      received,
+    );
     const consumer = await scrape("consumer");
     expect(value(consumer, 'handoff_sync_events_rejected_total{reason="invalid_json"}')).toBe(1);
     expect(value(consumer, 'handoff_sync_events_rejected_total{reason="schema_violation"}')).toBe(1);
@@ -141,7 +186,9 @@ describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => 
     expect(consumer).toContain("handoff_sync_enqueue_latency_seconds_bucket");
     expect(value(worker, 'handoff_sync_end_to_end_latency_seconds_count{destination="crm"}')).toBe(received);
     // Gauges the worker refreshes on its housekeeping interval (WORKER_SWEEP_INTERVAL_MS).
-    await waitFor(async () => value(await scrape("worker"), "handoff_sync_redis_memory_used_bytes") > 0, { message: "redis memory gauge" });
+    await waitFor(async () => value(await scrape("worker"), "handoff_sync_redis_memory_used_bytes") > 0, {
+      message: "redis memory gauge",
+    });
     const later = await scrape("worker");
     expect(value(later, "handoff_sync_handoffs_stored")).toBe(3);
     expect(value(later, 'handoff_sync_queue_jobs{destination="crm",state="waiting"}')).toBe(0);
@@ -156,7 +203,10 @@ describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => 
       event({ id, shared_id: sharedId, state: "handoff_initiated", at: "2026-11-25T13:00:00.000Z" }),
       event({ id, shared_id: sharedId, state: "handoff_completed", at: "2026-11-25T13:01:00.000Z" }),
     ]);
-    await waitFor(async () => (await pipeline.deliveries()).some((d) => d.key === sharedId && d.version === 2), { message: "delivered" });
+    await waitFor(
+      async () => (await pipeline.deliveries()).some((d) => d.key === sharedId && d.version === 2),
+      { message: "delivered" },
+    );
     const countsBefore = (await pipeline.deliveries()).length;
 
     const names = destinationQueueNames(pipeline.prefix, "crm");
@@ -168,7 +218,12 @@ describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => 
     }
     await queue.close();
     // Let any job the rewinds enqueued finish before counting.
-    await waitFor(async () => (await queue.getActiveCount()) + (await queue.getWaitingCount()) + (await queue.getDelayedCount()) === 0, { message: "queue idle" }).catch(() => undefined);
+    await waitFor(
+      async () =>
+        (await queue.getActiveCount()) + (await queue.getWaitingCount()) + (await queue.getDelayedCount()) ===
+        0,
+      { message: "queue idle" },
+    ).catch(() => undefined);
     const deliveries = await pipeline.deliveries();
     const seen = new Set<string>();
     for (const d of deliveries) {
@@ -191,7 +246,11 @@ async function rewindAndReconsume(pipeline: Pipeline): Promise<void> {
   await waitFor(
     async () => {
       const [committed] = await admin.fetchOffsets({ groupId: pipeline.groupId, topics: [pipeline.topic] });
-      return ends.every((end) => end.offset === "0" || committed?.partitions.find((p) => p.partition === end.partition)?.offset === end.offset);
+      return ends.every(
+        (end) =>
+          end.offset === "0" ||
+          committed?.partitions.find((p) => p.partition === end.partition)?.offset === end.offset,
+      );
     },
     { timeoutMs: 60_000, message: "consumer caught up after rewind" },
   );

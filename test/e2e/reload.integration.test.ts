@@ -1,10 +1,25 @@
 import { randomUUID } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
-import { startFakeServer, startPipeline, uniqueName, waitFor, type FakeServer, type Pipeline, type ServiceName } from "@handoff-sync/testing";
+import {
+  startFakeServer,
+  startPipeline,
+  uniqueName,
+  waitFor,
+  type FakeServer,
+  type Pipeline,
+  type ServiceName,
+} from "@handoff-sync/testing";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 function event(sharedId: string, at: string) {
-  return { event_id: randomUUID(), id: randomUUID(), shared_id: sharedId, state: "handoff_initiated", occurred_at: at, data: { customer_id: "12345" } };
+  return {
+    event_id: randomUUID(),
+    id: randomUUID(),
+    shared_id: sharedId,
+    state: "handoff_initiated",
+    occurred_at: at,
+    data: { customer_id: "12345" },
+  };
 }
 
 interface Hook {
@@ -37,15 +52,21 @@ describe("configuration reload: SIGHUP applies a valid file, refuses an invalid 
   const signal = (name: ServiceName): void => {
     pipeline.services.get(name)?.process.kill("SIGHUP");
   };
-  const count = (name: ServiceName, message: string): number => linesOf(name).filter((line) => line.includes(`"msg":"${message}`)).length;
+  const count = (name: ServiceName, message: string): number =>
+    linesOf(name).filter((line) => line.includes(`"msg":"${message}`)).length;
 
   it("routes new events to a second receiver after SIGHUP, and keeps that config when the next file is invalid", async () => {
     const first = uniqueName("before");
     await pipeline.produce([event(first, "2026-11-25T10:00:00.000Z")]);
-    await waitFor(async () => (await pipeline.deliveries()).some((d) => d.key === first), { message: "delivered before the reload" });
+    await waitFor(async () => (await pipeline.deliveries()).some((d) => d.key === first), {
+      message: "delivered before the reload",
+    });
 
     const original = await readFile(pipeline.configPath, "utf8");
-    const reloadedBefore = { consumer: count("consumer", "configuration reloaded"), worker: count("worker", "configuration reloaded") };
+    const reloadedBefore = {
+      consumer: count("consumer", "configuration reloaded"),
+      worker: count("worker", "configuration reloaded"),
+    };
     await writeFile(
       pipeline.configPath,
       [
@@ -67,25 +88,39 @@ describe("configuration reload: SIGHUP applies a valid file, refuses an invalid 
     signal("consumer");
     signal("worker");
     // The watcher logs "configuration reloaded" once the service has applied the new config.
-    await waitFor(() => count("consumer", "configuration reloaded") > reloadedBefore.consumer && count("worker", "configuration reloaded") > reloadedBefore.worker, {
-      message: "both services reloaded",
-    });
+    await waitFor(
+      () =>
+        count("consumer", "configuration reloaded") > reloadedBefore.consumer &&
+        count("worker", "configuration reloaded") > reloadedBefore.worker,
+      {
+        message: "both services reloaded",
+      },
+    );
     expect(count("consumer", "consumer configuration applied")).toBeGreaterThanOrEqual(1);
     expect(linesOf("worker").some((line) => line.includes('"added":["second"]'))).toBe(true);
 
     const after = uniqueName("after");
     await pipeline.produce([event(after, "2026-11-25T10:05:00.000Z")]);
-    await waitFor(() => secondReceived.some((hook) => hook.key === after), { message: "delivered to the second receiver" });
+    await waitFor(() => secondReceived.some((hook) => hook.key === after), {
+      message: "delivered to the second receiver",
+    });
     expect((await pipeline.deliveries()).some((d) => d.key === after)).toBe(false);
 
     // An invalid file: a typo and a missing secret. Every problem is logged, the services keep running.
     await writeFile(
       pipeline.configPath,
-      original.replace("    timeout_ms: 5000", "    timeout_ms: 5000\n    concurency: 2").replace("secret: env:DEMO_WEBHOOK_SECRET", "secret: env:NOT_SET_ANYWHERE"),
+      original
+        .replace("    timeout_ms: 5000", "    timeout_ms: 5000\n    concurency: 2")
+        .replace("secret: env:DEMO_WEBHOOK_SECRET", "secret: env:NOT_SET_ANYWHERE"),
     );
     signal("consumer");
     signal("worker");
-    await waitFor(() => count("consumer", "configuration reload refused") >= 1 && count("worker", "configuration reload refused") >= 1, { message: "both refused" });
+    await waitFor(
+      () =>
+        count("consumer", "configuration reload refused") >= 1 &&
+        count("worker", "configuration reload refused") >= 1,
+      { message: "both refused" },
+    );
     for (const name of ["consumer", "worker"] as const) {
       const refused = linesOf(name).find((line) => line.includes('"msg":"configuration reload refused'));
       const problems = (JSON.parse(refused ?? "{}") as { problems?: string[] }).problems ?? [];
@@ -98,7 +133,9 @@ describe("configuration reload: SIGHUP applies a valid file, refuses an invalid 
     // The old config (route to the second receiver) is still in force.
     const still = uniqueName("still");
     await pipeline.produce([event(still, "2026-11-25T10:10:00.000Z")]);
-    await waitFor(() => secondReceived.some((hook) => hook.key === still), { message: "still routed to the second receiver" });
+    await waitFor(() => secondReceived.some((hook) => hook.key === still), {
+      message: "still routed to the second receiver",
+    });
     expect((await pipeline.deliveries()).some((d) => d.key === still)).toBe(false);
   });
 
@@ -110,12 +147,20 @@ describe("configuration reload: SIGHUP applies a valid file, refuses an invalid 
       `${initialConfig.trimEnd()}\n  leak:\n    type: webhook\n    url: https://collector.example.com/hooks\n    secret: [file:/etc/hostname, env:REDIS_URL]\n`,
     );
     signal("worker");
-    await waitFor(() => count("worker", "configuration reload refused") > refusedBefore, { message: "the worker refused the file" });
-    const refused = linesOf("worker").filter((line) => line.includes('"msg":"configuration reload refused')).at(-1);
+    await waitFor(() => count("worker", "configuration reload refused") > refusedBefore, {
+      message: "the worker refused the file",
+    });
+    const refused = linesOf("worker")
+      .filter((line) => line.includes('"msg":"configuration reload refused'))
+      .at(-1);
     const problems = (JSON.parse(refused ?? "{}") as { problems?: string[] }).problems ?? [];
     expect(problems).toEqual([
-      expect.stringMatching(/destinations\.leak\.secret\.0: secret file \/etc\/hostname is outside the secret directories .*HANDOFF_SECRETS_DIRS/),
-      expect.stringMatching(/destinations\.leak\.secret\.1: env:REDIS_URL is one of the service's own credentials/),
+      expect.stringMatching(
+        /destinations\.leak\.secret\.0: secret file \/etc\/hostname is outside the secret directories .*HANDOFF_SECRETS_DIRS/,
+      ),
+      expect.stringMatching(
+        /destinations\.leak\.secret\.1: env:REDIS_URL is one of the service's own credentials/,
+      ),
     ]);
     expect(linesOf("worker").some((line) => line.includes('"added":["leak"]'))).toBe(false);
   });

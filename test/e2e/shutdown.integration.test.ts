@@ -14,7 +14,14 @@ describe("graceful shutdown of real service processes", () => {
     const writes = new WriteLog();
     const fake = await startFakeServer((request) => {
       const body = request.body as { data: { key: string; version: number } };
-      writes.record({ operation: "create", object: "webhook", recordId: String(request.headers["webhook-id"]), externalId: body.data.key, version: body.data.version, fields: {} });
+      writes.record({
+        operation: "create",
+        object: "webhook",
+        recordId: String(request.headers["webhook-id"]),
+        externalId: body.data.key,
+        version: body.data.version,
+        fields: {},
+      });
       return { status: 204 };
     });
     fake.faults.next({ kind: "hold" });
@@ -26,7 +33,16 @@ describe("graceful shutdown of real service processes", () => {
     });
     try {
       const key = uniqueName("drain");
-      await pipeline.produce([{ event_id: randomUUID(), id: randomUUID(), shared_id: key, state: "handoff_initiated", occurred_at: new Date().toISOString(), data: {} }]);
+      await pipeline.produce([
+        {
+          event_id: randomUUID(),
+          id: randomUUID(),
+          shared_id: key,
+          state: "handoff_initiated",
+          occurred_at: new Date().toISOString(),
+          data: {},
+        },
+      ]);
       const held = await fake.faults.waitForHeld();
 
       const worker = pipeline.services.get("worker");
@@ -44,10 +60,15 @@ describe("graceful shutdown of real service processes", () => {
       // The CRM applies the request the worker gave up on; the next worker sends the same message id.
       held.release();
       await pipeline.start("worker");
-      await waitFor(() => writes.all().length === 2, { timeoutMs: 20_000, message: "redelivered by the next worker" });
+      await waitFor(() => writes.all().length === 2, {
+        timeoutMs: 20_000,
+        message: "redelivered by the next worker",
+      });
       const ids = new Set(writes.all().map((w) => w.recordId));
       expect(ids.size).toBe(1);
-      await waitFor(async () => (await queue.getJob(deliveryJobId(key, 1)))?.isCompleted(), { message: "job completed" });
+      await waitFor(async () => (await queue.getJob(deliveryJobId(key, 1)))?.isCompleted(), {
+        message: "job completed",
+      });
       await queue.close();
 
       const consumer = pipeline.services.get("consumer");

@@ -7,7 +7,9 @@ const read = (path: string): string => readFileSync(new URL(path, root), "utf8")
 
 /** Metric names the code registers, read from the sources that register them. */
 function registeredMetrics(): Set<string> {
-  const sources = ["packages/telemetry/src/delivery-metrics.ts", "packages/telemetry/src/ingest-metrics.ts"].map(read).join("\n");
+  const sources = ["packages/telemetry/src/delivery-metrics.ts", "packages/telemetry/src/ingest-metrics.ts"]
+    .map(read)
+    .join("\n");
   return new Set([...sources.matchAll(/name: "(handoff_sync_[a-z_]+)"/g)].map((m) => m[1] ?? ""));
 }
 
@@ -25,8 +27,12 @@ describe("infra/observability", () => {
   it("alerts and dashboard panels only use metrics the services register", () => {
     const known = registeredMetrics();
     expect(known.size).toBeGreaterThan(10);
-    const rules = parse(read("infra/observability/prometheus-rules.yaml")) as { groups: { rules: { alert: string; expr: string }[] }[] };
-    const dashboard = JSON.parse(read("infra/observability/grafana-dashboard.json")) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const rules = parse(read("infra/observability/prometheus-rules.yaml")) as {
+      groups: { rules: { alert: string; expr: string }[] }[];
+    };
+    const dashboard = JSON.parse(read("infra/observability/grafana-dashboard.json")) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
     const used = [
       ...rules.groups.flatMap((g) => g.rules.map((r) => ({ where: r.alert, expr: r.expr }))),
       ...dashboard.panels.flatMap((p) => p.targets.map((t) => ({ where: p.title, expr: t.expr }))),

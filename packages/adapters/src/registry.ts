@@ -16,7 +16,11 @@ export interface AdapterRuntime {
   readonly proxy?: ProxySettings;
 }
 
-type AdapterFactory<T extends DestinationType> = (name: string, config: DestinationOf<T>, runtime: AdapterRuntime) => Adapter;
+type AdapterFactory<T extends DestinationType> = (
+  name: string,
+  config: DestinationOf<T>,
+  runtime: AdapterRuntime,
+) => Adapter;
 
 /** Adding a destination type to the config schema fails typechecking here until it has a factory. */
 const factories = {
@@ -33,8 +37,18 @@ function factoryFor<T extends DestinationType>(type: T): AdapterFactory<T> {
   return byType[type];
 }
 
-export function createAdapter(destinationName: string, destinationConfig: ResolvedDestination, runtime: AdapterRuntime = {}): Adapter {
+export function createAdapter(
+  destinationName: string,
+  destinationConfig: ResolvedDestination,
+  runtime: AdapterRuntime = {},
+): Adapter {
   const adapter = factoryFor(destinationConfig.type)(destinationName, destinationConfig, runtime);
   // Every request of the delivery carries its trace context, whichever adapter sends it.
-  return { ...adapter, deliver: (request) => withTraceparent(request.traceparent, () => withSendGuard(request.sendGuard, () => adapter.deliver(request))) };
+  return {
+    ...adapter,
+    deliver: (request) =>
+      withTraceparent(request.traceparent, () =>
+        withSendGuard(request.sendGuard, () => adapter.deliver(request)),
+      ),
+  };
 }

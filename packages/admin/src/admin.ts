@@ -15,13 +15,26 @@ import {
   type ParkRecord,
   type ReplayItem,
 } from "@handoff-sync/queue";
-import { deliveryDedupId, deliveryJobId, type DeadLetterEntry, type DeliveryJob, type HandoffSnapshot } from "@handoff-sync/schema";
+import {
+  deliveryDedupId,
+  deliveryJobId,
+  type DeadLetterEntry,
+  type DeliveryJob,
+  type HandoffSnapshot,
+} from "@handoff-sync/schema";
 import type { HandoffStore } from "@handoff-sync/store";
 import type { Logger } from "@handoff-sync/telemetry";
 import { fingerprint, type AuditEntry, type AuditLog } from "./audit.js";
 import { deliveryStatus, type DestinationDeliveryStatus } from "./delivery-status.js";
 import { AdminInputError, AdminNotFoundError, AdminUnavailableError } from "./errors.js";
-import { listRejected, originalHeaders, readRejected, type RecordRef, type RejectedPage, type RejectedQuery } from "./rejected.js";
+import {
+  listRejected,
+  originalHeaders,
+  readRejected,
+  type RecordRef,
+  type RejectedPage,
+  type RejectedQuery,
+} from "./rejected.js";
 
 export interface AdminSettings {
   readonly store: HandoffStore;
@@ -86,8 +99,14 @@ export interface ResendItem extends RecordRef {
 export interface Admin {
   overview(): Promise<DestinationOverview[]>;
   consumerLag(): Promise<{ group_id: string; topic: string; total_lag: number; partitions: PartitionLag[] }>;
-  findHandoff(lookup: HandoffLookup): Promise<{ snapshot: HandoffSnapshot; deliveries: DestinationDeliveryStatus[] } | undefined>;
-  listDeadLetters(destination: string, filter: DeadLetterFilter, page: { offset?: number; limit?: number }): Promise<{ entries: DeadLetterEntry[]; total: number }>;
+  findHandoff(
+    lookup: HandoffLookup,
+  ): Promise<{ snapshot: HandoffSnapshot; deliveries: DestinationDeliveryStatus[] } | undefined>;
+  listDeadLetters(
+    destination: string,
+    filter: DeadLetterFilter,
+    page: { offset?: number; limit?: number },
+  ): Promise<{ entries: DeadLetterEntry[]; total: number }>;
   getDeadLetter(destination: string, id: string): Promise<DeadLetterEntry>;
   replay(actor: string, destination: string, selection: Selection, dryRun: boolean): Promise<ReplayItem[]>;
   discard(actor: string, destination: string, selection: Selection, dryRun: boolean): Promise<string[]>;
@@ -95,9 +114,17 @@ export interface Admin {
   resume(actor: string, destination: string): Promise<void>;
   listRejected(query: RejectedQuery): Promise<RejectedPage>;
   resendRejected(actor: string, refs: readonly RecordRef[], dryRun: boolean): Promise<ResendItem[]>;
-  backfill(actor: string, destination: string, range: { from: string; to: string }, dryRun: boolean): Promise<BackfillResult>;
+  backfill(
+    actor: string,
+    destination: string,
+    range: { from: string; to: string },
+    dryRun: boolean,
+  ): Promise<BackfillResult>;
   erase(actor: string, subject: ErasureSubject, dryRun: boolean): Promise<ErasureResult>;
-  auditLog(page: { limit?: number; before?: string }): Promise<{ entries: AuditEntry[]; next_before: string | null }>;
+  auditLog(page: {
+    limit?: number;
+    before?: string;
+  }): Promise<{ entries: AuditEntry[]; next_before: string | null }>;
 }
 
 const BACKFILL_PAGE = 500;
@@ -127,13 +154,18 @@ export function createAdmin(settings: AdminSettings): Admin {
     }
     return (await listDeadLetters(queue.dead, selection.filter, { limit: Number.MAX_SAFE_INTEGER })).entries;
   };
-  const describe = (selection: Selection): string => ("ids" in selection ? `ids ${selection.ids.join(",")}` : `filter ${JSON.stringify(selection.filter)}`);
+  const describe = (selection: Selection): string =>
+    "ids" in selection ? `ids ${selection.ids.join(",")}` : `filter ${JSON.stringify(selection.filter)}`;
 
   return {
     async overview() {
       return Promise.all(
         queues.all().map(async (queue) => {
-          const [snapshot, ttl, park] = await Promise.all([inspectQueue(queue, now().getTime()), queue.deliver.getRateLimitTtl(settings.rateLimitMax?.(queue.destination) ?? DEFAULT_LIMITER.max), queue.state.getPark()]);
+          const [snapshot, ttl, park] = await Promise.all([
+            inspectQueue(queue, now().getTime()),
+            queue.deliver.getRateLimitTtl(settings.rateLimitMax?.(queue.destination) ?? DEFAULT_LIMITER.max),
+            queue.state.getPark(),
+          ]);
           return {
             destination: queue.destination,
             ...snapshot.counts,
@@ -151,14 +183,21 @@ export function createAdmin(settings: AdminSettings): Admin {
     async consumerLag() {
       const { groupId, topic } = settings.source;
       const partitions = await consumerGroupLag(kafkaOrFail(), groupId, topic);
-      return { group_id: groupId, topic, total_lag: partitions.reduce((sum, p) => sum + p.lag, 0), partitions };
+      return {
+        group_id: groupId,
+        topic,
+        total_lag: partitions.reduce((sum, p) => sum + p.lag, 0),
+        partitions,
+      };
     },
 
     async findHandoff(lookup) {
       const key = await store.findKey(lookup);
       const snapshot = key === undefined ? undefined : await store.get(key);
       if (!snapshot) return undefined;
-      const deliveries = await Promise.all(queues.all().map((queue) => deliveryStatus(store, queue, snapshot)));
+      const deliveries = await Promise.all(
+        queues.all().map((queue) => deliveryStatus(store, queue, snapshot)),
+      );
       return { snapshot, deliveries };
     },
 
@@ -191,21 +230,45 @@ export function createAdmin(settings: AdminSettings): Admin {
       for (const entry of entries) {
         if (dryRun || (await removeDeadLetter(queue.dead, entry.id))) removed.push(entry.id);
       }
-      await audit.record({ actor, action: "dead_letters.discard", target: `${destination} ${describe(selection)}`, outcome: dryRun ? "dry_run" : "ok", details: { ids: removed } });
+      await audit.record({
+        actor,
+        action: "dead_letters.discard",
+        target: `${destination} ${describe(selection)}`,
+        outcome: dryRun ? "dry_run" : "ok",
+        details: { ids: removed },
+      });
       return removed;
     },
 
     async pause(actor, destination, reason) {
       const queue = queueOf(destination);
-      const record = await parkDestination(queue, queue.state, { reason, admin_hint: "paused by an operator: resume it when the cause is fixed", by: actor }, log, now());
-      await audit.record({ actor, action: "destination.pause", target: destination, outcome: "ok", details: { reason } });
+      const record = await parkDestination(
+        queue,
+        queue.state,
+        { reason, admin_hint: "paused by an operator: resume it when the cause is fixed", by: actor },
+        log,
+        now(),
+      );
+      await audit.record({
+        actor,
+        action: "destination.pause",
+        target: destination,
+        outcome: "ok",
+        details: { reason },
+      });
       return record;
     },
 
     async resume(actor, destination) {
       const queue = queueOf(destination);
       await resumeDestination(queue, queue.state, log, actor);
-      await audit.record({ actor, action: "destination.resume", target: destination, outcome: "ok", details: {} });
+      await audit.record({
+        actor,
+        action: "destination.resume",
+        target: destination,
+        outcome: "ok",
+        details: {},
+      });
     },
 
     async listRejected(query) {
@@ -230,7 +293,12 @@ export function createAdmin(settings: AdminSettings): Admin {
           // Back to the topic it was consumed from, so it is parsed and validated again like any event.
           const sourceHeader = record.headers["handoff-sync-source-topic"];
           const topic = sourceHeader === undefined ? settings.source.topic : sourceHeader.toString();
-          if (producer) await producer.send({ topic, acks: -1, messages: [{ key: record.key, value: record.value, headers: originalHeaders(record) }] });
+          if (producer)
+            await producer.send({
+              topic,
+              acks: -1,
+              messages: [{ key: record.key, value: record.value, headers: originalHeaders(record) }],
+            });
           items.push({ ...ref, topic, action: producer ? "resent" : "would_resend" });
         }
       } finally {
@@ -250,7 +318,8 @@ export function createAdmin(settings: AdminSettings): Admin {
       const queue = queueOf(destination);
       const fromMs = Date.parse(range.from);
       const toMs = Date.parse(range.to);
-      if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || fromMs >= toMs) throw new AdminInputError("from and to must be instants with from before to");
+      if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || fromMs >= toMs)
+        throw new AdminInputError("from and to must be instants with from before to");
       const counts = { matched: 0, enqueued: 0, already_delivered: 0, not_routed: 0, missing: 0 };
       for (let offset = 0; ; offset += BACKFILL_PAGE) {
         const keys = await store.keysCreatedBetween(fromMs, toMs, { offset, limit: BACKFILL_PAGE });
@@ -285,7 +354,13 @@ export function createAdmin(settings: AdminSettings): Admin {
         if (keys.length < BACKFILL_PAGE) break;
       }
       const result = { destination, dry_run: dryRun, ...counts };
-      await audit.record({ actor, action: "destination.backfill", target: destination, outcome: dryRun ? "dry_run" : "ok", details: { from: range.from, to: range.to, ...counts } });
+      await audit.record({
+        actor,
+        action: "destination.backfill",
+        target: destination,
+        outcome: dryRun ? "dry_run" : "ok",
+        details: { from: range.from, to: range.to, ...counts },
+      });
       return result;
     },
 
@@ -293,8 +368,17 @@ export function createAdmin(settings: AdminSettings): Admin {
       const keys =
         subject.kind === "customer_id"
           ? await store.keysOfCustomer(subject.value)
-          : await store.findKey({ kind: subject.kind, value: subject.value }).then((key) => (key === undefined ? [] : [key]));
-      const totals = { handoffs: keys.length, redis_keys: 0, dead_letters: 0, jobs: 0, jobs_active: 0, audit_entries: 0 };
+          : await store
+              .findKey({ kind: subject.kind, value: subject.value })
+              .then((key) => (key === undefined ? [] : [key]));
+      const totals = {
+        handoffs: keys.length,
+        redis_keys: 0,
+        dead_letters: 0,
+        jobs: 0,
+        jobs_active: 0,
+        audit_entries: 0,
+      };
       const mentions = new Set<string>([subject.value]);
       const destinations = queues.all().map((q) => q.destination);
       for (const key of keys) {
@@ -309,12 +393,14 @@ export function createAdmin(settings: AdminSettings): Admin {
           }
         }
         for (const queue of queues.all()) {
-          const dead = (await listDeadLetters(queue.dead, { key }, { limit: Number.MAX_SAFE_INTEGER })).entries;
+          const dead = (await listDeadLetters(queue.dead, { key }, { limit: Number.MAX_SAFE_INTEGER }))
+            .entries;
           totals.dead_letters += dead.length;
           if (!dryRun) for (const entry of dead) await removeDeadLetter(queue.dead, entry.id);
           // Jobs hold only the key and a version; every version's job id is known from the snapshot.
           const ids = new Set<string>();
-          for (let version = 1; version <= (snapshot?.version ?? 0); version++) ids.add(deliveryJobId(key, version));
+          for (let version = 1; version <= (snapshot?.version ?? 0); version++)
+            ids.add(deliveryJobId(key, version));
           const dedup = await queue.deliver.getDeduplicationJobId(deliveryDedupId(key));
           if (dedup !== null) ids.add(dedup);
           let activeMerge = false;

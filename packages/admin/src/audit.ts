@@ -20,7 +20,10 @@ export type AuditRecord = Omit<AuditEntry, "id" | "at">;
 export interface AuditLog {
   record(entry: AuditRecord): Promise<AuditEntry>;
   /** Newest first; `before` is an entry id from a previous page (exclusive). */
-  list(page?: { limit?: number; before?: string }): Promise<{ entries: AuditEntry[]; next_before: string | null }>;
+  list(page?: {
+    limit?: number;
+    before?: string;
+  }): Promise<{ entries: AuditEntry[]; next_before: string | null }>;
   /** Deletes the entries whose target or details contain any of these values; returns how many. */
   eraseMentions(values: readonly string[]): Promise<number>;
 }
@@ -69,7 +72,25 @@ export function createAuditLog(settings: AuditLogSettings): AuditLog {
     async record(entry) {
       const at = now().toISOString();
       const details = JSON.stringify(entry.details);
-      const id = await redis.xadd(key, "MAXLEN", "~", maxLength, "*", "at", at, "actor", entry.actor, "action", entry.action, "target", entry.target, "outcome", entry.outcome, "details", details);
+      const id = await redis.xadd(
+        key,
+        "MAXLEN",
+        "~",
+        maxLength,
+        "*",
+        "at",
+        at,
+        "actor",
+        entry.actor,
+        "action",
+        entry.action,
+        "target",
+        entry.target,
+        "outcome",
+        entry.outcome,
+        "details",
+        details,
+      );
       const full = { ...entry, id: id ?? "", at };
       log.info({ audit: full }, "admin action");
       return full;
@@ -78,7 +99,9 @@ export function createAuditLog(settings: AuditLogSettings): AuditLog {
       const limit = Math.max(1, Math.min(page.limit ?? 50, 1000));
       const end = page.before === undefined ? "+" : `(${page.before}`;
       const raw = await redis.xrevrange(key, end, "-", "COUNT", limit);
-      const entries = raw.map(([id, fields]) => toEntry(id, fields)).filter((e): e is AuditEntry => e !== undefined);
+      const entries = raw
+        .map(([id, fields]) => toEntry(id, fields))
+        .filter((e): e is AuditEntry => e !== undefined);
       const last = raw.at(-1);
       return { entries, next_before: raw.length === limit && last ? last[0] : null };
     },

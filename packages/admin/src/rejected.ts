@@ -1,4 +1,11 @@
-import { readTopicRanges, REJECTION_HEADERS, topicWatermarks, type InboundRecord, type Kafka, type PartitionRange } from "@handoff-sync/kafka";
+import {
+  readTopicRanges,
+  REJECTION_HEADERS,
+  topicWatermarks,
+  type InboundRecord,
+  type Kafka,
+  type PartitionRange,
+} from "@handoff-sync/kafka";
 
 export interface RejectedRecordView {
   readonly partition: number;
@@ -67,9 +74,15 @@ export function viewRejected(record: InboundRecord): RejectedRecordView {
 }
 
 /** A page of the rejected-events topic, read by offset; nobody's consumer offsets move. */
-export async function listRejected(kafka: Kafka, topic: string, query: RejectedQuery = {}): Promise<RejectedPage> {
+export async function listRejected(
+  kafka: Kafka,
+  topic: string,
+  query: RejectedQuery = {},
+): Promise<RejectedPage> {
   const limit = Math.max(1, Math.min(query.limit ?? 50, 500));
-  const marks = (await topicWatermarks(kafka, topic)).filter((m) => query.partition === undefined || m.partition === query.partition);
+  const marks = (await topicWatermarks(kafka, topic)).filter(
+    (m) => query.partition === undefined || m.partition === query.partition,
+  );
   const ranges: PartitionRange[] = [];
   const partitions: RejectedPage["partitions"] = [];
   for (const mark of marks) {
@@ -79,10 +92,18 @@ export async function listRejected(kafka: Kafka, topic: string, query: RejectedQ
     const from = requested < low ? low : requested > high ? high : requested;
     const to = from + BigInt(limit) < high ? from + BigInt(limit) : high;
     ranges.push({ partition: mark.partition, from: String(from), to: String(to) });
-    partitions.push({ partition: mark.partition, low: mark.low, high: mark.high, next_offset: to < high ? String(to) : null });
+    partitions.push({
+      partition: mark.partition,
+      low: mark.low,
+      high: mark.high,
+      next_offset: to < high ? String(to) : null,
+    });
   }
   const records = (await readTopicRanges(kafka, topic, ranges)).map(viewRejected);
-  return { partitions, records: query.reason === undefined ? records : records.filter((r) => r.reason === query.reason) };
+  return {
+    partitions,
+    records: query.reason === undefined ? records : records.filter((r) => r.reason === query.reason),
+  };
 }
 
 export interface RecordRef {
@@ -91,7 +112,11 @@ export interface RecordRef {
 }
 
 /** Reads the rejected records named by these references; ones past the end or pruned are absent. */
-export async function readRejected(kafka: Kafka, topic: string, refs: readonly RecordRef[]): Promise<InboundRecord[]> {
+export async function readRejected(
+  kafka: Kafka,
+  topic: string,
+  refs: readonly RecordRef[],
+): Promise<InboundRecord[]> {
   const marks = new Map((await topicWatermarks(kafka, topic)).map((m) => [m.partition, m]));
   const byPartition = new Map<number, bigint[]>();
   for (const ref of refs) {
@@ -105,7 +130,9 @@ export async function readRejected(kafka: Kafka, topic: string, refs: readonly R
     return { partition, from: String(sorted[0] ?? 0n), to: String((sorted.at(-1) ?? 0n) + 1n) };
   });
   const wanted = new Set(refs.map((r) => `${r.partition}:${BigInt(r.offset)}`));
-  return (await readTopicRanges(kafka, topic, ranges)).filter((r) => wanted.has(`${r.partition}:${r.offset}`));
+  return (await readTopicRanges(kafka, topic, ranges)).filter((r) =>
+    wanted.has(`${r.partition}:${r.offset}`),
+  );
 }
 
 /** The original headers of a rejected record: the rejection's own are dropped before a re-send. */

@@ -18,7 +18,8 @@ const env = { CRM_SECRET: "whsec_dGVzdA==" };
 
 function recorder() {
   const lines: { level: string; fields: object; message: string }[] = [];
-  const at = (level: string) => (fields: object, message: string) => void lines.push({ level, fields, message });
+  const at = (level: string) => (fields: object, message: string) =>
+    void lines.push({ level, fields, message });
   return { lines, log: { info: at("info"), warn: at("warn"), error: at("error") } };
 }
 
@@ -40,7 +41,12 @@ describe("watchConfig", () => {
   it("applies a valid change of the file, once, after the writes settle", async () => {
     const changes: LoadedConfig[] = [];
     const { log } = recorder();
-    watcher = watchConfig(path, env, { onChange: (config) => void changes.push(config), log, debounceMs: 50, trigger: () => () => undefined });
+    watcher = watchConfig(path, env, {
+      onChange: (config) => void changes.push(config),
+      log,
+      debounceMs: 50,
+      trigger: () => () => undefined,
+    });
     await new Promise((resolve) => setTimeout(resolve, 50));
     // An editor's save: write a temporary file, then rename it over the original.
     const temporary = join(dir, "destinations.yaml.tmp");
@@ -60,15 +66,22 @@ describe("watchConfig", () => {
     const changes: LoadedConfig[] = [];
     const refused: ConfigError[] = [];
     const { lines, log } = recorder();
-    watcher = watchConfig(path, {}, {
-      onChange: (config) => void changes.push(config),
-      onInvalid: (error) => void refused.push(error),
-      log,
-      debounceMs: 50,
-      trigger: () => () => undefined,
-    });
+    watcher = watchConfig(
+      path,
+      {},
+      {
+        onChange: (config) => void changes.push(config),
+        onInvalid: (error) => void refused.push(error),
+        log,
+        debounceMs: 50,
+        trigger: () => () => undefined,
+      },
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await writeFile(path, "version: 1\ndestinations:\n  crm:\n    type: webhook\n    url: not a url\n    secret: env:CRM_SECRET\n    concurency: 3\n");
+    await writeFile(
+      path,
+      "version: 1\ndestinations:\n  crm:\n    type: webhook\n    url: not a url\n    secret: env:CRM_SECRET\n    concurency: 3\n",
+    );
     await vi.waitFor(() => expect(refused).toHaveLength(1), { timeout: 5000 });
     expect(changes).toEqual([]);
     const paths = refused[0]?.problems.map((p) => p.path);
@@ -134,11 +147,19 @@ describe("watchConfig", () => {
       trigger: () => () => undefined,
     });
     // /etc/hostname stands for any file the service can read: a token, a key.
-    await writeFile(path, fileFor("https://attacker.example.com/hooks").replace("env:CRM_SECRET", "file:/etc/hostname"));
+    await writeFile(
+      path,
+      fileFor("https://attacker.example.com/hooks").replace("env:CRM_SECRET", "file:/etc/hostname"),
+    );
     expect(await watcher.reload()).toBe("refused");
     expect(changes).toEqual([]);
     expect(refused[0]?.problems).toEqual([
-      expect.objectContaining({ path: "destinations.crm.secret", message: expect.stringMatching(/^secret file \/etc\/hostname is outside the secret directories/) as unknown }),
+      expect.objectContaining({
+        path: "destinations.crm.secret",
+        message: expect.stringMatching(
+          /^secret file \/etc\/hostname is outside the secret directories/,
+        ) as unknown,
+      }),
     ]);
   });
 });

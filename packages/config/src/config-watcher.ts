@@ -57,7 +57,11 @@ async function readText(path: string): Promise<string | undefined> {
  * reloads when the text differs from the last one seen. Reloads run one at a time; an invalid
  * file is refused with every problem logged, and the caller keeps its current config.
  */
-export function watchConfig(path: string, env: Readonly<Record<string, string | undefined>>, settings: ConfigWatchSettings): ConfigWatcher {
+export function watchConfig(
+  path: string,
+  env: Readonly<Record<string, string | undefined>>,
+  settings: ConfigWatchSettings,
+): ConfigWatcher {
   const { log } = settings;
   const debounceMs = settings.debounceMs ?? 300;
   const name = basename(path);
@@ -78,8 +82,16 @@ export function watchConfig(path: string, env: Readonly<Record<string, string | 
       config = await loadDestinationsFile(path, env);
     } catch (error) {
       const refused =
-        error instanceof ConfigError ? error : new ConfigError([{ file: path, path: "", message: error instanceof Error ? error.message : String(error) }], { cause: error });
-      log.error({ file: path, problems: refused.problems.map(formatProblem) }, "configuration reload refused; the current configuration stays in force");
+        error instanceof ConfigError
+          ? error
+          : new ConfigError(
+              [{ file: path, path: "", message: error instanceof Error ? error.message : String(error) }],
+              { cause: error },
+            );
+      log.error(
+        { file: path, problems: refused.problems.map(formatProblem) },
+        "configuration reload refused; the current configuration stays in force",
+      );
       settings.onInvalid?.(refused);
       return "refused";
     }
@@ -117,7 +129,9 @@ export function watchConfig(path: string, env: Readonly<Record<string, string | 
       // `..data` is the symlink Kubernetes swaps to update a ConfigMap volume.
       if (changed === null || changed === name || changed.startsWith("..")) schedule();
     });
-    watcher.on("error", (error) => log.warn({ file: path, err: error }, "watching the configuration file failed; SIGHUP still reloads"));
+    watcher.on("error", (error) =>
+      log.warn({ file: path, err: error }, "watching the configuration file failed; SIGHUP still reloads"),
+    );
   } catch (error) {
     log.warn({ file: path, err: error }, "cannot watch the configuration file; SIGHUP still reloads");
   }

@@ -1,4 +1,9 @@
-import { EventLimitsSchema, LIFECYCLE_STATES, LifecycleStageSchema, StateNameSchema } from "@handoff-sync/schema";
+import {
+  EventLimitsSchema,
+  LIFECYCLE_STATES,
+  LifecycleStageSchema,
+  StateNameSchema,
+} from "@handoff-sync/schema";
 import { z } from "zod";
 import { WebhookDestinationSchema } from "./destinations/webhook.js";
 import { HubSpotDestinationSchema } from "./destinations/hubspot.js";
@@ -17,7 +22,13 @@ const LIFECYCLE_STATE_NAMES: readonly string[] = Object.keys(LIFECYCLE_STATES);
  * New adapters add their schema in destinations/<type>.ts and list it here; the registry in
  * @handoff-sync/adapters must then handle the type.
  */
-export const DestinationSchema = z.discriminatedUnion("type", [WebhookDestinationSchema, HubSpotDestinationSchema, ZendeskDestinationSchema, SalesforceDestinationSchema, ServiceNowDestinationSchema]);
+export const DestinationSchema = z.discriminatedUnion("type", [
+  WebhookDestinationSchema,
+  HubSpotDestinationSchema,
+  ZendeskDestinationSchema,
+  SalesforceDestinationSchema,
+  ServiceNowDestinationSchema,
+]);
 export type Destination = z.infer<typeof DestinationSchema>;
 export type DestinationType = Destination["type"];
 
@@ -25,15 +36,31 @@ const labels = z.array(z.string().min(1)).min(1);
 
 export const RouteMatchSchema = z
   .strictObject({
-    states: z.array(z.string()).min(1).optional().describe("Lifecycle states or states declared under `states`."),
-    stages: z.array(LifecycleStageSchema).min(1).optional().describe("Lifecycle stages: initiated, completed, failed."),
-    channels: labels.optional().describe("The event's `channel`; a route with channels never matches an event without one."),
+    states: z
+      .array(z.string())
+      .min(1)
+      .optional()
+      .describe("Lifecycle states or states declared under `states`."),
+    stages: z
+      .array(LifecycleStageSchema)
+      .min(1)
+      .optional()
+      .describe("Lifecycle stages: initiated, completed, failed."),
+    channels: labels
+      .optional()
+      .describe("The event's `channel`; a route with channels never matches an event without one."),
     destinations: labels
       .optional()
-      .describe("The event's `destination` label (e.g. a queue name from the chat API), not a destination of this file."),
-    reasons: labels.optional().describe("The event's `reason`; a route with reasons never matches an event without one."),
+      .describe(
+        "The event's `destination` label (e.g. a queue name from the chat API), not a destination of this file.",
+      ),
+    reasons: labels
+      .optional()
+      .describe("The event's `reason`; a route with reasons never matches an event without one."),
   })
-  .describe("All given criteria must hold; within one list any value matches. Omitted: the route matches every event.");
+  .describe(
+    "All given criteria must hold; within one list any value matches. Omitted: the route matches every event.",
+  );
 export type RouteMatch = z.infer<typeof RouteMatchSchema>;
 
 export const RouteSchema = z.strictObject({
@@ -47,7 +74,9 @@ export const RouteSchema = z.strictObject({
     .array(z.string())
     .min(1)
     .optional()
-    .describe("Fallback destinations that also get a matching event whose state is at stage failed (e.g. a callback task)."),
+    .describe(
+      "Fallback destinations that also get a matching event whose state is at stage failed (e.g. a callback task).",
+    ),
 });
 export type Route = z.infer<typeof RouteSchema>;
 
@@ -56,7 +85,9 @@ export const SourceSchema = z
     topic: z.string().min(1).default("handoff.events"),
     rejected_topic: z.string().min(1).default("handoff.events.dlq"),
     max_message_bytes: int(1_024, 100 * 1_048_576).default(1_048_576),
-    limits: EventLimitsSchema.prefault({}).describe("Bounds on each record's shape and clock; a record beyond one is rejected with the limit's reason."),
+    limits: EventLimitsSchema.prefault({}).describe(
+      "Bounds on each record's shape and clock; a record beyond one is rejected with the limit's reason.",
+    ),
     ...sourceInputFields,
   })
   .superRefine(checkSourceInputs);
@@ -88,7 +119,10 @@ export const DestinationsFileSchema = z
         });
       }
     }
-    const stages = new Map<string, string>([...Object.entries(LIFECYCLE_STATES), ...Object.entries(file.states)]);
+    const stages = new Map<string, string>([
+      ...Object.entries(LIFECYCLE_STATES),
+      ...Object.entries(file.states),
+    ]);
     const declared = Object.keys(file.destinations);
     const checkNames = (names: readonly string[], path: readonly (string | number)[]) => {
       names.forEach((name, at) => {
@@ -106,10 +140,18 @@ export const DestinationsFileSchema = z
       if (fallback === undefined) continue;
       checkNames([fallback], ["destinations", name, "retry", "deadline_fallback"]);
       if (fallback === name) {
-        ctx.addIssue({ code: "custom", path: ["destinations", name, "retry", "deadline_fallback"], message: "a destination cannot be its own deadline fallback" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["destinations", name, "retry", "deadline_fallback"],
+          message: "a destination cannot be its own deadline fallback",
+        });
       }
       if (destination.retry.deadline_ms === undefined) {
-        ctx.addIssue({ code: "custom", path: ["destinations", name, "retry", "deadline_fallback"], message: "needs retry.deadline_ms: without a deadline nothing ever expires" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["destinations", name, "retry", "deadline_fallback"],
+          message: "needs retry.deadline_ms: without a deadline nothing ever expires",
+        });
       }
     }
     file.routes?.forEach((route, index) => {
@@ -134,7 +176,11 @@ export const DestinationsFileSchema = z
             path: ["routes", index, "on_failed"],
             message: 'never used: match.stages does not include "failed"',
           });
-        } else if (failedStates !== undefined && failedStates.length === 0 && matchStates?.every((s) => stages.has(s))) {
+        } else if (
+          failedStates !== undefined &&
+          failedStates.length === 0 &&
+          matchStates?.every((s) => stages.has(s))
+        ) {
           ctx.addIssue({
             code: "custom",
             path: ["routes", index, "on_failed"],

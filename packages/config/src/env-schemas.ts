@@ -69,7 +69,10 @@ export const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug",
 // else from the environment may reach it. The logger checks the same rule again.
 const RedactPathSchema = z
   .string()
-  .regex(/^(?:[A-Za-z_$][\w$]*|\*)(?:\.(?:[A-Za-z_$][\w$]*|\*)){0,7}$/, "must be a dotted path of field names, `*` for any one key")
+  .regex(
+    /^(?:[A-Za-z_$][\w$]*|\*)(?:\.(?:[A-Za-z_$][\w$]*|\*)){0,7}$/,
+    "must be a dotted path of field names, `*` for any one key",
+  )
   .refine((path) => path.split(".").some((segment) => segment !== "*"), "must name at least one field");
 
 export const CommonEnvSchema = z.object({
@@ -79,7 +82,12 @@ export const CommonEnvSchema = z.object({
   LOG_REDACT_PATHS: z
     .string()
     .optional()
-    .transform((value) => (value ?? "").split(",").map((path) => path.trim()).filter((path) => path !== ""))
+    .transform((value) =>
+      (value ?? "")
+        .split(",")
+        .map((path) => path.trim())
+        .filter((path) => path !== ""),
+    )
     .pipe(z.array(RedactPathSchema)),
   /**
    * Comma-separated absolute directories `file:` secret references may read from; the destinations
@@ -92,9 +100,13 @@ export type CommonEnv = z.infer<typeof CommonEnvSchema>;
 /** OTLP/HTTP trace export, off unless an endpoint is set; names and precedence as in the OpenTelemetry spec. */
 export const TracingEnvSchema = z.object({
   /** Base URL; traces go to `<base>/v1/traces`. */
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+    .optional(),
   /** The full traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+    .optional(),
 });
 export type TracingEnv = z.infer<typeof TracingEnvSchema>;
 

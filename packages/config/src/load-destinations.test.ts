@@ -56,7 +56,13 @@ describe("loadDestinationsFile", () => {
       topic: "handoff.events",
       rejected_topic: "handoff.events.dlq",
       max_message_bytes: 1_048_576,
-      limits: { max_depth: 32, max_keys: 10_000, max_string_length: 65_536, max_snapshot_bytes: 2_097_152, max_clock_skew_ms: 300_000 },
+      limits: {
+        max_depth: 32,
+        max_keys: 10_000,
+        max_string_length: 65_536,
+        max_snapshot_bytes: 2_097_152,
+        max_clock_skew_ms: 300_000,
+      },
       format: "handoff_event",
     });
     expect(config.destinations.demo).toEqual({
@@ -123,7 +129,8 @@ routes:
     );
     expect(byPath.get("source.partitions")).toMatchObject({
       line: 4,
-      message: "unknown key; expected one of: topic, rejected_topic, max_message_bytes, limits, format, chat_respond, sip_headers, enrichment",
+      message:
+        "unknown key; expected one of: topic, rejected_topic, max_message_bytes, limits, format, chat_respond, sip_headers, enrichment",
     });
     expect(byPath.get("destinations.sf.type")?.message).toMatch(
       /^unknown type "sugarcrm"; expected one of: webhook, /,
@@ -174,7 +181,10 @@ destinations:
 
   describe("where secret references may point", () => {
     const referencing = (name: string, secret: string): Promise<string> =>
-      write(name, `version: 1\ndestinations:\n  crm: { type: webhook, url: "https://crm.example.com", secret: "${secret}" }\n`);
+      write(
+        name,
+        `version: 1\ndestinations:\n  crm: { type: webhook, url: "https://crm.example.com", secret: "${secret}" }\n`,
+      );
 
     it("reads file: only inside the destinations file's directory by default", async () => {
       await write("beside.txt", "whsec_beside\n");
@@ -197,7 +207,10 @@ destinations:
         expect(JSON.stringify(error.problems)).not.toContain("a-token-the-service-can-read");
       }
       // Listed, it is read.
-      const listed = await loadDestinationsFile(await referencing("listed.yaml", `file:${join(outside, "token")}`), { HANDOFF_SECRETS_DIRS: `/nowhere,${outside}` });
+      const listed = await loadDestinationsFile(
+        await referencing("listed.yaml", `file:${join(outside, "token")}`),
+        { HANDOFF_SECRETS_DIRS: `/nowhere,${outside}` },
+      );
       expect(listed.destinations.crm).toMatchObject({ secret: ["a-token-the-service-can-read"] });
     });
 
@@ -205,17 +218,33 @@ destinations:
       const outside = await mkdtemp(join(tmpdir(), "hs-elsewhere-"));
       await writeFile(join(outside, "key"), "private-key\n");
       await symlink(join(outside, "key"), join(dir, "innocent-link"));
-      const error = await problemsOf(loadDestinationsFile(await referencing("link.yaml", "file:innocent-link"), {}));
+      const error = await problemsOf(
+        loadDestinationsFile(await referencing("link.yaml", "file:innocent-link"), {}),
+      );
       expect(error.problems[0]?.message).toMatch(/is outside the secret directories/);
     });
 
     it("refuses env: references to the service's own credentials, and a relative HANDOFF_SECRETS_DIRS", async () => {
-      const error = await problemsOf(loadDestinationsFile(await referencing("own.yaml", "env:REDIS_PASSWORD"), { REDIS_PASSWORD: "redis-pw" }));
+      const error = await problemsOf(
+        loadDestinationsFile(await referencing("own.yaml", "env:REDIS_PASSWORD"), {
+          REDIS_PASSWORD: "redis-pw",
+        }),
+      );
       expect(error.problems).toEqual([
-        expect.objectContaining({ path: "destinations.crm.secret", message: "env:REDIS_PASSWORD is one of the service's own credentials; a destination cannot use it" }),
+        expect.objectContaining({
+          path: "destinations.crm.secret",
+          message: "env:REDIS_PASSWORD is one of the service's own credentials; a destination cannot use it",
+        }),
       ]);
-      const relativeDirs = await problemsOf(loadDestinationsFile(await referencing("rel.yaml", "env:S"), { S: "s", HANDOFF_SECRETS_DIRS: "secrets" }));
-      expect(relativeDirs.problems).toEqual([{ path: "HANDOFF_SECRETS_DIRS", message: "must list absolute directories; not absolute: secrets" }]);
+      const relativeDirs = await problemsOf(
+        loadDestinationsFile(await referencing("rel.yaml", "env:S"), {
+          S: "s",
+          HANDOFF_SECRETS_DIRS: "secrets",
+        }),
+      );
+      expect(relativeDirs.problems).toEqual([
+        { path: "HANDOFF_SECRETS_DIRS", message: "must list absolute directories; not absolute: secrets" },
+      ]);
     });
   });
 

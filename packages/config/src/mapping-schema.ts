@@ -5,7 +5,9 @@ import { z } from "zod";
  * (`state`, `data.customer_id`, `data.entities.plan`, `key`, `shared_id`, `version`, ...),
  * a literal, or a template with `{{path}}` placeholders.
  */
-const PathSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)*$/, "a dotted path such as data.customer_id");
+const PathSchema = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)*$/, "a dotted path such as data.customer_id");
 
 const source = {
   path: PathSchema.optional(),

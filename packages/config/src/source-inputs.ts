@@ -9,11 +9,15 @@ import { SecretRefSchema } from "./secret-ref.js";
  */
 export const InputFormatSchema = z
   .enum(["handoff_event", "chat_respond", "sip_headers"])
-  .describe("handoff_event: the native event; chat_respond: a Chat API chat/respond payload; sip_headers: a JSON object of SIP headers.");
+  .describe(
+    "handoff_event: the native event; chat_respond: a Chat API chat/respond payload; sip_headers: a JSON object of SIP headers.",
+  );
 export type InputFormat = z.infer<typeof InputFormatSchema>;
 
 /** A dotted path into the payload (`metadata.customer_id`); a key of a JSON object, never an index. */
-const PayloadPathSchema = z.string().regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, "must be a dotted path such as metadata.customer_id");
+const PayloadPathSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, "must be a dotted path such as metadata.customer_id");
 
 const DataFieldsSchema = z.record(z.string().min(1), PayloadPathSchema);
 
@@ -21,20 +25,33 @@ export const ChatRespondInputSchema = z
   .strictObject({
     /** The state a handoff signalled on chat/respond is in; a declared topic-specific state also works. */
     state: StateNameSchema.default("handoff_initiated"),
-    channel: z.string().min(1).max(200).optional().describe("Set as the event's channel, e.g. webchat or sms."),
-    shared_id: PayloadPathSchema.optional().describe("Path of the shared id in the payload, when the connector adds one."),
-    data: DataFieldsSchema.default({}).describe("data field -> path in the payload, e.g. customer_id: metadata.customer_id."),
+    channel: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe("Set as the event's channel, e.g. webchat or sms."),
+    shared_id: PayloadPathSchema.optional().describe(
+      "Path of the shared id in the payload, when the connector adds one.",
+    ),
+    data: DataFieldsSchema.default({}).describe(
+      "data field -> path in the payload, e.g. customer_id: metadata.customer_id.",
+    ),
   })
   .describe("How a chat/respond payload becomes a handoff event.");
 export type ChatRespondInput = z.infer<typeof ChatRespondInputSchema>;
 
-const HeaderNameSchema = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a SIP header name such as X-Conversation-Id");
+const HeaderNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a SIP header name such as X-Conversation-Id");
 
 export const SipHeadersInputSchema = z
   .strictObject({
     id: HeaderNameSchema.describe("Header carrying the conversation id (required in every record)."),
     shared_id: HeaderNameSchema.optional(),
-    state: HeaderNameSchema.optional().describe("Header carrying the state; `default_state` applies when it is absent."),
+    state: HeaderNameSchema.optional().describe(
+      "Header carrying the state; `default_state` applies when it is absent.",
+    ),
     default_state: StateNameSchema.optional(),
     event_id: HeaderNameSchema.optional().describe("Omitted or absent: derived from the payload's content."),
     occurred_at: HeaderNameSchema.optional().describe("Omitted or absent: the Kafka record's timestamp."),
@@ -53,7 +70,9 @@ export const EnrichmentSchema = z
   .strictObject({
     url: z
       .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
-      .describe("The Handoff API base of one project, e.g. https://api.example/v1/ACCOUNT_ID/PROJECT_ID; /handoff_state is appended."),
+      .describe(
+        "The Handoff API base of one project, e.g. https://api.example/v1/ACCOUNT_ID/PROJECT_ID; /handoff_state is appended.",
+      ),
     api_key: SecretRefSchema.describe("Sent as x-api-key."),
     timeout_ms: int(100, 60_000).default(5_000),
     allow_private_network: z.boolean().default(false),
@@ -66,14 +85,23 @@ export type Enrichment = z.infer<typeof EnrichmentSchema>;
 /** Fields `SourceSchema` spreads in; kept here so the input formats stay in one place. */
 export const sourceInputFields = {
   format: InputFormatSchema.default("handoff_event"),
-  chat_respond: ChatRespondInputSchema.optional().describe("Omitted: the defaults (state handoff_initiated, no extra data)."),
+  chat_respond: ChatRespondInputSchema.optional().describe(
+    "Omitted: the defaults (state handoff_initiated, no extra data).",
+  ),
   sip_headers: SipHeadersInputSchema.optional(),
   enrichment: EnrichmentSchema.optional(),
 };
 
 /** `format: sip_headers` cannot guess a deployment's headers. */
-export function checkSourceInputs(source: { format: InputFormat; sip_headers?: unknown }, ctx: z.RefinementCtx): void {
+export function checkSourceInputs(
+  source: { format: InputFormat; sip_headers?: unknown },
+  ctx: z.RefinementCtx,
+): void {
   if (source.format === "sip_headers" && source.sip_headers === undefined) {
-    ctx.addIssue({ code: "custom", path: ["sip_headers"], message: "format sip_headers needs a sip_headers: header mapping (at least id: and state:)" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["sip_headers"],
+      message: "format sip_headers needs a sip_headers: header mapping (at least id: and state:)",
+    });
   }
 }

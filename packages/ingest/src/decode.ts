@@ -1,5 +1,13 @@
 import { isUtf8 } from "node:buffer";
-import { checkJsonShape, DEFAULT_EVENT_LIMITS, parseHandoffEvent, type EventLimits, type HandoffEvent, type RejectionReason, type StateCatalogue } from "@handoff-sync/schema";
+import {
+  checkJsonShape,
+  DEFAULT_EVENT_LIMITS,
+  parseHandoffEvent,
+  type EventLimits,
+  type HandoffEvent,
+  type RejectionReason,
+  type StateCatalogue,
+} from "@handoff-sync/schema";
 import { normalise, type InputSettings } from "./normalise.js";
 
 export type { RejectionReason } from "@handoff-sync/schema";
@@ -25,14 +33,23 @@ export interface DecodeOptions {
 
 function formatSkew(ms: number): string {
   const hours = ms / 3_600_000;
-  return hours >= 48 ? `${Math.round(hours / 24)} days` : hours >= 1 ? `${hours.toFixed(1)} hours` : `${Math.round(ms / 1000)} s`;
+  return hours >= 48
+    ? `${Math.round(hours / 24)} days`
+    : hours >= 1
+      ? `${hours.toFixed(1)} hours`
+      : `${Math.round(ms / 1000)} s`;
 }
 
 /** Turns a record's bytes into a valid event, or says why it cannot be one. Pure. */
 export function decodeHandoffEvent(value: Buffer | null, options: DecodeOptions): Decoded {
-  if (value === null || value.length === 0) return { ok: false, reason: "empty", error: "record has no value" };
+  if (value === null || value.length === 0)
+    return { ok: false, reason: "empty", error: "record has no value" };
   if (value.length > options.maxBytes) {
-    return { ok: false, reason: "oversize", error: `record is ${value.length} bytes; the limit is ${options.maxBytes}` };
+    return {
+      ok: false,
+      reason: "oversize",
+      error: `record is ${value.length} bytes; the limit is ${options.maxBytes}`,
+    };
   }
   // toString would quietly turn invalid bytes into U+FFFD, and a key with them would reach a CRM.
   if (!isUtf8(value)) return { ok: false, reason: "invalid_encoding", error: "record is not valid UTF-8" };
@@ -40,13 +57,21 @@ export function decodeHandoffEvent(value: Buffer | null, options: DecodeOptions)
   try {
     raw = JSON.parse(value.toString("utf8"));
   } catch (error) {
-    return { ok: false, reason: "invalid_json", error: `not valid JSON: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      ok: false,
+      reason: "invalid_json",
+      error: `not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
   const limits = options.limits ?? DEFAULT_EVENT_LIMITS;
   // Before anything recursive (normalising hashes the payload, the store serialises it).
   const shape = checkJsonShape(raw, limits);
   if (!shape.ok) return shape;
-  const normalised = normalise(raw, { timestamp: options.timestamp ?? Number.NaN }, options.input ?? { format: "handoff_event" });
+  const normalised = normalise(
+    raw,
+    { timestamp: options.timestamp ?? Number.NaN },
+    options.input ?? { format: "handoff_event" },
+  );
   if (normalised.kind === "skip") return { ok: false, skipped: true, why: normalised.why };
   if (normalised.kind === "reject") return { ok: false, reason: "schema_violation", error: normalised.error };
   const parsed = parseHandoffEvent(normalised.event);

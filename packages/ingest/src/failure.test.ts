@@ -12,9 +12,15 @@ describe("failureOrigin", () => {
     [new UnknownStateError("x"), "record"],
     [new RetryableDeliveryError("later"), "infrastructure"],
     [new ReplyError("OOM command not allowed when used memory > 'maxmemory'."), "infrastructure"],
-    [Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" }), "infrastructure"],
+    [
+      Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" }),
+      "infrastructure",
+    ],
     [new Error("Stream isn't writeable and enableOfflineQueue options is false"), "infrastructure"],
-    [Object.assign(new Error("retries exhausted"), { name: "KafkaJSNumberOfRetriesExceeded" }), "infrastructure"],
+    [
+      Object.assign(new Error("retries exhausted"), { name: "KafkaJSNumberOfRetriesExceeded" }),
+      "infrastructure",
+    ],
     [Object.assign(new Error("changed"), { name: "StoreConflictError" }), "infrastructure"],
     [new RangeError("Maximum call stack size exceeded"), "unknown"],
     [new TypeError("cannot read properties of undefined"), "unknown"],

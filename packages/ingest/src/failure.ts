@@ -11,8 +11,23 @@ import { HandoffSyncError, UnprocessableEventError } from "@handoff-sync/schema"
 export type FailureOrigin = "record" | "infrastructure" | "unknown";
 
 // Node's socket errors and the messages ioredis and BullMQ use for a connection that is not there.
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNABORTED"]);
-const CONNECTION_MESSAGES = ["Connection is closed", "Stream isn't writeable", "connection ended", "Reached the max retries per request limit"];
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ECONNABORTED",
+]);
+const CONNECTION_MESSAGES = [
+  "Connection is closed",
+  "Stream isn't writeable",
+  "connection ended",
+  "Reached the max retries per request limit",
+];
 // ioredis' reply errors, its retry limit, and kafkajs' own classes (KafkaJSNumberOfRetriesExceeded, ...).
 const INFRASTRUCTURE_NAMES = new Set(["ReplyError", "MaxRetriesPerRequestError", "AbortError"]);
 
@@ -20,7 +35,12 @@ export function failureOrigin(error: unknown): FailureOrigin {
   if (error instanceof UnprocessableEventError) return "record";
   if (error instanceof HandoffSyncError) return error.retryable ? "infrastructure" : "record";
   if (!(error instanceof Error)) return "unknown";
-  if (error.name === "StoreConflictError" || INFRASTRUCTURE_NAMES.has(error.name) || error.name.startsWith("KafkaJS")) return "infrastructure";
+  if (
+    error.name === "StoreConflictError" ||
+    INFRASTRUCTURE_NAMES.has(error.name) ||
+    error.name.startsWith("KafkaJS")
+  )
+    return "infrastructure";
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string" && NETWORK_CODES.has(code)) return "infrastructure";
   if (CONNECTION_MESSAGES.some((text) => error.message.includes(text))) return "infrastructure";

@@ -28,7 +28,9 @@ describe("ingest against real Redis", () => {
       enqueue: (destination, job) => {
         if (failNext) {
           failNext = false;
-          return Promise.reject(Object.assign(new Error("redis went away between apply and enqueue"), { code: "ECONNRESET" }));
+          return Promise.reject(
+            Object.assign(new Error("redis went away between apply and enqueue"), { code: "ECONNRESET" }),
+          );
         }
         enqueued.push({ destination, job });
         return Promise.resolve();
@@ -36,7 +38,13 @@ describe("ingest against real Redis", () => {
       reject: () => Promise.reject(new Error("must not reject a valid event")),
       log,
     });
-    const input = record({ event_id: "e1", id: "conv-1", shared_id: "acme-9", state: "handoff_initiated", occurred_at: "2026-11-25T10:00:00Z" });
+    const input = record({
+      event_id: "e1",
+      id: "conv-1",
+      shared_id: "acme-9",
+      state: "handoff_initiated",
+      occurred_at: "2026-11-25T10:00:00Z",
+    });
 
     await expect(ingest(input)).rejects.toThrow("redis went away");
     expect(await store.get("acme-9")).toMatchObject({ version: 1, state: "handoff_initiated" });
@@ -69,13 +77,24 @@ describe("ingest against real Redis", () => {
     await ingest(record({ ...base, state: "handoff_initiated", data: { note: "x".repeat(300) } }));
     await ingest(record({ ...base, state: "handoff_initiated", occurred_at: "yesterday" }));
     await ingest({ value: null, headers: {}, timestamp: 0 });
-    expect(rejected.map((r) => r.reason)).toEqual(["invalid_json", "unknown_state", "oversize", "schema_violation", "empty"]);
+    expect(rejected.map((r) => r.reason)).toEqual([
+      "invalid_json",
+      "unknown_state",
+      "oversize",
+      "schema_violation",
+      "empty",
+    ]);
     expect(rejected[1]?.error).toContain("handoff_exploded");
     expect(rejected[3]?.error).toContain("occurred_at");
     expect(await store.findKey({ kind: "id", value: "conv-1" })).toBeUndefined();
   });
 
-  const base = { event_id: "e1", id: "conv-1", state: "handoff_initiated", occurred_at: "2026-11-25T10:00:00Z" };
+  const base = {
+    event_id: "e1",
+    id: "conv-1",
+    state: "handoff_initiated",
+    occurred_at: "2026-11-25T10:00:00Z",
+  };
 
   it("rejects a record whose merged snapshot would pass max_snapshot_bytes, keeping the handoff as it was", async () => {
     const store = createHandoffStore({ redis, prefix: uniqueName("t"), retentionMs: 60_000 });
@@ -91,11 +110,36 @@ describe("ingest against real Redis", () => {
       reject: (_record, reason, error) => Promise.resolve(void rejected.push({ reason, error })),
       log,
     });
-    expect(await ingest(record({ ...base, data: { note: "a".repeat(3_000) } }))).toMatchObject({ result: "applied", version: 1 });
+    expect(await ingest(record({ ...base, data: { note: "a".repeat(3_000) } }))).toMatchObject({
+      result: "applied",
+      version: 1,
+    });
     // Each event adds to the history, so the third would grow the snapshot past 11,000 bytes.
-    expect(await ingest(record({ ...base, event_id: "e2", state: "handoff_completed", occurred_at: "2026-11-25T10:01:00Z", data: { note: "b".repeat(3_000) } }))).toMatchObject({ result: "applied" });
-    expect(await ingest(record({ ...base, event_id: "e3", state: "handoff_completed", occurred_at: "2026-11-25T10:02:00Z", data: { note: "c".repeat(3_000) } }))).toEqual({ result: "rejected", reason: "snapshot_too_large" });
-    expect(rejected[0]?.error).toMatch(/^the handoff's snapshot would be \d+ bytes with this event; the limit is 11000 \(source.limits.max_snapshot_bytes\)$/);
+    expect(
+      await ingest(
+        record({
+          ...base,
+          event_id: "e2",
+          state: "handoff_completed",
+          occurred_at: "2026-11-25T10:01:00Z",
+          data: { note: "b".repeat(3_000) },
+        }),
+      ),
+    ).toMatchObject({ result: "applied" });
+    expect(
+      await ingest(
+        record({
+          ...base,
+          event_id: "e3",
+          state: "handoff_completed",
+          occurred_at: "2026-11-25T10:02:00Z",
+          data: { note: "c".repeat(3_000) },
+        }),
+      ),
+    ).toEqual({ result: "rejected", reason: "snapshot_too_large" });
+    expect(rejected[0]?.error).toMatch(
+      /^the handoff's snapshot would be \d+ bytes with this event; the limit is 11000 \(source.limits.max_snapshot_bytes\)$/,
+    );
     expect(await store.get("conv-1")).toMatchObject({ version: 2, data: { note: "b".repeat(3_000) } });
     expect(enqueued.map((job) => job.version)).toEqual([1, 2]);
   });
@@ -123,17 +167,28 @@ describe("ingest against real Redis", () => {
       },
       log,
     });
-    expect(await ingest(record({ ...base, id: "conv-bad" }))).toEqual({ result: "rejected", reason: "apply_failed" });
-    expect(rejected).toEqual([{ reason: "apply_failed", error: "TypeError: cannot build a job for conv-bad" }]);
+    expect(await ingest(record({ ...base, id: "conv-bad" }))).toEqual({
+      result: "rejected",
+      reason: "apply_failed",
+    });
+    expect(rejected).toEqual([
+      { reason: "apply_failed", error: "TypeError: cannot build a job for conv-bad" },
+    ]);
     expect(probes).toBe(1);
     expect(routed).toBe(2);
     // The partition moves on: the next record goes through.
-    expect(await ingest(record({ ...base, id: "conv-good", event_id: "e2" }))).toMatchObject({ result: "applied" });
+    expect(await ingest(record({ ...base, id: "conv-good", event_id: "e2" }))).toMatchObject({
+      result: "applied",
+    });
   });
 
   it("throws, never rejects, when the failure is Redis being away", async () => {
     const server = await startRedisServer();
-    const client = new Redis(server.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => 200 });
+    const client = new Redis(server.url, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      retryStrategy: () => 200,
+    });
     client.on("error", () => undefined);
     await new Promise((resolve) => client.once("ready", resolve));
     try {
@@ -151,7 +206,9 @@ describe("ingest against real Redis", () => {
       });
       expect(await ingest(record(base))).toMatchObject({ result: "applied" });
       await server.stop();
-      await expect(ingest(record({ ...base, event_id: "e2", occurred_at: "2026-11-25T10:01:00Z" }))).rejects.toThrow();
+      await expect(
+        ingest(record({ ...base, event_id: "e2", occurred_at: "2026-11-25T10:01:00Z" })),
+      ).rejects.toThrow();
       expect(rejected).toEqual([]);
     } finally {
       client.disconnect();
@@ -170,17 +227,48 @@ describe("ingest against real Redis", () => {
       route: () => [],
       enqueue: () => Promise.resolve(),
       reject: () => Promise.reject(new Error("must not reject a valid event")),
-      log: createLogger({ level: "warn", service: "test", destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } }),
+      log: createLogger({
+        level: "warn",
+        service: "test",
+        destination: {
+          write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+        },
+      }),
       metrics,
     });
-    await ingest(record({ event_id: "e1", id: "conv-1", state: "handoff_initiated", occurred_at: "2026-11-25T10:00:00Z" }));
-    await ingest(record({ event_id: "e2", id: "conv-2", shared_id: "acme-1", state: "handoff_initiated", occurred_at: "2026-11-25T10:00:01Z" }));
+    await ingest(
+      record({
+        event_id: "e1",
+        id: "conv-1",
+        state: "handoff_initiated",
+        occurred_at: "2026-11-25T10:00:00Z",
+      }),
+    );
+    await ingest(
+      record({
+        event_id: "e2",
+        id: "conv-2",
+        shared_id: "acme-1",
+        state: "handoff_initiated",
+        occurred_at: "2026-11-25T10:00:01Z",
+      }),
+    );
     // conv-1 already is a handoff of its own; the shared_id wins and the alias stays where it is.
-    const joined = await ingest(record({ event_id: "e3", id: "conv-1", shared_id: "acme-1", state: "handoff_completed", occurred_at: "2026-11-25T10:00:02Z" }));
+    const joined = await ingest(
+      record({
+        event_id: "e3",
+        id: "conv-1",
+        shared_id: "acme-1",
+        state: "handoff_completed",
+        occurred_at: "2026-11-25T10:00:02Z",
+      }),
+    );
     expect(joined).toMatchObject({ result: "applied", key: "acme-1" });
     expect(lines.filter((l) => l["msg"] === "alias conflict")).toEqual([
       expect.objectContaining({ handoffKey: "acme-1", aliasKind: "id", aliasedTo: "conv-1", eventId: "e3" }),
     ]);
-    expect(await registry.getSingleMetricAsString("handoff_sync_alias_conflicts_total")).toContain('handoff_sync_alias_conflicts_total{kind="id"} 1');
+    expect(await registry.getSingleMetricAsString("handoff_sync_alias_conflicts_total")).toContain(
+      'handoff_sync_alias_conflicts_total{kind="id"} 1',
+    );
   });
 });

@@ -1,6 +1,22 @@
-import { DEFAULT_EVENT_LIMITS, UnprocessableEventError, type DeliveryJob, type EventLimits, type HandoffEvent, type LifecycleStage, type StateCatalogue } from "@handoff-sync/schema";
+import {
+  DEFAULT_EVENT_LIMITS,
+  UnprocessableEventError,
+  type DeliveryJob,
+  type EventLimits,
+  type HandoffEvent,
+  type LifecycleStage,
+  type StateCatalogue,
+} from "@handoff-sync/schema";
 import type { HandoffStore } from "@handoff-sync/store";
-import { NOOP_TRACER, SpanKind, SpanStatusCode, startSpanFrom, type IngestMetrics, type Logger, type Tracer } from "@handoff-sync/telemetry";
+import {
+  NOOP_TRACER,
+  SpanKind,
+  SpanStatusCode,
+  startSpanFrom,
+  type IngestMetrics,
+  type Logger,
+  type Tracer,
+} from "@handoff-sync/telemetry";
 import { decodeHandoffEvent, type RejectionReason } from "./decode.js";
 import { describeFailure, failureOrigin, sameFailure } from "./failure.js";
 import type { InputSettings } from "./normalise.js";
@@ -17,7 +33,13 @@ export interface IngestSettings<R extends IngestRecord = IngestRecord> {
   readonly maxBytes: number;
   /** The topic's format (`source.format` and its settings); the native handoff event when omitted. */
   readonly input?: InputSettings;
-  readonly route: (event: { state: string; stage: LifecycleStage; channel?: string; destination?: string; reason?: string }) => readonly string[];
+  readonly route: (event: {
+    state: string;
+    stage: LifecycleStage;
+    channel?: string;
+    destination?: string;
+    reason?: string;
+  }) => readonly string[];
   readonly enqueue: (destination: string, job: DeliveryJob) => Promise<void>;
   /**
    * Awaited after a record's writes (apply and enqueues), before its offset may be resolved: e.g.
@@ -43,7 +65,12 @@ export interface IngestSettings<R extends IngestRecord = IngestRecord> {
 export type IngestResult =
   | { readonly result: "rejected"; readonly reason: RejectionReason }
   | { readonly result: "skipped" }
-  | { readonly result: "applied" | "stale" | "duplicate"; readonly key: string; readonly version: number; readonly destinations: readonly string[] };
+  | {
+      readonly result: "applied" | "stale" | "duplicate";
+      readonly key: string;
+      readonly version: number;
+      readonly destinations: readonly string[];
+    };
 
 function traceparentOf(headers: IngestRecord["headers"]): string | undefined {
   const value = headers.traceparent;
@@ -55,7 +82,9 @@ function traceparentOf(headers: IngestRecord["headers"]): string | undefined {
  * destination. A duplicate still enqueues: the crash between apply and enqueue leaves exactly
  * that, and the job id makes the enqueue a no-op when it had happened.
  */
-export function createIngest<R extends IngestRecord>(settings: IngestSettings<R>): (record: R) => Promise<IngestResult> {
+export function createIngest<R extends IngestRecord>(
+  settings: IngestSettings<R>,
+): (record: R) => Promise<IngestResult> {
   const now = settings.now ?? (() => new Date());
   const tracer = settings.tracer ?? NOOP_TRACER;
   const limits = settings.limits ?? DEFAULT_EVENT_LIMITS;
@@ -74,7 +103,11 @@ export function createIngest<R extends IngestRecord>(settings: IngestSettings<R>
         ...(event.reason !== undefined ? { reason: event.reason } : {}),
       });
     } catch (error) {
-      throw new UnprocessableEventError("apply_failed", `routing the event failed: ${describeFailure(error)}`, { cause: error });
+      throw new UnprocessableEventError(
+        "apply_failed",
+        `routing the event failed: ${describeFailure(error)}`,
+        { cause: error },
+      );
     }
   };
   // `traceparent` is what the jobs carry: the ingest span's, so deliveries are its children.
@@ -93,11 +126,23 @@ export function createIngest<R extends IngestRecord>(settings: IngestSettings<R>
     }
     if (!decoded.ok) return rejectRecord(record, decoded.reason, decoded.error);
     const event: HandoffEvent = decoded.event;
-    const applied = await settings.store.apply(event, { catalogue: settings.catalogue, receivedAt: now().toISOString(), maxSnapshotBytes: limits.max_snapshot_bytes });
+    const applied = await settings.store.apply(event, {
+      catalogue: settings.catalogue,
+      receivedAt: now().toISOString(),
+      maxSnapshotBytes: limits.max_snapshot_bytes,
+    });
     for (const conflict of applied.conflicts) {
       // Aliases never move (decision 0003): an operator decides whether the two handoffs are one.
       settings.metrics?.aliasConflicts.inc({ kind: conflict.kind });
-      settings.log.warn({ handoffKey: applied.key, aliasKind: conflict.kind, aliasedTo: conflict.aliasedTo, eventId: event.event_id }, "alias conflict");
+      settings.log.warn(
+        {
+          handoffKey: applied.key,
+          aliasKind: conflict.kind,
+          aliasedTo: conflict.aliasedTo,
+          eventId: event.event_id,
+        },
+        "alias conflict",
+      );
     }
     const stage = settings.catalogue.stageOf(event.state);
     const destinations = stage === undefined ? [] : routeOf(event, stage);
@@ -117,11 +162,23 @@ export function createIngest<R extends IngestRecord>(settings: IngestSettings<R>
     // Checked first so the hot path builds no log fields that would be thrown away.
     if (settings.log.isLevelEnabled("debug")) {
       // `data` is the event's handoff data: LOG_REDACT_PATHS names its personal fields (`data.email`).
-      settings.log.debug({ handoffKey: applied.key, version: job.version, outcome: applied.outcome, destinations, data: event.data }, "event ingested");
+      settings.log.debug(
+        {
+          handoffKey: applied.key,
+          version: job.version,
+          outcome: applied.outcome,
+          destinations,
+          data: event.data,
+        },
+        "event ingested",
+      );
     }
     return { result: applied.outcome, key: applied.key, version: job.version, destinations };
   };
-  const settle = async (record: R, traceparent: string | undefined): Promise<{ ok: true; result: IngestResult } | { ok: false; error: unknown }> => {
+  const settle = async (
+    record: R,
+    traceparent: string | undefined,
+  ): Promise<{ ok: true; result: IngestResult } | { ok: false; error: unknown }> => {
     try {
       return { ok: true, result: await handle(record, traceparent) };
     } catch (error) {
@@ -147,19 +204,30 @@ export function createIngest<R extends IngestRecord>(settings: IngestSettings<R>
       failure = second.error;
     }
     if (origin === "infrastructure") throw failure;
-    const reason: RejectionReason = failure instanceof UnprocessableEventError ? failure.reason : "apply_failed";
+    const reason: RejectionReason =
+      failure instanceof UnprocessableEventError ? failure.reason : "apply_failed";
     return rejectRecord(record, reason, describeFailure(failure));
   };
   return async (record) => {
-    const { span, traceparent } = startSpanFrom(tracer, "ingest", traceparentOf(record.headers), { kind: SpanKind.CONSUMER });
+    const { span, traceparent } = startSpanFrom(tracer, "ingest", traceparentOf(record.headers), {
+      kind: SpanKind.CONSUMER,
+    });
     try {
       const result = await judge(record, traceparent);
       span.setAttribute("handoff_sync.outcome", result.result);
       if (result.result === "rejected") span.setAttribute("handoff_sync.rejection_reason", result.reason);
-      else if (result.result !== "skipped") span.setAttributes({ "handoff_sync.handoff_key": result.key, "handoff_sync.version": result.version, "handoff_sync.destinations": [...result.destinations] });
+      else if (result.result !== "skipped")
+        span.setAttributes({
+          "handoff_sync.handoff_key": result.key,
+          "handoff_sync.version": result.version,
+          "handoff_sync.destinations": [...result.destinations],
+        });
       return result;
     } catch (error) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: error instanceof Error ? error.message : String(error),
+      });
       throw error;
     } finally {
       span.end();

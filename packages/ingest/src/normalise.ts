@@ -96,18 +96,28 @@ const nonEmpty = (value: unknown): value is string => typeof value === "string" 
  * `handoff` object is present; any other turn is skipped, not rejected. The conversation id is
  * the event's `id`; the handoff's `destination` and `reason` become the event's labels.
  */
-export function normaliseChatRespond(payload: unknown, context: RecordContext, settings: ChatRespondSettings = DEFAULT_CHAT_RESPOND): Normalised {
+export function normaliseChatRespond(
+  payload: unknown,
+  context: RecordContext,
+  settings: ChatRespondSettings = DEFAULT_CHAT_RESPOND,
+): Normalised {
   if (!isObject(payload)) return { kind: "reject", error: "a chat/respond payload must be a JSON object" };
-  if (payload["end_conversation"] !== true || payload["handoff"] === undefined || payload["handoff"] === null) {
+  if (
+    payload["end_conversation"] !== true ||
+    payload["handoff"] === undefined ||
+    payload["handoff"] === null
+  ) {
     return { kind: "skip", why: "chat/respond payload without a handoff" };
   }
   const handoff = payload["handoff"];
-  if (!isObject(handoff)) return { kind: "reject", error: "handoff: must be an object with destination and reason" };
+  if (!isObject(handoff))
+    return { kind: "reject", error: "handoff: must be an object with destination and reason" };
   const id = payload["conversation_id"];
   if (!nonEmpty(id)) return { kind: "reject", error: "conversation_id: required (the handoff's id)" };
   for (const label of ["destination", "reason"] as const) {
     const value = handoff[label];
-    if (value !== undefined && typeof value !== "string") return { kind: "reject", error: `handoff.${label}: must be a string` };
+    if (value !== undefined && typeof value !== "string")
+      return { kind: "reject", error: `handoff.${label}: must be a string` };
   }
   const occurredAt = occurredAtOf(context);
   if (typeof occurredAt !== "string") return { kind: "reject", error: occurredAt.error };
@@ -150,19 +160,26 @@ function headerValue(value: unknown): string | undefined {
  * Voice handoff metadata: a JSON object of SIP headers, mapped to event fields by the deployment's
  * header mapping. SIP header names are case-insensitive (RFC 3261 §7.3.1), so lookups are too.
  */
-export function normaliseSipHeaders(payload: unknown, context: RecordContext, settings: SipHeaderSettings): Normalised {
-  if (!isObject(payload)) return { kind: "reject", error: "SIP headers must be a JSON object of header name -> value" };
+export function normaliseSipHeaders(
+  payload: unknown,
+  context: RecordContext,
+  settings: SipHeaderSettings,
+): Normalised {
+  if (!isObject(payload))
+    return { kind: "reject", error: "SIP headers must be a JSON object of header name -> value" };
   const headers = new Map<string, string>();
   for (const [name, value] of Object.entries(payload)) {
     const text = headerValue(value);
     if (text !== undefined && !headers.has(name.toLowerCase())) headers.set(name.toLowerCase(), text);
   }
-  const header = (name: string | undefined): string | undefined => (name === undefined ? undefined : headers.get(name.toLowerCase()));
+  const header = (name: string | undefined): string | undefined =>
+    name === undefined ? undefined : headers.get(name.toLowerCase());
 
   const id = header(settings.id);
   if (id === undefined) return { kind: "reject", error: `id: header ${settings.id} is missing` };
   const state = header(settings.state) ?? settings.default_state;
-  if (state === undefined) return { kind: "reject", error: `state: header ${settings.state ?? "(none configured)"} is missing` };
+  if (state === undefined)
+    return { kind: "reject", error: `state: header ${settings.state ?? "(none configured)"} is missing` };
   let occurredAt = header(settings.occurred_at);
   if (occurredAt === undefined) {
     const derived = occurredAtOf(context);
@@ -202,7 +219,8 @@ export function normalise(payload: unknown, context: RecordContext, input: Input
     case "chat_respond":
       return normaliseChatRespond(payload, context, input.chat_respond ?? DEFAULT_CHAT_RESPOND);
     case "sip_headers":
-      if (input.sip_headers === undefined) return { kind: "reject", error: "format sip_headers has no header mapping configured" };
+      if (input.sip_headers === undefined)
+        return { kind: "reject", error: "format sip_headers has no header mapping configured" };
       return normaliseSipHeaders(payload, context, input.sip_headers);
   }
 }

@@ -32,7 +32,11 @@ export interface BatchConsumerSettings {
    * After each group of records: how far behind the partition's high watermark the consumer is, and
    * its position (the offset after the last resolved record, which a commit will store).
    */
-  readonly onProgress?: (topic: string, partition: number, progress: { lag: number; position: number }) => void;
+  readonly onProgress?: (
+    topic: string,
+    partition: number,
+    progress: { lag: number; position: number },
+  ) => void;
   /** Called when kafkajs gives up and will not restart: the process should exit non-zero. */
   readonly onFatal: (error: Error) => void;
 }
@@ -96,7 +100,10 @@ export function createBatchConsumer(settings: BatchConsumerSettings): BatchConsu
               }),
             resolve: (message) => payload.resolveOffset(message.offset),
             afterGroup: async (last) => {
-              settings.onProgress?.(topic, partition, { lag: Math.max(0, highWatermark - Number(last.offset) - 1), position: Number(last.offset) + 1 });
+              settings.onProgress?.(topic, partition, {
+                lag: Math.max(0, highWatermark - Number(last.offset) - 1),
+                position: Number(last.offset) + 1,
+              });
               await payload.heartbeat();
             },
           });

@@ -23,7 +23,9 @@ export async function topicWatermarks(kafka: Kafka, topic: string): Promise<Part
   await admin.connect();
   try {
     const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high })).sort((a, b) => a.partition - b.partition);
+    return offsets
+      .map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
+      .sort((a, b) => a.partition - b.partition);
   } finally {
     await admin.disconnect();
   }
@@ -43,7 +45,12 @@ export async function readTopicRanges(
   const wanted = ranges.filter((r) => BigInt(r.from) < BigInt(r.to));
   if (wanted.length === 0) return [];
   const groupId = `handoff-sync-reader-${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+  const consumer = kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1000,
+  });
   const records: InboundRecord[] = [];
   const remaining = new Map(wanted.map((r) => [r.partition, r]));
   let finish: () => void = () => undefined;
@@ -84,7 +91,10 @@ export async function readTopicRanges(
     await Promise.race([
       done,
       new Promise<void>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`reading ${topic} timed out after ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`reading ${topic} timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
   } finally {
@@ -106,11 +116,18 @@ export interface PartitionLag {
 }
 
 /** How far a consumer group is behind the end of each partition of a topic. */
-export async function consumerGroupLag(kafka: Kafka, groupId: string, topic: string): Promise<PartitionLag[]> {
+export async function consumerGroupLag(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+): Promise<PartitionLag[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const [ends, groups] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+    const [ends, groups] = await Promise.all([
+      admin.fetchTopicOffsets(topic),
+      admin.fetchOffsets({ groupId, topics: [topic] }),
+    ]);
     const committed = new Map((groups[0]?.partitions ?? []).map((p) => [p.partition, p.offset]));
     return ends
       .map((end) => {
@@ -118,7 +135,12 @@ export async function consumerGroupLag(kafka: Kafka, groupId: string, topic: str
         const has = offset !== undefined && offset !== "-1";
         // Without a commit the group starts where its reset policy says; count what the broker still keeps.
         const from = has ? BigInt(offset) : BigInt(end.low);
-        return { partition: end.partition, committed: has ? offset : null, end: end.high, lag: Number(BigInt(end.high) - from) };
+        return {
+          partition: end.partition,
+          committed: has ? offset : null,
+          end: end.high,
+          lag: Number(BigInt(end.high) - from),
+        };
       })
       .sort((a, b) => a.partition - b.partition);
   } finally {

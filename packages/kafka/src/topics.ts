@@ -1,7 +1,10 @@
 import type { Kafka } from "kafkajs";
 
 /** Creates topics that do not exist yet; existing ones are left as they are. */
-export async function ensureTopics(kafka: Kafka, topics: readonly { topic: string; numPartitions?: number }[]): Promise<void> {
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: readonly { topic: string; numPartitions?: number }[],
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {

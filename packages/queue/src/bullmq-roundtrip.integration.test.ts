@@ -11,7 +11,10 @@ describe("BullMQ against the provisioned Redis", () => {
     const prefix = uniqueName("t");
     const queue = new Queue("roundtrip", { connection, prefix });
     const processed: unknown[] = [];
-    const worker = new Worker("roundtrip", (job) => Promise.resolve(void processed.push(job.data)), { connection, prefix });
+    const worker = new Worker("roundtrip", (job) => Promise.resolve(void processed.push(job.data)), {
+      connection,
+      prefix,
+    });
     await queue.add("job", { n: 1 }, { jobId: "job-1" });
     await waitFor(() => processed.length === 1, { message: "job processed" });
     expect(processed).toEqual([{ n: 1 }]);

@@ -46,7 +46,10 @@ describe("delivery worker against a receiver that keeps failing", () => {
       occurred_at: "2026-11-25T10:00:00.000Z",
       data: { customer_id: "1" },
     };
-    const applied = await store.apply(event, { catalogue: createStateCatalogue({}), receivedAt: new Date().toISOString() });
+    const applied = await store.apply(event, {
+      catalogue: createStateCatalogue({}),
+      receivedAt: new Date().toISOString(),
+    });
     // random() = 1 puts every delay at its upper bound: min(cap, base * 2^(n-1)).
     const worker = createDeliveryWorker({
       queue: queues.get("crm"),
@@ -58,12 +61,25 @@ describe("delivery worker against a receiver that keeps failing", () => {
       deliver: async ({ signal }) => {
         const response = await fetch(receiver.url, { method: "POST", body: "{}", signal });
         const text = await response.text();
-        throw new RetryableDeliveryError(`HTTP ${response.status}`, { status: response.status, responseExcerpt: text });
+        throw new RetryableDeliveryError(`HTTP ${response.status}`, {
+          status: response.status,
+          responseExcerpt: text,
+        });
       },
     });
-    await queues.enqueue("crm", { v: 1, key: applied.key, version: applied.snapshot.version, event_id: "e1", occurred_at: event.occurred_at, enqueued_at: new Date().toISOString() });
+    await queues.enqueue("crm", {
+      v: 1,
+      key: applied.key,
+      version: applied.snapshot.version,
+      event_id: "e1",
+      occurred_at: event.occurred_at,
+      enqueued_at: new Date().toISOString(),
+    });
 
-    const dead = await waitFor(async () => (await listDeadLetters(queues.get("crm").dead)).entries[0], { timeoutMs: 30_000, message: "dead letter" });
+    const dead = await waitFor(async () => (await listDeadLetters(queues.get("crm").dead)).entries[0], {
+      timeoutMs: 30_000,
+      message: "dead letter",
+    });
     expect(receiver.arrivals).toHaveLength(4);
     const gaps = receiver.arrivals.slice(1).map((t, i) => t - (receiver.arrivals[i] ?? t));
     const expected = [300, 600, 1000];
@@ -71,9 +87,19 @@ describe("delivery worker against a receiver that keeps failing", () => {
       expect(gap).toBeGreaterThanOrEqual((expected[i] ?? 0) - 20);
       expect(gap).toBeLessThan((expected[i] ?? 0) + 1500);
     });
-    expect(dead).toMatchObject({ key: "acme-1", destination: "crm", version: 1, reason: "exhausted", error: "HTTP 503" });
+    expect(dead).toMatchObject({
+      key: "acme-1",
+      destination: "crm",
+      version: 1,
+      reason: "exhausted",
+      error: "HTTP 503",
+    });
     expect(dead.attempts).toHaveLength(4);
-    expect(dead.attempts.at(-1)).toMatchObject({ attempt: 4, status: 503, response_excerpt: "upstream unavailable" });
+    expect(dead.attempts.at(-1)).toMatchObject({
+      attempt: 4,
+      status: 503,
+      response_excerpt: "upstream unavailable",
+    });
 
     await worker.close();
     await queues.close();

@@ -12,7 +12,15 @@ import {
   type HandoffSnapshot,
 } from "@handoff-sync/schema";
 import type { HandoffStore } from "@handoff-sync/store";
-import { NOOP_TRACER, SpanKind, SpanStatusCode, startSpanFrom, type Logger, type Span, type Tracer } from "@handoff-sync/telemetry";
+import {
+  NOOP_TRACER,
+  SpanKind,
+  SpanStatusCode,
+  startSpanFrom,
+  type Logger,
+  type Span,
+  type Tracer,
+} from "@handoff-sync/telemetry";
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
@@ -54,7 +62,8 @@ export type DeliveryOutcome =
   | { readonly outcome: "missing" };
 
 /** What happened to one attempt, for metrics; the log line says the same. */
-export type AttemptOutcome = "delivered" | "skipped" | "retry" | "rate_limited" | "parked" | "dead_lettered" | "returned" | "superseded";
+export type AttemptOutcome =
+  "delivered" | "skipped" | "retry" | "rate_limited" | "parked" | "dead_lettered" | "returned" | "superseded";
 
 export interface DeliveryWorkerSettings {
   readonly queue: DestinationQueue;
@@ -90,7 +99,10 @@ export interface DeliveryWorkerSettings {
   readonly enrich?: (snapshot: HandoffSnapshot, signal: AbortSignal) => Promise<HandoffSnapshot>;
   /** Where a delivery past its deadline goes instead of the dead-letter queue, if anywhere. */
   readonly onExpired?: (snapshot: HandoffSnapshot) => Promise<boolean>;
-  readonly onAttempt?: (outcome: AttemptOutcome, info: { durationMs: number; snapshot?: HandoffSnapshot }) => void;
+  readonly onAttempt?: (
+    outcome: AttemptOutcome,
+    info: { durationMs: number; snapshot?: HandoffSnapshot },
+  ) => void;
   /** Spans `deliver <destination>` per attempt, children of the job's `traceparent`; no-op when absent. */
   readonly tracer?: Tracer;
 }
@@ -112,7 +124,9 @@ function describe(error: unknown): { message: string; status?: number; excerpt?:
     return {
       message: error.message,
       ...(error.status !== undefined ? { status: error.status } : {}),
-      ...(error.responseExcerpt !== undefined ? { excerpt: error.responseExcerpt.slice(0, EXCERPT_LIMIT) } : {}),
+      ...(error.responseExcerpt !== undefined
+        ? { excerpt: error.responseExcerpt.slice(0, EXCERPT_LIMIT) }
+        : {}),
     };
   }
   return { message: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
@@ -157,7 +171,15 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     throw new DelayedError();
   };
 
-  const deadLetter = async (job: Job, key: string, snapshot: HandoffSnapshot, reason: DeadLetterReason, error: string, cause: unknown, jobLog: Logger): Promise<never> => {
+  const deadLetter = async (
+    job: Job,
+    key: string,
+    snapshot: HandoffSnapshot,
+    reason: DeadLetterReason,
+    error: string,
+    cause: unknown,
+    jobLog: Logger,
+  ): Promise<never> => {
     const attempts = await store.getAttempts(key, destination);
     await addDeadLetter(queue.dead, {
       key,
@@ -177,25 +199,43 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   };
 
   const pastDeadline = (snapshot: HandoffSnapshot): boolean =>
-    policy.deadline_ms !== undefined && now().getTime() - Date.parse(snapshot.occurred_at) > policy.deadline_ms;
+    policy.deadline_ms !== undefined &&
+    now().getTime() - Date.parse(snapshot.occurred_at) > policy.deadline_ms;
 
   const process = async (job: Job, token?: string, signal?: AbortSignal): Promise<DeliveryOutcome> => {
     const parsed = parseDeliveryJob(job.data);
     if (!parsed.ok) {
       // A payload this version cannot read will not become readable by retrying; it is kept as a
       // dead letter (under whatever key and version it names) so it can be replayed after an upgrade.
-      const raw: Record<string, unknown> = typeof job.data === "object" && job.data !== null ? (job.data as Record<string, unknown>) : {};
-      const key = typeof raw.key === "string" && raw.key !== "" ? raw.key : `unreadable-job-${job.id ?? "unknown"}`;
-      const version = typeof raw.version === "number" && Number.isInteger(raw.version) && raw.version >= 1 ? raw.version : 1;
+      const raw: Record<string, unknown> =
+        typeof job.data === "object" && job.data !== null ? (job.data as Record<string, unknown>) : {};
+      const key =
+        typeof raw.key === "string" && raw.key !== "" ? raw.key : `unreadable-job-${job.id ?? "unknown"}`;
+      const version =
+        typeof raw.version === "number" && Number.isInteger(raw.version) && raw.version >= 1
+          ? raw.version
+          : 1;
       const error = `unreadable delivery job: ${parsed.message}`;
-      await addDeadLetter(queue.dead, { key, destination, version, reason: "permanent", error, attempts: [], dead_lettered_at: now().toISOString() });
+      await addDeadLetter(queue.dead, {
+        key,
+        destination,
+        version,
+        reason: "permanent",
+        error,
+        attempts: [],
+        dead_lettered_at: now().toISOString(),
+      });
       log.error({ jobId: job.id, destination, err: error }, "dead-lettered");
       throw new UnrecoverableError(error);
     }
     const data = parsed.job;
     const traced = startSpanFrom(tracer, `deliver ${destination}`, data.traceparent, {
       kind: SpanKind.CLIENT,
-      attributes: { "handoff_sync.handoff_key": data.key, "handoff_sync.destination": destination, "handoff_sync.attempt": job.attemptsMade + 1 },
+      attributes: {
+        "handoff_sync.handoff_key": data.key,
+        "handoff_sync.destination": destination,
+        "handoff_sync.attempt": job.attemptsMade + 1,
+      },
     });
     try {
       return await runAttempt(job, token, signal, data, traced);
@@ -211,18 +251,31 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     data: DeliveryJob,
     { span, traceparent }: { span: Span; traceparent: string | undefined },
   ): Promise<DeliveryOutcome> => {
-    const report = (outcome: AttemptOutcome, info: { durationMs: number; snapshot?: HandoffSnapshot }): void => {
+    const report = (
+      outcome: AttemptOutcome,
+      info: { durationMs: number; snapshot?: HandoffSnapshot },
+    ): void => {
       span.setAttribute("handoff_sync.outcome", outcome);
       onAttempt(outcome, info);
     };
     // The trace id on every line of the attempt lets operators go from a log line to its trace.
     const traceId = span.isRecording() ? span.spanContext().traceId : undefined;
-    const jobLog = log.child({ handoffKey: data.key, jobId: job.id, destination, attempt: job.attemptsMade + 1, ...(traceId !== undefined ? { traceId } : {}) });
+    const jobLog = log.child({
+      handoffKey: data.key,
+      jobId: job.id,
+      destination,
+      attempt: job.attemptsMade + 1,
+      ...(traceId !== undefined ? { traceId } : {}),
+    });
     // The fencing token is this take of the job (BullMQ's lock token, unique per take): taking it
     // fences out any delivery of this handoff to this destination that started earlier and still
     // runs, e.g. one whose worker stalled past its lock. The reads share its round trip.
     const fence = token ?? randomUUID();
-    const [snapshot, delivered] = await Promise.all([store.get(data.key), store.getDelivery(data.key, destination), store.takeFence(data.key, destination, fence)]);
+    const [snapshot, delivered] = await Promise.all([
+      store.get(data.key),
+      store.getDelivery(data.key, destination),
+      store.takeFence(data.key, destination, fence),
+    ]);
     if (!snapshot) {
       jobLog.warn("handoff no longer in the store; nothing to deliver");
       report("skipped", { durationMs: 0 });
@@ -236,12 +289,23 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     }
     if (pastDeadline(snapshot)) {
       if (settings.onExpired && (await settings.onExpired(snapshot))) {
-        jobLog.warn({ version: snapshot.version, deadlineMs: policy.deadline_ms }, "past its deadline; sent to the fallback");
+        jobLog.warn(
+          { version: snapshot.version, deadlineMs: policy.deadline_ms },
+          "past its deadline; sent to the fallback",
+        );
         report("dead_lettered", { durationMs: 0, snapshot });
         return { outcome: "missing" };
       }
       report("dead_lettered", { durationMs: 0, snapshot });
-      return deadLetter(job, data.key, snapshot, "expired", `not delivered within its deadline of ${policy.deadline_ms} ms`, undefined, jobLog);
+      return deadLetter(
+        job,
+        data.key,
+        snapshot,
+        "expired",
+        `not delivered within its deadline of ${policy.deadline_ms} ms`,
+        undefined,
+        jobLog,
+      );
     }
 
     const abort = signal ?? new AbortController().signal;
@@ -250,11 +314,22 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     let checkedAt: number | undefined;
     const beforeWrite = async (): Promise<void> => {
       checkedAt = undefined;
-      if (abort.aborted && abort.reason === LOCK_LOST) throw new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
-      const [holds, ledger] = await Promise.all([store.holdsFence(data.key, destination, fence), store.getDelivery(data.key, destination)]);
-      if (!holds) throw new SupersededDeliveryError("fenced", "a later delivery of this handoff to this destination has started");
+      if (abort.aborted && abort.reason === LOCK_LOST)
+        throw new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
+      const [holds, ledger] = await Promise.all([
+        store.holdsFence(data.key, destination, fence),
+        store.getDelivery(data.key, destination),
+      ]);
+      if (!holds)
+        throw new SupersededDeliveryError(
+          "fenced",
+          "a later delivery of this handoff to this destination has started",
+        );
       if (ledger && ledger.version >= snapshot.version) {
-        throw new SupersededDeliveryError("already_delivered", `the destination already has version ${ledger.version}`);
+        throw new SupersededDeliveryError(
+          "already_delivered",
+          `the destination already has version ${ledger.version}`,
+        );
       }
       checkedAt = Date.now();
     };
@@ -266,9 +341,12 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       if (checkedAt === undefined) return undefined;
       const ageMs = Date.now() - checkedAt;
       checkedAt = undefined;
-      if (abort.aborted && abort.reason === LOCK_LOST) return new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
+      if (abort.aborted && abort.reason === LOCK_LOST)
+        return new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
       if (ageMs <= writeCheckMaxAgeMs) return undefined;
-      return new RetryableDeliveryError(`not sent: the check before this write is ${ageMs} ms old (more than ${writeCheckMaxAgeMs} ms; the worker stalled), so it is checked again on the next attempt`);
+      return new RetryableDeliveryError(
+        `not sent: the check before this write is ${ageMs} ms old (more than ${writeCheckMaxAgeMs} ms; the worker stalled), so it is checked again on the next attempt`,
+      );
     };
     const started = Date.now();
     try {
@@ -280,40 +358,71 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         beforeWrite,
         sendGuard,
         ...(traceparent !== undefined ? { traceparent } : {}),
-        ...(delivered ? { previous: { version: delivered.version, ...(delivered.record_id !== undefined ? { recordId: delivered.record_id } : {}) } } : {}),
+        ...(delivered
+          ? {
+              previous: {
+                version: delivered.version,
+                ...(delivered.record_id !== undefined ? { recordId: delivered.record_id } : {}),
+              },
+            }
+          : {}),
       });
       const recordId = result.recordId ?? delivered?.record_id;
       const recorded = await store.recordDelivery(
         data.key,
         destination,
-        { version: snapshot.version, delivered_at: now().toISOString(), ...(recordId !== undefined ? { record_id: recordId } : {}) },
+        {
+          version: snapshot.version,
+          delivered_at: now().toISOString(),
+          ...(recordId !== undefined ? { record_id: recordId } : {}),
+        },
         fence,
       );
       if (recorded === "fenced") {
         // Written after the last check, then overtaken: the later delivery re-reads and writes the
         // latest version over this one, and only its ledger entry counts.
-        throw new SupersededDeliveryError("fenced", "a later delivery of this handoff to this destination started while this one was writing");
+        throw new SupersededDeliveryError(
+          "fenced",
+          "a later delivery of this handoff to this destination started while this one was writing",
+        );
       }
       // The clean-up steps are independent; they share one round trip.
       await Promise.all([store.clearAttempts(data.key, destination), state.recordSuccess()]);
       const durationMs = Date.now() - started;
       if (result.status !== undefined) span.setAttribute("http.response.status_code", result.status);
-      jobLog.info({ version: snapshot.version, outcome: "delivered", status: result.status, durationMs }, "delivery attempt");
+      jobLog.info(
+        { version: snapshot.version, outcome: "delivered", status: result.status, durationMs },
+        "delivery attempt",
+      );
       report("delivered", { durationMs, snapshot });
-      return { outcome: "delivered", version: snapshot.version, ...(recordId !== undefined ? { recordId } : {}) };
+      return {
+        outcome: "delivered",
+        version: snapshot.version,
+        ...(recordId !== undefined ? { recordId } : {}),
+      };
     } catch (error) {
       const durationMs = Date.now() - started;
       if (error instanceof SupersededDeliveryError && error.reason === "already_delivered") {
-        jobLog.info({ version: snapshot.version, durationMs, err: error.message }, "already delivered by another delivery; nothing sent");
+        jobLog.info(
+          { version: snapshot.version, durationMs, err: error.message },
+          "already delivered by another delivery; nothing sent",
+        );
         report("skipped", { durationMs, snapshot });
-        return { outcome: "already_delivered", version: snapshot.version, deliveredVersion: snapshot.version };
+        return {
+          outcome: "already_delivered",
+          version: snapshot.version,
+          deliveredVersion: snapshot.version,
+        };
       }
       if (error instanceof SupersededDeliveryError || (abort.aborted && abort.reason === LOCK_LOST)) {
         // The job is no longer this worker's: its lock is gone or a later take of it fenced this
         // one out. Whoever holds it now delivers the latest snapshot; this attempt touches neither
         // the job nor the attempt log, and the failure it ends with cannot move the job (the
         // queue refuses a stale lock token).
-        jobLog.warn({ version: snapshot.version, durationMs, err: describe(error).message }, "delivery superseded; stopped without writing");
+        jobLog.warn(
+          { version: snapshot.version, durationMs, err: describe(error).message },
+          "delivery superseded; stopped without writing",
+        );
         report("superseded", { durationMs, snapshot });
         const unrecoverable = new UnrecoverableError("delivery superseded by a later one");
         unrecoverable.cause = error;
@@ -321,7 +430,10 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       }
       if (abort.aborted) {
         // Shutdown: hand the job back untouched for another worker.
-        jobLog.info({ version: snapshot.version, durationMs }, "delivery interrupted by shutdown; job returned to the queue");
+        jobLog.info(
+          { version: snapshot.version, durationMs },
+          "delivery interrupted by shutdown; job returned to the queue",
+        );
         report("returned", { durationMs, snapshot });
         return putBack(job, token, 0);
       }
@@ -338,11 +450,19 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         ...(described.excerpt !== undefined ? { response_excerpt: described.excerpt } : {}),
       };
       await store.appendAttempt(data.key, destination, attempt);
-      const fields = { version: snapshot.version, outcome: attempt.outcome, status: described.status, err: described.message, durationMs };
+      const fields = {
+        version: snapshot.version,
+        outcome: attempt.outcome,
+        status: described.status,
+        err: described.message,
+        durationMs,
+      };
 
       if (error instanceof DestinationError) {
         // The attempt log holds this delivery's attempts since its last success or dead letter.
-        const parks = (await store.getAttempts(data.key, destination)).filter((a) => a.outcome === "auth" || a.outcome === "destination").length;
+        const parks = (await store.getAttempts(data.key, destination)).filter(
+          (a) => a.outcome === "auth" || a.outcome === "destination",
+        ).length;
         if (parks > maxParksPerDelivery) {
           jobLog.warn({ ...fields, parks, final: true }, "delivery attempt");
           report("dead_lettered", { durationMs, snapshot });
@@ -356,7 +476,12 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
             jobLog,
           );
         }
-        await parkDestination(queue, state, { reason: described.message, admin_hint: error.adminHint, by: "worker" }, jobLog);
+        await parkDestination(
+          queue,
+          state,
+          { reason: described.message, admin_hint: error.adminHint, by: "worker" },
+          jobLog,
+        );
         jobLog.warn(fields, "delivery attempt");
         report("parked", { durationMs, snapshot });
         return putBack(job, token, PARKED_RECHECK_MS);
@@ -368,7 +493,11 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
           await parkDestination(
             queue,
             state,
-            { reason: `rate limited (429) for more than ${Math.round(parkAfterRateLimitedMs / 1000)} s`, admin_hint: "Raise the CRM's API quota or lower this destination's rate_limit, then resume it.", by: "worker" },
+            {
+              reason: `rate limited (429) for more than ${Math.round(parkAfterRateLimitedMs / 1000)} s`,
+              admin_hint: "Raise the CRM's API quota or lower this destination's rate_limit, then resume it.",
+              by: "worker",
+            },
             jobLog,
           );
           // Every attempt gets its line, this one too.
@@ -377,7 +506,10 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
           return putBack(job, token, PARKED_RECHECK_MS);
         }
         // Redis refuses a zero expiry, and "retry now" from a throttling CRM still deserves a pause.
-        const waitMs = Math.max(error.retryAfterMs ?? computeBackoffMs(job.attemptsMade + 1, policy, random), 100);
+        const waitMs = Math.max(
+          error.retryAfterMs ?? computeBackoffMs(job.attemptsMade + 1, policy, random),
+          100,
+        );
         jobLog.warn({ ...fields, waitMs }, "delivery attempt");
         report("rate_limited", { durationMs, snapshot });
         // The whole destination waits; the job keeps its attempt count.
@@ -391,7 +523,12 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
           await parkDestination(
             queue,
             state,
-            { reason: `the same permanent error on ${count} records in a row: ${described.message}`, admin_hint: "This looks like a configuration problem (mapping, required field, permissions) rather than bad data; fix it, then resume.", by: "worker" },
+            {
+              reason: `the same permanent error on ${count} records in a row: ${described.message}`,
+              admin_hint:
+                "This looks like a configuration problem (mapping, required field, permissions) rather than bad data; fix it, then resume.",
+              by: "worker",
+            },
             jobLog,
           );
           jobLog.warn(fields, "delivery attempt");
@@ -422,10 +559,17 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     ...(settings.stalledIntervalMs !== undefined ? { stalledInterval: settings.stalledIntervalMs } : {}),
     maxStalledCount: settings.maxStalledCount ?? 2,
     // A limiter must be set for a 429 to rate-limit the queue; without a configured one it never binds.
-    limiter: settings.rateLimit ? { max: settings.rateLimit.max, duration: settings.rateLimit.durationMs } : { ...DEFAULT_LIMITER },
+    limiter: settings.rateLimit
+      ? { max: settings.rateLimit.max, duration: settings.rateLimit.durationMs }
+      : { ...DEFAULT_LIMITER },
     settings: {
       backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
-        computeBackoffMs(attemptsMade, policy, random, error instanceof DeliveryError ? error.retryAfterMs : undefined),
+        computeBackoffMs(
+          attemptsMade,
+          policy,
+          random,
+          error instanceof DeliveryError ? error.retryAfterMs : undefined,
+        ),
     },
   });
   worker.on("error", (error) => log.error({ err: error, destination }, "worker error"));
@@ -433,7 +577,8 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   // already run elsewhere, so this delivery stops; the fence catches one that is past this point.
   worker.on("lockRenewalFailed", (jobIds) => {
     for (const jobId of jobIds) {
-      if (worker.cancelJob(jobId, LOCK_LOST)) log.warn({ jobId, destination }, "queue lock lost; delivery cancelled");
+      if (worker.cancelJob(jobId, LOCK_LOST))
+        log.warn({ jobId, destination }, "queue lock lost; delivery cancelled");
     }
   });
   return worker;

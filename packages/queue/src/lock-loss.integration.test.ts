@@ -1,4 +1,9 @@
-import { createStateCatalogue, RetryableDeliveryError, SupersededDeliveryError, type HandoffEvent } from "@handoff-sync/schema";
+import {
+  createStateCatalogue,
+  RetryableDeliveryError,
+  SupersededDeliveryError,
+  type HandoffEvent,
+} from "@handoff-sync/schema";
 import { createHandoffStore } from "@handoff-sync/store";
 import { createLogger } from "@handoff-sync/telemetry";
 import { uniqueName, waitFor } from "@handoff-sync/testing";
@@ -88,7 +93,11 @@ describe("a delivery whose queue lock is lost", () => {
   it("refuses a write whose last check is older than a quarter of the lock, as after a stall", async () => {
     const prefix = uniqueName("t");
     const store = createHandoffStore({ redis: connection, prefix, retentionMs: 60_000 });
-    const queues = createDeliveryQueues({ connection, prefix, destinations: { crm: { attempts: 1, base_delay_ms: 100, max_delay_ms: 200 } } });
+    const queues = createDeliveryQueues({
+      connection,
+      prefix,
+      destinations: { crm: { attempts: 1, base_delay_ms: 100, max_delay_ms: 200 } },
+    });
     const verdicts: unknown[] = [];
     const worker = createDeliveryWorker({
       queue: queues.get("crm"),
@@ -111,9 +120,27 @@ describe("a delivery whose queue lock is lost", () => {
         return { status: 200 };
       },
     });
-    const event: HandoffEvent = { schema_version: 1, event_id: "e1", id: "conv-2", shared_id: "stall-1", state: "handoff_initiated", occurred_at: "2026-12-01T10:00:00.000Z", data: {} };
-    const applied = await store.apply(event, { catalogue: createStateCatalogue({}), receivedAt: new Date().toISOString() });
-    await queues.enqueue("crm", { v: 1, key: applied.key, version: 1, event_id: "e1", occurred_at: event.occurred_at, enqueued_at: new Date().toISOString() });
+    const event: HandoffEvent = {
+      schema_version: 1,
+      event_id: "e1",
+      id: "conv-2",
+      shared_id: "stall-1",
+      state: "handoff_initiated",
+      occurred_at: "2026-12-01T10:00:00.000Z",
+      data: {},
+    };
+    const applied = await store.apply(event, {
+      catalogue: createStateCatalogue({}),
+      receivedAt: new Date().toISOString(),
+    });
+    await queues.enqueue("crm", {
+      v: 1,
+      key: applied.key,
+      version: 1,
+      event_id: "e1",
+      occurred_at: event.occurred_at,
+      enqueued_at: new Date().toISOString(),
+    });
     await waitFor(() => verdicts.length === 4, { timeoutMs: 8_000, message: "delivery ran" });
     expect(verdicts.slice(0, 3)).toEqual([undefined, undefined, undefined]);
     expect(verdicts[3]).toBeInstanceOf(RetryableDeliveryError);

@@ -19,13 +19,21 @@ export async function parkDestination(
   if (!existing) await state.setPark(park);
   await queue.deliver.pause();
   if (!existing) {
-    log.error({ destination: queue.destination, reason: park.reason, adminHint: park.admin_hint, by: park.by }, "destination parked; deliveries wait until it is resumed");
+    log.error(
+      { destination: queue.destination, reason: park.reason, adminHint: park.admin_hint, by: park.by },
+      "destination parked; deliveries wait until it is resumed",
+    );
   }
   return park;
 }
 
 /** Resumes a parked (or paused) destination; its backlog drains in order of readiness. */
-export async function resumeDestination(queue: DestinationQueue, state: DestinationState, log: Logger, by: string): Promise<void> {
+export async function resumeDestination(
+  queue: DestinationQueue,
+  state: DestinationState,
+  log: Logger,
+  by: string,
+): Promise<void> {
   await state.clearPark();
   await queue.deliver.resume();
   log.info({ destination: queue.destination, by }, "destination resumed");

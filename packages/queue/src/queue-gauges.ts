@@ -11,7 +11,10 @@ export interface QueueSnapshot {
 }
 
 /** What a destination's queues hold right now, for gauges and the admin overview. */
-export async function inspectQueue(queue: DestinationQueue, nowMs: number = Date.now()): Promise<QueueSnapshot> {
+export async function inspectQueue(
+  queue: DestinationQueue,
+  nowMs: number = Date.now(),
+): Promise<QueueSnapshot> {
   const [counts, oldest, deadLetters, park, paused] = await Promise.all([
     queue.deliver.getJobCounts("waiting", "active", "delayed", "prioritized", "failed"),
     queue.deliver.getJobs(["waiting", "prioritized"], 0, 0, true),

@@ -45,19 +45,30 @@ export async function replayDeadLetters(
       if (entry) entries.push(entry);
     }
   } else {
-    entries.push(...(await listDeadLetters(queue.dead, selection.filter, { limit: Number.MAX_SAFE_INTEGER })).entries);
+    entries.push(
+      ...(await listDeadLetters(queue.dead, selection.filter, { limit: Number.MAX_SAFE_INTEGER })).entries,
+    );
   }
 
   const items: ReplayItem[] = [];
   for (const entry of entries) {
-    const base = { id: entry.id, key: entry.key, destination: queue.destination, reason: entry.reason, deadLetteredVersion: entry.version };
+    const base = {
+      id: entry.id,
+      key: entry.key,
+      destination: queue.destination,
+      reason: entry.reason,
+      deadLetteredVersion: entry.version,
+    };
     const snapshot = await store.get(entry.key);
     if (!snapshot) {
       items.push({ ...base, action: "missing" });
       continue;
     }
     const delivered = await store.getDelivery(entry.key, queue.destination);
-    const versions = { sendVersion: snapshot.version, ...(delivered ? { deliveredVersion: delivered.version } : {}) };
+    const versions = {
+      sendVersion: snapshot.version,
+      ...(delivered ? { deliveredVersion: delivered.version } : {}),
+    };
     if (delivered && delivered.version >= snapshot.version) {
       items.push({ ...base, ...versions, action: "already_delivered" });
       if (!options.dryRun) await removeDeadLetter(queue.dead, entry.id);

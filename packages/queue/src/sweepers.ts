@@ -12,7 +12,12 @@ const STALLED = /stalled/i;
  * queue (reason `stalled`), then removes the failed job. Safe to run from several workers: entry
  * ids are deterministic.
  */
-export async function sweepStalledJobs(queue: DestinationQueue, store: HandoffStore, log: Logger, now: () => Date = () => new Date()): Promise<number> {
+export async function sweepStalledJobs(
+  queue: DestinationQueue,
+  store: HandoffStore,
+  log: Logger,
+  now: () => Date = () => new Date(),
+): Promise<number> {
   let swept = 0;
   const failed = await queue.deliver.getFailed(0, 999);
   for (const job of failed) {
@@ -34,7 +39,10 @@ export async function sweepStalledJobs(queue: DestinationQueue, store: HandoffSt
     await store.clearAttempts(parsed.job.key, queue.destination);
     await job.remove();
     swept++;
-    log.error({ destination: queue.destination, handoffKey: parsed.job.key, jobId: job.id }, "stalled job dead-lettered");
+    log.error(
+      { destination: queue.destination, handoffKey: parsed.job.key, jobId: job.id },
+      "stalled job dead-lettered",
+    );
   }
   return swept;
 }
@@ -43,7 +51,12 @@ export async function sweepStalledJobs(queue: DestinationQueue, store: HandoffSt
  * Explicit dead-letter retention: removes entries dead-lettered longer ago than `retentionMs` and
  * counts them in the destination's state, so nothing disappears without a trace.
  */
-export async function pruneDeadLetters(queue: DestinationQueue, retentionMs: number, log: Logger, now: () => Date = () => new Date()): Promise<number> {
+export async function pruneDeadLetters(
+  queue: DestinationQueue,
+  retentionMs: number,
+  log: Logger,
+  now: () => Date = () => new Date(),
+): Promise<number> {
   const until = new Date(now().getTime() - retentionMs).toISOString();
   const { entries } = await listDeadLetters(queue.dead, { until }, { limit: 10_000 });
   let pruned = 0;

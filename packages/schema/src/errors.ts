@@ -123,7 +123,11 @@ export class SupersededDeliveryError extends HandoffSyncError {
     this.prototype.name = "SupersededDeliveryError";
   }
 
-  constructor(reason: SupersededDeliveryError["reason"], message: string, options: HandoffSyncErrorOptions = {}) {
+  constructor(
+    reason: SupersededDeliveryError["reason"],
+    message: string,
+    options: HandoffSyncErrorOptions = {},
+  ) {
     super(message, options);
     this.reason = reason;
   }

@@ -59,12 +59,30 @@ describe("parseHandoffEvent", () => {
     [{ id: "x".repeat(201) }, "id: Must be at most 200 characters"],
     [{ shared_id: "" }, "shared_id: Must not be empty"],
     [{ shared_id: "a\uD800" }, "shared_id: Must be well-formed Unicode"],
-    [{ shared_id: "acme\u00009" }, "shared_id: Must not contain control characters, line separators or noncharacters (U+0000 at position 4)"],
-    [{ id: "conv\n1" }, "id: Must not contain control characters, line separators or noncharacters (U+000A at position 4)"],
-    [{ event_id: "e\u007f" }, "event_id: Must not contain control characters, line separators or noncharacters (U+007F at position 1)"],
-    [{ shared_id: "a\u0085b" }, "shared_id: Must not contain control characters, line separators or noncharacters (U+0085 at position 1)"],
-    [{ id: "a\u2028b" }, "id: Must not contain control characters, line separators or noncharacters (U+2028 at position 1)"],
-    [{ shared_id: "a\uFFFE" }, "shared_id: Must not contain control characters, line separators or noncharacters (U+FFFE at position 1)"],
+    [
+      { shared_id: "acme\u00009" },
+      "shared_id: Must not contain control characters, line separators or noncharacters (U+0000 at position 4)",
+    ],
+    [
+      { id: "conv\n1" },
+      "id: Must not contain control characters, line separators or noncharacters (U+000A at position 4)",
+    ],
+    [
+      { event_id: "e\u007f" },
+      "event_id: Must not contain control characters, line separators or noncharacters (U+007F at position 1)",
+    ],
+    [
+      { shared_id: "a\u0085b" },
+      "shared_id: Must not contain control characters, line separators or noncharacters (U+0085 at position 1)",
+    ],
+    [
+      { id: "a\u2028b" },
+      "id: Must not contain control characters, line separators or noncharacters (U+2028 at position 1)",
+    ],
+    [
+      { shared_id: "a\uFFFE" },
+      "shared_id: Must not contain control characters, line separators or noncharacters (U+FFFE at position 1)",
+    ],
     [{ schema_version: 2 }, "schema_version: Invalid input: expected 1"],
     [{ data: [] }, "data: Invalid input: expected record, received array"],
     [{ channel: 7 }, "channel: Invalid input: expected string, received number"],

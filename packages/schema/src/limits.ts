@@ -66,14 +66,21 @@ export type EventLimits = z.infer<typeof EventLimitsSchema>;
 
 export const DEFAULT_EVENT_LIMITS: EventLimits = EventLimitsSchema.parse({});
 
-export type ShapeCheck = { readonly ok: true } | { readonly ok: false; readonly reason: RejectionReason; readonly error: string };
+export type ShapeCheck =
+  { readonly ok: true } | { readonly ok: false; readonly reason: RejectionReason; readonly error: string };
 
 const SHOWN_PATH_PARTS = 6;
 
 function describePath(path: readonly (string | number)[]): string {
-  const shown = path.slice(0, SHOWN_PATH_PARTS).map((part, index) => (typeof part === "number" ? `[${part}]` : index === 0 ? part : `.${part}`));
+  const shown = path
+    .slice(0, SHOWN_PATH_PARTS)
+    .map((part, index) => (typeof part === "number" ? `[${part}]` : index === 0 ? part : `.${part}`));
   const text = shown.join("");
-  return path.length > SHOWN_PATH_PARTS ? `${text}… (${path.length} levels)` : text === "" ? "(the record)" : text;
+  return path.length > SHOWN_PATH_PARTS
+    ? `${text}… (${path.length} levels)`
+    : text === ""
+      ? "(the record)"
+      : text;
 }
 
 interface Frame {
@@ -87,39 +94,70 @@ interface Frame {
  * is bounded by the limits, not by the input. `depthOffset` is the depth of `value` itself: the
  * record's envelope is depth -1 so that `data`'s own members are depth 1.
  */
-export function checkJsonShape(value: unknown, limits: Pick<EventLimits, "max_depth" | "max_keys" | "max_string_length">, depthOffset = -1): ShapeCheck {
+export function checkJsonShape(
+  value: unknown,
+  limits: Pick<EventLimits, "max_depth" | "max_keys" | "max_string_length">,
+  depthOffset = -1,
+): ShapeCheck {
   const stack: Frame[] = [{ value, depth: depthOffset, path: [] }];
   let members = 0;
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     const { value: node, depth, path } = frame;
     if (typeof node === "string") {
       if (node.length > limits.max_string_length) {
-        return { ok: false, reason: "too_long", error: `${describePath(path)}: string of ${node.length} characters; the limit is ${limits.max_string_length} (source.limits.max_string_length)` };
+        return {
+          ok: false,
+          reason: "too_long",
+          error: `${describePath(path)}: string of ${node.length} characters; the limit is ${limits.max_string_length} (source.limits.max_string_length)`,
+        };
       }
       continue;
     }
     if (typeof node === "number") {
       // JSON.parse turns 1e400 into Infinity, which JSON.stringify would later write as null.
-      if (!Number.isFinite(node)) return { ok: false, reason: "invalid_json", error: `${describePath(path)}: number is beyond the range of a double` };
+      if (!Number.isFinite(node))
+        return {
+          ok: false,
+          reason: "invalid_json",
+          error: `${describePath(path)}: number is beyond the range of a double`,
+        };
       continue;
     }
     if (node === null || typeof node !== "object") continue;
     if (depth + 1 > limits.max_depth) {
-      return { ok: false, reason: "too_deep", error: `${describePath(path)}: nests deeper than ${limits.max_depth} levels (source.limits.max_depth)` };
+      return {
+        ok: false,
+        reason: "too_deep",
+        error: `${describePath(path)}: nests deeper than ${limits.max_depth} levels (source.limits.max_depth)`,
+      };
     }
-    const entries: [string | number, unknown][] = Array.isArray(node) ? node.map((item: unknown, index) => [index, item]) : Object.entries(node);
+    const entries: [string | number, unknown][] = Array.isArray(node)
+      ? node.map((item: unknown, index) => [index, item])
+      : Object.entries(node);
     members += entries.length;
     if (members > limits.max_keys) {
-      return { ok: false, reason: "too_complex", error: `more than ${limits.max_keys} object keys and array items in the record (source.limits.max_keys), the last at ${describePath(path)}` };
+      return {
+        ok: false,
+        reason: "too_complex",
+        error: `more than ${limits.max_keys} object keys and array items in the record (source.limits.max_keys), the last at ${describePath(path)}`,
+      };
     }
     for (const [part, child] of entries) {
       if (typeof part === "string" && part.length > limits.max_string_length) {
-        return { ok: false, reason: "too_long", error: `${describePath(path)}: a key of ${part.length} characters; the limit is ${limits.max_string_length} (source.limits.max_string_length)` };
+        return {
+          ok: false,
+          reason: "too_long",
+          error: `${describePath(path)}: a key of ${part.length} characters; the limit is ${limits.max_string_length} (source.limits.max_string_length)`,
+        };
       }
       // JSON.parse keeps "__proto__" as an own key, but object spreads, zod records and plain
       // assignment drop it or set a prototype instead: refused rather than lost or dangerous.
       if (part === "__proto__") {
-        return { ok: false, reason: "schema_violation", error: `${describePath([...path, part])}: the key __proto__ is not allowed` };
+        return {
+          ok: false,
+          reason: "schema_violation",
+          error: `${describePath([...path, part])}: the key __proto__ is not allowed`,
+        };
       }
       stack.push({ value: child, depth: depth + 1, path: [...path, part] });
     }

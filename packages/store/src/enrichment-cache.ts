@@ -39,7 +39,8 @@ export function createEnrichmentCache(settings: EnrichmentCacheSettings): Enrich
     },
     async set(key, version, data) {
       const value = JSON.stringify({ version, data });
-      if (settings.retentionMs > 0) await settings.redis.set(keys.enrichment(key), value, "PX", settings.retentionMs);
+      if (settings.retentionMs > 0)
+        await settings.redis.set(keys.enrichment(key), value, "PX", settings.retentionMs);
       else await settings.redis.set(keys.enrichment(key), value);
     },
   };

@@ -73,7 +73,11 @@ export interface EraseOutcome {
 /** The customer id a snapshot or event carries in `data.customer_id`, as the index keeps it. */
 export function customerIdOf(data: Readonly<Record<string, unknown>>): string | undefined {
   const value = data["customer_id"];
-  return typeof value === "string" && value !== "" ? value : typeof value === "number" ? String(value) : undefined;
+  return typeof value === "string" && value !== ""
+    ? value
+    : typeof value === "number"
+      ? String(value)
+      : undefined;
 }
 
 export interface ApplyContext {
@@ -94,12 +98,18 @@ function mergeAndSerialise(
   ctx: Parameters<typeof applyEvent>[2],
   maxSnapshotBytes: number | undefined,
   floor: number,
-): { result: ApplyResult; snapshot: HandoffSnapshot; json: string } | { result: ApplyResult; duplicate: true } {
+):
+  | { result: ApplyResult; snapshot: HandoffSnapshot; json: string }
+  | { result: ApplyResult; duplicate: true } {
   try {
     const result = applyEvent(current, { ...event }, ctx);
     if (result.outcome === "duplicate") return { result, duplicate: true };
     // A new lifetime's first version is 1 above the floor; later ones count on from there.
-    const snapshot: HandoffSnapshot = { ...result.snapshot, key, ...(current === undefined ? { version: floor + 1 } : {}) };
+    const snapshot: HandoffSnapshot = {
+      ...result.snapshot,
+      key,
+      ...(current === undefined ? { version: floor + 1 } : {}),
+    };
     const json = JSON.stringify(snapshot);
     if (maxSnapshotBytes !== undefined) {
       const bytes = Buffer.byteLength(json);
@@ -113,8 +123,15 @@ function mergeAndSerialise(
     return { result, snapshot, json };
   } catch (error) {
     if (error instanceof UnprocessableEventError) throw error;
-    const reason = error instanceof Error && "reason" in error && error.reason === "unknown_state" ? "unknown_state" : "apply_failed";
-    throw new UnprocessableEventError(reason, `applying the event failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, { cause: error });
+    const reason =
+      error instanceof Error && "reason" in error && error.reason === "unknown_state"
+        ? "unknown_state"
+        : "apply_failed";
+    throw new UnprocessableEventError(
+      reason,
+      `applying the event failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+      { cause: error },
+    );
   }
 }
 
@@ -139,7 +156,12 @@ export interface HandoffStore {
   getDelivery(key: string, destination: string): Promise<LedgerEntry | undefined>;
   getDeliveries(key: string): Promise<Record<string, LedgerEntry>>;
   /** With `fence`, the write is refused (`fenced`) unless that token is still the destination's latest. */
-  recordDelivery(key: string, destination: string, entry: LedgerEntry, fence?: string): Promise<RecordDeliveryResult>;
+  recordDelivery(
+    key: string,
+    destination: string,
+    entry: LedgerEntry,
+    fence?: string,
+  ): Promise<RecordDeliveryResult>;
   /**
    * Makes the delivery holding `token` the only one that may write this (handoff, destination):
    * any delivery that took a token before is fenced out (`holdsFence` false, ledger writes refused).
@@ -151,7 +173,11 @@ export interface HandoffStore {
   getAttempts(key: string, destination: string): Promise<AttemptLogEntry[]>;
   clearAttempts(key: string, destination: string): Promise<void>;
   /** Keys of handoffs created in [fromMs, toMs), oldest first, paged. */
-  keysCreatedBetween(fromMs: number, toMs: number, page?: { offset?: number; limit?: number }): Promise<string[]>;
+  keysCreatedBetween(
+    fromMs: number,
+    toMs: number,
+    page?: { offset?: number; limit?: number },
+  ): Promise<string[]>;
   /** Keys of the handoffs whose data named this customer id. */
   keysOfCustomer(customerId: string): Promise<string[]>;
   /**
@@ -191,8 +217,10 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
 
   const parseSnapshot = (json: string | null): HandoffSnapshot | undefined =>
     json === null ? undefined : HandoffSnapshotSchema.parse(JSON.parse(json));
-  const readSnapshot = async (key: string): Promise<HandoffSnapshot | undefined> => parseSnapshot(await redis.hget(keys.snapshot(key), "json"));
-  const readFloor = async (key: string): Promise<number> => Number(await scripts.run(VERSION_FLOOR, [keys.versionFloor(key), keys.ledger(key)], []));
+  const readSnapshot = async (key: string): Promise<HandoffSnapshot | undefined> =>
+    parseSnapshot(await redis.hget(keys.snapshot(key), "json"));
+  const readFloor = async (key: string): Promise<number> =>
+    Number(await scripts.run(VERSION_FLOOR, [keys.versionFloor(key), keys.ledger(key)], []));
 
   const releaseClaims = (claimed: readonly string[], claim: string): Promise<unknown[]> =>
     Promise.all(claimed.map((aliasKey) => scripts.run(RELEASE_ALIAS, [aliasKey], [claim])));
@@ -208,12 +236,17 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     const only = assignments.length === 1 ? assignments[0] : undefined;
     if (only !== undefined) {
       const aliasKey = keys.alias(only.kind, only.value);
-      const set = ttl > 0 ? await redis.set(aliasKey, only.key, "PX", ttl, "NX") : await redis.set(aliasKey, only.key, "NX");
+      const set =
+        ttl > 0
+          ? await redis.set(aliasKey, only.key, "PX", ttl, "NX")
+          : await redis.set(aliasKey, only.key, "NX");
       return set !== null || (await redis.get(aliasKey)) === only.key;
     }
     const claim = `${CLAIM_MARK}${randomBytes(9).toString("base64url")}`;
     const aliasKeys = assignments.map((a) => keys.alias(a.kind, a.value));
-    const won = await Promise.all(aliasKeys.map((aliasKey) => redis.set(aliasKey, claim, "PX", claimTtlMs, "NX")));
+    const won = await Promise.all(
+      aliasKeys.map((aliasKey) => redis.set(aliasKey, claim, "PX", claimTtlMs, "NX")),
+    );
     const claimed = aliasKeys.filter((_, i) => won[i] !== null);
     if (claimed.length < aliasKeys.length) {
       await releaseClaims(claimed, claim);
@@ -238,7 +271,7 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     const idAlias = keys.alias("id", event.id);
     // Waiting on another consumer's claim is bounded by the claim's lifetime.
     const waitUntil = Date.now() + claimTtlMs + 2000;
-    for (let attempt = 0; attempt < MAX_CAS_RETRIES; ) {
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES;) {
       const [bySharedId, byId, json, floor] = await Promise.all([
         sharedAlias === undefined ? Promise.resolve(null) : redis.get(sharedAlias),
         redis.get(idAlias),
@@ -262,7 +295,12 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
         continue;
       }
       const { key } = resolution;
-      const conflicts = resolution.conflicts.map((c) => ({ kind: c.kind, value: c.value, aliasedTo: c.key, key }));
+      const conflicts = resolution.conflicts.map((c) => ({
+        kind: c.kind,
+        value: c.value,
+        aliasedTo: c.key,
+        key,
+      }));
       const aliasKeys = [idAlias, ...(sharedAlias === undefined ? [] : [sharedAlias])].filter(
         (aliasKey) => !resolution.conflicts.some((c) => keys.alias(c.kind, c.value) === aliasKey),
       );
@@ -311,11 +349,16 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       const settled = await settleKey(event, true);
       const { key, conflicts } = settled;
       let prefetched = settled.prefetched;
-      const ctx = { catalogue: context.catalogue, receivedAt: context.receivedAt, ...(settings.maxHistory ? { maxHistory: settings.maxHistory } : {}) };
+      const ctx = {
+        catalogue: context.catalogue,
+        receivedAt: context.receivedAt,
+        ...(settings.maxHistory ? { maxHistory: settings.maxHistory } : {}),
+      };
       for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
         const current = prefetched === undefined ? await readSnapshot(key) : parseSnapshot(prefetched.json);
         // A new lifetime continues above every version the handoff had before (decision 0012).
-        const floor = current !== undefined ? 0 : prefetched !== undefined ? prefetched.floor : await readFloor(key);
+        const floor =
+          current !== undefined ? 0 : prefetched !== undefined ? prefetched.floor : await readFloor(key);
         prefetched = undefined;
         const merged = mergeAndSerialise(current, event, key, ctx, context.maxSnapshotBytes, floor);
         if ("duplicate" in merged) return { ...merged.result, key, conflicts };
@@ -324,7 +367,14 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
         const written = await scripts.run(
           CAS_SNAPSHOT,
           [keys.snapshot(key), keys.versionFloor(key), keys.ledger(key), keys.aliasSet(key)],
-          [String(current?.version ?? 0), String(snapshot.version), json, String(retentionMs), String(floorTtlOnApply), ...aliasKeys],
+          [
+            String(current?.version ?? 0),
+            String(snapshot.version),
+            json,
+            String(retentionMs),
+            String(floorTtlOnApply),
+            ...aliasKeys,
+          ],
         );
         if (Array.isArray(written)) {
           const allAliases = written.slice(1).map(String);
@@ -332,7 +382,11 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
           await Promise.all([
             indexSnapshot(snapshot, current === undefined),
             // Every alias lives as long as the handoff it points to, not only the event's.
-            ...(retentionMs > 0 ? allAliases.map((aliasKey) => scripts.run(REFRESH_ALIAS, [aliasKey], [key, String(retentionMs)])) : []),
+            ...(retentionMs > 0
+              ? allAliases.map((aliasKey) =>
+                  scripts.run(REFRESH_ALIAS, [aliasKey], [key, String(retentionMs)]),
+                )
+              : []),
           ]);
           return { ...result, snapshot, key, conflicts };
         }
@@ -351,10 +405,16 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     },
     async getDeliveries(key) {
       const all = await redis.hgetall(keys.ledger(key));
-      return Object.fromEntries(Object.entries(all).map(([dest, json]) => [dest, LedgerEntrySchema.parse(JSON.parse(json))]));
+      return Object.fromEntries(
+        Object.entries(all).map(([dest, json]) => [dest, LedgerEntrySchema.parse(JSON.parse(json))]),
+      );
     },
     async recordDelivery(key, destination, entry, fence) {
-      const result = await scripts.run(RECORD_DELIVERY, [keys.ledger(key), keys.snapshot(key), keys.fence(key)], [destination, String(entry.version), JSON.stringify(entry), fence ?? ""]);
+      const result = await scripts.run(
+        RECORD_DELIVERY,
+        [keys.ledger(key), keys.snapshot(key), keys.fence(key)],
+        [destination, String(entry.version), JSON.stringify(entry), fence ?? ""],
+      );
       return result === 1 ? "recorded" : result === -1 ? "fenced" : "not_newer";
     },
     async takeFence(key, destination, token) {
@@ -364,7 +424,11 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       return (await redis.hget(keys.fence(key), destination)) === token;
     },
     async appendAttempt(key, destination, entry) {
-      await scripts.run(APPEND_ATTEMPT, [keys.attempts(key, destination)], [JSON.stringify(entry), String(maxAttemptLog), String(retentionMs)]);
+      await scripts.run(
+        APPEND_ATTEMPT,
+        [keys.attempts(key, destination)],
+        [JSON.stringify(entry), String(maxAttemptLog), String(retentionMs)],
+      );
     },
     async getAttempts(key, destination) {
       const entries = await redis.lrange(keys.attempts(key, destination), 0, -1);
@@ -374,14 +438,24 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       await redis.del(keys.attempts(key, destination));
     },
     async keysCreatedBetween(fromMs, toMs, page = {}) {
-      return redis.zrangebyscore(keys.handoffIndex(), fromMs, `(${toMs}`, "LIMIT", page.offset ?? 0, page.limit ?? 1000);
+      return redis.zrangebyscore(
+        keys.handoffIndex(),
+        fromMs,
+        `(${toMs}`,
+        "LIMIT",
+        page.offset ?? 0,
+        page.limit ?? 1000,
+      );
     },
     async keysOfCustomer(customerId) {
       return (await redis.smembers(keys.customerIndex(customerId))).sort();
     },
     async erase(key, destinations) {
       const snapshot = await readSnapshot(key);
-      const aliasKeys = new Set<string>([...aliasKeysOf(snapshot), ...(await redis.smembers(keys.aliasSet(key)))]);
+      const aliasKeys = new Set<string>([
+        ...aliasKeysOf(snapshot),
+        ...(await redis.smembers(keys.aliasSet(key))),
+      ]);
       const customerIds = new Set<string>();
       if (snapshot) {
         const own = customerIdOf(snapshot.data);

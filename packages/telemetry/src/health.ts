@@ -48,7 +48,11 @@ export function createHealthServer(options: HealthServerOptions): HealthServer {
     if (path === "/readyz") {
       const results = await readiness(options.checks, timeoutMs);
       const ready = !shuttingDown && Object.values(results).every((r) => r === "ok");
-      return send(res, ready ? 200 : 503, { status: ready ? "ready" : "not_ready", shuttingDown, checks: results });
+      return send(res, ready ? 200 : 503, {
+        status: ready ? "ready" : "not_ready",
+        shuttingDown,
+        checks: results,
+      });
     }
     if (path === "/metrics" && options.registry) {
       const text = await options.registry.metrics();

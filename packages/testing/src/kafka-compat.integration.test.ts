@@ -7,12 +7,18 @@ import { waitFor } from "./wait.js";
 // (docs/local-infra.md records the versions this has passed against).
 describe("kafkajs compatibility with the broker", () => {
   it("creates a topic, produces, consumes in a group, commits and fetches offsets", async () => {
-    const kafka = new Kafka({ clientId: "compat", brokers: inject("kafkaBrokers").split(","), logLevel: logLevel.ERROR });
+    const kafka = new Kafka({
+      clientId: "compat",
+      brokers: inject("kafkaBrokers").split(","),
+      logLevel: logLevel.ERROR,
+    });
     const topic = uniqueName("compat");
     const groupId = uniqueName("compat-group");
     const admin = kafka.admin();
     await admin.connect();
-    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true })).toBe(true);
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true })).toBe(
+      true,
+    );
 
     const producer = kafka.producer();
     await producer.connect();

@@ -106,10 +106,20 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       "",
     ].join("\n"),
   );
-  const kafka = new Kafka({ clientId: "pipeline-test", brokers: options.kafkaBrokers.split(","), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: "pipeline-test",
+    brokers: options.kafkaBrokers.split(","),
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }, { topic: rejectedTopic, numPartitions: 1 }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [
+      { topic, numPartitions: 3 },
+      { topic: rejectedTopic, numPartitions: 1 },
+    ],
+    waitForLeaders: true,
+  });
   await admin.disconnect();
   const producer = kafka.producer();
   await producer.connect();
@@ -142,11 +152,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const services = new Map<ServiceName, RunningService>();
   const start = async (name: ServiceName): Promise<RunningService> => {
     const port = ports.get(name) ?? (await freePort());
-    const service = await startService(name, env, { port, ...(name === "demo-crm" ? { readyPath: "/healthz" } : {}) });
+    const service = await startService(name, env, {
+      port,
+      ...(name === "demo-crm" ? { readyPath: "/healthz" } : {}),
+    });
     services.set(name, service);
     return service;
   };
-  const names: ServiceName[] = options.receiverUrl === undefined ? ["demo-crm", "consumer", "worker", "api"] : ["consumer", "worker", "api"];
+  const names: ServiceName[] =
+    options.receiverUrl === undefined
+      ? ["demo-crm", "consumer", "worker", "api"]
+      : ["consumer", "worker", "api"];
   await Promise.all(names.map((name) => start(name)));
 
   return {
@@ -163,7 +179,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       const { scope = "admin", ...rest } = init;
       const headers = new Headers(rest.headers);
       headers.set("x-api-key", PIPELINE_API_KEYS[scope]);
-      if (rest.body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
+      if (rest.body !== undefined && !headers.has("content-type"))
+        headers.set("content-type", "application/json");
       return fetch(`http://127.0.0.1:${ports.get("api") ?? 0}${path}`, { ...rest, headers });
     },
     async produce(events, key) {
@@ -171,12 +188,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         topic,
         messages: events.map((event, index) => {
           const e = event as { shared_id?: string; id?: string };
-          return { key: key ? key(event, index) : (e.shared_id ?? e.id ?? null), value: JSON.stringify(event) };
+          return {
+            key: key ? key(event, index) : (e.shared_id ?? e.id ?? null),
+            value: JSON.stringify(event),
+          };
         }),
       });
     },
     async produceRaw(values, key) {
-      await producer.send({ topic, messages: values.map((value, index) => ({ key: key ? key(index) : "raw", value })) });
+      await producer.send({
+        topic,
+        messages: values.map((value, index) => ({ key: key ? key(index) : "raw", value })),
+      });
     },
     async deliveries() {
       const response = await fetch(`http://127.0.0.1:${crmPort}/deliveries`);

@@ -163,7 +163,8 @@ export async function provisionInfra(env: NodeJS.ProcessEnv = process.env): Prom
     const vars = await localInfra(env);
     const brokers = vars.KAFKA_BROKERS;
     const url = vars.REDIS_URL;
-    if (!brokers || !url) throw new InfraUnavailableError("infra/local/up.sh printed no KAFKA_BROKERS or REDIS_URL");
+    if (!brokers || !url)
+      throw new InfraUnavailableError("infra/local/up.sh printed no KAFKA_BROKERS or REDIS_URL");
     kafka ??= { value: brokers, source: "local" };
     redis ??= { value: url, source: "local" };
   }

@@ -17,14 +17,22 @@ export interface PrivateRedis {
  */
 export async function startRedisServer(args: readonly string[] = []): Promise<PrivateRedis> {
   const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...args], { stdio: "ignore" });
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...args],
+    { stdio: "ignore" },
+  );
   const { isRunning, stop } = stoppable(child);
   const url = `redis://127.0.0.1:${port}`;
   try {
     await waitFor(
       async () => {
         if (!isRunning()) throw new Error(`redis-server on port ${port} exited during start-up`);
-        const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        const probe = new Redis(url, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+        });
         probe.on("error", () => undefined);
         try {
           await probe.connect();

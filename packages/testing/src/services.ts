@@ -25,7 +25,7 @@ export interface RunningService {
 export async function startService(
   name: ServiceName,
   env: Record<string, string>,
-  options: { port: number; readyTimeoutMs?: number; readyPath?: string } ,
+  options: { port: number; readyTimeoutMs?: number; readyPath?: string },
 ): Promise<RunningService> {
   const child = spawn(process.execPath, [`${repoRoot}services/${name}/dist/main.js`], {
     cwd: repoRoot,
@@ -58,7 +58,10 @@ export async function startService(
     );
   } catch (error) {
     await stop("SIGKILL");
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- ${name} output ---\n${lines.slice(-40).join("\n")}`, { cause: error });
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}\n--- ${name} output ---\n${lines.slice(-40).join("\n")}`,
+      { cause: error },
+    );
   }
   return { name, process: child, lines, port: options.port, exited, stop, kill: () => stop("SIGKILL") };
 }

@@ -25,7 +25,17 @@ export function snapshotFixture(fixture: SnapshotFixture = {}): HandoffSnapshot 
     occurred_at: at,
     data,
     ...(fixture.reason !== undefined ? { reason: fixture.reason } : {}),
-    history: [{ event_id: "e1", id: key, state: "handoff_initiated", stage: "initiated", occurred_at: at, received_at: at, data }],
+    history: [
+      {
+        event_id: "e1",
+        id: key,
+        state: "handoff_initiated",
+        stage: "initiated",
+        occurred_at: at,
+        received_at: at,
+        data,
+      },
+    ],
     created_at: at,
     updated_at: at,
   });

@@ -21,7 +21,10 @@ export function stoppable(child: ChildProcess, options: { killAfterMs?: number }
     stop: async () => {
       if (!running) return;
       child.kill("SIGTERM");
-      const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), options.killAfterMs);
+      const timer =
+        options.killAfterMs === undefined
+          ? undefined
+          : setTimeout(() => child.kill("SIGKILL"), options.killAfterMs);
       await exited;
       clearTimeout(timer);
     },

@@ -26,12 +26,21 @@ const SelectionBodySchema = z
     all: z.literal(true).optional(),
     dry_run: z.boolean().default(false),
   })
-  .refine((b) => [b.ids, b.filter, b.all].filter((x) => x !== undefined).length === 1, "give exactly one of ids, filter or all");
+  .refine(
+    (b) => [b.ids, b.filter, b.all].filter((x) => x !== undefined).length === 1,
+    "give exactly one of ids, filter or all",
+  );
 
 const DestinationParamsSchema = z.object({ destination: z.string().min(1) });
 const DeadLetterParamsSchema = DestinationParamsSchema.extend({ id: z.string().min(1) });
-const PauseBodySchema = z.strictObject({ reason: z.string().min(1).max(500).default("paused by an operator") });
-const BackfillBodySchema = z.strictObject({ from: instant, to: instant, dry_run: z.boolean().default(false) });
+const PauseBodySchema = z.strictObject({
+  reason: z.string().min(1).max(500).default("paused by an operator"),
+});
+const BackfillBodySchema = z.strictObject({
+  from: instant,
+  to: instant,
+  dry_run: z.boolean().default(false),
+});
 const RejectedQuerySchema = z.object({
   partition: z.coerce.number().int().min(0).optional(),
   offset: z.string().regex(/^\d+$/).optional(),
@@ -39,7 +48,10 @@ const RejectedQuerySchema = z.object({
   reason: z.string().min(1).optional(),
 });
 const ResendBodySchema = z.strictObject({
-  records: z.array(z.strictObject({ partition: z.int().min(0), offset: z.string().regex(/^\d+$/) })).min(1).max(1000),
+  records: z
+    .array(z.strictObject({ partition: z.int().min(0), offset: z.string().regex(/^\d+$/) }))
+    .min(1)
+    .max(1000),
   dry_run: z.boolean().default(false),
 });
 const ErasureBodySchema = z
@@ -49,8 +61,17 @@ const ErasureBodySchema = z
     customer_id: z.string().min(1).optional(),
     dry_run: z.boolean().default(false),
   })
-  .refine((b) => [b.shared_id, b.id, b.customer_id].filter((x) => x !== undefined).length === 1, "give exactly one of shared_id, id or customer_id");
-const AuditQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50), before: z.string().regex(/^\d+-\d+$/).optional() });
+  .refine(
+    (b) => [b.shared_id, b.id, b.customer_id].filter((x) => x !== undefined).length === 1,
+    "give exactly one of shared_id, id or customer_id",
+  );
+const AuditQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  before: z
+    .string()
+    .regex(/^\d+-\d+$/)
+    .optional(),
+});
 
 function filterOf(filter: z.infer<typeof DeadLetterFilterSchema>): DeadLetterFilter {
   return {
@@ -76,69 +97,120 @@ export function registerAdminRoutes(app: ApiInstance, deps: { admin: Admin }): v
   const { admin } = deps;
   const base = "/admin/v1";
 
-  app.get(`${base}/destinations`, { config: { scope: "read" } }, async () => ({ destinations: await admin.overview() }));
+  app.get(`${base}/destinations`, { config: { scope: "read" } }, async () => ({
+    destinations: await admin.overview(),
+  }));
 
   app.get(`${base}/consumer-lag`, { config: { scope: "read" } }, async () => admin.consumerLag());
 
-  app.get(`${base}/destinations/:destination/dead-letters`, { config: { scope: "read" } }, async (request, reply) => {
-    const params = parseOr400(DestinationParamsSchema, request.params, reply);
-    const query = params && parseOr400(DeadLetterQuerySchema, request.query, reply, "Invalid query");
-    if (!params || !query) return reply;
-    const { offset: from, limit: count, ...filter } = query;
-    const page = await admin.listDeadLetters(params.destination, filterOf(filter), { offset: from, limit: count });
-    return { destination: params.destination, total: page.total, offset: from, limit: count, entries: page.entries };
-  });
+  app.get(
+    `${base}/destinations/:destination/dead-letters`,
+    { config: { scope: "read" } },
+    async (request, reply) => {
+      const params = parseOr400(DestinationParamsSchema, request.params, reply);
+      const query = params && parseOr400(DeadLetterQuerySchema, request.query, reply, "Invalid query");
+      if (!params || !query) return reply;
+      const { offset: from, limit: count, ...filter } = query;
+      const page = await admin.listDeadLetters(params.destination, filterOf(filter), {
+        offset: from,
+        limit: count,
+      });
+      return {
+        destination: params.destination,
+        total: page.total,
+        offset: from,
+        limit: count,
+        entries: page.entries,
+      };
+    },
+  );
 
-  app.get(`${base}/destinations/:destination/dead-letters/:id`, { config: { scope: "read" } }, async (request, reply) => {
-    const params = parseOr400(DeadLetterParamsSchema, request.params, reply);
-    if (!params) return reply;
-    return admin.getDeadLetter(params.destination, params.id);
-  });
+  app.get(
+    `${base}/destinations/:destination/dead-letters/:id`,
+    { config: { scope: "read" } },
+    async (request, reply) => {
+      const params = parseOr400(DeadLetterParamsSchema, request.params, reply);
+      if (!params) return reply;
+      return admin.getDeadLetter(params.destination, params.id);
+    },
+  );
 
-  app.post(`${base}/destinations/:destination/dead-letters/replay`, { config: { scope: "operate" } }, async (request, reply) => {
-    const params = parseOr400(DestinationParamsSchema, request.params, reply);
-    const body = params && parseOr400(SelectionBodySchema, request.body ?? {}, reply);
-    if (!params || !body) return reply;
-    const items = await admin.replay(actor(request), params.destination, selectionOf(body), body.dry_run);
-    return { destination: params.destination, dry_run: body.dry_run, items };
-  });
+  app.post(
+    `${base}/destinations/:destination/dead-letters/replay`,
+    { config: { scope: "operate" } },
+    async (request, reply) => {
+      const params = parseOr400(DestinationParamsSchema, request.params, reply);
+      const body = params && parseOr400(SelectionBodySchema, request.body ?? {}, reply);
+      if (!params || !body) return reply;
+      const items = await admin.replay(actor(request), params.destination, selectionOf(body), body.dry_run);
+      return { destination: params.destination, dry_run: body.dry_run, items };
+    },
+  );
 
-  app.post(`${base}/destinations/:destination/dead-letters/discard`, { config: { scope: "operate" } }, async (request, reply) => {
-    const params = parseOr400(DestinationParamsSchema, request.params, reply);
-    const body = params && parseOr400(SelectionBodySchema, request.body ?? {}, reply);
-    if (!params || !body) return reply;
-    const ids = await admin.discard(actor(request), params.destination, selectionOf(body), body.dry_run);
-    return { destination: params.destination, dry_run: body.dry_run, discarded: ids };
-  });
+  app.post(
+    `${base}/destinations/:destination/dead-letters/discard`,
+    { config: { scope: "operate" } },
+    async (request, reply) => {
+      const params = parseOr400(DestinationParamsSchema, request.params, reply);
+      const body = params && parseOr400(SelectionBodySchema, request.body ?? {}, reply);
+      if (!params || !body) return reply;
+      const ids = await admin.discard(actor(request), params.destination, selectionOf(body), body.dry_run);
+      return { destination: params.destination, dry_run: body.dry_run, discarded: ids };
+    },
+  );
 
-  app.delete(`${base}/destinations/:destination/dead-letters/:id`, { config: { scope: "operate" } }, async (request, reply) => {
-    const params = parseOr400(DeadLetterParamsSchema, request.params, reply);
-    if (!params) return reply;
-    await admin.getDeadLetter(params.destination, params.id);
-    await admin.discard(actor(request), params.destination, { ids: [params.id] }, false);
-    return reply.code(204).send();
-  });
+  app.delete(
+    `${base}/destinations/:destination/dead-letters/:id`,
+    { config: { scope: "operate" } },
+    async (request, reply) => {
+      const params = parseOr400(DeadLetterParamsSchema, request.params, reply);
+      if (!params) return reply;
+      await admin.getDeadLetter(params.destination, params.id);
+      await admin.discard(actor(request), params.destination, { ids: [params.id] }, false);
+      return reply.code(204).send();
+    },
+  );
 
-  app.post(`${base}/destinations/:destination/pause`, { config: { scope: "operate" } }, async (request, reply) => {
-    const params = parseOr400(DestinationParamsSchema, request.params, reply);
-    const body = params && parseOr400(PauseBodySchema, request.body ?? {}, reply);
-    if (!params || !body) return reply;
-    return { destination: params.destination, parked: await admin.pause(actor(request), params.destination, body.reason) };
-  });
+  app.post(
+    `${base}/destinations/:destination/pause`,
+    { config: { scope: "operate" } },
+    async (request, reply) => {
+      const params = parseOr400(DestinationParamsSchema, request.params, reply);
+      const body = params && parseOr400(PauseBodySchema, request.body ?? {}, reply);
+      if (!params || !body) return reply;
+      return {
+        destination: params.destination,
+        parked: await admin.pause(actor(request), params.destination, body.reason),
+      };
+    },
+  );
 
-  app.post(`${base}/destinations/:destination/resume`, { config: { scope: "operate" } }, async (request, reply) => {
-    const params = parseOr400(DestinationParamsSchema, request.params, reply);
-    if (!params) return reply;
-    await admin.resume(actor(request), params.destination);
-    return { destination: params.destination, parked: null };
-  });
+  app.post(
+    `${base}/destinations/:destination/resume`,
+    { config: { scope: "operate" } },
+    async (request, reply) => {
+      const params = parseOr400(DestinationParamsSchema, request.params, reply);
+      if (!params) return reply;
+      await admin.resume(actor(request), params.destination);
+      return { destination: params.destination, parked: null };
+    },
+  );
 
-  app.post(`${base}/destinations/:destination/backfill`, { config: { scope: "operate" } }, async (request, reply) => {
-    const params = parseOr400(DestinationParamsSchema, request.params, reply);
-    const body = params && parseOr400(BackfillBodySchema, request.body ?? {}, reply);
-    if (!params || !body) return reply;
-    return admin.backfill(actor(request), params.destination, { from: body.from, to: body.to }, body.dry_run);
-  });
+  app.post(
+    `${base}/destinations/:destination/backfill`,
+    { config: { scope: "operate" } },
+    async (request, reply) => {
+      const params = parseOr400(DestinationParamsSchema, request.params, reply);
+      const body = params && parseOr400(BackfillBodySchema, request.body ?? {}, reply);
+      if (!params || !body) return reply;
+      return admin.backfill(
+        actor(request),
+        params.destination,
+        { from: body.from, to: body.to },
+        body.dry_run,
+      );
+    },
+  );
 
   app.get(`${base}/rejected`, { config: { scope: "read" } }, async (request, reply) => {
     const query = parseOr400(RejectedQuerySchema, request.query, reply, "Invalid query");
@@ -154,7 +226,10 @@ export function registerAdminRoutes(app: ApiInstance, deps: { admin: Admin }): v
   app.post(`${base}/rejected/resend`, { config: { scope: "operate" } }, async (request, reply) => {
     const body = parseOr400(ResendBodySchema, request.body ?? {}, reply);
     if (!body) return reply;
-    return { dry_run: body.dry_run, items: await admin.resendRejected(actor(request), body.records, body.dry_run) };
+    return {
+      dry_run: body.dry_run,
+      items: await admin.resendRejected(actor(request), body.records, body.dry_run),
+    };
   });
 
   app.post(`${base}/erasure`, { config: { scope: "admin" } }, async (request, reply) => {
@@ -172,6 +247,9 @@ export function registerAdminRoutes(app: ApiInstance, deps: { admin: Admin }): v
   app.get(`${base}/audit`, { config: { scope: "admin" } }, async (request, reply) => {
     const query = parseOr400(AuditQuerySchema, request.query, reply, "Invalid query");
     if (!query) return reply;
-    return admin.auditLog({ limit: query.limit, ...(query.before !== undefined ? { before: query.before } : {}) });
+    return admin.auditLog({
+      limit: query.limit,
+      ...(query.before !== undefined ? { before: query.before } : {}),
+    });
   });
 }

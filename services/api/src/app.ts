@@ -4,7 +4,16 @@ import { AdminInputError, AdminNotFoundError, AdminUnavailableError, type Admin 
 import { UnknownDestinationError, type DeliveryQueues } from "@handoff-sync/queue";
 import { readiness, type Logger, type ReadinessCheck, type Registry } from "@handoff-sync/telemetry";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
-import { authenticate, createFailureLimiter, hasScope, keyFingerprint, type KeyRing, type Principal, type Scope, type TrustProxy } from "./auth.js";
+import {
+  authenticate,
+  createFailureLimiter,
+  hasScope,
+  keyFingerprint,
+  type KeyRing,
+  type Principal,
+  type Scope,
+  type TrustProxy,
+} from "./auth.js";
 import { registerAdminRoutes } from "./admin-routes.js";
 import { registerHandoffRoutes } from "./handoff-routes.js";
 import { createHttpMetrics } from "./http-metrics.js";
@@ -58,14 +67,24 @@ export function buildApi(settings: ApiSettings) {
   // A hop count as fastify applies it at run time (its types omit the number form): the `hops`
   // closest addresses are proxies, the next one is the client.
   const hops = settings.trustProxy;
-  const trustProxy = hops === false ? false : typeof hops === "number" ? (_address: string, hop: number) => hop < hops : [...hops];
+  const trustProxy =
+    hops === false
+      ? false
+      : typeof hops === "number"
+        ? (_address: string, hop: number) => hop < hops
+        : [...hops];
   const app = Fastify({ loggerInstance: settings.log, disableRequestLogging: true, trustProxy });
   const now = settings.now ?? Date.now;
   const { failureLimit, globalFailureLimit, failureWindowMs, maxLockoutMs } = settings.auth;
   const perClient = createFailureLimiter({ limit: failureLimit, windowMs: failureWindowMs, maxLockoutMs });
   // Client addresses can be many (IPv6, a botnet) or, behind a misconfigured proxy, forged: one
   // bucket for every client bounds guessing whatever the address says. Valid keys pass regardless.
-  const allClients = createFailureLimiter({ limit: globalFailureLimit, windowMs: failureWindowMs, maxLockoutMs, maxClients: 1 });
+  const allClients = createFailureLimiter({
+    limit: globalFailureLimit,
+    windowMs: failureWindowMs,
+    maxLockoutMs,
+    maxClients: 1,
+  });
   const ALL = "*";
   const metrics = createHttpMetrics(settings.registry);
   let shuttingDown = false;
@@ -88,12 +107,25 @@ export function buildApi(settings: ApiSettings) {
     if (lockedMs > 0) {
       const seconds = Math.ceil(lockedMs / 1000);
       void reply.header("retry-after", String(seconds));
-      return sendProblem(reply, 429, "Too many failed attempts", `too many invalid API keys; retry in ${seconds} s`);
+      return sendProblem(
+        reply,
+        429,
+        "Too many failed attempts",
+        `too many invalid API keys; retry in ${seconds} s`,
+      );
     }
     const lockout = perClient.fail(request.ip, at);
-    if (lockout > 0) settings.log.warn({ client: request.ip, lockoutMs: lockout }, "client locked out after repeated invalid API keys");
+    if (lockout > 0)
+      settings.log.warn(
+        { client: request.ip, lockoutMs: lockout },
+        "client locked out after repeated invalid API keys",
+      );
     const everyone = allClients.fail(ALL, at);
-    if (everyone > 0) settings.log.warn({ lockoutMs: everyone }, "invalid API keys from all clients over the limit; every invalid key is refused for a while");
+    if (everyone > 0)
+      settings.log.warn(
+        { lockoutMs: everyone },
+        "invalid API keys from all clients over the limit; every invalid key is refused for a while",
+      );
     return undefined;
   };
 
@@ -104,16 +136,23 @@ export function buildApi(settings: ApiSettings) {
       const session = sessionId === undefined ? undefined : await settings.sessions.get(sessionId);
       // The session lasts only as long as its key: removed (on reload or restart), the session ends;
       // narrowed, the session narrows with it.
-      const key = session === undefined ? undefined : settings.keys.current().find((k) => keyFingerprint(k) === session.key);
+      const key =
+        session === undefined
+          ? undefined
+          : settings.keys.current().find((k) => keyFingerprint(k) === session.key);
       if (key !== undefined && hasScope(key, "read")) {
         request.principal = { name: key.name, scopes: key.scopes };
         return;
       }
       if (session !== undefined && sessionId !== undefined) {
         await settings.sessions.destroy(sessionId);
-        settings.log.info({ audit: { actor: session.name, action: "queue_ui.session_revoked" } }, "queue UI session ended: its API key is no longer configured");
+        settings.log.info(
+          { audit: { actor: session.name, action: "queue_ui.session_revoked" } },
+          "queue UI session ended: its API key is no longer configured",
+        );
       }
-      if (request.method === "GET" && !path.startsWith(`${QUEUE_UI_PATH}/api/`)) return reply.redirect("/admin/login", 303);
+      if (request.method === "GET" && !path.startsWith(`${QUEUE_UI_PATH}/api/`))
+        return reply.redirect("/admin/login", 303);
       return sendProblem(reply, 401, "Not signed in", "sign in at /admin/login");
     }
     const required = request.routeOptions.config.scope ?? "read";
@@ -124,7 +163,9 @@ export function buildApi(settings: ApiSettings) {
     }
     const principal = authenticate(settings.keys.current(), presented);
     if (!principal) {
-      return refuseFailure(request, reply) ?? sendProblem(reply, 401, "Unauthorized", "the API key is not valid");
+      return (
+        refuseFailure(request, reply) ?? sendProblem(reply, 401, "Unauthorized", "the API key is not valid")
+      );
     }
     if (!hasScope(principal, required)) {
       return sendProblem(reply, 403, "Forbidden", `the key ${principal.name} lacks the ${required} scope`);
@@ -150,7 +191,10 @@ export function buildApi(settings: ApiSettings) {
   });
   app.get("/openapi.json", { config: { scope: "open" } }, () => openApiDocument());
 
-  registerHandoffRoutes(app, { admin: settings.admin, ...(settings.account ? { account: settings.account } : {}) });
+  registerHandoffRoutes(app, {
+    admin: settings.admin,
+    ...(settings.account ? { account: settings.account } : {}),
+  });
   registerAdminRoutes(app, { admin: settings.admin });
   registerQueueUi(app, {
     queues: settings.queues,
@@ -161,13 +205,28 @@ export function buildApi(settings: ApiSettings) {
     refuseFailure,
   });
 
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, "Not found", `no route ${request.method} ${request.url.split("?")[0] ?? ""}`));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 404, "Not found", `no route ${request.method} ${request.url.split("?")[0] ?? ""}`),
+  );
   app.setErrorHandler((error, _request, reply) => {
-    if (error instanceof AdminNotFoundError || error instanceof UnknownDestinationError) return sendProblem(reply, 404, "Not found", error.message);
+    if (error instanceof AdminNotFoundError || error instanceof UnknownDestinationError)
+      return sendProblem(reply, 404, "Not found", error.message);
     if (error instanceof AdminInputError) return sendProblem(reply, 400, "Invalid request", error.message);
     if (error instanceof AdminUnavailableError) return sendProblem(reply, 503, "Unavailable", error.message);
-    const status = typeof error === "object" && error !== null && "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : 500;
-    if (status >= 400 && status < 500) return sendProblem(reply, status, "Invalid request", error instanceof Error ? error.message : "the request was not understood");
+    const status =
+      typeof error === "object" &&
+      error !== null &&
+      "statusCode" in error &&
+      typeof error.statusCode === "number"
+        ? error.statusCode
+        : 500;
+    if (status >= 400 && status < 500)
+      return sendProblem(
+        reply,
+        status,
+        "Invalid request",
+        error instanceof Error ? error.message : "the request was not understood",
+      );
     settings.log.error({ err: error }, "request failed");
     return sendProblem(reply, 500, "Internal error", "the request could not be completed");
   });

@@ -1,15 +1,29 @@
 import { describe, expect, it } from "vitest";
-import { ApiKeysError, assertUniqueNames, authenticate, createFailureLimiter, hasScope, parseApiKeysEnv, parseApiKeysFile, parseTrustProxy } from "./auth.js";
+import {
+  ApiKeysError,
+  assertUniqueNames,
+  authenticate,
+  createFailureLimiter,
+  hasScope,
+  parseApiKeysEnv,
+  parseApiKeysFile,
+  parseTrustProxy,
+} from "./auth.js";
 
 describe("API keys", () => {
   it("parses the environment form and the file form", () => {
-    const fromEnv = parseApiKeysEnv("ci:read:aaaaaaaaaaaaaaaa, sre:operate+read:bbbbbbbbbbbbbbbb:with:colons");
+    const fromEnv = parseApiKeysEnv(
+      "ci:read:aaaaaaaaaaaaaaaa, sre:operate+read:bbbbbbbbbbbbbbbb:with:colons",
+    );
     expect(fromEnv.map((k) => [k.name, k.scopes])).toEqual([
       ["ci", ["read"]],
       ["sre", ["operate", "read"]],
     ]);
     expect(authenticate(fromEnv, "bbbbbbbbbbbbbbbb:with:colons")?.name).toBe("sre");
-    const fromFile = parseApiKeysFile("# operators\n\nroot admin cccccccccccccccc\nbot read,operate dddddddddddddddd\n", "keys.txt");
+    const fromFile = parseApiKeysFile(
+      "# operators\n\nroot admin cccccccccccccccc\nbot read,operate dddddddddddddddd\n",
+      "keys.txt",
+    );
     expect(fromFile.map((k) => [k.name, k.scopes])).toEqual([
       ["root", ["admin"]],
       ["bot", ["read", "operate"]],
@@ -21,11 +35,15 @@ describe("API keys", () => {
     expect(() => parseApiKeysEnv("a:write:aaaaaaaaaaaaaaaa")).toThrow(/read, operate or admin/);
     expect(() => parseApiKeysEnv("a:read:short")).toThrow(/shorter than 16/);
     expect(() => parseApiKeysFile("a read\n", "keys.txt")).toThrow(/keys.txt:1/);
-    expect(() => assertUniqueNames(parseApiKeysEnv("a:read:aaaaaaaaaaaaaaaa,a:admin:bbbbbbbbbbbbbbbb"))).toThrow(ApiKeysError);
+    expect(() =>
+      assertUniqueNames(parseApiKeysEnv("a:read:aaaaaaaaaaaaaaaa,a:admin:bbbbbbbbbbbbbbbb")),
+    ).toThrow(ApiKeysError);
   });
 
   it("authenticates only an exact key and ranks scopes admin > operate > read", () => {
-    const keys = parseApiKeysEnv("r:read:rrrrrrrrrrrrrrrr,o:operate:oooooooooooooooo,a:admin:aaaaaaaaaaaaaaaa");
+    const keys = parseApiKeysEnv(
+      "r:read:rrrrrrrrrrrrrrrr,o:operate:oooooooooooooooo,a:admin:aaaaaaaaaaaaaaaa",
+    );
     expect(authenticate(keys, "rrrrrrrrrrrrrrr")).toBeUndefined();
     expect(authenticate(keys, "rrrrrrrrrrrrrrrrr")).toBeUndefined();
     expect(authenticate(keys, "")).toBeUndefined();
@@ -33,9 +51,21 @@ describe("API keys", () => {
     const operator = authenticate(keys, "oooooooooooooooo");
     const admin = authenticate(keys, "aaaaaaaaaaaaaaaa");
     if (!reader || !operator || !admin) throw new Error("keys not found");
-    expect([hasScope(reader, "read"), hasScope(reader, "operate"), hasScope(reader, "admin")]).toEqual([true, false, false]);
-    expect([hasScope(operator, "read"), hasScope(operator, "operate"), hasScope(operator, "admin")]).toEqual([true, true, false]);
-    expect([hasScope(admin, "read"), hasScope(admin, "operate"), hasScope(admin, "admin")]).toEqual([true, true, true]);
+    expect([hasScope(reader, "read"), hasScope(reader, "operate"), hasScope(reader, "admin")]).toEqual([
+      true,
+      false,
+      false,
+    ]);
+    expect([hasScope(operator, "read"), hasScope(operator, "operate"), hasScope(operator, "admin")]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    expect([hasScope(admin, "read"), hasScope(admin, "operate"), hasScope(admin, "admin")]).toEqual([
+      true,
+      true,
+      true,
+    ]);
   });
 });
 
@@ -59,11 +89,17 @@ describe("parseTrustProxy", () => {
     expect(parseTrustProxy("false")).toBe(false);
     expect(parseTrustProxy("true")).toBe(1);
     expect(parseTrustProxy("2")).toBe(2);
-    expect(parseTrustProxy("10.0.0.0/8, 192.168.1.10,fd00::/8")).toEqual(["10.0.0.0/8", "192.168.1.10", "fd00::/8"]);
+    expect(parseTrustProxy("10.0.0.0/8, 192.168.1.10,fd00::/8")).toEqual([
+      "10.0.0.0/8",
+      "192.168.1.10",
+      "fd00::/8",
+    ]);
   });
 
   it("refuses what is neither, naming the entries", () => {
-    expect(parseTrustProxy("ingress.local")).toEqual({ problem: "not a hop count, true/false, or proxy addresses and CIDR ranges: ingress.local" });
+    expect(parseTrustProxy("ingress.local")).toEqual({
+      problem: "not a hop count, true/false, or proxy addresses and CIDR ranges: ingress.local",
+    });
     expect(parseTrustProxy("10.0.0.0/33")).toHaveProperty("problem");
     expect(parseTrustProxy("11")).toEqual({ problem: "at most 10 proxy hops" });
   });

@@ -31,10 +31,15 @@ function digest(value: string): Buffer {
 }
 
 function parseEntry(name: string, scopes: string, key: string, where: string): ApiKey {
-  if (!NAME.test(name)) throw new ApiKeysError(`${where}: key name "${name}" must be 1-64 letters, digits, '_', '.', '@' or '-'`);
-  const parsed = scopes.split(/[+,]/).filter((s) => s !== "").map((s) => ScopeSchema.safeParse(s));
+  if (!NAME.test(name))
+    throw new ApiKeysError(`${where}: key name "${name}" must be 1-64 letters, digits, '_', '.', '@' or '-'`);
+  const parsed = scopes
+    .split(/[+,]/)
+    .filter((s) => s !== "")
+    .map((s) => ScopeSchema.safeParse(s));
   const bad = parsed.find((p) => !p.success);
-  if (parsed.length === 0 || bad) throw new ApiKeysError(`${where}: scopes of "${name}" must be read, operate or admin joined by '+'`);
+  if (parsed.length === 0 || bad)
+    throw new ApiKeysError(`${where}: scopes of "${name}" must be read, operate or admin joined by '+'`);
   // Short keys can be guessed despite the slow-down; 16 characters is the floor.
   if (key.length < 16) throw new ApiKeysError(`${where}: the key of "${name}" is shorter than 16 characters`);
   return { name, scopes: parsed.flatMap((p) => (p.success ? [p.data] : [])), digest: digest(key) };
@@ -49,8 +54,14 @@ export function parseApiKeysEnv(value: string): ApiKey[] {
     .map((entry, index) => {
       const first = entry.indexOf(":");
       const second = entry.indexOf(":", first + 1);
-      if (first < 0 || second < 0) throw new ApiKeysError(`HANDOFF_API_KEYS entry ${index + 1}: expected name:scopes:key`);
-      return parseEntry(entry.slice(0, first), entry.slice(first + 1, second), entry.slice(second + 1), `HANDOFF_API_KEYS entry ${index + 1}`);
+      if (first < 0 || second < 0)
+        throw new ApiKeysError(`HANDOFF_API_KEYS entry ${index + 1}: expected name:scopes:key`);
+      return parseEntry(
+        entry.slice(0, first),
+        entry.slice(first + 1, second),
+        entry.slice(second + 1),
+        `HANDOFF_API_KEYS entry ${index + 1}`,
+      );
     });
 }
 
@@ -71,7 +82,8 @@ export function parseApiKeysFile(text: string, file: string): ApiKey[] {
 export function assertUniqueNames(keys: readonly ApiKey[]): void {
   const seen = new Set<string>();
   for (const key of keys) {
-    if (seen.has(key.name)) throw new ApiKeysError(`API key name "${key.name}" is used twice: audit entries must name one key`);
+    if (seen.has(key.name))
+      throw new ApiKeysError(`API key name "${key.name}" is used twice: audit entries must name one key`);
     seen.add(key.name);
   }
 }
@@ -101,7 +113,11 @@ export function findKey(keys: readonly ApiKey[], presented: string): ApiKey | un
  * nothing a guess could be checked against faster than through the API.
  */
 export function keyFingerprint(key: ApiKey): string {
-  return createHash("sha256").update("handoff-sync session key\0").update(key.digest).digest("hex").slice(0, 32);
+  return createHash("sha256")
+    .update("handoff-sync session key\0")
+    .update(key.digest)
+    .digest("hex")
+    .slice(0, 32);
 }
 
 /** The API keys in force; replaced whole when the keys file is reloaded. */
@@ -124,7 +140,10 @@ export function parseTrustProxy(value: string): TrustProxy | { problem: string }
     const hops = Number(text);
     return hops <= 10 ? hops : { problem: "at most 10 proxy hops" };
   }
-  const entries = text.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+  const entries = text
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
   const bad = entries.filter((entry) => {
     const [address = "", prefix, ...rest] = entry.split("/");
     const version = isIP(address);
@@ -132,7 +151,8 @@ export function parseTrustProxy(value: string): TrustProxy | { problem: string }
     if (prefix === undefined) return false;
     return !/^\d+$/.test(prefix) || Number(prefix) > (version === 4 ? 32 : 128);
   });
-  if (bad.length > 0) return { problem: `not a hop count, true/false, or proxy addresses and CIDR ranges: ${bad.join(", ")}` };
+  if (bad.length > 0)
+    return { problem: `not a hop count, true/false, or proxy addresses and CIDR ranges: ${bad.join(", ")}` };
   return entries;
 }
 

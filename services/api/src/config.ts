@@ -1,4 +1,13 @@
-import { CommonEnvSchema, KafkaEnvSchema, KafkaSecurityEnvSchema, parseEnv, portSchema, readDestinationsFile, RedisEnvSchema, type DestinationsFile } from "@handoff-sync/config";
+import {
+  CommonEnvSchema,
+  KafkaEnvSchema,
+  KafkaSecurityEnvSchema,
+  parseEnv,
+  portSchema,
+  readDestinationsFile,
+  RedisEnvSchema,
+  type DestinationsFile,
+} from "@handoff-sync/config";
 import { z } from "zod";
 import { parseTrustProxy, type TrustProxy } from "./auth.js";
 
@@ -48,7 +57,11 @@ export const ApiEnvSchema = z.object({
   HANDOFF_API_AUTH_FAILURE_WINDOW_MS: intFrom(1000, 3_600_000).default(60_000),
   HANDOFF_API_AUTH_MAX_LOCKOUT_MS: intFrom(1000, 3_600_000).default(60_000),
   /** Must match the consumer's: an erased handoff's version floor is kept this long; 0 forever. */
-  HANDOFF_VERSION_FLOOR_RETENTION_MS: z.coerce.number().int().min(0).default(400 * 24 * 3600 * 1000),
+  HANDOFF_VERSION_FLOOR_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(400 * 24 * 3600 * 1000),
 });
 export type ApiEnv = z.infer<typeof ApiEnvSchema>;
 
@@ -60,7 +73,9 @@ export function loadApiEnv(env: Record<string, string | undefined> = process.env
  * The environment, then the destinations file: the API reports on every configured destination.
  * Secret references are left unresolved, so the API never needs CRM credentials.
  */
-export async function loadApiConfig(env: Record<string, string | undefined> = process.env): Promise<{ env: ApiEnv; destinations: DestinationsFile }> {
+export async function loadApiConfig(
+  env: Record<string, string | undefined> = process.env,
+): Promise<{ env: ApiEnv; destinations: DestinationsFile }> {
   const parsed = loadApiEnv(env);
   return { env: parsed, destinations: await readDestinationsFile(parsed.HANDOFF_SYNC_CONFIG) };
 }

@@ -10,7 +10,10 @@ const IdentifierQuerySchema = z.object({
   id: z.string().min(1).max(200).optional(),
 });
 
-const AccountParamsSchema = z.object({ account_id: z.string().min(1).max(200), project_id: z.string().min(1).max(200) });
+const AccountParamsSchema = z.object({
+  account_id: z.string().min(1).max(200),
+  project_id: z.string().min(1).max(200),
+});
 
 /** shared_id wins when both are given, and an unknown shared_id never falls back to id. */
 function lookupOf(query: z.infer<typeof IdentifierQuerySchema>): HandoffLookup | undefined {
@@ -19,24 +22,45 @@ function lookupOf(query: z.infer<typeof IdentifierQuerySchema>): HandoffLookup |
   return undefined;
 }
 
-export function registerHandoffRoutes(app: ApiInstance, deps: { admin: Admin; account?: { accountId: string; projectId: string } }): void {
+export function registerHandoffRoutes(
+  app: ApiInstance,
+  deps: { admin: Admin; account?: { accountId: string; projectId: string } },
+): void {
   const { admin } = deps;
 
   // Compatible with the platform's Handoff API, so integrations written against it can point here.
-  app.get("/v1/:account_id/:project_id/handoff_state", { config: { scope: "read" } }, async (request, reply) => {
-    const params = parseOr400(AccountParamsSchema, request.params, reply);
-    if (!params) return reply;
-    if (!deps.account || params.account_id !== deps.account.accountId || params.project_id !== deps.account.projectId) {
-      return sendProblem(reply, 404, "Not found", "this deployment does not serve that account and project");
-    }
-    const query = parseOr400(IdentifierQuerySchema, request.query, reply, "Invalid query");
-    if (!query) return reply;
-    const lookup = lookupOf(query);
-    if (!lookup) return sendProblem(reply, 400, "Missing identifier", "give shared_id or id");
-    const found = await admin.findHandoff(lookup);
-    if (!found) return sendProblem(reply, 404, "Handoff not found", `no handoff with ${lookup.kind} ${lookup.value}`);
-    return { id: found.snapshot.id, shared_id: found.snapshot.shared_id ?? null, data: found.snapshot.data };
-  });
+  app.get(
+    "/v1/:account_id/:project_id/handoff_state",
+    { config: { scope: "read" } },
+    async (request, reply) => {
+      const params = parseOr400(AccountParamsSchema, request.params, reply);
+      if (!params) return reply;
+      if (
+        !deps.account ||
+        params.account_id !== deps.account.accountId ||
+        params.project_id !== deps.account.projectId
+      ) {
+        return sendProblem(
+          reply,
+          404,
+          "Not found",
+          "this deployment does not serve that account and project",
+        );
+      }
+      const query = parseOr400(IdentifierQuerySchema, request.query, reply, "Invalid query");
+      if (!query) return reply;
+      const lookup = lookupOf(query);
+      if (!lookup) return sendProblem(reply, 400, "Missing identifier", "give shared_id or id");
+      const found = await admin.findHandoff(lookup);
+      if (!found)
+        return sendProblem(reply, 404, "Handoff not found", `no handoff with ${lookup.kind} ${lookup.value}`);
+      return {
+        id: found.snapshot.id,
+        shared_id: found.snapshot.shared_id ?? null,
+        data: found.snapshot.data,
+      };
+    },
+  );
 
   app.get("/v1/handoffs", { config: { scope: "read" } }, async (request, reply) => {
     const query = parseOr400(IdentifierQuerySchema, request.query, reply, "Invalid query");
@@ -44,7 +68,8 @@ export function registerHandoffRoutes(app: ApiInstance, deps: { admin: Admin; ac
     const lookup = lookupOf(query);
     if (!lookup) return sendProblem(reply, 400, "Missing identifier", "give shared_id or id");
     const found = await admin.findHandoff(lookup);
-    if (!found) return sendProblem(reply, 404, "Handoff not found", `no handoff with ${lookup.kind} ${lookup.value}`);
+    if (!found)
+      return sendProblem(reply, 404, "Handoff not found", `no handoff with ${lookup.kind} ${lookup.value}`);
     const { snapshot, deliveries } = found;
     return {
       id: snapshot.id,

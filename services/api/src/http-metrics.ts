@@ -9,7 +9,12 @@ export interface HttpMetrics {
 export function createHttpMetrics(registry: Registry): HttpMetrics {
   const registers = [registry];
   return {
-    requests: new Counter({ name: "handoff_sync_api_requests_total", help: "API requests by method, route template and status", labelNames: ["method", "route", "status"], registers }),
+    requests: new Counter({
+      name: "handoff_sync_api_requests_total",
+      help: "API requests by method, route template and status",
+      labelNames: ["method", "route", "status"],
+      registers,
+    }),
     duration: new Histogram({
       name: "handoff_sync_api_request_duration_seconds",
       help: "API request duration by method and route template",

@@ -17,12 +17,20 @@ exitOnFatal(log);
 const keySources = { env: env.HANDOFF_API_KEYS, file: env.HANDOFF_API_KEYS_FILE };
 const keys = await loadApiKeys(keySources);
 const keyRing = createKeyRing(keys, keySources, { log, intervalMs: env.HANDOFF_API_KEYS_RELOAD_INTERVAL_MS });
-if (keys.length === 0) log.warn("no API keys configured (HANDOFF_API_KEYS, HANDOFF_API_KEYS_FILE): every request but health and metrics is refused");
+if (keys.length === 0)
+  log.warn(
+    "no API keys configured (HANDOFF_API_KEYS, HANDOFF_API_KEYS_FILE): every request but health and metrics is refused",
+  );
 
 const redis = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), maxRetriesPerRequest: 2 });
 redis.on("error", (error) => log.error({ err: error }, "redis error"));
 // The API reads and erases; it never applies events, so retention plays no part here.
-const store = createHandoffStore({ redis, prefix: env.REDIS_PREFIX, retentionMs: 0, versionFloorRetentionMs: env.HANDOFF_VERSION_FLOOR_RETENTION_MS });
+const store = createHandoffStore({
+  redis,
+  prefix: env.REDIS_PREFIX,
+  retentionMs: 0,
+  versionFloorRetentionMs: env.HANDOFF_VERSION_FLOOR_RETENTION_MS,
+});
 const queues = createDeliveryQueues({
   connection: redis,
   prefix: env.REDIS_PREFIX,
@@ -31,7 +39,12 @@ const queues = createDeliveryQueues({
 const kafka =
   env.KAFKA_BROKERS === undefined
     ? undefined
-    : createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID, log, ...(await kafkaConnectionOptions(env)) });
+    : createKafkaClient({
+        brokers: env.KAFKA_BROKERS,
+        clientId: env.KAFKA_CLIENT_ID,
+        log,
+        ...(await kafkaConnectionOptions(env)),
+      });
 const audit = createAuditLog({ redis, key: store.keys.audit(), log });
 const admin = createAdmin({
   store,
@@ -39,7 +52,11 @@ const admin = createAdmin({
   audit,
   log,
   ...(kafka ? { kafka } : {}),
-  source: { topic: config.source.topic, rejectedTopic: config.source.rejected_topic, groupId: env.KAFKA_GROUP_ID },
+  source: {
+    topic: config.source.topic,
+    rejectedTopic: config.source.rejected_topic,
+    groupId: env.KAFKA_GROUP_ID,
+  },
   routing: config,
   rateLimitMax: (destination) => config.destinations[destination]?.rate_limit?.max,
 });
@@ -58,14 +75,18 @@ const app = buildApi({
   auth: {
     failureLimit: env.HANDOFF_API_AUTH_FAILURE_LIMIT,
     globalFailureLimit: env.HANDOFF_API_AUTH_GLOBAL_FAILURE_LIMIT,
-    failureWindowMs: env.HANDOFF_API_AUTH_FAILURE_WINDOW_MS, maxLockoutMs: env.HANDOFF_API_AUTH_MAX_LOCKOUT_MS,
+    failureWindowMs: env.HANDOFF_API_AUTH_FAILURE_WINDOW_MS,
+    maxLockoutMs: env.HANDOFF_API_AUTH_MAX_LOCKOUT_MS,
   },
   sessionTtlMs: env.HANDOFF_API_SESSION_TTL_MS,
   secureCookies: env.HANDOFF_API_SECURE_COOKIES,
   trustProxy: env.HANDOFF_API_TRUST_PROXY,
 });
 const address = await app.listen({ port: env.PORT, host: env.HOST });
-log.info({ address, destinations: Object.keys(config.destinations), keys: keys.map((k) => k.name) }, "api started");
+log.info(
+  { address, destinations: Object.keys(config.destinations), keys: keys.map((k) => k.name) },
+  "api started",
+);
 
 onShutdown(
   async () => {

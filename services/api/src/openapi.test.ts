@@ -4,12 +4,16 @@ import { openApiDocument } from "./openapi.js";
 
 describe("OpenAPI document", () => {
   it("is what docs/openapi.json holds (run `pnpm build && pnpm openapi` after changing the API)", async () => {
-    const committed: unknown = JSON.parse(await readFile(new URL("../../../docs/openapi.json", import.meta.url), "utf8"));
+    const committed: unknown = JSON.parse(
+      await readFile(new URL("../../../docs/openapi.json", import.meta.url), "utf8"),
+    );
     expect(committed).toEqual(openApiDocument());
   });
 
   it("describes every route the API serves, each behind a scope unless it is a health endpoint", () => {
-    const doc = openApiDocument() as { paths: Record<string, Record<string, { security?: unknown[]; "x-required-scope"?: string }>> };
+    const doc = openApiDocument() as {
+      paths: Record<string, Record<string, { security?: unknown[]; "x-required-scope"?: string }>>;
+    };
     const open = new Set(["/healthz", "/readyz", "/metrics"]);
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const operation of Object.values(operations)) {
@@ -17,6 +21,13 @@ describe("OpenAPI document", () => {
         else expect(["read", "operate", "admin"]).toContain(operation["x-required-scope"]);
       }
     }
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/{account_id}/{project_id}/handoff_state", "/v1/handoffs", "/admin/v1/erasure", "/admin/v1/audit"]));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        "/v1/{account_id}/{project_id}/handoff_state",
+        "/v1/handoffs",
+        "/admin/v1/erasure",
+        "/admin/v1/audit",
+      ]),
+    );
   });
 });

@@ -5,11 +5,27 @@
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 const problem = { $ref: "#/components/responses/Problem" };
-const errors = (...codes: number[]): Record<string, Json> => Object.fromEntries(codes.map((code) => [String(code), problem]));
-const json = (schema: Json, description = "OK"): Json => ({ description, content: { "application/json": { schema } } });
+const errors = (...codes: number[]): Record<string, Json> =>
+  Object.fromEntries(codes.map((code) => [String(code), problem]));
+const json = (schema: Json, description = "OK"): Json => ({
+  description,
+  content: { "application/json": { schema } },
+});
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
-const query = (name: string, schema: Json, description: string, required = false): Json => ({ name, in: "query", required, description, schema });
-const path = (name: string, description: string): Json => ({ name, in: "path", required: true, description, schema: { type: "string" } });
+const query = (name: string, schema: Json, description: string, required = false): Json => ({
+  name,
+  in: "query",
+  required,
+  description,
+  schema,
+});
+const path = (name: string, description: string): Json => ({
+  name,
+  in: "path",
+  required: true,
+  description,
+  schema: { type: "string" },
+});
 const body = (schema: Json): Json => ({ required: true, content: { "application/json": { schema } } });
 /** Every operation names the least scope it needs; `admin` includes `operate`, which includes `read`. */
 function operation(summary: string, scope: "read" | "operate" | "admin", fields: Record<string, Json>): Json {
@@ -17,7 +33,11 @@ function operation(summary: string, scope: "read" | "operate" | "admin", fields:
 }
 
 const identifiers = [
-  query("shared_id", { type: "string", maxLength: 200 }, "The id both sides know; wins over `id` when both are given."),
+  query(
+    "shared_id",
+    { type: "string", maxLength: 200 },
+    "The id both sides know; wins over `id` when both are given.",
+  ),
   query("id", { type: "string", maxLength: 200 }, "The platform's conversation id."),
 ];
 const destination = path("destination", "A destination name from the destinations file.");
@@ -35,7 +55,12 @@ const selection = {
   type: "object",
   additionalProperties: false,
   description: "Exactly one of `ids`, `filter` or `all`.",
-  properties: { ids: { type: "array", items: { type: "string" } }, filter: deadLetterFilter, all: { const: true }, dry_run: { type: "boolean", default: false } },
+  properties: {
+    ids: { type: "array", items: { type: "string" } },
+    filter: deadLetterFilter,
+    all: { const: true },
+    dry_run: { type: "boolean", default: false },
+  },
 };
 
 export function openApiDocument(): Json {
@@ -44,7 +69,8 @@ export function openApiDocument(): Json {
     info: {
       title: "handoff-sync API",
       version: "1",
-      description: "Handoff lookup (seed-compatible and extended), per-destination delivery status, and the audited admin API. Errors are application/problem+json (RFC 9457).",
+      description:
+        "Handoff lookup (seed-compatible and extended), per-destination delivery status, and the audited admin API. Errors are application/problem+json (RFC 9457).",
     },
     components: {
       securitySchemes: {
@@ -52,19 +78,31 @@ export function openApiDocument(): Json {
         bearer: { type: "http", scheme: "bearer" },
       },
       responses: {
-        Problem: { description: "Problem details", content: { "application/problem+json": { schema: ref("Problem") } } },
+        Problem: {
+          description: "Problem details",
+          content: { "application/problem+json": { schema: ref("Problem") } },
+        },
       },
       schemas: {
         Problem: {
           type: "object",
           required: ["type", "title", "status", "detail"],
-          properties: { type: { type: "string" }, title: { type: "string" }, status: { type: "integer" }, detail: { type: "string" } },
+          properties: {
+            type: { type: "string" },
+            title: { type: "string" },
+            status: { type: "integer" },
+            detail: { type: "string" },
+          },
         },
         HandoffState: {
           type: "object",
           required: ["id", "shared_id", "data"],
           additionalProperties: false,
-          properties: { id: { type: "string" }, shared_id: { type: ["string", "null"] }, data: { type: "object" } },
+          properties: {
+            id: { type: "string" },
+            shared_id: { type: ["string", "null"] },
+            data: { type: "object" },
+          },
         },
         Attempt: {
           type: "object",
@@ -81,27 +119,72 @@ export function openApiDocument(): Json {
         },
         DeliveryStatus: {
           type: "object",
-          required: ["destination", "status", "up_to_date", "delivered", "pending_job", "dead_letter", "parked", "last_attempt"],
+          required: [
+            "destination",
+            "status",
+            "up_to_date",
+            "delivered",
+            "pending_job",
+            "dead_letter",
+            "parked",
+            "last_attempt",
+          ],
           properties: {
             destination: { type: "string" },
             status: { enum: ["delivered", "pending", "retrying", "parked", "dead_lettered", "not_sent"] },
             up_to_date: { type: "boolean" },
             delivered: {
               type: ["object", "null"],
-              properties: { version: { type: "integer" }, record_id: { type: ["string", "null"] }, delivered_at: { type: "string", format: "date-time" } },
+              properties: {
+                version: { type: "integer" },
+                record_id: { type: ["string", "null"] },
+                delivered_at: { type: "string", format: "date-time" },
+              },
             },
-            pending_job: { type: ["object", "null"], properties: { id: { type: "string" }, state: { type: "string" }, version: { type: ["integer", "null"] } } },
+            pending_job: {
+              type: ["object", "null"],
+              properties: {
+                id: { type: "string" },
+                state: { type: "string" },
+                version: { type: ["integer", "null"] },
+              },
+            },
             dead_letter: {
               type: ["object", "null"],
-              properties: { id: { type: "string" }, version: { type: "integer" }, reason: { type: "string" }, error: { type: "string" }, dead_lettered_at: { type: "string", format: "date-time" } },
+              properties: {
+                id: { type: "string" },
+                version: { type: "integer" },
+                reason: { type: "string" },
+                error: { type: "string" },
+                dead_lettered_at: { type: "string", format: "date-time" },
+              },
             },
-            parked: { type: ["object", "null"], properties: { reason: { type: "string" }, admin_hint: { type: "string" }, parked_at: { type: "string" }, by: { type: "string" } } },
+            parked: {
+              type: ["object", "null"],
+              properties: {
+                reason: { type: "string" },
+                admin_hint: { type: "string" },
+                parked_at: { type: "string" },
+                by: { type: "string" },
+              },
+            },
             last_attempt: { oneOf: [ref("Attempt"), { type: "null" }] },
           },
         },
         Handoff: {
           type: "object",
-          required: ["id", "shared_id", "key", "state", "stage", "version", "occurred_at", "data", "history", "deliveries"],
+          required: [
+            "id",
+            "shared_id",
+            "key",
+            "state",
+            "stage",
+            "version",
+            "occurred_at",
+            "data",
+            "history",
+            "deliveries",
+          ],
           properties: {
             id: { type: "string" },
             shared_id: { type: ["string", "null"] },
@@ -117,7 +200,13 @@ export function openApiDocument(): Json {
               type: "array",
               items: {
                 type: "object",
-                properties: { event_id: { type: "string" }, state: { type: "string" }, occurred_at: { type: "string" }, received_at: { type: "string" }, anomaly: { type: "string" } },
+                properties: {
+                  event_id: { type: "string" },
+                  state: { type: "string" },
+                  occurred_at: { type: "string" },
+                  received_at: { type: "string" },
+                  anomaly: { type: "string" },
+                },
               },
             },
             deliveries: { type: "array", items: ref("DeliveryStatus") },
@@ -125,7 +214,17 @@ export function openApiDocument(): Json {
         },
         DeadLetter: {
           type: "object",
-          required: ["v", "id", "key", "destination", "version", "reason", "error", "attempts", "dead_lettered_at"],
+          required: [
+            "v",
+            "id",
+            "key",
+            "destination",
+            "version",
+            "reason",
+            "error",
+            "attempts",
+            "dead_lettered_at",
+          ],
           properties: {
             v: { const: 1 },
             id: { type: "string" },
@@ -165,7 +264,14 @@ export function openApiDocument(): Json {
             key: { type: ["string", "null"] },
             reason: { type: ["string", "null"] },
             error: { type: ["string", "null"] },
-            source: { type: "object", properties: { topic: { type: ["string", "null"] }, partition: { type: ["integer", "null"] }, offset: { type: ["string", "null"] } } },
+            source: {
+              type: "object",
+              properties: {
+                topic: { type: ["string", "null"] },
+                partition: { type: ["integer", "null"] },
+                offset: { type: ["string", "null"] },
+              },
+            },
             rejected_at: { type: ["string", "null"] },
             size: { type: "integer" },
             value_preview: { type: "string" },
@@ -187,12 +293,35 @@ export function openApiDocument(): Json {
       },
     },
     paths: {
-      "/healthz": { get: { summary: "Liveness", security: [], responses: { "200": json({ type: "object" }) } } },
-      "/readyz": { get: { summary: "Readiness (Redis answers)", security: [], responses: { "200": json({ type: "object" }), "503": json({ type: "object" }, "Not ready") } } },
-      "/metrics": { get: { summary: "Prometheus metrics", security: [], responses: { "200": { description: "Prometheus text format", content: { "text/plain": { schema: { type: "string" } } } } } } },
+      "/healthz": {
+        get: { summary: "Liveness", security: [], responses: { "200": json({ type: "object" }) } },
+      },
+      "/readyz": {
+        get: {
+          summary: "Readiness (Redis answers)",
+          security: [],
+          responses: { "200": json({ type: "object" }), "503": json({ type: "object" }, "Not ready") },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics",
+          security: [],
+          responses: {
+            "200": {
+              description: "Prometheus text format",
+              content: { "text/plain": { schema: { type: "string" } } },
+            },
+          },
+        },
+      },
       "/v1/{account_id}/{project_id}/handoff_state": {
         get: operation("Handoff state, compatible with the platform's Handoff API", "read", {
-          parameters: [path("account_id", "Must be the account this deployment serves."), path("project_id", "Must be the project this deployment serves."), ...identifiers],
+          parameters: [
+            path("account_id", "Must be the account this deployment serves."),
+            path("project_id", "Must be the project this deployment serves."),
+            ...identifiers,
+          ],
           responses: { "200": json(ref("HandoffState")), ...errors(400, 401, 403, 404, 429) },
         }),
       },
@@ -204,12 +333,29 @@ export function openApiDocument(): Json {
       },
       "/admin/v1/destinations": {
         get: operation("Per-destination queue overview", "read", {
-          responses: { "200": json({ type: "object", properties: { destinations: { type: "array", items: ref("DestinationOverview") } } }), ...errors(401, 403) },
+          responses: {
+            "200": json({
+              type: "object",
+              properties: { destinations: { type: "array", items: ref("DestinationOverview") } },
+            }),
+            ...errors(401, 403),
+          },
         }),
       },
       "/admin/v1/consumer-lag": {
         get: operation("Consumer group lag per partition of the source topic", "read", {
-          responses: { "200": json({ type: "object", properties: { group_id: { type: "string" }, topic: { type: "string" }, total_lag: { type: "integer" }, partitions: { type: "array" } } }), ...errors(401, 403, 503) },
+          responses: {
+            "200": json({
+              type: "object",
+              properties: {
+                group_id: { type: "string" },
+                topic: { type: "string" },
+                total_lag: { type: "integer" },
+                partitions: { type: "array" },
+              },
+            }),
+            ...errors(401, 403, 503),
+          },
         }),
       },
       "/admin/v1/destinations/{destination}/dead-letters": {
@@ -221,38 +367,84 @@ export function openApiDocument(): Json {
             query("until", { type: "string", format: "date-time" }, "Dead-lettered before."),
             query("key", { type: "string" }, "Only this handoff key."),
             query("offset", { type: "integer", minimum: 0, default: 0 }, "Entries to skip."),
-            query("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Entries to return."),
+            query(
+              "limit",
+              { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+              "Entries to return.",
+            ),
           ],
-          responses: { "200": json({ type: "object", properties: { total: { type: "integer" }, entries: { type: "array", items: ref("DeadLetter") } } }), ...errors(400, 401, 403, 404) },
+          responses: {
+            "200": json({
+              type: "object",
+              properties: {
+                total: { type: "integer" },
+                entries: { type: "array", items: ref("DeadLetter") },
+              },
+            }),
+            ...errors(400, 401, 403, 404),
+          },
         }),
       },
       "/admin/v1/destinations/{destination}/dead-letters/{id}": {
-        get: operation("One dead letter with its attempt log", "read", { parameters: [destination, path("id", "Dead-letter id, dl.<key>.v<version>.")], responses: { "200": json(ref("DeadLetter")), ...errors(401, 403, 404) } }),
-        delete: operation("Discard one dead letter", "operate", { parameters: [destination, path("id", "Dead-letter id.")], responses: { "204": { description: "Discarded" }, ...errors(401, 403, 404) } }),
+        get: operation("One dead letter with its attempt log", "read", {
+          parameters: [destination, path("id", "Dead-letter id, dl.<key>.v<version>.")],
+          responses: { "200": json(ref("DeadLetter")), ...errors(401, 403, 404) },
+        }),
+        delete: operation("Discard one dead letter", "operate", {
+          parameters: [destination, path("id", "Dead-letter id.")],
+          responses: { "204": { description: "Discarded" }, ...errors(401, 403, 404) },
+        }),
       },
       "/admin/v1/destinations/{destination}/dead-letters/replay": {
-        post: operation("Replay dead letters (one, a filter, or all); re-reads the latest snapshot", "operate", {
-          parameters: [destination],
-          requestBody: body(selection),
-          responses: { "200": json({ type: "object", properties: { dry_run: { type: "boolean" }, items: { type: "array" } } }), ...errors(400, 401, 403, 404) },
-        }),
+        post: operation(
+          "Replay dead letters (one, a filter, or all); re-reads the latest snapshot",
+          "operate",
+          {
+            parameters: [destination],
+            requestBody: body(selection),
+            responses: {
+              "200": json({
+                type: "object",
+                properties: { dry_run: { type: "boolean" }, items: { type: "array" } },
+              }),
+              ...errors(400, 401, 403, 404),
+            },
+          },
+        ),
       },
       "/admin/v1/destinations/{destination}/dead-letters/discard": {
         post: operation("Discard dead letters (one, a filter, or all)", "operate", {
           parameters: [destination],
           requestBody: body(selection),
-          responses: { "200": json({ type: "object", properties: { dry_run: { type: "boolean" }, discarded: { type: "array", items: { type: "string" } } } }), ...errors(400, 401, 403, 404) },
+          responses: {
+            "200": json({
+              type: "object",
+              properties: {
+                dry_run: { type: "boolean" },
+                discarded: { type: "array", items: { type: "string" } },
+              },
+            }),
+            ...errors(400, 401, 403, 404),
+          },
         }),
       },
       "/admin/v1/destinations/{destination}/pause": {
         post: operation("Pause (park) a destination", "operate", {
           parameters: [destination],
-          requestBody: { required: false, content: { "application/json": { schema: { type: "object", properties: { reason: { type: "string" } } } } } },
+          requestBody: {
+            required: false,
+            content: {
+              "application/json": { schema: { type: "object", properties: { reason: { type: "string" } } } },
+            },
+          },
           responses: { "200": json({ type: "object" }), ...errors(400, 401, 403, 404) },
         }),
       },
       "/admin/v1/destinations/{destination}/resume": {
-        post: operation("Resume a parked or paused destination", "operate", { parameters: [destination], responses: { "200": json({ type: "object" }), ...errors(401, 403, 404) } }),
+        post: operation("Resume a parked or paused destination", "operate", {
+          parameters: [destination],
+          responses: { "200": json({ type: "object" }), ...errors(401, 403, 404) },
+        }),
       },
       "/admin/v1/destinations/{destination}/backfill": {
         post: operation("Enqueue the handoffs created in a time range to a destination", "operate", {
@@ -260,7 +452,11 @@ export function openApiDocument(): Json {
           requestBody: body({
             type: "object",
             required: ["from", "to"],
-            properties: { from: { type: "string", format: "date-time" }, to: { type: "string", format: "date-time" }, dry_run: { type: "boolean", default: false } },
+            properties: {
+              from: { type: "string", format: "date-time" },
+              to: { type: "string", format: "date-time" },
+              dry_run: { type: "boolean", default: false },
+            },
           }),
           responses: { "200": json({ type: "object" }), ...errors(400, 401, 403, 404) },
         }),
@@ -270,10 +466,23 @@ export function openApiDocument(): Json {
           parameters: [
             query("partition", { type: "integer", minimum: 0 }, "Only this partition."),
             query("offset", { type: "string", pattern: "^\\d+$" }, "First offset on each partition."),
-            query("limit", { type: "integer", minimum: 1, maximum: 500, default: 50 }, "Records per partition."),
+            query(
+              "limit",
+              { type: "integer", minimum: 1, maximum: 500, default: 50 },
+              "Records per partition.",
+            ),
             query("reason", { type: "string" }, "Only this rejection reason."),
           ],
-          responses: { "200": json({ type: "object", properties: { partitions: { type: "array" }, records: { type: "array", items: ref("RejectedRecord") } } }), ...errors(400, 401, 403, 503) },
+          responses: {
+            "200": json({
+              type: "object",
+              properties: {
+                partitions: { type: "array" },
+                records: { type: "array", items: ref("RejectedRecord") },
+              },
+            }),
+            ...errors(400, 401, 403, 503),
+          },
         }),
       },
       "/admin/v1/rejected/resend": {
@@ -282,7 +491,14 @@ export function openApiDocument(): Json {
             type: "object",
             required: ["records"],
             properties: {
-              records: { type: "array", items: { type: "object", required: ["partition", "offset"], properties: { partition: { type: "integer" }, offset: { type: "string" } } } },
+              records: {
+                type: "array",
+                items: {
+                  type: "object",
+                  required: ["partition", "offset"],
+                  properties: { partition: { type: "integer" }, offset: { type: "string" } },
+                },
+              },
               dry_run: { type: "boolean", default: false },
             },
           }),
@@ -294,15 +510,32 @@ export function openApiDocument(): Json {
           requestBody: body({
             type: "object",
             description: "Exactly one of shared_id, id or customer_id.",
-            properties: { shared_id: { type: "string" }, id: { type: "string" }, customer_id: { type: "string" }, dry_run: { type: "boolean", default: false } },
+            properties: {
+              shared_id: { type: "string" },
+              id: { type: "string" },
+              customer_id: { type: "string" },
+              dry_run: { type: "boolean", default: false },
+            },
           }),
           responses: { "200": json({ type: "object" }), ...errors(400, 401, 403) },
         }),
       },
       "/admin/v1/audit": {
         get: operation("The audit trail, newest first", "admin", {
-          parameters: [query("limit", { type: "integer", minimum: 1, maximum: 1000, default: 50 }, "Entries to return."), query("before", { type: "string" }, "Cursor: next_before of the previous page.")],
-          responses: { "200": json({ type: "object", properties: { entries: { type: "array", items: ref("AuditEntry") }, next_before: { type: ["string", "null"] } } }), ...errors(400, 401, 403) },
+          parameters: [
+            query("limit", { type: "integer", minimum: 1, maximum: 1000, default: 50 }, "Entries to return."),
+            query("before", { type: "string" }, "Cursor: next_before of the previous page."),
+          ],
+          responses: {
+            "200": json({
+              type: "object",
+              properties: {
+                entries: { type: "array", items: ref("AuditEntry") },
+                next_before: { type: ["string", "null"] },
+              },
+            }),
+            ...errors(400, 401, 403),
+          },
         }),
       },
     },

@@ -1,7 +1,13 @@
 import type { FastifyReply } from "fastify";
 
 /** Errors as RFC 9457 problem details, so clients get one shape for every failure. */
-export function sendProblem(reply: FastifyReply, status: number, title: string, detail: string, extra: Record<string, unknown> = {}): FastifyReply {
+export function sendProblem(
+  reply: FastifyReply,
+  status: number,
+  title: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): FastifyReply {
   return reply
     .code(status)
     .type("application/problem+json")

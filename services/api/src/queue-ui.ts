@@ -24,7 +24,10 @@ export interface QueueUiDeps {
 const LoginBodySchema = z.object({ api_key: z.string().min(1).max(512) });
 
 const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
+  text.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
+  );
 
 function loginPage(message?: string): string {
   return `<!doctype html>
@@ -51,15 +54,27 @@ export function registerQueueUi(app: ApiInstance, deps: QueueUiDeps): void {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(QUEUE_UI_PATH);
   createBullBoard({
-    queues: deps.queues.all().flatMap((queue) => [new BullMQAdapter(queue.deliver, { readOnlyMode: true }), new BullMQAdapter(queue.dead, { readOnlyMode: true })]),
+    queues: deps.queues
+      .all()
+      .flatMap((queue) => [
+        new BullMQAdapter(queue.deliver, { readOnlyMode: true }),
+        new BullMQAdapter(queue.dead, { readOnlyMode: true }),
+      ]),
     serverAdapter,
     options: { uiConfig: { boardTitle: "handoff-sync" } },
   });
   void app.register(serverAdapter.registerPlugin(), { prefix: QUEUE_UI_PATH });
 
-  const cookieOptions = { path: "/admin", httpOnly: true, sameSite: "strict", secure: deps.secureCookies } as const;
+  const cookieOptions = {
+    path: "/admin",
+    httpOnly: true,
+    sameSite: "strict",
+    secure: deps.secureCookies,
+  } as const;
 
-  app.get("/admin/login", { config: { scope: "open" } }, async (_request, reply) => reply.type("text/html; charset=utf-8").send(loginPage()));
+  app.get("/admin/login", { config: { scope: "open" } }, async (_request, reply) =>
+    reply.type("text/html; charset=utf-8").send(loginPage()),
+  );
 
   app.post("/admin/login", { config: { scope: "open" } }, async (request, reply) => {
     const body = LoginBodySchema.safeParse(request.body);
@@ -73,8 +88,14 @@ export function registerQueueUi(app: ApiInstance, deps: QueueUiDeps): void {
     }
     const principal = { name: key.name, scopes: key.scopes };
     const session = await deps.sessions.create({ ...principal, key: keyFingerprint(key) });
-    void reply.setCookie(SESSION_COOKIE, session, { ...cookieOptions, maxAge: Math.floor(deps.sessionTtlMs / 1000) });
-    request.log.info({ audit: { actor: principal.name, action: "queue_ui.login" } }, "queue UI session started");
+    void reply.setCookie(SESSION_COOKIE, session, {
+      ...cookieOptions,
+      maxAge: Math.floor(deps.sessionTtlMs / 1000),
+    });
+    request.log.info(
+      { audit: { actor: principal.name, action: "queue_ui.login" } },
+      "queue UI session started",
+    );
     return reply.redirect(QUEUE_UI_PATH, 303);
   });
 

@@ -1,4 +1,16 @@
-import { CommonEnvSchema, loadDestinationsFile, watchConfig, type ConfigWatcher, type ConfigWatchSettings, type LoadedConfig, KafkaEnvSchema, parseEnv, portSchema, RedisEnvSchema, TracingEnvSchema } from "@handoff-sync/config";
+import {
+  CommonEnvSchema,
+  loadDestinationsFile,
+  watchConfig,
+  type ConfigWatcher,
+  type ConfigWatchSettings,
+  type LoadedConfig,
+  KafkaEnvSchema,
+  parseEnv,
+  portSchema,
+  RedisEnvSchema,
+  TracingEnvSchema,
+} from "@handoff-sync/config";
 import { z } from "zod";
 
 export const ConsumerEnvSchema = z.object({
@@ -9,9 +21,17 @@ export const ConsumerEnvSchema = z.object({
   PORT: portSchema(8081),
   KAFKA_PARTITIONS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
   /** How long a handoff is kept after its last event; 0 keeps it until erased. */
-  HANDOFF_RETENTION_MS: z.coerce.number().int().min(0).default(30 * 24 * 3600 * 1000),
+  HANDOFF_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30 * 24 * 3600 * 1000),
   /** How long a handoff's version floor outlives it, so one that comes back keeps counting up; 0 forever. */
-  HANDOFF_VERSION_FLOOR_RETENTION_MS: z.coerce.number().int().min(0).default(400 * 24 * 3600 * 1000),
+  HANDOFF_VERSION_FLOOR_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(400 * 24 * 3600 * 1000),
   KAFKA_CREATE_TOPICS: z.stringbool().default(true),
   /**
    * Replicas that must acknowledge a record's writes (Redis WAIT) before its offset is resolved;

@@ -1,10 +1,30 @@
-import { kafkaConnectionOptions, otlpTracesEndpoint, redisOptions, routeEvent, type LoadedConfig } from "@handoff-sync/config";
+import {
+  kafkaConnectionOptions,
+  otlpTracesEndpoint,
+  redisOptions,
+  routeEvent,
+  type LoadedConfig,
+} from "@handoff-sync/config";
 import { createIngest } from "@handoff-sync/ingest";
-import { createBatchConsumer, createKafkaClient, createRejectedPublisher, ensureTopics, type InboundRecord } from "@handoff-sync/kafka";
+import {
+  createBatchConsumer,
+  createKafkaClient,
+  createRejectedPublisher,
+  ensureTopics,
+  type InboundRecord,
+} from "@handoff-sync/kafka";
 import { createDeliveryQueues, createReplicaWait } from "@handoff-sync/queue";
 import { createStateCatalogue } from "@handoff-sync/schema";
 import { createHandoffStore } from "@handoff-sync/store";
-import { createHealthServer, createIngestMetrics, createLogger, createRegistry, exitOnFatal, onShutdown, startTracing } from "@handoff-sync/telemetry";
+import {
+  createHealthServer,
+  createIngestMetrics,
+  createLogger,
+  createRegistry,
+  exitOnFatal,
+  onShutdown,
+  startTracing,
+} from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
 import { loadConsumerConfig, watchConsumerConfig } from "./config.js";
 
@@ -12,17 +32,29 @@ const { env, destinations: config } = await loadConsumerConfig();
 const log = createLogger({ level: env.LOG_LEVEL, service: "consumer", redact: env.LOG_REDACT_PATHS });
 exitOnFatal(log);
 const tracesEndpoint = otlpTracesEndpoint(env);
-const tracing = startTracing({ service: "consumer", ...(tracesEndpoint === undefined ? {} : { endpoint: tracesEndpoint }) });
+const tracing = startTracing({
+  service: "consumer",
+  ...(tracesEndpoint === undefined ? {} : { endpoint: tracesEndpoint }),
+});
 
 // TLS and credentials come from the environment, built the same way in every service.
-const redis = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), maxRetriesPerRequest: 3, enableOfflineQueue: false });
+const redis = new Redis(env.REDIS_URL, {
+  ...(await redisOptions(env)),
+  maxRetriesPerRequest: 3,
+  enableOfflineQueue: false,
+});
 redis.on("error", (error) => log.error({ err: error }, "redis error"));
 await new Promise<void>((resolve, reject) => {
   redis.once("ready", resolve);
   redis.once("end", () => reject(new Error("redis connection ended")));
 });
 
-const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID, log, ...(await kafkaConnectionOptions(env)) });
+const kafka = createKafkaClient({
+  brokers: env.KAFKA_BROKERS,
+  clientId: env.KAFKA_CLIENT_ID,
+  log,
+  ...(await kafkaConnectionOptions(env)),
+});
 if (env.KAFKA_CREATE_TOPICS) {
   await ensureTopics(kafka, [{ topic: config.source.topic }, { topic: config.source.rejected_topic }]);
 }
@@ -36,10 +68,19 @@ const store = createHandoffStore({
   retentionMs: env.HANDOFF_RETENTION_MS,
   versionFloorRetentionMs: env.HANDOFF_VERSION_FLOOR_RETENTION_MS,
 });
-const policies = (loaded: LoadedConfig) => Object.fromEntries(Object.entries(loaded.destinations).map(([name, d]) => [name, d.retry]));
-const queues = createDeliveryQueues({ connection: redis, prefix: env.REDIS_PREFIX, destinations: policies(config) });
+const policies = (loaded: LoadedConfig) =>
+  Object.fromEntries(Object.entries(loaded.destinations).map(([name, d]) => [name, d.retry]));
+const queues = createDeliveryQueues({
+  connection: redis,
+  prefix: env.REDIS_PREFIX,
+  destinations: policies(config),
+});
 // The store and the queues write on `redis`, so its WAIT covers every write of a record.
-const replicaWait = createReplicaWait({ redis, replicas: env.REDIS_WAIT_REPLICAS, timeoutMs: env.REDIS_WAIT_TIMEOUT_MS });
+const replicaWait = createReplicaWait({
+  redis,
+  replicas: env.REDIS_WAIT_REPLICAS,
+  timeoutMs: env.REDIS_WAIT_TIMEOUT_MS,
+});
 const registry = createRegistry("consumer");
 const metrics = createIngestMetrics(registry);
 
@@ -67,12 +108,22 @@ const reloader = watchConsumerConfig(env.HANDOFF_SYNC_CONFIG, {
   onChange: (next) => {
     const { topic, rejected_topic } = config.source;
     if (next.source.topic !== topic || next.source.rejected_topic !== rejected_topic) {
-      log.warn({ topic, rejected_topic, requested: { topic: next.source.topic, rejected_topic: next.source.rejected_topic } }, "source topics change only on restart; keeping the current ones");
+      log.warn(
+        {
+          topic,
+          rejected_topic,
+          requested: { topic: next.source.topic, rejected_topic: next.source.rejected_topic },
+        },
+        "source topics change only on restart; keeping the current ones",
+      );
     }
     // Synchronous from here: no record is handled between adding the queues and swapping the ingest.
     queues.configure(policies(next));
     ingest = buildIngest(next);
-    log.info({ destinations: Object.keys(next.destinations), format: next.source.format }, "consumer configuration applied");
+    log.info(
+      { destinations: Object.keys(next.destinations), format: next.source.format },
+      "consumer configuration applied",
+    );
   },
 });
 
@@ -105,7 +156,8 @@ const health = createHealthServer({
   registry,
   checks: {
     redis: async () => void (await redis.ping()),
-    kafka: () => (consumer.isConnected() ? Promise.resolve() : Promise.reject(new Error("consumer not connected"))),
+    kafka: () =>
+      consumer.isConnected() ? Promise.resolve() : Promise.reject(new Error("consumer not connected")),
   },
 });
 // Registered before anything answers, so a SIGTERM during the group join is handled too.
@@ -125,5 +177,7 @@ onShutdown(
 
 const port = await health.listen(env.PORT);
 await consumer.start();
-log.info({ port, topic: config.source.topic, destinations: Object.keys(config.destinations) }, "consumer started");
-
+log.info(
+  { port, topic: config.source.topic, destinations: Object.keys(config.destinations) },
+  "consumer started",
+);

@@ -45,7 +45,12 @@ for (let n = 1; running && (env.SAMPLE_COUNT === 0 || n <= env.SAMPLE_COUNT); n+
       occurred_at: new Date().toISOString(),
       channel: n % 2 === 0 ? "chat" : "voice",
       reason: state === "handoff_failed" ? "transfer_failed" : "billing_question",
-      data: { customer_id: String(10_000 + n), verified: n % 3 !== 0, handoff_reason: state, entities: { plan: "premium" } },
+      data: {
+        customer_id: String(10_000 + n),
+        verified: n % 3 !== 0,
+        handoff_reason: state,
+        entities: { plan: "premium" },
+      },
     };
     await producer.send({ topic: env.TOPIC, messages: [{ key: sharedId, value: JSON.stringify(event) }] });
     log.info({ sharedId, state }, "sample event sent");

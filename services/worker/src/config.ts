@@ -1,4 +1,15 @@
-import { CommonEnvSchema, loadDestinationsFile, watchConfig, type ConfigWatcher, type ConfigWatchSettings, type LoadedConfig, parseEnv, portSchema, RedisEnvSchema, TracingEnvSchema } from "@handoff-sync/config";
+import {
+  CommonEnvSchema,
+  loadDestinationsFile,
+  watchConfig,
+  type ConfigWatcher,
+  type ConfigWatchSettings,
+  type LoadedConfig,
+  parseEnv,
+  portSchema,
+  RedisEnvSchema,
+  TracingEnvSchema,
+} from "@handoff-sync/config";
 import { z } from "zod";
 
 export const WorkerEnvSchema = z.object({
@@ -14,7 +25,11 @@ export const WorkerEnvSchema = z.object({
   /** How often a worker looks for jobs whose lock expired (a crashed or stalled worker's). */
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
   /** Must match the consumer's: the ledger lives as long as the handoff it belongs to. */
-  HANDOFF_RETENTION_MS: z.coerce.number().int().min(0).default(30 * 24 * 3600 * 1000),
+  HANDOFF_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30 * 24 * 3600 * 1000),
   /** Dead letters older than this are removed (and counted); 0 keeps them until replayed or discarded. */
   DEAD_LETTER_RETENTION_MS: z.coerce.number().int().min(0).default(0),
   /** How often stalled jobs are swept into the dead-letter queue and gauges refreshed. */
@@ -22,7 +37,11 @@ export const WorkerEnvSchema = z.object({
   WORKER_PARK_AFTER_IDENTICAL_FAILURES: z.coerce.number().int().min(1).default(5),
   /** A delivery that parked its destination this often is dead-lettered on its next destination-wide error. */
   WORKER_MAX_PARKS_PER_DELIVERY: z.coerce.number().int().min(1).max(24).default(3),
-  WORKER_PARK_AFTER_RATE_LIMITED_MS: z.coerce.number().int().min(1000).default(15 * 60_000),
+  WORKER_PARK_AFTER_RATE_LIMITED_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(15 * 60_000),
   HTTPS_PROXY: z.string().optional(),
   HTTP_PROXY: z.string().optional(),
   NO_PROXY: z.string().optional(),
@@ -30,7 +49,14 @@ export const WorkerEnvSchema = z.object({
   WORKER_DESTINATIONS: z
     .string()
     .optional()
-    .transform((value) => (value ? value.split(",").map((d) => d.trim()).filter(Boolean) : [])),
+    .transform((value) =>
+      value
+        ? value
+            .split(",")
+            .map((d) => d.trim())
+            .filter(Boolean)
+        : [],
+    ),
 });
 export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;
 

@@ -16,10 +16,15 @@ interface Current {
   retired: boolean;
 }
 
-export function createEnrichmentHook(make: (settings: EnrichmentSettings) => Enricher, log: { error(fields: object, message: string): void }): EnrichmentHook {
+export function createEnrichmentHook(
+  make: (settings: EnrichmentSettings) => Enricher,
+  log: { error(fields: object, message: string): void },
+): EnrichmentHook {
   let current: Current | undefined;
   const closeQuietly = (entry: Current): void => {
-    entry.enricher.close().catch((error: unknown) => log.error({ err: error }, "closing a replaced enricher failed"));
+    entry.enricher
+      .close()
+      .catch((error: unknown) => log.error({ err: error }, "closing a replaced enricher failed"));
   };
   return {
     async enrich(snapshot, signal) {
@@ -37,7 +42,10 @@ export function createEnrichmentHook(make: (settings: EnrichmentSettings) => Enr
       const fingerprint = JSON.stringify(settings ?? null);
       if ((current?.fingerprint ?? "null") === fingerprint) return;
       const previous = current;
-      current = settings === undefined ? undefined : { enricher: make(settings), fingerprint, inflight: 0, retired: false };
+      current =
+        settings === undefined
+          ? undefined
+          : { enricher: make(settings), fingerprint, inflight: 0, retired: false };
       if (previous !== undefined) {
         previous.retired = true;
         if (previous.inflight === 0) closeQuietly(previous);

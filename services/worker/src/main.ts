@@ -1,9 +1,23 @@
 import { createAdapter, createEnricher, type ResolvedDestination } from "@handoff-sync/adapters";
 import { otlpTracesEndpoint, redisOptions, type LoadedConfig } from "@handoff-sync/config";
-import { createDeliveryQueues, createDeliveryWorker, inspectQueue, pruneDeadLetters, sweepStalledJobs } from "@handoff-sync/queue";
+import {
+  createDeliveryQueues,
+  createDeliveryWorker,
+  inspectQueue,
+  pruneDeadLetters,
+  sweepStalledJobs,
+} from "@handoff-sync/queue";
 import type { HandoffSnapshot } from "@handoff-sync/schema";
 import { createEnrichmentCache, createHandoffStore } from "@handoff-sync/store";
-import { createDeliveryMetrics, createHealthServer, createLogger, createRegistry, exitOnFatal, onShutdown, startTracing } from "@handoff-sync/telemetry";
+import {
+  createDeliveryMetrics,
+  createHealthServer,
+  createLogger,
+  createRegistry,
+  exitOnFatal,
+  onShutdown,
+  startTracing,
+} from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
 import { loadWorkerConfig, watchWorkerConfig } from "./config.js";
 import { createEnrichmentHook } from "./enrichment-hook.js";
@@ -13,29 +27,50 @@ const { env, destinations: config } = await loadWorkerConfig();
 const log = createLogger({ level: env.LOG_LEVEL, service: "worker", redact: env.LOG_REDACT_PATHS });
 exitOnFatal(log);
 const tracesEndpoint = otlpTracesEndpoint(env);
-const tracing = startTracing({ service: "worker", ...(tracesEndpoint === undefined ? {} : { endpoint: tracesEndpoint }) });
+const tracing = startTracing({
+  service: "worker",
+  ...(tracesEndpoint === undefined ? {} : { endpoint: tracesEndpoint }),
+});
 
 // BullMQ workers block on Redis: they need maxRetriesPerRequest null.
 const connection = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), maxRetriesPerRequest: null });
 connection.on("error", (error) => log.error({ err: error }, "redis error"));
-const store = createHandoffStore({ redis: connection, prefix: env.REDIS_PREFIX, retentionMs: env.HANDOFF_RETENTION_MS });
+const store = createHandoffStore({
+  redis: connection,
+  prefix: env.REDIS_PREFIX,
+  retentionMs: env.HANDOFF_RETENTION_MS,
+});
 const registry = createRegistry("worker");
 const metrics = createDeliveryMetrics(registry);
 
 const servedOf = (loaded: LoadedConfig): Record<string, ResolvedDestination> =>
   Object.fromEntries(
-    Object.entries(loaded.destinations).filter(([name]) => env.WORKER_DESTINATIONS.length === 0 || env.WORKER_DESTINATIONS.includes(name)),
+    Object.entries(loaded.destinations).filter(
+      ([name]) => env.WORKER_DESTINATIONS.length === 0 || env.WORKER_DESTINATIONS.includes(name),
+    ),
   );
-const policies = (destinations: Record<string, ResolvedDestination>) => Object.fromEntries(Object.entries(destinations).map(([name, d]) => [name, d.retry]));
+const policies = (destinations: Record<string, ResolvedDestination>) =>
+  Object.fromEntries(Object.entries(destinations).map(([name, d]) => [name, d.retry]));
 // Every destination gets a queue, served here or not: a deadline fallback may be served by another worker.
-const queues = createDeliveryQueues({ connection, prefix: env.REDIS_PREFIX, destinations: policies(config.destinations) });
+const queues = createDeliveryQueues({
+  connection,
+  prefix: env.REDIS_PREFIX,
+  destinations: policies(config.destinations),
+});
 const proxy = {
   ...(env.HTTPS_PROXY !== undefined ? { httpsProxy: env.HTTPS_PROXY } : {}),
   ...(env.HTTP_PROXY !== undefined ? { httpProxy: env.HTTP_PROXY } : {}),
   ...(env.NO_PROXY !== undefined ? { noProxy: env.NO_PROXY } : {}),
 };
-const enrichmentCache = createEnrichmentCache({ redis: connection, prefix: env.REDIS_PREFIX, retentionMs: env.HANDOFF_RETENTION_MS });
-const enrichment = createEnrichmentHook((settings) => createEnricher({ enrichment: settings, cache: enrichmentCache, proxy }), log);
+const enrichmentCache = createEnrichmentCache({
+  redis: connection,
+  prefix: env.REDIS_PREFIX,
+  retentionMs: env.HANDOFF_RETENTION_MS,
+});
+const enrichment = createEnrichmentHook(
+  (settings) => createEnricher({ enrichment: settings, cache: enrichmentCache, proxy }),
+  log,
+);
 enrichment.configure(config.source.enrichment);
 /** A delivery past its deadline is handed to the fallback destination (e.g. a callback task) instead of the dead-letter queue. */
 const expiredTo =
@@ -65,8 +100,12 @@ const startWorker = (name: string, destination: ResolvedDestination) => {
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
     stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
-    ...(destination.rate_limit !== undefined ? { rateLimit: { max: destination.rate_limit.max, durationMs: destination.rate_limit.duration_ms } } : {}),
-    ...(destination.retry.deadline_fallback !== undefined ? { onExpired: expiredTo(destination.retry.deadline_fallback) } : {}),
+    ...(destination.rate_limit !== undefined
+      ? { rateLimit: { max: destination.rate_limit.max, durationMs: destination.rate_limit.duration_ms } }
+      : {}),
+    ...(destination.retry.deadline_fallback !== undefined
+      ? { onExpired: expiredTo(destination.retry.deadline_fallback) }
+      : {}),
     parkAfterIdenticalFailures: env.WORKER_PARK_AFTER_IDENTICAL_FAILURES,
     parkAfterRateLimitedMs: env.WORKER_PARK_AFTER_RATE_LIMITED_MS,
     maxParksPerDelivery: env.WORKER_MAX_PARKS_PER_DELIVERY,
@@ -75,7 +114,10 @@ const startWorker = (name: string, destination: ResolvedDestination) => {
       if (outcome === "skipped" || outcome === "returned") return;
       metrics.attemptDuration.observe({ destination: name }, durationMs / 1000);
       if (outcome === "delivered" && snapshot) {
-        metrics.endToEnd.observe({ destination: name }, Math.max(0, Date.now() - Date.parse(snapshot.occurred_at)) / 1000);
+        metrics.endToEnd.observe(
+          { destination: name },
+          Math.max(0, Date.now() - Date.parse(snapshot.occurred_at)) / 1000,
+        );
       }
     },
   });
@@ -99,7 +141,10 @@ const reloader = watchWorkerConfig(env.HANDOFF_SYNC_CONFIG, {
 /** Sweeps stalled jobs, applies dead-letter retention, and refreshes the queue gauges. */
 async function housekeeping(): Promise<void> {
   // Under noeviction, Redis memory is what stops the pipeline when it runs out: report it.
-  const [memory, stored] = await Promise.all([connection.info("memory"), connection.zcard(store.keys.handoffIndex())]);
+  const [memory, stored] = await Promise.all([
+    connection.info("memory"),
+    connection.zcard(store.keys.handoffIndex()),
+  ]);
   metrics.redisUsedMemory.set(Number(/^used_memory:(\d+)/m.exec(memory)?.[1] ?? 0));
   metrics.redisMaxMemory.set(Number(/^maxmemory:(\d+)/m.exec(memory)?.[1] ?? 0));
   metrics.redisPolicy.reset();
@@ -113,7 +158,8 @@ async function housekeeping(): Promise<void> {
       if (pruned > 0) metrics.deadLettersPruned.inc({ destination: queue.destination }, pruned);
     }
     const snapshot = await inspectQueue(queue);
-    for (const [state, count] of Object.entries(snapshot.counts)) metrics.queueDepth.set({ destination: queue.destination, state }, count);
+    for (const [state, count] of Object.entries(snapshot.counts))
+      metrics.queueDepth.set({ destination: queue.destination, state }, count);
     metrics.oldestJobAge.set({ destination: queue.destination }, snapshot.oldestWaitingAgeMs / 1000);
     metrics.deadLetters.set({ destination: queue.destination }, snapshot.deadLetters);
     metrics.parked.set({ destination: queue.destination }, snapshot.parked ? 1 : 0);
@@ -128,7 +174,10 @@ const health = createHealthServer({
   registry,
   checks: {
     redis: async () => void (await connection.ping()),
-    workers: () => (workers.workers().every((w) => w.isRunning()) ? Promise.resolve() : Promise.reject(new Error("a worker is not running"))),
+    workers: () =>
+      workers.workers().every((w) => w.isRunning())
+        ? Promise.resolve()
+        : Promise.reject(new Error("a worker is not running")),
   },
 });
 // Registered before anything answers, so a SIGTERM during start-up is handled too.
@@ -152,4 +201,3 @@ onShutdown(
 const port = await health.listen(env.PORT);
 await housekeeping();
 log.info({ port, destinations: workers.names() }, "worker started");
-

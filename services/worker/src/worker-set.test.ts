@@ -52,10 +52,18 @@ describe("worker set", () => {
     const events: string[] = [];
     const { start, started } = fakeStarter(events);
     const set = createWorkerSet(start, silent);
-    expect(set.apply({ a: { url: "1" }, b: { url: "1" } })).toEqual({ added: ["a", "b"], changed: [], removed: [] });
+    expect(set.apply({ a: { url: "1" }, b: { url: "1" } })).toEqual({
+      added: ["a", "b"],
+      changed: [],
+      removed: [],
+    });
     expect(set.apply({ a: { url: "1" }, b: { url: "1" } })).toEqual({ added: [], changed: [], removed: [] });
 
-    expect(set.apply({ a: { url: "2" }, c: { url: "1" } })).toEqual({ added: ["c"], changed: ["a"], removed: ["b"] });
+    expect(set.apply({ a: { url: "2" }, c: { url: "1" } })).toEqual({
+      added: ["c"],
+      changed: ["a"],
+      removed: ["b"],
+    });
     expect(set.names().sort()).toEqual(["a", "c"]);
     expect(set.workers()).toHaveLength(2);
     await tick();

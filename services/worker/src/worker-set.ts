@@ -29,7 +29,10 @@ export interface WorkerSet<D> {
  * and the queue is never unserved. Both may briefly run side by side: jobs are merged per
  * (handoff, destination), so that never puts two deliveries of one handoff in flight.
  */
-export function createWorkerSet<D>(start: (name: string, destination: D) => Served, log: Logger): WorkerSet<D> {
+export function createWorkerSet<D>(
+  start: (name: string, destination: D) => Served,
+  log: Logger,
+): WorkerSet<D> {
   const running = new Map<string, Entry>();
   const retiring = new Map<Entry, Promise<void>>();
 

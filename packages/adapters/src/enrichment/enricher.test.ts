@@ -1,14 +1,30 @@
-import { AuthError, DestinationError, HandoffSnapshotSchema, PermanentDeliveryError, RetryableDeliveryError, type HandoffSnapshot } from "@handoff-sync/schema";
+import {
+  AuthError,
+  DestinationError,
+  HandoffSnapshotSchema,
+  PermanentDeliveryError,
+  RetryableDeliveryError,
+  type HandoffSnapshot,
+} from "@handoff-sync/schema";
 import { startFakeHandoffApi, type FakeHandoffApi } from "@handoff-sync/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { classifyUpstreamResponse, createEnricher, handoffStateUrl, type Enricher, type EnrichmentCacheLike, type EnrichmentSettings } from "./enricher.js";
+import {
+  classifyUpstreamResponse,
+  createEnricher,
+  handoffStateUrl,
+  type Enricher,
+  type EnrichmentCacheLike,
+  type EnrichmentSettings,
+} from "./enricher.js";
 
 // Against a local fake of the upstream Handoff API; no Kafka or Redis.
 
 const API_KEY = "upstream-key-0123456789";
 const created = "2026-11-25T10:00:00.000Z";
 
-function snapshot(fields: { shared_id?: string; version?: number; data?: Record<string, unknown>; created_at?: string } = {}): HandoffSnapshot {
+function snapshot(
+  fields: { shared_id?: string; version?: number; data?: Record<string, unknown>; created_at?: string } = {},
+): HandoffSnapshot {
   return HandoffSnapshotSchema.parse({
     schema_version: 1,
     key: fields.shared_id ?? "conv-1",
@@ -19,17 +35,30 @@ function snapshot(fields: { shared_id?: string; version?: number; data?: Record<
     version: fields.version ?? 1,
     occurred_at: created,
     data: fields.data ?? {},
-    history: [{ event_id: "e1", id: "conv-1", state: "handoff_initiated", stage: "initiated", occurred_at: created, received_at: created, data: fields.data ?? {} }],
+    history: [
+      {
+        event_id: "e1",
+        id: "conv-1",
+        state: "handoff_initiated",
+        stage: "initiated",
+        occurred_at: created,
+        received_at: created,
+        data: fields.data ?? {},
+      },
+    ],
     created_at: fields.created_at ?? created,
     updated_at: created,
   });
 }
 
-function memoryCache(): EnrichmentCacheLike & { entries: Map<string, { version: number; data: Record<string, unknown> }> } {
+function memoryCache(): EnrichmentCacheLike & {
+  entries: Map<string, { version: number; data: Record<string, unknown> }>;
+} {
   const entries = new Map<string, { version: number; data: Record<string, unknown> }>();
   return {
     entries,
-    get: (key, version) => Promise.resolve(entries.get(key)?.version === version ? entries.get(key)?.data : undefined),
+    get: (key, version) =>
+      Promise.resolve(entries.get(key)?.version === version ? entries.get(key)?.data : undefined),
     set: (key, version, data) => {
       entries.set(key, { version, data });
       return Promise.resolve();
@@ -43,9 +72,19 @@ const signal = new AbortController().signal;
 // The handoff is a minute old unless a test says otherwise: within the 404 grace period.
 const soon = () => new Date(Date.parse(created) + 60_000);
 
-function enricher(overrides: Partial<EnrichmentSettings> = {}, options: { cache?: EnrichmentCacheLike; now?: () => Date } = {}): Enricher {
+function enricher(
+  overrides: Partial<EnrichmentSettings> = {},
+  options: { cache?: EnrichmentCacheLike; now?: () => Date } = {},
+): Enricher {
   const made = createEnricher({
-    enrichment: { url: upstream.baseUrl, api_key: API_KEY, timeout_ms: 2000, allow_private_network: true, not_found_retry_ms: 120_000, ...overrides },
+    enrichment: {
+      url: upstream.baseUrl,
+      api_key: API_KEY,
+      timeout_ms: 2000,
+      allow_private_network: true,
+      not_found_retry_ms: 120_000,
+      ...overrides,
+    },
     now: options.now ?? soon,
     ...(options.cache !== undefined ? { cache: options.cache } : {}),
   });
@@ -55,7 +94,11 @@ function enricher(overrides: Partial<EnrichmentSettings> = {}, options: { cache?
 
 beforeAll(async () => {
   upstream = await startFakeHandoffApi({ apiKey: API_KEY });
-  upstream.put({ id: "conv-1", shared_id: "acme_1", data: { customer_id: "12345", handoff_reason: "successfully_identified", tier: "gold" } });
+  upstream.put({
+    id: "conv-1",
+    shared_id: "acme_1",
+    data: { customer_id: "12345", handoff_reason: "successfully_identified", tier: "gold" },
+  });
   upstream.put({ id: "conv-2", data: { customer_id: "777" } });
 });
 afterEach(async () => {
@@ -69,8 +112,15 @@ afterAll(async () => {
 
 describe("enricher", () => {
   it("fetches by shared_id with x-api-key and merges upstream data under the snapshot's own", async () => {
-    const enriched = await enricher().enrich(snapshot({ shared_id: "acme_1", data: { tier: "platinum" } }), signal);
-    expect(enriched.data).toEqual({ customer_id: "12345", handoff_reason: "successfully_identified", tier: "platinum" });
+    const enriched = await enricher().enrich(
+      snapshot({ shared_id: "acme_1", data: { tier: "platinum" } }),
+      signal,
+    );
+    expect(enriched.data).toEqual({
+      customer_id: "12345",
+      handoff_reason: "successfully_identified",
+      tier: "platinum",
+    });
     expect(upstream.lookups).toEqual([{ query: "shared_id=acme_1", apiKey: API_KEY }]);
   });
 
@@ -83,7 +133,11 @@ describe("enricher", () => {
       expect(enriched.data).toEqual({ customer_id: "by-id" });
       expect(upstream.lookups.map((l) => l.query)).toEqual(["id=conv-1"]);
     } finally {
-      upstream.put({ id: "conv-1", shared_id: "acme_1", data: { customer_id: "12345", handoff_reason: "successfully_identified", tier: "gold" } });
+      upstream.put({
+        id: "conv-1",
+        shared_id: "acme_1",
+        data: { customer_id: "12345", handoff_reason: "successfully_identified", tier: "gold" },
+      });
     }
   });
 
@@ -101,14 +155,22 @@ describe("enricher", () => {
 
   it("classifies failures like deliveries: 5xx and 429 retry with Retry-After, 401/403 is an auth error", async () => {
     upstream.faults.next({ kind: "status", status: 503, body: "down", headers: { "retry-after": "7" } });
-    const busy = await enricher().enrich(snapshot({ shared_id: "acme_1" }), signal).catch((e: unknown) => e);
+    const busy = await enricher()
+      .enrich(snapshot({ shared_id: "acme_1" }), signal)
+      .catch((e: unknown) => e);
     expect(busy).toBeInstanceOf(RetryableDeliveryError);
     expect(busy).toMatchObject({ status: 503, retryAfterMs: 7000 });
 
     upstream.faults.next({ kind: "status", status: 429, headers: { "retry-after": "2" } });
-    expect(await enricher().enrich(snapshot({ shared_id: "acme_1" }), signal).catch((e: unknown) => e)).toMatchObject({ status: 429, retryAfterMs: 2000, retryable: true });
+    expect(
+      await enricher()
+        .enrich(snapshot({ shared_id: "acme_1" }), signal)
+        .catch((e: unknown) => e),
+    ).toMatchObject({ status: 429, retryAfterMs: 2000, retryable: true });
 
-    const refused = await enricher({ api_key: "wrong" }).enrich(snapshot({ shared_id: "acme_1" }), signal).catch((e: unknown) => e);
+    const refused = await enricher({ api_key: "wrong" })
+      .enrich(snapshot({ shared_id: "acme_1" }), signal)
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(AuthError);
     expect(refused).toBeInstanceOf(DestinationError);
     expect((refused as AuthError).adminHint).toContain("source.enrichment.api_key");
@@ -116,20 +178,48 @@ describe("enricher", () => {
 
   it("retries 404 while the handoff is young, then treats it as permanent", async () => {
     const unknown = snapshot({ shared_id: "nobody" });
-    expect(await enricher().enrich(unknown, signal).catch((e: unknown) => e)).toBeInstanceOf(RetryableDeliveryError);
+    expect(
+      await enricher()
+        .enrich(unknown, signal)
+        .catch((e: unknown) => e),
+    ).toBeInstanceOf(RetryableDeliveryError);
     const late = () => new Date(Date.parse(created) + 10 * 60_000);
-    expect(await enricher({}, { now: late }).enrich(unknown, signal).catch((e: unknown) => e)).toBeInstanceOf(PermanentDeliveryError);
+    expect(
+      await enricher({}, { now: late })
+        .enrich(unknown, signal)
+        .catch((e: unknown) => e),
+    ).toBeInstanceOf(PermanentDeliveryError);
   });
 
   it("refuses an answer that is not a handoff state, or is for another handoff", async () => {
-    upstream.faults.next({ kind: "status", status: 200, body: "<html>maintenance</html>", contentType: "text/html" });
-    expect(await enricher().enrich(snapshot({ shared_id: "acme_1" }), signal).catch((e: unknown) => e)).toBeInstanceOf(RetryableDeliveryError);
-    upstream.faults.next({ kind: "status", status: 200, body: JSON.stringify({ id: "x", shared_id: "someone_else", data: {} }), contentType: "application/json" });
-    expect(await enricher().enrich(snapshot({ shared_id: "acme_1" }), signal).catch((e: unknown) => e)).toBeInstanceOf(PermanentDeliveryError);
+    upstream.faults.next({
+      kind: "status",
+      status: 200,
+      body: "<html>maintenance</html>",
+      contentType: "text/html",
+    });
+    expect(
+      await enricher()
+        .enrich(snapshot({ shared_id: "acme_1" }), signal)
+        .catch((e: unknown) => e),
+    ).toBeInstanceOf(RetryableDeliveryError);
+    upstream.faults.next({
+      kind: "status",
+      status: 200,
+      body: JSON.stringify({ id: "x", shared_id: "someone_else", data: {} }),
+      contentType: "application/json",
+    });
+    expect(
+      await enricher()
+        .enrich(snapshot({ shared_id: "acme_1" }), signal)
+        .catch((e: unknown) => e),
+    ).toBeInstanceOf(PermanentDeliveryError);
   });
 
   it("refuses a private upstream unless allowed, as for destinations", async () => {
-    const error = await enricher({ allow_private_network: false }).enrich(snapshot({ shared_id: "acme_1" }), signal).catch((e: unknown) => e);
+    const error = await enricher({ allow_private_network: false })
+      .enrich(snapshot({ shared_id: "acme_1" }), signal)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DestinationError);
   });
 
@@ -140,6 +230,8 @@ describe("enricher", () => {
     expect(classifyUpstreamResponse(501, {}, options)).toBeInstanceOf(PermanentDeliveryError);
     expect(classifyUpstreamResponse(400, {}, options)).toBeInstanceOf(PermanentDeliveryError);
     expect(classifyUpstreamResponse(403, {}, options)).toBeInstanceOf(AuthError);
-    expect(classifyUpstreamResponse(404, {}, { nowMs: 0, notFoundIsFinal: true })).toBeInstanceOf(PermanentDeliveryError);
+    expect(classifyUpstreamResponse(404, {}, { nowMs: 0, notFoundIsFinal: true })).toBeInstanceOf(
+      PermanentDeliveryError,
+    );
   });
 });

@@ -1,5 +1,11 @@
 import type { LookupFunction } from "node:net";
-import { AuthError, PermanentDeliveryError, RetryableDeliveryError, type DeliveryError, type HandoffSnapshot } from "@handoff-sync/schema";
+import {
+  AuthError,
+  PermanentDeliveryError,
+  RetryableDeliveryError,
+  type DeliveryError,
+  type HandoffSnapshot,
+} from "@handoff-sync/schema";
 import { z } from "zod";
 import { createDestinationHttp, type ProxySettings } from "../http/destination-http.js";
 import { headerValue, type HeaderBag } from "../http/headers.js";
@@ -55,11 +61,15 @@ export function classifyUpstreamResponse(
   options: { readonly responseExcerpt?: string; readonly nowMs: number; readonly notFoundIsFinal: boolean },
 ): "ok" | DeliveryError {
   if (status >= 200 && status < 300) return "ok";
-  const base = { status, ...(options.responseExcerpt === undefined ? {} : { responseExcerpt: options.responseExcerpt }) };
+  const base = {
+    status,
+    ...(options.responseExcerpt === undefined ? {} : { responseExcerpt: options.responseExcerpt }),
+  };
   if (status === 401 || status === 403) {
     return new AuthError(`enrichment: the Handoff API refused the api key (${status})`, {
       ...base,
-      adminHint: "Check source.enrichment.api_key and that the key may read this project's handoff state, then resume the queue.",
+      adminHint:
+        "Check source.enrichment.api_key and that the key may read this project's handoff state, then resume the queue.",
     });
   }
   if (status === 404) {
@@ -69,7 +79,10 @@ export function classifyUpstreamResponse(
   }
   if (RETRYABLE_4XX.has(status) || (status >= 500 && status !== 501) || status < 200) {
     const retryAfterMs = parseRetryAfter(headerValue(headers, "retry-after"), options.nowMs);
-    return new RetryableDeliveryError(`enrichment: the Handoff API answered ${status}`, { ...base, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+    return new RetryableDeliveryError(`enrichment: the Handoff API answered ${status}`, {
+      ...base,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
   }
   return new PermanentDeliveryError(`enrichment: the Handoff API answered ${status}`, base);
 }
@@ -100,7 +113,10 @@ export function createEnricher(settings: EnricherSettings): Enricher {
     ...(settings.lookup !== undefined ? { lookup: settings.lookup } : {}),
   });
 
-  const fetchData = async (snapshot: HandoffSnapshot, signal: AbortSignal): Promise<Record<string, unknown>> => {
+  const fetchData = async (
+    snapshot: HandoffSnapshot,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> => {
     const response = await http.send({
       method: "GET",
       url: handoffStateUrl(enrichment.url, snapshot),
@@ -117,15 +133,26 @@ export function createEnricher(settings: EnricherSettings): Enricher {
     const parsed = HandoffStateResponseSchema.safeParse(response.json());
     if (!parsed.success) {
       // A broken answer from a healthy-looking upstream is more likely a deploy in progress than this record's fault.
-      throw new RetryableDeliveryError("enrichment: the Handoff API answered without a {id, shared_id, data} object", {
-        status: response.status,
-        responseExcerpt: response.excerpt(),
-      });
+      throw new RetryableDeliveryError(
+        "enrichment: the Handoff API answered without a {id, shared_id, data} object",
+        {
+          status: response.status,
+          responseExcerpt: response.excerpt(),
+        },
+      );
     }
     const answered = parsed.data.shared_id;
-    if (snapshot.shared_id !== undefined && answered !== undefined && answered !== null && answered !== snapshot.shared_id) {
+    if (
+      snapshot.shared_id !== undefined &&
+      answered !== undefined &&
+      answered !== null &&
+      answered !== snapshot.shared_id
+    ) {
       // Never put another conversation's customer data in front of a live agent.
-      throw new PermanentDeliveryError(`enrichment: asked for shared_id ${snapshot.shared_id}, the Handoff API answered for another handoff`, { status: response.status });
+      throw new PermanentDeliveryError(
+        `enrichment: asked for shared_id ${snapshot.shared_id}, the Handoff API answered for another handoff`,
+        { status: response.status },
+      );
     }
     return parsed.data.data ?? {};
   };

@@ -24,7 +24,12 @@ export interface DestinationHttpSettings {
   readonly timeoutMs: number;
   readonly connections: number;
   readonly allowPrivateNetwork: boolean;
-  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized?: boolean };
+  readonly tls?: {
+    readonly ca?: string;
+    readonly cert?: string;
+    readonly key?: string;
+    readonly rejectUnauthorized?: boolean;
+  };
   readonly proxy?: ProxySettings;
   /** Injected in tests; defaults to `dns.lookup`. */
   readonly lookup?: LookupFunction;
@@ -71,18 +76,36 @@ function bypassesProxy(host: string, noProxy: string | undefined): boolean {
     .split(",")
     .map((entry) => entry.trim().toLowerCase())
     .filter(Boolean)
-    .some((entry) => entry === "*" || host === entry.replace(/^\./, "") || host.endsWith(entry.startsWith(".") ? entry : `.${entry}`));
+    .some(
+      (entry) =>
+        entry === "*" ||
+        host === entry.replace(/^\./, "") ||
+        host.endsWith(entry.startsWith(".") ? entry : `.${entry}`),
+    );
 }
 
-function privateNetworkError(destination: string, host: string, address: string, cause?: unknown): DestinationError {
-  return new DestinationError(`refusing to connect ${destination} to ${host}: it resolves to ${address}, a private or loopback address`, {
-    adminHint: "Point the destination at a public endpoint, or set allow_private_network: true if it is meant to be internal.",
-    ...(cause === undefined ? {} : { cause }),
-  });
+function privateNetworkError(
+  destination: string,
+  host: string,
+  address: string,
+  cause?: unknown,
+): DestinationError {
+  return new DestinationError(
+    `refusing to connect ${destination} to ${host}: it resolves to ${address}, a private or loopback address`,
+    {
+      adminHint:
+        "Point the destination at a public endpoint, or set allow_private_network: true if it is meant to be internal.",
+      ...(cause === undefined ? {} : { cause }),
+    },
+  );
 }
 
 function findPrivateNetworkError(error: unknown): PrivateNetworkError | undefined {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+  for (
+    let current = error, depth = 0;
+    current instanceof Error && depth < 5;
+    current = current.cause, depth++
+  ) {
     if (current instanceof PrivateNetworkError) return current;
     if (current instanceof AggregateError) {
       const inner = current.errors.find((e): e is PrivateNetworkError => e instanceof PrivateNetworkError);
@@ -125,7 +148,11 @@ export interface DestinationDispatcher {
 /** Every address `hostname` resolves to, through the injected lookup or `dns.lookup`. */
 function resolveAll(hostname: string, lookup: LookupFunction | undefined): Promise<readonly LookupAddress[]> {
   return new Promise((resolve, reject) => {
-    const callback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number): void => {
+    const callback = (
+      error: NodeJS.ErrnoException | null,
+      address: string | LookupAddress[],
+      family?: number,
+    ): void => {
       if (error) reject(error);
       else resolve(Array.isArray(address) ? address : [{ address, family: family ?? 4 }]);
     };
@@ -138,7 +165,9 @@ function resolveAll(hostname: string, lookup: LookupFunction | undefined): Promi
  * One destination's connection pools: direct, or through HTTPS_PROXY/HTTP_PROXY unless NO_PROXY
  * names the host, with its timeouts, CA bundle, client certificate and private-network guard.
  */
-export function createDestinationDispatcher(settings: Omit<DestinationHttpSettings, "destination">): DestinationDispatcher {
+export function createDestinationDispatcher(
+  settings: Omit<DestinationHttpSettings, "destination">,
+): DestinationDispatcher {
   const connect = {
     timeout: settings.timeoutMs,
     ...(settings.tls?.ca !== undefined ? { ca: settings.tls.ca } : {}),
@@ -155,7 +184,9 @@ export function createDestinationDispatcher(settings: Omit<DestinationHttpSettin
   const proxies = new Map<string, ProxyAgent>();
   const proxyFor = (url: URL): string | undefined => {
     const proxyUrl = url.protocol === "https:" ? settings.proxy?.httpsProxy : settings.proxy?.httpProxy;
-    return proxyUrl === undefined || proxyUrl === "" || bypassesProxy(url.hostname, settings.proxy?.noProxy) ? undefined : proxyUrl;
+    return proxyUrl === undefined || proxyUrl === "" || bypassesProxy(url.hostname, settings.proxy?.noProxy)
+      ? undefined
+      : proxyUrl;
   };
   return {
     async guard(url) {
@@ -180,7 +211,12 @@ export function createDestinationDispatcher(settings: Omit<DestinationHttpSettin
       if (proxyUrl === undefined) return direct;
       let agent = proxies.get(proxyUrl);
       if (agent === undefined) {
-        agent = new ProxyAgent({ uri: proxyUrl, connections: settings.connections, requestTls: connect, proxyTls: { timeout: settings.timeoutMs } });
+        agent = new ProxyAgent({
+          uri: proxyUrl,
+          connections: settings.connections,
+          requestTls: connect,
+          proxyTls: { timeout: settings.timeoutMs },
+        });
         proxies.set(proxyUrl, agent);
       }
       return agent;
@@ -209,7 +245,11 @@ export function createDestinationHttp(settings: DestinationHttpSettings): Destin
           signal,
           headersTimeout: settings.timeoutMs,
           bodyTimeout: settings.timeoutMs,
-          headers: { "user-agent": USER_AGENT, ...(traceparent === undefined ? {} : { traceparent }), ...req.headers },
+          headers: {
+            "user-agent": USER_AGENT,
+            ...(traceparent === undefined ? {} : { traceparent }),
+            ...req.headers,
+          },
           ...(req.body !== undefined ? { body: req.body } : {}),
         });
         const text = await readBody(response.body);
@@ -230,12 +270,20 @@ export function createDestinationHttp(settings: DestinationHttpSettings): Destin
         // The send guard's own verdict, already classified.
         if (error instanceof HandoffSyncError) throw error;
         const refused = findPrivateNetworkError(error);
-        if (refused !== undefined) throw privateNetworkError(settings.destination, refused.host, refused.address, error);
-        const reason = timeout.aborted ? `timed out after ${settings.timeoutMs} ms` : req.signal?.aborted ? "aborted" : "network error";
+        if (refused !== undefined)
+          throw privateNetworkError(settings.destination, refused.host, refused.address, error);
+        const reason = timeout.aborted
+          ? `timed out after ${settings.timeoutMs} ms`
+          : req.signal?.aborted
+            ? "aborted"
+            : "network error";
         const detail = error instanceof Error ? `: ${error.message}` : "";
-        throw new RetryableDeliveryError(`${req.method} ${url.origin}${url.pathname} for ${settings.destination} failed (${reason})${detail}`, {
-          cause: error,
-        });
+        throw new RetryableDeliveryError(
+          `${req.method} ${url.origin}${url.pathname} for ${settings.destination} failed (${reason})${detail}`,
+          {
+            cause: error,
+          },
+        );
       }
     },
     close: () => pools.close(),
@@ -269,7 +317,11 @@ export interface ConnectionConfig {
 export function destinationHttpSettings(
   destination: string,
   config: ConnectionConfig,
-  options: { readonly proxy?: ProxySettings | undefined; readonly lookup?: LookupFunction | undefined; readonly extraConnections?: number },
+  options: {
+    readonly proxy?: ProxySettings | undefined;
+    readonly lookup?: LookupFunction | undefined;
+    readonly extraConnections?: number;
+  },
 ): DestinationHttpSettings {
   const tls = config.connection?.tls;
   return {

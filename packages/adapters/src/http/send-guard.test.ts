@@ -28,7 +28,13 @@ describe("the send guard: checked as a write is put on its connection", () => {
       dnsLookup(hostname, options, callback);
     }, 150);
   };
-  const http = createDestinationHttp({ destination: "crm", timeoutMs: 2000, connections: 2, allowPrivateNetwork: true, lookup: slowLookup });
+  const http = createDestinationHttp({
+    destination: "crm",
+    timeoutMs: 2000,
+    connections: 2,
+    allowPrivateNetwork: true,
+    lookup: slowLookup,
+  });
   afterAll(() => http.close());
 
   it("stops a refused write unsent, with the guard's own error, after DNS and connect", async () => {
@@ -66,7 +72,10 @@ describe("the send guard: checked as a write is put on its connection", () => {
 
   it("applies only inside the delivery that set it", async () => {
     received.length = 0;
-    await withSendGuard(() => new RetryableDeliveryError("refused"), () => Promise.resolve());
+    await withSendGuard(
+      () => new RetryableDeliveryError("refused"),
+      () => Promise.resolve(),
+    );
     await http.send({ method: "PATCH", url: `http://localhost:${port}/records/3`, body: "{}" });
     expect(received).toEqual(["PATCH /records/3"]);
   });

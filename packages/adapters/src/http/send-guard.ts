@@ -24,7 +24,9 @@ export function withSendGuard<T>(guard: SendGuard | undefined, fn: () => Promise
 export function guardedDispatcher(dispatcher: Dispatcher, method: string): Dispatcher {
   const guard = deliverySendGuard.getStore();
   if (guard === undefined || method === "GET" || method === "HEAD") return dispatcher;
-  return dispatcher.compose((dispatch) => (options, handler) => dispatch(options, new GuardedHandler(handler, guard)));
+  return dispatcher.compose(
+    (dispatch) => (options, handler) => dispatch(options, new GuardedHandler(handler, guard)),
+  );
 }
 
 class GuardedHandler implements Dispatcher.DispatchHandler {
@@ -41,11 +43,21 @@ class GuardedHandler implements Dispatcher.DispatchHandler {
     if (refused !== undefined) controller.abort(refused);
   }
 
-  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+  onRequestUpgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    socket: Duplex,
+  ): void {
     this.inner.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
     this.inner.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
 

@@ -3,7 +3,13 @@ import type { HubSpotDestination, Resolved } from "@handoff-sync/config";
 import { DestinationError, PermanentDeliveryError, RetryableDeliveryError } from "@handoff-sync/schema";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
 import { maskHeaders } from "../http/mask-headers.js";
-import { createDestinationHttp, destinationHttpSettings, USER_AGENT, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
+import {
+  createDestinationHttp,
+  destinationHttpSettings,
+  USER_AGENT,
+  type HttpResponse,
+  type ProxySettings,
+} from "../http/destination-http.js";
 import { createHubSpotAuth } from "./auth.js";
 import { classifyHubSpotResponse, type HubSpotOperation, type HubSpotOutcome } from "./classify.js";
 import { associationBody, contactToAssociate, hubSpotProperties, hubSpotUpsertBody } from "./mapping.js";
@@ -19,7 +25,6 @@ export interface HubSpotAdapterOptions {
   /** From HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read by the service's config. */
   readonly proxy?: ProxySettings;
 }
-
 
 /**
  * HubSpot CRM v3: one batch upsert (a single input) by the unique `id_property`, so retries and
@@ -204,9 +209,18 @@ export function createHubSpotAdapter(
     const url = `${baseUrl}/crm/v3/objects/${objectPath}/handoff-sync-check?idProperty=${encodeURIComponent(config.id_property)}`;
     for (let renewed = false; ; renewed = true) {
       const authorization = await auth.authorization();
-      const response = await http.send({ method: "GET", url, headers: { authorization, accept: "application/json" } });
+      const response = await http.send({
+        method: "GET",
+        url,
+        headers: { authorization, accept: "application/json" },
+      });
       const outcome = classifyHubSpotResponse(
-        { status: response.status, headers: response.headers, body: response.json(), responseExcerpt: response.excerpt() },
+        {
+          status: response.status,
+          headers: response.headers,
+          body: response.json(),
+          responseExcerpt: response.excerpt(),
+        },
         { operation: "update", nowMs: now(), canRenewToken: auth.renewable && !renewed },
       );
       if (outcome === "ok" || outcome === "record_missing") return;

@@ -20,7 +20,8 @@ const snapshot: HandoffSnapshot = {
   history: [],
 };
 
-const map = (mapping: unknown) => applyMapping(FieldMappingSchema.parse(mapping), mappingView(snapshot, "zendesk"));
+const map = (mapping: unknown) =>
+  applyMapping(FieldMappingSchema.parse(mapping), mappingView(snapshot, "zendesk"));
 
 describe("field mapping", () => {
   it("reads paths, literals and templates", () => {
@@ -31,7 +32,12 @@ describe("field mapping", () => {
         Subject: { template: "Handoff {{state}} for {{ data.customer_id }} ({{missing.path}})" },
         Target: { path: "target" },
       }),
-    ).toEqual({ Customer__c: "12345", Origin: "AI agent", Subject: "Handoff handoff_failed for 12345 ()", Target: "zendesk" });
+    ).toEqual({
+      Customer__c: "12345",
+      Origin: "AI agent",
+      Subject: "Handoff handoff_failed for 12345 ()",
+      Target: "zendesk",
+    });
   });
 
   it("applies lookup, default, join, date format and truncate", () => {
@@ -45,7 +51,15 @@ describe("field mapping", () => {
         epoch: { path: "occurred_at", date_format: "epoch_s" },
         short: { path: "data.note", truncate: 4 },
       }),
-    ).toEqual({ status: "open", priority: "normal", empty: "n/a", tags: "refund,card", day: "2026-11-25", epoch: 1795600800, short: "héll" });
+    ).toEqual({
+      status: "open",
+      priority: "normal",
+      empty: "n/a",
+      tags: "refund,card",
+      day: "2026-11-25",
+      epoch: 1795600800,
+      short: "héll",
+    });
   });
 
   it("leaves out fields whose value is missing, so the CRM keeps what it has", () => {
@@ -56,7 +70,10 @@ describe("field mapping", () => {
     const result = FieldMappingSchema.safeParse({ x: { literal: 1, path: "state" }, y: { truncate: 3 } });
     expect(result.success).toBe(false);
     expect(result.error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`)).toEqual(
-      expect.arrayContaining(["x: give exactly one of path, literal or template", "y: give exactly one of path, literal or template"]),
+      expect.arrayContaining([
+        "x: give exactly one of path, literal or template",
+        "y: give exactly one of path, literal or template",
+      ]),
     );
   });
 });

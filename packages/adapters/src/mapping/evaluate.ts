@@ -21,7 +21,9 @@ function text(value: unknown): string {
 
 /** `{{path}}` placeholders; a missing value renders as the empty string. */
 export function renderTemplate(template: string, view: MappingView): string {
-  return template.replace(/\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g, (_, path: string) => text(readPath(view, path)));
+  return template.replace(/\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g, (_, path: string) =>
+    text(readPath(view, path)),
+  );
 }
 
 function formatDate(value: unknown, format: NonNullable<MappingRule["date_format"]>): unknown {
@@ -48,12 +50,17 @@ function truncate(value: unknown, length: number): unknown {
 
 export function evaluateRule(rule: MappingRule, view: MappingView): unknown {
   let value: unknown =
-    rule.path !== undefined ? readPath(view, rule.path) : rule.template !== undefined ? renderTemplate(rule.template, view) : rule.literal;
+    rule.path !== undefined
+      ? readPath(view, rule.path)
+      : rule.template !== undefined
+        ? renderTemplate(rule.template, view)
+        : rule.literal;
   if (rule.lookup !== undefined) {
     const key = text(value);
     value = Object.hasOwn(rule.lookup, key) ? rule.lookup[key] : undefined;
   }
-  if ((value === undefined || value === null || value === "") && rule.default !== undefined) value = rule.default;
+  if ((value === undefined || value === null || value === "") && rule.default !== undefined)
+    value = rule.default;
   if (rule.join !== undefined && Array.isArray(value)) value = value.map(text).join(rule.join);
   if (rule.date_format !== undefined) value = formatDate(value, rule.date_format);
   if (rule.truncate !== undefined) value = truncate(value, rule.truncate);

@@ -483,7 +483,14 @@ describe("salesforce adapter: keys that are paths", () => {
     const sfdc = adapter(server);
     for (const status of [404, 405]) {
       server.faults.next(
-        { kind: "status", status, contentType: "application/json", body: JSON.stringify([{ errorCode: status === 404 ? "NOT_FOUND" : "METHOD_NOT_ALLOWED", message: "x" }]) },
+        {
+          kind: "status",
+          status,
+          contentType: "application/json",
+          body: JSON.stringify([
+            { errorCode: status === 404 ? "NOT_FOUND" : "METHOD_NOT_ALLOWED", message: "x" },
+          ]),
+        },
         1,
         (r) => r.method === "PATCH",
       );

@@ -10,7 +10,13 @@ import {
 } from "@handoff-sync/schema";
 import { z } from "zod";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
-import { destinationHttpSettings, createDestinationHttp, USER_AGENT, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
+import {
+  destinationHttpSettings,
+  createDestinationHttp,
+  USER_AGENT,
+  type HttpResponse,
+  type ProxySettings,
+} from "../http/destination-http.js";
 import { maskHeaders, MASK } from "../http/mask-headers.js";
 import { responseExcerpt } from "../http/response-excerpt.js";
 import { createSalesforceTokenCache } from "./auth.js";
@@ -40,7 +46,9 @@ export interface SalesforceAdapterOptions {
 }
 
 const SaveResultSchema = z.looseObject({ id: z.string().min(1) });
-const DescribeSchema = z.looseObject({ fields: z.array(z.looseObject({ name: z.string(), externalId: z.boolean().optional() })) });
+const DescribeSchema = z.looseObject({
+  fields: z.array(z.looseObject({ name: z.string(), externalId: z.boolean().optional() })),
+});
 const CompositeResponseSchema = z.looseObject({
   compositeResponse: z.array(
     z.looseObject({ body: z.unknown(), httpStatusCode: z.number().int(), referenceId: z.string() }),
@@ -72,7 +80,9 @@ export function createSalesforceAdapter(
   const now = options.nowMs ?? Date.now;
   const instanceUrl = config.instance_url.replace(/\/+$/, "");
   // One spare connection for token requests, which must not queue behind writes awaiting a token.
-  const http = createDestinationHttp(destinationHttpSettings(name, config, { ...options, extraConnections: 1 }));
+  const http = createDestinationHttp(
+    destinationHttpSettings(name, config, { ...options, extraConnections: 1 }),
+  );
 
   const tokenUrl = `${instanceUrl}/services/oauth2/token`;
   const tokens = createSalesforceTokenCache({ http, tokenUrl, auth: config.auth, nowMs: now });
@@ -214,7 +224,12 @@ export function createSalesforceAdapter(
    */
   async function addressable(signal: AbortSignal | undefined): Promise<boolean | undefined> {
     if (now() < addressableUntilMs) return true;
-    const targets = [{ object: config.object, field: config.external_id_field }, ...(config.task === undefined ? [] : [{ object: config.task.object, field: config.task.external_id_field }])];
+    const targets = [
+      { object: config.object, field: config.external_id_field },
+      ...(config.task === undefined
+        ? []
+        : [{ object: config.task.object, field: config.task.external_id_field }]),
+    ];
     for (const { object, field } of targets) {
       const response = await http.send({
         method: "GET",
@@ -241,7 +256,11 @@ export function createSalesforceAdapter(
     if ((await addressable(signal).catch(() => undefined)) !== true) return error;
     return new PermanentDeliveryError(
       `Salesforce answered ${error.status} for this handoff's ${config.object} URL although ${config.object}.${config.external_id_field} exists: ${error.message}`,
-      { status: error.status, ...(error.responseExcerpt === undefined ? {} : { responseExcerpt: error.responseExcerpt }), cause: error },
+      {
+        status: error.status,
+        ...(error.responseExcerpt === undefined ? {} : { responseExcerpt: error.responseExcerpt }),
+        cause: error,
+      },
     );
   }
 
@@ -334,5 +353,8 @@ export function createSalesforceAdapter(
 // Record-level: this handoff's key is at fault, not the destination; other handoffs keep flowing.
 function checkKey(snapshot: HandoffSnapshot, config: SalesforceConfig): void {
   const problem = salesforceKeyProblem(snapshot.key);
-  if (problem !== undefined) throw new PermanentDeliveryError(`handoff key for ${config.object}.${config.external_id_field} ${problem}`);
+  if (problem !== undefined)
+    throw new PermanentDeliveryError(
+      `handoff key for ${config.object}.${config.external_id_field} ${problem}`,
+    );
 }

@@ -43,9 +43,12 @@ export const MAX_EXTERNAL_ID_LENGTH = 255;
  * Salesforce decodes `%2F` and `%5C` before routing, so a slash or backslash splits the segment.
  */
 export function salesforceKeyProblem(key: string): string | undefined {
-  if (key.length > MAX_EXTERNAL_ID_LENGTH) return `is ${key.length} characters; a Salesforce External ID text field holds at most ${MAX_EXTERNAL_ID_LENGTH}`;
-  if (key === "." || key === "..") return `is "${key}", a path segment that cannot be addressed in a Salesforce upsert URL`;
-  if (/[/\\]/.test(key)) return "contains a slash or backslash, which Salesforce's REST API cannot take in an external id in the URL";
+  if (key.length > MAX_EXTERNAL_ID_LENGTH)
+    return `is ${key.length} characters; a Salesforce External ID text field holds at most ${MAX_EXTERNAL_ID_LENGTH}`;
+  if (key === "." || key === "..")
+    return `is "${key}", a path segment that cannot be addressed in a Salesforce upsert URL`;
+  if (/[/\\]/.test(key))
+    return "contains a slash or backslash, which Salesforce's REST API cannot take in an external id in the URL";
   return undefined;
 }
 

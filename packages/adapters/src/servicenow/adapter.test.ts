@@ -60,7 +60,10 @@ function adapter(
   options: ServiceNowAdapterOptions = {},
 ): Adapter {
   // Each test gets its own lock unless it shares one on purpose.
-  const created = createServiceNowAdapter("snow", config(fake, overrides), { lock: new KeyedLock(), ...options });
+  const created = createServiceNowAdapter("snow", config(fake, overrides), {
+    lock: new KeyedLock(),
+    ...options,
+  });
   adapters.push(created);
   return created;
 }
@@ -78,7 +81,15 @@ function snapshot(version = 1, key = "conv-1"): HandoffSnapshot {
     data: { customer_id: "C-42" },
     reason: "billing question",
     history: [
-      { event_id: "e1", id: key, state: "handoff_initiated", stage: "initiated", occurred_at: at, received_at: at, data: {} },
+      {
+        event_id: "e1",
+        id: key,
+        state: "handoff_initiated",
+        stage: "initiated",
+        occurred_at: at,
+        received_at: at,
+        data: {},
+      },
     ],
     created_at: at,
     updated_at: at,
@@ -86,7 +97,11 @@ function snapshot(version = 1, key = "conv-1"): HandoffSnapshot {
 }
 
 function request(version = 1, previous?: DeliveryRequest["previous"], key = "conv-1"): DeliveryRequest {
-  return { snapshot: snapshot(version, key), destination: "snow", ...(previous === undefined ? {} : { previous }) };
+  return {
+    snapshot: snapshot(version, key),
+    destination: "snow",
+    ...(previous === undefined ? {} : { previous }),
+  };
 }
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
@@ -121,7 +136,9 @@ describe("ServiceNow adapter: create and update", () => {
     const fake = await fakeInstance();
     const snow = adapter(fake);
     const first = await snow.deliver(request(1));
-    const second = await snow.deliver(request(2, { version: 1, ...(first.recordId ? { recordId: first.recordId } : {}) }));
+    const second = await snow.deliver(
+      request(2, { version: 1, ...(first.recordId ? { recordId: first.recordId } : {}) }),
+    );
     expect(second).toEqual({ recordId: first.recordId, status: 200 });
     expect(fake.records()).toHaveLength(1);
     expect(fake.records()[0]).toMatchObject({ u_handoff_version: "2", sys_mod_count: "1" });
@@ -173,7 +190,10 @@ describe("ServiceNow adapter: create and update", () => {
     const first = await snow.deliver(request(1, undefined, key));
     await snow.deliver(request(2, undefined, key));
     expect(fake.records()).toHaveLength(1);
-    expect(fake.records()[0]).toMatchObject({ sys_id: first.recordId, correlation_id: expect.stringMatching(/^hs-sha256-/) as unknown });
+    expect(fake.records()[0]).toMatchObject({
+      sys_id: first.recordId,
+      correlation_id: expect.stringMatching(/^hs-sha256-/) as unknown,
+    });
   });
 });
 
@@ -183,7 +203,11 @@ describe("ServiceNow adapter: one record per handoff", () => {
     const lock = new KeyedLock();
     const one = adapter(fake, {}, { lock });
     const two = adapter(fake, {}, { lock });
-    const results = await Promise.all([one.deliver(request(1)), two.deliver(request(1)), one.deliver(request(2))]);
+    const results = await Promise.all([
+      one.deliver(request(1)),
+      two.deliver(request(1)),
+      one.deliver(request(2)),
+    ]);
     expect(fake.records()).toHaveLength(1);
     expect(new Set(results.map((result) => result.recordId)).size).toBe(1);
     expect(fake.records()[0]?.u_handoff_version).toBe("2");
@@ -235,7 +259,9 @@ describe("ServiceNow adapter: a record deleted in ServiceNow", () => {
     const second = await snow.deliver(request(2, { version: 1, recordId: first.recordId ?? "" }));
     expect(second.status).toBe(201);
     expect(second.recordId).not.toBe(first.recordId);
-    expect(fake.records()).toEqual([expect.objectContaining({ sys_id: second.recordId, u_handoff_version: "2" })]);
+    expect(fake.records()).toEqual([
+      expect.objectContaining({ sys_id: second.recordId, u_handoff_version: "2" }),
+    ]);
   });
 
   it("parks the destination when on_missing_record is park", async () => {
@@ -259,7 +285,10 @@ describe("ServiceNow adapter: errors", () => {
         kind: "status",
         status: 500,
         contentType: "application/json",
-        body: JSON.stringify({ error: { message: "Internal error", detail: "password=hunter2" }, status: "failure" }),
+        body: JSON.stringify({
+          error: { message: "Internal error", detail: "password=hunter2" },
+          status: "failure",
+        }),
       },
       1,
       onPost,
@@ -285,13 +314,21 @@ describe("ServiceNow adapter: errors", () => {
     const error = await failure(adapter(fake).deliver(request(1)));
     expect(error).toBeInstanceOf(PermanentDeliveryError);
     expect(error).toMatchObject({ status: 403, scope: "record" });
-    expect(error).toHaveProperty("responseExcerpt", expect.stringContaining("Data Policy Exception") as unknown);
+    expect(error).toHaveProperty(
+      "responseExcerpt",
+      expect.stringContaining("Data Policy Exception") as unknown,
+    );
   });
 
   it("a 400 on the write is record-level permanent", async () => {
     const fake = await fakeInstance();
     fake.faults.next(
-      { kind: "status", status: 400, contentType: "application/json", body: '{"error":{"message":"Bad request","detail":null},"status":"failure"}' },
+      {
+        kind: "status",
+        status: 400,
+        contentType: "application/json",
+        body: '{"error":{"message":"Bad request","detail":null},"status":"failure"}',
+      },
       1,
       onPost,
     );
@@ -331,7 +368,9 @@ describe("ServiceNow adapter: errors", () => {
   });
 
   it("a table without the version field parks the destination", async () => {
-    const fake = await fakeInstance({ tables: { incident: ["short_description", "correlation_id", "correlation_display"] } });
+    const fake = await fakeInstance({
+      tables: { incident: ["short_description", "correlation_id", "correlation_display"] },
+    });
     const error = await failure(adapter(fake).deliver(request(1)));
     expect(error).toBeInstanceOf(DestinationError);
     expect(error).toHaveProperty("adminHint", expect.stringContaining("u_handoff_version") as unknown);
@@ -368,8 +407,15 @@ describe("ServiceNow adapter: OAuth", () => {
 
   it("renews only once per delivery: a second 401 is an AuthError", async () => {
     const fake = await fakeInstance();
-    const unauthorized = JSON.stringify({ error: { message: "User Not Authenticated", detail: "Required to provide Auth information" }, status: "failure" });
-    fake.faults.next({ kind: "status", status: 401, contentType: "application/json", body: unauthorized }, 2, onTable);
+    const unauthorized = JSON.stringify({
+      error: { message: "User Not Authenticated", detail: "Required to provide Auth information" },
+      status: "failure",
+    });
+    fake.faults.next(
+      { kind: "status", status: 401, contentType: "application/json", body: unauthorized },
+      2,
+      onTable,
+    );
     const error = await failure(adapter(fake, { auth: OAUTH }).deliver(request(1)));
     expect(error).toBeInstanceOf(AuthError);
     expect(fake.tokensIssued()).toBe(2);
@@ -379,9 +425,14 @@ describe("ServiceNow adapter: OAuth", () => {
   it("refused client credentials are an AuthError", async () => {
     const fake = await fakeInstance();
     const error = await failure(
-      adapter(fake, { auth: { method: "oauth", grant_type: "client_credentials", client_id: "fake-client-id", client_secret: "wrong" } }).deliver(
-        request(1),
-      ),
+      adapter(fake, {
+        auth: {
+          method: "oauth",
+          grant_type: "client_credentials",
+          client_id: "fake-client-id",
+          client_secret: "wrong",
+        },
+      }).deliver(request(1)),
     );
     expect(error).toBeInstanceOf(AuthError);
     expect(error).toHaveProperty("adminHint", expect.stringContaining("client_secret") as unknown);
@@ -390,7 +441,13 @@ describe("ServiceNow adapter: OAuth", () => {
   it("works with the refresh_token grant", async () => {
     const fake = await fakeInstance();
     const snow = adapter(fake, {
-      auth: { method: "oauth", grant_type: "refresh_token", client_id: "fake-client-id", client_secret: "fake-client-secret", refresh_token: "fake-refresh-token" },
+      auth: {
+        method: "oauth",
+        grant_type: "refresh_token",
+        client_id: "fake-client-id",
+        client_secret: "fake-client-secret",
+        refresh_token: "fake-refresh-token",
+      },
     });
     await expect(snow.deliver(request(1))).resolves.toHaveProperty("status", 201);
   });

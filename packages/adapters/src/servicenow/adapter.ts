@@ -49,7 +49,6 @@ interface Answer {
   readonly response: HttpResponse;
 }
 
-
 /**
  * ServiceNow Table API. It has no upsert and no idempotency header, so every delivery without a
  * ledger record id looks the record up by `correlation_id` (the handoff key) and then updates or
@@ -66,7 +65,12 @@ export function createServiceNowAdapter(
   const lock = options.lock ?? processLock;
   const instanceUrl = new URL(config.instance_url).origin;
   const http = createDestinationHttp(destinationHttpSettings(name, config, options));
-  const auth = createServiceNowAuthorizer(config.auth, { http, instanceUrl, table: config.table, nowMs: now });
+  const auth = createServiceNowAuthorizer(config.auth, {
+    http,
+    instanceUrl,
+    table: config.table,
+    nowMs: now,
+  });
   const mapping = config.mapping ?? SERVICENOW_DEFAULT_MAPPING;
   const versionField = config.version_field;
   // Only what the adapter reads comes back: smaller answers, and no personal data in memory.
@@ -75,7 +79,8 @@ export function createServiceNowAdapter(
 
   function tableUrl(params: Record<string, string> = {}): URL {
     const url = new URL(tablePath, instanceUrl);
-    for (const [key, value] of Object.entries({ ...params, sysparm_fields: fields })) url.searchParams.set(key, value);
+    for (const [key, value] of Object.entries({ ...params, sysparm_fields: fields }))
+      url.searchParams.set(key, value);
     return url;
   }
 
@@ -147,10 +152,13 @@ export function createServiceNowAdapter(
   function written(response: HttpResponse): DeliveryResult {
     const parsed = WrittenSchema.safeParse(response.json());
     if (!parsed.success) {
-      throw new RetryableDeliveryError(`ServiceNow answered ${response.status} without the written record's sys_id`, {
-        status: response.status,
-        responseExcerpt: response.excerpt(),
-      });
+      throw new RetryableDeliveryError(
+        `ServiceNow answered ${response.status} without the written record's sys_id`,
+        {
+          status: response.status,
+          responseExcerpt: response.excerpt(),
+        },
+      );
     }
     versionOf(parsed.data.result, response);
     return { recordId: parsed.data.result.sys_id, status: response.status };
@@ -159,10 +167,13 @@ export function createServiceNowAdapter(
   function found(response: HttpResponse, correlationId: string): ServiceNowRecord | undefined {
     const parsed = LookupSchema.safeParse(response.json());
     if (!parsed.success) {
-      throw new RetryableDeliveryError(`ServiceNow lookup in ${config.table} answered ${response.status} without a result list`, {
-        status: response.status,
-        responseExcerpt: response.excerpt(),
-      });
+      throw new RetryableDeliveryError(
+        `ServiceNow lookup in ${config.table} answered ${response.status} without a result list`,
+        {
+          status: response.status,
+          responseExcerpt: response.excerpt(),
+        },
+      );
     }
     const [record] = parsed.data.result;
     if (record === undefined) return undefined;
@@ -176,13 +187,20 @@ export function createServiceNowAdapter(
         { status: response.status },
       );
     }
-    throw new DestinationError(`ServiceNow lookup by correlation_id in ${config.table} returned an unrelated record`, {
-      status: response.status,
-      adminHint: `Use a table with a correlation_id field (every task table has one, e.g. incident or interaction) that the integration user can read, then resume the destination's queue.`,
-    });
+    throw new DestinationError(
+      `ServiceNow lookup by correlation_id in ${config.table} returned an unrelated record`,
+      {
+        status: response.status,
+        adminHint: `Use a table with a correlation_id field (every task table has one, e.g. incident or interaction) that the integration user can read, then resume the destination's queue.`,
+      },
+    );
   }
 
-  async function write(request: DeliveryRequest, correlationId: string, body: string): Promise<DeliveryResult> {
+  async function write(
+    request: DeliveryRequest,
+    correlationId: string,
+    body: string,
+  ): Promise<DeliveryResult> {
     const call = session(request.signal, request.beforeWrite);
     const recordId = request.previous?.recordId;
 
@@ -190,11 +208,14 @@ export function createServiceNowAdapter(
       const updated = await call("PATCH", recordUrl(recordId), "record", body);
       if (updated.kind === "ok") return written(updated.response);
       if (config.on_missing_record === "park") {
-        throw new DestinationError(`ServiceNow record ${recordId} in ${config.table} was deleted (404 on update)`, {
-          status: updated.response.status,
-          responseExcerpt: updated.response.excerpt(),
-          adminHint: `Restore the record (System Definition > Deleted Records) or set on_missing_record: recreate, then resume the destination's queue.`,
-        });
+        throw new DestinationError(
+          `ServiceNow record ${recordId} in ${config.table} was deleted (404 on update)`,
+          {
+            status: updated.response.status,
+            responseExcerpt: updated.response.excerpt(),
+            adminHint: `Restore the record (System Definition > Deleted Records) or set on_missing_record: recreate, then resume the destination's queue.`,
+          },
+        );
       }
       // Recreate through the lookup: a recreate whose answer was lost must not create a second record.
     }
@@ -239,7 +260,9 @@ export function createServiceNowAdapter(
 
   async function deliver(request: DeliveryRequest): Promise<DeliveryResult> {
     const { correlationId, body } = bodyOf(request);
-    return lock.run(`${instanceUrl} ${config.table} ${correlationId}`, () => write(request, correlationId, body));
+    return lock.run(`${instanceUrl} ${config.table} ${correlationId}`, () =>
+      write(request, correlationId, body),
+    );
   }
 
   /** What `write` sends, without a token or a lookup answer: the paths it can take, in order. */
@@ -254,7 +277,15 @@ export function createServiceNowAdapter(
       });
     const recordId = request.previous?.recordId;
     if (recordId !== undefined) {
-      return [{ method: "PATCH", url: recordUrl(recordId).href, headers: headers(true), body, note: "update the record the ledger names" }];
+      return [
+        {
+          method: "PATCH",
+          url: recordUrl(recordId).href,
+          headers: headers(true),
+          body,
+          note: "update the record the ledger names",
+        },
+      ];
     }
     return [
       {

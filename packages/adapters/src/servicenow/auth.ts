@@ -76,19 +76,29 @@ export function createServiceNowAuthorizer(
       signal,
     });
     const outcome = classifyServiceNowResponse(
-      { status: response.status, headers: response.headers, body: response.json(), excerpt: response.excerpt() },
+      {
+        status: response.status,
+        headers: response.headers,
+        body: response.json(),
+        excerpt: response.excerpt(),
+      },
       { target: "token", table: options.table, auth: "oauth", renewed: false, nowMs: now() },
     );
     if (outcome.kind === "failed") throw outcome.error;
     const parsed = TokenResponseSchema.safeParse(response.json());
     if (!parsed.success) {
-      throw new DestinationError(`ServiceNow token endpoint answered ${response.status} without an access_token`, {
-        status: response.status,
-        responseExcerpt: response.excerpt(),
-        adminHint: "Check that instance_url is the instance itself and OAuth is active on it, then resume the destination's queue.",
-      });
+      throw new DestinationError(
+        `ServiceNow token endpoint answered ${response.status} without an access_token`,
+        {
+          status: response.status,
+          responseExcerpt: response.excerpt(),
+          adminHint:
+            "Check that instance_url is the instance itself and OAuth is active on it, then resume the destination's queue.",
+        },
+      );
     }
-    const lifetimeMs = parsed.data.expires_in === undefined ? DEFAULT_LIFETIME_MS : parsed.data.expires_in * 1_000;
+    const lifetimeMs =
+      parsed.data.expires_in === undefined ? DEFAULT_LIFETIME_MS : parsed.data.expires_in * 1_000;
     const header = `Bearer ${parsed.data.access_token}`;
     // Renew a little early so a token never expires between our check and the instance's.
     cached = { header, refreshAtMs: now() + lifetimeMs - Math.min(MAX_SKEW_MS, lifetimeMs / 10) };

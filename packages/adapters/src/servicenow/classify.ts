@@ -86,7 +86,9 @@ export function classifyServiceNowResponse(
   const { status, body } = response;
   const base = {
     status,
-    ...(response.excerpt === undefined || response.excerpt === "" ? {} : { responseExcerpt: response.excerpt }),
+    ...(response.excerpt === undefined || response.excerpt === ""
+      ? {}
+      : { responseExcerpt: response.excerpt }),
   };
   const failed = (error: DeliveryError): ServiceNowOutcome => ({ kind: "failed", error });
   const what = context.target === "token" ? "ServiceNow token endpoint" : `ServiceNow table ${context.table}`;
@@ -107,15 +109,21 @@ export function classifyServiceNowResponse(
   if (status >= 300 && status < 400) {
     const location = headerValue(response.headers, "location");
     return failed(
-      new DestinationError(`${what} redirected (${status}${location === undefined ? "" : ` to ${redactSecrets(location)}`})`, {
-        ...base,
-        adminHint: `Set instance_url to the instance's own https:// origin (redirects are not followed), ${RESUME}`,
-      }),
+      new DestinationError(
+        `${what} redirected (${status}${location === undefined ? "" : ` to ${redactSecrets(location)}`})`,
+        {
+          ...base,
+          adminHint: `Set instance_url to the instance's own https:// origin (redirects are not followed), ${RESUME}`,
+        },
+      ),
     );
   }
 
   if (RETRYABLE_4XX.has(status) || status >= 500 || status < 200) {
-    const retryAfterMs = parseRetryAfter(headerValue(response.headers, "retry-after"), context.nowMs ?? Date.now());
+    const retryAfterMs = parseRetryAfter(
+      headerValue(response.headers, "retry-after"),
+      context.nowMs ?? Date.now(),
+    );
     return failed(
       new RetryableDeliveryError(`${what} answered ${describe(status, body)}`, {
         ...base,
@@ -160,7 +168,9 @@ export function classifyServiceNowResponse(
     // Business rules that abort and data policies answer 403 "Operation Failed": this record's data
     // is refused, not our access.
     if (message === "Operation Failed") {
-      return failed(new PermanentDeliveryError(`${what} refused the record (${describe(status, body)})`, base));
+      return failed(
+        new PermanentDeliveryError(`${what} refused the record (${describe(status, body)})`, base),
+      );
     }
     return failed(
       new AuthError(`${what} denied access (${describe(status, body)})`, {

@@ -13,7 +13,11 @@ describe("KeyedLock", () => {
       log.push(`${name} end`);
       return name;
     };
-    const results = await Promise.all([lock.run("a", task("a1")), lock.run("a", task("a2")), lock.run("b", task("b1"))]);
+    const results = await Promise.all([
+      lock.run("a", task("a1")),
+      lock.run("a", task("a2")),
+      lock.run("b", task("b1")),
+    ]);
     expect(results).toEqual(["a1", "a2", "b1"]);
     expect(log.indexOf("a2 start")).toBeGreaterThan(log.indexOf("a1 end"));
     expect(log.indexOf("b1 start")).toBeLessThan(log.indexOf("a1 end"));

@@ -18,11 +18,23 @@ const snapshot = HandoffSnapshotSchema.parse({
   stage: "initiated",
   version: 4,
   occurred_at: at,
-  data: { customer_id: "C-42", verification_status: "verified", caller_id: "6816f79cc0a8016401c5a33be04be441" },
+  data: {
+    customer_id: "C-42",
+    verification_status: "verified",
+    caller_id: "6816f79cc0a8016401c5a33be04be441",
+  },
   reason: "refund over limit",
   channel: "chat",
   history: [
-    { event_id: "e1", id: "conv-7", state: "customer_refund", stage: "initiated", occurred_at: at, received_at: at, data: {} },
+    {
+      event_id: "e1",
+      id: "conv-7",
+      state: "customer_refund",
+      stage: "initiated",
+      occurred_at: at,
+      received_at: at,
+      data: {},
+    },
   ],
   created_at: at,
   updated_at: at,
@@ -41,7 +53,10 @@ describe("ServiceNow default mapping", () => {
   });
 
   it("falls back to a generic short description and truncates to the column's 160 characters", () => {
-    const long = applyMapping(SERVICENOW_DEFAULT_MAPPING, mappingView({ ...snapshot, reason: "x".repeat(300) }, "snow"));
+    const long = applyMapping(
+      SERVICENOW_DEFAULT_MAPPING,
+      mappingView({ ...snapshot, reason: "x".repeat(300) }, "snow"),
+    );
     expect(long["short_description"]).toHaveLength(160);
     const { reason: _reason, ...withoutReason } = snapshot;
     const none = applyMapping(SERVICENOW_DEFAULT_MAPPING, mappingView(withoutReason, "snow"));
@@ -52,7 +67,13 @@ describe("ServiceNow default mapping", () => {
 describe("buildServiceNowBody", () => {
   it("adds the fields the adapter owns, over anything a mapping put there", () => {
     const body = buildServiceNowBody(
-      { short_description: "s", correlation_id: "spoofed", u_handoff_version: 99, u_tags: ["a", "b"], u_note: null },
+      {
+        short_description: "s",
+        correlation_id: "spoofed",
+        u_handoff_version: 99,
+        u_tags: ["a", "b"],
+        u_note: null,
+      },
       { correlationId: "conv-7", version: 4, versionField: "u_handoff_version" },
     );
     expect(body).toEqual({

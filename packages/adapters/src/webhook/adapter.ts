@@ -6,7 +6,12 @@ import { request, type Dispatcher } from "undici";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
 import { PrivateNetworkError } from "../http/guarded-lookup.js";
 import { isPrivateAddress } from "../http/private-network.js";
-import { createDestinationDispatcher, tlsSettings, USER_AGENT, type ProxySettings } from "../http/destination-http.js";
+import {
+  createDestinationDispatcher,
+  tlsSettings,
+  USER_AGENT,
+  type ProxySettings,
+} from "../http/destination-http.js";
 import { maskHeaders } from "../http/mask-headers.js";
 import { guardedDispatcher } from "../http/send-guard.js";
 import { EXCERPT_BYTES, responseExcerpt } from "../http/response-excerpt.js";
@@ -14,7 +19,6 @@ import { classifyWebhookResponse } from "./classify.js";
 import { webhookMessageId } from "./message-id.js";
 import { webhookBody } from "./payload.js";
 import { signWebhook } from "./sign.js";
-
 
 // Read a little past the excerpt so redaction sees whole tokens at the cut.
 const EXCERPT_READ_BYTES = EXCERPT_BYTES * 8;
@@ -91,7 +95,10 @@ export function createWebhookAdapter(
   const agent = pools.dispatcherFor(url);
 
   /** The one place the request is built, so `preview` shows exactly what `deliver` sends. */
-  function buildRequest({ snapshot, destination, traceparent }: DeliveryRequest): { headers: Record<string, string>; body: string } {
+  function buildRequest({ snapshot, destination, traceparent }: DeliveryRequest): {
+    headers: Record<string, string>;
+    body: string;
+  } {
     const body = webhookBody(snapshot);
     const id = webhookMessageId(destination, snapshot.key, snapshot.version);
     const timestampSec = Math.floor(now() / 1_000);
@@ -188,7 +195,9 @@ export function createWebhookAdapter(
       if (refused !== undefined) throw privateNetworkError(refused.host, refused.address, error);
       const reason = timeout.aborted ? `timed out after ${config.timeout_ms} ms` : "network error";
       const detail = error instanceof Error ? `: ${error.message}` : "";
-      throw new RetryableDeliveryError(`webhook ${name} is not reachable (${reason})${detail}`, { cause: error });
+      throw new RetryableDeliveryError(`webhook ${name} is not reachable (${reason})${detail}`, {
+        cause: error,
+      });
     }
   }
 

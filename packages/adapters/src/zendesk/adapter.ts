@@ -4,7 +4,14 @@ import { DestinationError, RetryableDeliveryError } from "@handoff-sync/schema";
 import type { z } from "zod";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
 import { maskHeaders } from "../http/mask-headers.js";
-import { destinationHttpSettings, createDestinationHttp, USER_AGENT, type HttpRequest, type HttpResponse, type ProxySettings } from "../http/destination-http.js";
+import {
+  destinationHttpSettings,
+  createDestinationHttp,
+  USER_AGENT,
+  type HttpRequest,
+  type HttpResponse,
+  type ProxySettings,
+} from "../http/destination-http.js";
 import { applyMapping } from "../mapping/evaluate.js";
 import { mappingView } from "../mapping/view.js";
 import { createZendeskAuthorizer } from "./auth.js";
@@ -43,7 +50,6 @@ export function zendeskBaseUrl(config: Pick<ZendeskConfig, "subdomain" | "url">)
   if (!base.pathname.endsWith("/")) base.pathname = `${base.pathname}/`;
   return base;
 }
-
 
 function unexpected(operation: ZendeskOperation, response: HttpResponse): RetryableDeliveryError {
   // A 2xx that is not a ticket may be a proxy or maintenance page; the next attempt looks again.
@@ -277,11 +283,21 @@ export function createZendeskAdapter(
         ...(config.version_field_id === undefined ? {} : { versionFieldId: config.version_field_id }),
       }),
     );
-    const idempotencyKey = zendeskIdempotencyKey({ destination, handoffKey: snapshot.key, version: snapshot.version, body });
+    const idempotencyKey = zendeskIdempotencyKey({
+      destination,
+      handoffKey: snapshot.key,
+      version: snapshot.version,
+      body,
+    });
     const lookup = new URL(ticketsUrl);
     lookup.searchParams.set("external_id", snapshot.key);
     return [
-      { method: "GET", url: lookup.href, headers: headers(), note: "look for a ticket with this external_id" },
+      {
+        method: "GET",
+        url: lookup.href,
+        headers: headers(),
+        note: "look for a ticket with this external_id",
+      },
       {
         method: "POST",
         url: ticketsUrl.href,

@@ -43,7 +43,9 @@ export const ConnectionSchema = z.strictObject({
       /** Only for test systems with self-signed certificates; never in production. */
       reject_unauthorized: z.boolean().default(true),
     })
-    .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), { message: "cert and key go together" })
+    .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), {
+      message: "cert and key go together",
+    })
     .optional(),
 });
 

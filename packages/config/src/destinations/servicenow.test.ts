@@ -15,7 +15,11 @@ describe("ServiceNowDestinationSchema", () => {
       on_missing_record: "recreate",
       allow_private_network: false,
     });
-    expect(parsed.auth).toEqual({ method: "basic", username: new SecretRef("env", "SN_USER"), password: new SecretRef("env", "SN_PASSWORD") });
+    expect(parsed.auth).toEqual({
+      method: "basic",
+      username: new SecretRef("env", "SN_USER"),
+      password: new SecretRef("env", "SN_PASSWORD"),
+    });
   });
 
   it.each([
@@ -23,15 +27,25 @@ describe("ServiceNowDestinationSchema", () => {
     ["password", { username: "env:SN_USER", password: "file:/run/secrets/sn" }],
     ["refresh_token", { refresh_token: "env:SN_REFRESH_TOKEN" }],
   ])("accepts the OAuth %s grant", (grant_type, extra) => {
-    const parsed = ServiceNowDestinationSchema.parse({ ...base, table: "interaction", auth: { ...oauth, grant_type, ...extra } });
+    const parsed = ServiceNowDestinationSchema.parse({
+      ...base,
+      table: "interaction",
+      auth: { ...oauth, grant_type, ...extra },
+    });
     expect(parsed.auth).toMatchObject({ method: "oauth", grant_type });
   });
 
   it.each([
     ["a secret written inline", { auth: { ...basic, password: "hunter2" } }],
     ["an unknown auth method", { auth: { method: "api_key", key: "env:K" } }],
-    ["the password grant without a password", { auth: { ...oauth, grant_type: "password", username: "env:U" } }],
-    ["a refresh token on the client_credentials grant", { auth: { ...oauth, grant_type: "client_credentials", refresh_token: "env:R" } }],
+    [
+      "the password grant without a password",
+      { auth: { ...oauth, grant_type: "password", username: "env:U" } },
+    ],
+    [
+      "a refresh token on the client_credentials grant",
+      { auth: { ...oauth, grant_type: "client_credentials", refresh_token: "env:R" } },
+    ],
     ["an unknown grant", { auth: { ...oauth, grant_type: "implicit" } }],
     ["an instance URL with a path", { instance_url: "https://acme.service-now.com/api/now", auth: basic }],
     ["an instance URL that is not http(s)", { instance_url: "ftp://acme.service-now.com", auth: basic }],

@@ -30,7 +30,10 @@ export const ServiceNowOAuthSchema = z.discriminatedUnion("grant_type", [
   z.strictObject({ ...oauthClient, grant_type: z.literal("refresh_token"), refresh_token: SecretRefSchema }),
 ]);
 
-export const ServiceNowAuthSchema = z.discriminatedUnion("method", [ServiceNowBasicAuthSchema, ServiceNowOAuthSchema]);
+export const ServiceNowAuthSchema = z.discriminatedUnion("method", [
+  ServiceNowBasicAuthSchema,
+  ServiceNowOAuthSchema,
+]);
 export type ServiceNowAuth = z.infer<typeof ServiceNowAuthSchema>;
 
 // Table and column names as ServiceNow creates them: lowercase, digits and underscores.
@@ -40,19 +43,28 @@ export const ServiceNowDestinationSchema = z.strictObject({
   type: z.literal("servicenow"),
   /** `https://<instance>.service-now.com`; the Table API and the token endpoint live under it. */
   instance_url: z
-    .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL such as https://acme.service-now.com" })
+    .url({
+      protocol: /^https?$/,
+      error: "must be an http:// or https:// URL such as https://acme.service-now.com",
+    })
     .refine((value) => {
       const url = new URL(value);
       return (url.pathname === "/" || url.pathname === "") && url.search === "" && url.hash === "";
     }, "give only the instance's origin (https://acme.service-now.com), without a path"),
   /** Any table with `correlation_id` (every task table has it): `incident`, `interaction`, ... */
-  table: z.string().regex(SYS_NAME, "a ServiceNow table name such as incident or interaction").default("incident"),
+  table: z
+    .string()
+    .regex(SYS_NAME, "a ServiceNow table name such as incident or interaction")
+    .default("incident"),
   auth: ServiceNowAuthSchema,
   /**
    * The integer column holding the handoff version; ServiceNow silently drops fields a table does
    * not have, so the adapter checks that the column comes back.
    */
-  version_field: z.string().regex(SYS_NAME, "a column name such as u_handoff_version").default("u_handoff_version"),
+  version_field: z
+    .string()
+    .regex(SYS_NAME, "a column name such as u_handoff_version")
+    .default("u_handoff_version"),
   /** What to do when the record the ledger names was deleted in ServiceNow. */
   on_missing_record: z.enum(["recreate", "park"]).default("recreate"),
   ...destinationBase,

@@ -7,7 +7,10 @@ export const WebhookDestinationSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }),
   /** One ref, or several while rotating: every secret signs, so receivers can switch at leisure. */
   // Preprocessing instead of a union keeps the ref's own message ("use env:...") instead of "Invalid input".
-  secret: z.preprocess((value) => (typeof value === "string" ? [value] : value), z.array(SecretRefSchema).min(1)),
+  secret: z.preprocess(
+    (value) => (typeof value === "string" ? [value] : value),
+    z.array(SecretRefSchema).min(1),
+  ),
   ...destinationBase,
 });
 export type WebhookDestination = z.infer<typeof WebhookDestinationSchema>;

@@ -57,7 +57,8 @@ export interface FakeServer {
 
 function parseBody(raw: string, contentType: string | undefined): unknown {
   if (raw === "") return undefined;
-  if (contentType?.includes("application/x-www-form-urlencoded")) return Object.fromEntries(new URLSearchParams(raw));
+  if (contentType?.includes("application/x-www-form-urlencoded"))
+    return Object.fromEntries(new URLSearchParams(raw));
   try {
     return JSON.parse(raw) as unknown;
   } catch {
@@ -67,9 +68,16 @@ function parseBody(raw: string, contentType: string | undefined): unknown {
 
 function send(res: ServerResponse, response: FakeResponse): void {
   const isText = typeof response.body === "string";
-  const payload = response.body === undefined ? "" : isText ? String(response.body) : JSON.stringify(response.body);
+  const payload =
+    response.body === undefined ? "" : isText ? String(response.body) : JSON.stringify(response.body);
   res.writeHead(response.status, {
-    ...(payload === "" ? {} : { "content-type": response.contentType ?? (isText ? "text/plain; charset=utf-8" : "application/json; charset=utf-8") }),
+    ...(payload === ""
+      ? {}
+      : {
+          "content-type":
+            response.contentType ??
+            (isText ? "text/plain; charset=utf-8" : "application/json; charset=utf-8"),
+        }),
     "content-length": Buffer.byteLength(payload),
     ...response.headers,
   });
@@ -86,7 +94,10 @@ async function readAll(req: IncomingMessage): Promise<string> {
  * An HTTP server on 127.0.0.1 that answers with a CRM's behaviour and plays injected faults.
  * `after_commit`, `drop_after_commit` and `hold` let the handler apply the write first.
  */
-export async function startFakeServer(handler: FakeHandler, options: { random?: () => number } = {}): Promise<FakeServer> {
+export async function startFakeServer(
+  handler: FakeHandler,
+  options: { random?: () => number } = {},
+): Promise<FakeServer> {
   const faults = new FaultInjector(options.random);
   const requests: FakeRequestSummary[] = [];
   const server = createServer((req, res) => {
@@ -95,11 +106,28 @@ export async function startFakeServer(handler: FakeHandler, options: { random?: 
       const method = req.method ?? "GET";
       const rawBody = await readAll(req);
       const traceparent = req.headers.traceparent;
-      requests.push({ method, path: url.pathname, at: Date.now(), ...(typeof traceparent === "string" ? { traceparent } : {}) });
-      const request: FakeRequest = { method, path: url.pathname, query: url.searchParams, headers: req.headers, rawBody, body: parseBody(rawBody, req.headers["content-type"]) };
+      requests.push({
+        method,
+        path: url.pathname,
+        at: Date.now(),
+        ...(typeof traceparent === "string" ? { traceparent } : {}),
+      });
+      const request: FakeRequest = {
+        method,
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        rawBody,
+        body: parseBody(rawBody, req.headers["content-type"]),
+      };
       const fault: Fault | undefined = faults.pick({ method, path: url.pathname });
       if (fault?.kind === "status") {
-        send(res, { status: fault.status, ...(fault.body !== undefined ? { body: fault.body } : {}), ...(fault.contentType ? { contentType: fault.contentType } : {}), ...(fault.headers ? { headers: fault.headers } : {}) });
+        send(res, {
+          status: fault.status,
+          ...(fault.body !== undefined ? { body: fault.body } : {}),
+          ...(fault.contentType ? { contentType: fault.contentType } : {}),
+          ...(fault.headers ? { headers: fault.headers } : {}),
+        });
         return;
       }
       if (fault?.kind === "hold") await faults.hold({ method, path: url.pathname });

@@ -4,7 +4,13 @@
  */
 export type Fault =
   /** Answer with this status and body without applying the request. */
-  | { readonly kind: "status"; readonly status: number; readonly body?: string; readonly contentType?: string; readonly headers?: Readonly<Record<string, string>> }
+  | {
+      readonly kind: "status";
+      readonly status: number;
+      readonly body?: string;
+      readonly contentType?: string;
+      readonly headers?: Readonly<Record<string, string>>;
+    }
   /** Apply the request, then answer with this status: the client cannot know the write happened. */
   | { readonly kind: "after_commit"; readonly status: number; readonly body?: string }
   /** Apply and answer normally, but only after this delay (slower than a client timeout, say). */

@@ -20,7 +20,11 @@ export interface FakeHandoffApi extends FakeServer {
  * `GET /v1/{account_id}/{project_id}/handoff_state?shared_id=...|id=...` with `x-api-key`;
  * `shared_id` wins when both are given and never falls back to `id`.
  */
-export async function startFakeHandoffApi(options: { apiKey: string; accountId?: string; projectId?: string }): Promise<FakeHandoffApi> {
+export async function startFakeHandoffApi(options: {
+  apiKey: string;
+  accountId?: string;
+  projectId?: string;
+}): Promise<FakeHandoffApi> {
   const accountId = options.accountId ?? "acme";
   const projectId = options.projectId ?? "support";
   const handoffs: UpstreamHandoff[] = [];
@@ -35,8 +39,10 @@ export async function startFakeHandoffApi(options: { apiKey: string; accountId?:
     if (key !== options.apiKey) return { status: 401, body: { error: "invalid api key" } };
     const sharedId = request.query.get("shared_id");
     const id = request.query.get("id");
-    if (sharedId === null && id === null) return { status: 400, body: { error: "shared_id or id is required" } };
-    const found = sharedId !== null ? handoffs.find((h) => h.shared_id === sharedId) : handoffs.find((h) => h.id === id);
+    if (sharedId === null && id === null)
+      return { status: 400, body: { error: "shared_id or id is required" } };
+    const found =
+      sharedId !== null ? handoffs.find((h) => h.shared_id === sharedId) : handoffs.find((h) => h.id === id);
     if (found === undefined) return { status: 404, body: { error: "handoff not found" } };
     return { status: 200, body: found };
   });

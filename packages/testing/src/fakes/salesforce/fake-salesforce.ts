@@ -401,7 +401,13 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
       const names = new Set(["Id", ...(described?.fields ?? []), ...(described?.externalIdFields ?? [])]);
       return {
         status: 200,
-        body: { name: object, fields: [...names].map((name) => ({ name, externalId: described?.externalIdFields.includes(name) === true })) },
+        body: {
+          name: object,
+          fields: [...names].map((name) => ({
+            name,
+            externalId: described?.externalIdFields.includes(name) === true,
+          })),
+        },
       };
     }
     if (parts.length === 4) {

@@ -91,8 +91,12 @@ describe("fake ServiceNow Table API", () => {
 
   it("updates with PATCH: 200 and the record", async () => {
     const fake = await start();
-    const { sys_id } = result(await call(fake, "POST", "/api/now/table/incident", { short_description: "a" }));
-    const updated = await call(fake, "PATCH", `/api/now/table/incident/${sys_id}`, { short_description: "b" });
+    const { sys_id } = result(
+      await call(fake, "POST", "/api/now/table/incident", { short_description: "a" }),
+    );
+    const updated = await call(fake, "PATCH", `/api/now/table/incident/${sys_id}`, {
+      short_description: "b",
+    });
     expect(updated.status).toBe(200);
     expect(result(updated)).toMatchObject({ sys_id, short_description: "b", sys_mod_count: "1" });
     expect(fake.records()).toHaveLength(1);
@@ -121,14 +125,21 @@ describe("fake ServiceNow Table API", () => {
       "GET",
       "/api/now/table/incident?sysparm_query=correlation_id%3Dconv-1&sysparm_limit=1&sysparm_fields=sys_id,correlation_id,u_handoff_version",
     );
-    expect(Object.keys(results(found)[0] ?? {}).sort()).toEqual(["correlation_id", "sys_id", "u_handoff_version"]);
+    expect(Object.keys(results(found)[0] ?? {}).sort()).toEqual([
+      "correlation_id",
+      "sys_id",
+      "u_handoff_version",
+    ]);
     const none = await call(fake, "GET", "/api/now/table/incident?sysparm_query=correlation_id%3Dconv-2");
     expect(none).toMatchObject({ status: 200, body: { result: [] } });
   });
 
   it("behaves like an instance on sloppy input: unknown fields dropped, unknown query terms ignored, = ignores case", async () => {
     const fake = await start();
-    const created = await call(fake, "POST", "/api/now/table/incident", { correlation_id: "Conv-1", u_no_such_field: "x" });
+    const created = await call(fake, "POST", "/api/now/table/incident", {
+      correlation_id: "Conv-1",
+      u_no_such_field: "x",
+    });
     expect(result(created)).not.toHaveProperty("u_no_such_field");
     await call(fake, "POST", "/api/now/table/incident", { correlation_id: "other" });
     const ignored = await call(fake, "GET", "/api/now/table/incident?sysparm_query=u_no_such_field%3Dx");
@@ -159,7 +170,16 @@ describe("fake ServiceNow Table API", () => {
       await call(fake, "POST", "/api/now/table/incident", { correlation_id: "conv-1", u_handoff_version: 1 }),
     );
     await call(fake, "PATCH", `/api/now/table/incident/${sys_id}`, { u_handoff_version: 2 });
-    expect(fake.writes.all().map(({ operation, recordId, externalId, version }) => ({ operation, recordId, externalId, version }))).toEqual([
+    expect(
+      fake.writes
+        .all()
+        .map(({ operation, recordId, externalId, version }) => ({
+          operation,
+          recordId,
+          externalId,
+          version,
+        })),
+    ).toEqual([
       { operation: "create", recordId: sys_id, externalId: "conv-1", version: 1 },
       { operation: "update", recordId: sys_id, externalId: "conv-1", version: 2 },
     ]);
@@ -169,11 +189,16 @@ describe("fake ServiceNow Table API", () => {
 describe("fake ServiceNow errors", () => {
   it("answers a missing record with 404 and the failure body", async () => {
     const fake = await start();
-    const answer = await call(fake, "PATCH", "/api/now/table/incident/0123456789abcdef0123456789abcdef", { a: 1 });
+    const answer = await call(fake, "PATCH", "/api/now/table/incident/0123456789abcdef0123456789abcdef", {
+      a: 1,
+    });
     expect(answer).toMatchObject({
       status: 404,
       body: {
-        error: { message: "No Record found", detail: "Record doesn't exist or ACL restricts the record retrieval" },
+        error: {
+          message: "No Record found",
+          detail: "Record doesn't exist or ACL restricts the record retrieval",
+        },
         status: "failure",
       },
     });
@@ -182,16 +207,26 @@ describe("fake ServiceNow errors", () => {
   it("answers an unknown table with 400 Invalid table", async () => {
     const fake = await start();
     const answer = await call(fake, "GET", "/api/now/table/u_nope?sysparm_limit=1");
-    expect(answer).toMatchObject({ status: 400, body: { error: { message: "Invalid table u_nope", detail: null }, status: "failure" } });
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { error: { message: "Invalid table u_nope", detail: null }, status: "failure" },
+    });
   });
 
   it("answers missing or wrong credentials with 401", async () => {
     const fake = await start();
-    for (const authorization of [null, `Basic ${Buffer.from("integration.user:wrong").toString("base64")}`, "Bearer nope"]) {
+    for (const authorization of [
+      null,
+      `Basic ${Buffer.from("integration.user:wrong").toString("base64")}`,
+      "Bearer nope",
+    ]) {
       const answer = await call(fake, "GET", "/api/now/table/incident", undefined, authorization);
       expect(answer).toMatchObject({
         status: 401,
-        body: { error: { message: "User Not Authenticated", detail: "Required to provide Auth information" }, status: "failure" },
+        body: {
+          error: { message: "User Not Authenticated", detail: "Required to provide Auth information" },
+          status: "failure",
+        },
       });
     }
   });
@@ -204,14 +239,20 @@ describe("fake ServiceNow errors", () => {
     });
     const policed = await start({ mandatoryFields: ["short_description"] });
     const refused = await call(policed, "POST", "/api/now/table/incident", { correlation_id: "x" });
-    expect(refused).toMatchObject({ status: 403, body: { error: { message: "Operation Failed" }, status: "failure" } });
+    expect(refused).toMatchObject({
+      status: 403,
+      body: { error: { message: "Operation Failed" }, status: "failure" },
+    });
     expect(JSON.stringify(refused.body)).toContain("Data Policy Exception");
     expect(policed.records()).toHaveLength(0);
   });
 
   it("sends X-RateLimit headers and 429 with Retry-After past the limit", async () => {
     let now = 1_700_000_000_000;
-    const fake = await start({ rateLimit: { limit: 2, windowSec: 60, rule: "integration" }, nowMs: () => now });
+    const fake = await start({
+      rateLimit: { limit: 2, windowSec: 60, rule: "integration" },
+      nowMs: () => now,
+    });
     const first = await call(fake, "GET", "/api/now/table/incident");
     expect(first.headers.get("x-ratelimit-limit")).toBe("2");
     expect(first.headers.get("x-ratelimit-rule")).toBe("integration");
@@ -253,9 +294,15 @@ describe("fake ServiceNow OAuth", () => {
     for (const grant of grants) {
       const answer = await token(fake, { ...CLIENT, ...grant });
       expect(answer.status).toBe(200);
-      expect(answer.body).toMatchObject({ access_token: expect.any(String) as unknown, token_type: "Bearer", expires_in: 1_799 });
+      expect(answer.body).toMatchObject({
+        access_token: expect.any(String) as unknown,
+        token_type: "Bearer",
+        expires_in: 1_799,
+      });
       const { access_token } = answer.body as { access_token: string };
-      expect((await call(fake, "GET", "/api/now/table/incident", undefined, `Bearer ${access_token}`)).status).toBe(200);
+      expect(
+        (await call(fake, "GET", "/api/now/table/incident", undefined, `Bearer ${access_token}`)).status,
+      ).toBe(200);
     }
     expect(fake.tokensIssued()).toBe(3);
   });
@@ -266,14 +313,18 @@ describe("fake ServiceNow OAuth", () => {
       { ...CLIENT, client_secret: "wrong", grant_type: "client_credentials" },
       { ...CLIENT, grant_type: "password", username: "integration.user", password: "wrong" },
     ]) {
-      expect(await token(fake, form)).toMatchObject({ status: 401, body: { error: "server_error", error_description: "access_denied" } });
+      expect(await token(fake, form)).toMatchObject({
+        status: 401,
+        body: { error: "server_error", error_description: "access_denied" },
+      });
     }
   });
 
   it("expires tokens after their lifetime or a number of requests", async () => {
     let now = 1_700_000_000_000;
     const fake = await start({ tokenExpiresInSec: 60, tokenMaxRequests: 2, nowMs: () => now });
-    const mint = async () => `Bearer ${((await token(fake, { ...CLIENT, grant_type: "client_credentials" })).body as { access_token: string }).access_token}`;
+    const mint = async () =>
+      `Bearer ${((await token(fake, { ...CLIENT, grant_type: "client_credentials" })).body as { access_token: string }).access_token}`;
 
     const counted = await mint();
     expect((await call(fake, "GET", "/api/now/table/incident", undefined, counted)).status).toBe(200);

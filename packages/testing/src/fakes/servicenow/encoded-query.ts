@@ -31,7 +31,9 @@ export function parseEncodedQuery(query: string, hasField: (field: string) => bo
     const at = term.indexOf("=");
     const field = at < 0 ? "" : term.slice(0, at);
     if (!FIELD.test(field) || /[<>!]$/.test(field)) {
-      throw new UnsupportedQueryError(`the fake ServiceNow only understands field=value and ORDERBY terms, not "${term}"`);
+      throw new UnsupportedQueryError(
+        `the fake ServiceNow only understands field=value and ORDERBY terms, not "${term}"`,
+      );
     }
     if (hasField(field)) equals.push({ field, value: term.slice(at + 1) });
   }
@@ -39,11 +41,16 @@ export function parseEncodedQuery(query: string, hasField: (field: string) => bo
 }
 
 export function matchesQuery(record: Readonly<Record<string, string>>, query: EncodedQuery): boolean {
-  return query.equals.every(({ field, value }) => (record[field] ?? "").toLowerCase() === value.toLowerCase());
+  return query.equals.every(
+    ({ field, value }) => (record[field] ?? "").toLowerCase() === value.toLowerCase(),
+  );
 }
 
 /** Stable: records that tie keep their insertion order. */
-export function orderRecords<T extends Readonly<Record<string, string>>>(records: readonly T[], query: EncodedQuery): T[] {
+export function orderRecords<T extends Readonly<Record<string, string>>>(
+  records: readonly T[],
+  query: EncodedQuery,
+): T[] {
   return [...records].sort((a, b) => {
     for (const { field, descending } of query.orderBy) {
       const left = a[field] ?? "";

@@ -1,5 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { startFakeServer, WriteLog, type FakeRequest, type FakeResponse, type FakeServer } from "../fake-server.js";
+import {
+  startFakeServer,
+  WriteLog,
+  type FakeRequest,
+  type FakeResponse,
+  type FakeServer,
+} from "../fake-server.js";
 import { matchesQuery, orderRecords, parseEncodedQuery, UnsupportedQueryError } from "./encoded-query.js";
 
 /** Columns of the tables the fake knows, besides the system fields every record has. */
@@ -98,7 +104,12 @@ interface IssuedToken {
   requestsLeft: number;
 }
 
-function failure(status: number, message: string, detail: string | null, headers?: Record<string, string>): FakeResponse {
+function failure(
+  status: number,
+  message: string,
+  detail: string | null,
+  headers?: Record<string, string>,
+): FakeResponse {
   return { status, body: { error: { message, detail }, status: "failure" }, ...(headers ? { headers } : {}) };
 }
 
@@ -142,7 +153,8 @@ export async function startFakeServiceNow(options: FakeServiceNowOptions = {}): 
   let tokensIssued = 0;
   let window = { startsAtMs: 0, used: 0 };
 
-  const columns = (table: string): ReadonlySet<string> => new Set([...SYSTEM_FIELDS, ...(tables[table] ?? [])]);
+  const columns = (table: string): ReadonlySet<string> =>
+    new Set([...SYSTEM_FIELDS, ...(tables[table] ?? [])]);
 
   function rateLimitHeaders(): { headers: Record<string, string>; exceeded: boolean; retryAfterSec: number } {
     const rule = options.rateLimit;
@@ -174,7 +186,10 @@ export async function startFakeServiceNow(options: FakeServiceNowOptions = {}): 
 
   function oauthToken(request: FakeRequest): FakeResponse {
     const form = (request.body ?? {}) as Record<string, string | undefined>;
-    const denied: FakeResponse = { status: 401, body: { error_description: "access_denied", error: "server_error" } };
+    const denied: FakeResponse = {
+      status: 401,
+      body: { error_description: "access_denied", error: "server_error" },
+    };
     if (form["client_id"] !== clientId || form["client_secret"] !== clientSecret) return denied;
     const grant = form["grant_type"];
     if (grant === "password") {
@@ -194,7 +209,11 @@ export async function startFakeServiceNow(options: FakeServiceNowOptions = {}): 
       status: 200,
       body: {
         access_token: accessToken,
-        ...(grant === "client_credentials" ? {} : { refresh_token: grant === "refresh_token" ? refreshToken : randomBytes(24).toString("base64url") }),
+        ...(grant === "client_credentials"
+          ? {}
+          : {
+              refresh_token: grant === "refresh_token" ? refreshToken : randomBytes(24).toString("base64url"),
+            }),
         scope: "useraccount",
         token_type: "Bearer",
         expires_in: expiresInSec,
@@ -203,7 +222,10 @@ export async function startFakeServiceNow(options: FakeServiceNowOptions = {}): 
   }
 
   function view(record: StoredRecord, fieldsParam: string | null): Record<string, string> {
-    const wanted = fieldsParam === null || fieldsParam === "" ? undefined : fieldsParam.split(",").map((field) => field.trim());
+    const wanted =
+      fieldsParam === null || fieldsParam === ""
+        ? undefined
+        : fieldsParam.split(",").map((field) => field.trim());
     if (wanted === undefined) return { ...record.fields };
     const out: Record<string, string> = {};
     for (const field of wanted) {
@@ -232,7 +254,11 @@ export async function startFakeServiceNow(options: FakeServiceNowOptions = {}): 
     return applied;
   }
 
-  function logWrite(operation: "create" | "update", record: StoredRecord, applied: Record<string, string>): void {
+  function logWrite(
+    operation: "create" | "update",
+    record: StoredRecord,
+    applied: Record<string, string>,
+  ): void {
     const version = Number.parseInt(record.fields[versionField] ?? "", 10);
     const correlationId = record.fields["correlation_id"];
     writes.record({
@@ -245,12 +271,26 @@ export async function startFakeServiceNow(options: FakeServiceNowOptions = {}): 
     });
   }
 
-  function tableApi(request: FakeRequest, table: string, sysId: string | undefined, baseUrl: string): FakeResponse {
+  function tableApi(
+    request: FakeRequest,
+    table: string,
+    sysId: string | undefined,
+    baseUrl: string,
+  ): FakeResponse {
     if (tables[table] === undefined) return failure(400, `Invalid table ${table}`, null);
     const fieldsParam = request.query.get("sysparm_fields");
-    const isWrite = request.method === "POST" || request.method === "PATCH" || request.method === "PUT" || request.method === "DELETE";
-    if (isWrite && options.readOnly === true) return failure(403, "User Not Authorized", "Failed API level ACL Validation");
-    if (isWrite && request.method !== "DELETE" && (request.body === null || typeof request.body !== "object" || Array.isArray(request.body))) {
+    const isWrite =
+      request.method === "POST" ||
+      request.method === "PATCH" ||
+      request.method === "PUT" ||
+      request.method === "DELETE";
+    if (isWrite && options.readOnly === true)
+      return failure(403, "User Not Authorized", "Failed API level ACL Validation");
+    if (
+      isWrite &&
+      request.method !== "DELETE" &&
+      (request.body === null || typeof request.body !== "object" || Array.isArray(request.body))
+    ) {
       return failure(400, "Exception while reading request", "The payload is not valid JSON.");
     }
     const body = (request.body ?? {}) as Record<string, unknown>;
@@ -259,7 +299,9 @@ export async function startFakeServiceNow(options: FakeServiceNowOptions = {}): 
       if (request.method === "GET") {
         let query;
         try {
-          query = parseEncodedQuery(request.query.get("sysparm_query") ?? "", (field) => columns(table).has(field));
+          query = parseEncodedQuery(request.query.get("sysparm_query") ?? "", (field) =>
+            columns(table).has(field),
+          );
         } catch (error) {
           if (error instanceof UnsupportedQueryError) return failure(400, error.message, null);
           throw error;
@@ -280,13 +322,19 @@ export async function startFakeServiceNow(options: FakeServiceNowOptions = {}): 
       if (request.method === "POST") {
         const missing = (options.mandatoryFields ?? []).filter((field) => asText(body[field]) === "");
         if (missing.length > 0) {
-          return failure(403, "Operation Failed", `Data Policy Exception: \n\tThe following fields are mandatory: ${missing.join(", ")}`);
+          return failure(
+            403,
+            "Operation Failed",
+            `Data Policy Exception: \n\tThe following fields are mandatory: ${missing.join(", ")}`,
+          );
         }
         const count = (counters.get(table) ?? 10_000) + 1;
         counters.set(table, count);
         const created = glideDateTime(now());
         const newSysId = randomBytes(16).toString("hex");
-        const fields: Record<string, string> = Object.fromEntries((tables[table] ?? []).map((field) => [field, ""]));
+        const fields: Record<string, string> = Object.fromEntries(
+          (tables[table] ?? []).map((field) => [field, ""]),
+        );
         const record: StoredRecord = {
           table,
           fields: {
@@ -340,14 +388,24 @@ export async function startFakeServiceNow(options: FakeServiceNowOptions = {}): 
         ...response,
         headers: { ...limits.headers, ...response.headers },
       });
-      if (!authenticated(request)) return withLimits(failure(401, "User Not Authenticated", "Required to provide Auth information"));
+      if (!authenticated(request))
+        return withLimits(failure(401, "User Not Authenticated", "Required to provide Auth information"));
       if (limits.exceeded) {
         return withLimits(
-          failure(429, "Too Many Requests", "User has exceeded the rate limit", { "Retry-After": String(limits.retryAfterSec) }),
+          failure(429, "Too Many Requests", "User has exceeded the rate limit", {
+            "Retry-After": String(limits.retryAfterSec),
+          }),
         );
       }
       const [, table = "", sysId] = match;
-      return withLimits(tableApi(request, decodeURIComponent(table), sysId === undefined ? undefined : decodeURIComponent(sysId), baseUrl));
+      return withLimits(
+        tableApi(
+          request,
+          decodeURIComponent(table),
+          sysId === undefined ? undefined : decodeURIComponent(sysId),
+          baseUrl,
+        ),
+      );
     },
     options.random === undefined ? {} : { random: options.random },
   );
@@ -356,7 +414,9 @@ export async function startFakeServiceNow(options: FakeServiceNowOptions = {}): 
   return Object.assign(server, {
     writes,
     records(table = "incident") {
-      return [...records.values()].filter((record) => record.table === table).map((record) => ({ ...record.fields }));
+      return [...records.values()]
+        .filter((record) => record.table === table)
+        .map((record) => ({ ...record.fields }));
     },
     journal(sysId: string) {
       return [...(journals.get(sysId) ?? [])];
