@@ -1,6 +1,6 @@
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import type { Kafka } from "kafkajs";
+import { Partitioners, type Kafka } from "kafkajs";
 import { Agent, request } from "undici";
 import type { CrmFake } from "./crm-fake.js";
 import { createEventSource } from "./events.js";
@@ -100,7 +100,10 @@ async function preloadedTopic(
 ): Promise<string> {
   const topic = uniqueName(`bench-${label}`);
   await createTopics(kafka, [topic], partitions);
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   try {
     await produceBurst(producer, topic, createEventSource(label), events);

@@ -5,7 +5,7 @@ import { destinationQueueNames } from "@handoff-sync/queue";
 import { DEMO_SECRET, freePort, startService, uniqueName, type RunningService } from "@handoff-sync/testing";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import type { Kafka } from "kafkajs";
+import { Partitioners, type Kafka } from "kafkajs";
 import type { CrmFake } from "./crm-fake.js";
 import { createEventSource } from "./events.js";
 import { createTopics, deleteTopics, produceBurst, produceOpenLoop } from "./kafka.js";
@@ -133,7 +133,10 @@ export async function benchPipeline(
   const source = createEventSource("pipeline");
   const services: RunningService[] = [];
   const startRss: Record<string, number> = {};
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   let duplicates = 0;
   const settle = (): void => {
     duplicates += crm.requests() - crm.received();

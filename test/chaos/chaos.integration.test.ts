@@ -12,7 +12,7 @@ import { createHandoffStore, type HandoffStore } from "@handoff-sync/store";
 import { freePort, startService, uniqueName, waitFor, type RunningService } from "@handoff-sync/testing";
 import { QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
-import { Kafka, logLevel, type Admin } from "kafkajs";
+import { Kafka, logLevel, Partitioners, type Admin } from "kafkajs";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { CHAOS_SECRETS, misbehave, rateLimitBurst, startChaosCrms, type ChaosCrms } from "./crms.js";
 import {
@@ -176,7 +176,7 @@ async function produce(
   onProgress: (sent: number) => Promise<void>,
   burst: { size: number } = { size: 40 },
 ): Promise<void> {
-  const producer = stack.kafka.producer();
+  const producer = stack.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const records = plan.events.map((e) => ({ key: e.kafkaKey, value: e.payload }));
   const invalidEvery = Math.max(1, Math.floor(records.length / plan.invalid.length));

@@ -12,6 +12,7 @@ import {
   type FakeServer,
   type Pipeline,
 } from "@handoff-sync/testing";
+import { Partitioners } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 // Evidence from outside: what the child processes send to a collector, what the CRM receives and
@@ -144,7 +145,7 @@ describe("tracing and logs of the running services (child processes, real Kafka 
     const traceId = randomBytes(16).toString("hex");
     const producerSpanId = randomBytes(8).toString("hex");
     const sharedId = uniqueName("traced");
-    const producer = pipeline.kafka.producer();
+    const producer = pipeline.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     try {
       await producer.send({

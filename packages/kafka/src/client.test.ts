@@ -64,3 +64,25 @@ describe("createKafkaClient's log bridge", () => {
     });
   });
 });
+
+function capturingClient(): { lines: string[]; kafka: ReturnType<typeof createKafkaClient> } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const log = createLogger({ level: "debug", service: "test", destination });
+  // No broker is contacted: creating a producer only builds it.
+  return { lines, kafka: createKafkaClient({ brokers: ["127.0.0.1:1"], clientId: "client-test", log }) };
+}
+
+describe("createKafkaClient", () => {
+  it("creates producers without kafkajs' default-partitioner warning", () => {
+    const { lines, kafka } = capturingClient();
+    kafka.producer();
+    kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    expect(lines.filter((line) => line.includes('"level":"warn"'))).toEqual([]);
+  });
+});

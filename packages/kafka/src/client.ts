@@ -1,5 +1,13 @@
 import type { Logger } from "@handoff-sync/telemetry";
-import { Kafka, logLevel, type KafkaConfig, type LogEntry } from "kafkajs";
+import {
+  Kafka,
+  logLevel,
+  Partitioners,
+  type KafkaConfig,
+  type LogEntry,
+  type Producer,
+  type ProducerConfig,
+} from "kafkajs";
 
 export interface KafkaClientSettings {
   readonly brokers: readonly string[];
@@ -15,6 +23,17 @@ const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [logLevel.INFO]: "info",
   [logLevel.DEBUG]: "debug",
 };
+
+/**
+ * Producers name their partitioner, so kafkajs does not warn on every start that its default
+ * changed in 2.0. The default one is murmur2 on the key, as the Java client's: a handoff keyed by
+ * `shared_id ?? id` lands on the same partition whichever client produced it.
+ */
+class PartitionedKafka extends Kafka {
+  override producer(config: ProducerConfig = {}): Producer {
+    return super.producer({ createPartitioner: Partitioners.DefaultPartitioner, ...config });
+  }
+}
 
 /** The only place kafkajs is configured, so another client could replace it behind this module. */
 export function createKafkaClient(settings: KafkaClientSettings): Kafka {
@@ -32,5 +51,5 @@ export function createKafkaClient(settings: KafkaClientSettings): Kafka {
   };
   if (settings.ssl !== undefined) config.ssl = settings.ssl;
   if (settings.sasl !== undefined) config.sasl = settings.sasl;
-  return new Kafka(config);
+  return new PartitionedKafka(config);
 }

@@ -10,3 +10,4 @@ export * from "./secure-kafka.js";
 export * from "./secure-redis.js";
 export * from "./redis-server.js";
 export * from "./snapshot-fixture.js";
+export * from "./log-warnings.js";

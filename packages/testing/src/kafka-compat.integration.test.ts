@@ -1,4 +1,4 @@
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { describe, expect, inject, it } from "vitest";
 import { uniqueName } from "./names.js";
 import { waitFor } from "./wait.js";
@@ -20,7 +20,7 @@ describe("kafkajs compatibility with the broker", () => {
       true,
     );
 
-    const producer = kafka.producer();
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const messages = Array.from({ length: 10 }, (_, i) => ({ key: `k${i % 3}`, value: `v${i}` }));
     await producer.send({ topic, messages });

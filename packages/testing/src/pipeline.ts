@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { uniqueName } from "./names.js";
 import { freePort } from "./ports.js";
 import { startService, type RunningService, type ServiceName } from "./services.js";
@@ -121,7 +121,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     waitForLeaders: true,
   });
   await admin.disconnect();
-  const producer = kafka.producer();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
 
   const env: Record<string, string> = {
