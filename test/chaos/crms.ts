@@ -50,7 +50,7 @@ async function startWebhookReceiver(): Promise<ChaosCrms["webhook"]> {
         recordId: body.data.key,
         externalId: body.data.key,
         version: body.data.version,
-        fields: { state: body.data.state },
+        fields: { state: body.data.state, arrival: request.arrival },
       });
       const current = byKey.get(body.data.key);
       if (!current || current.version < body.data.version)
@@ -93,8 +93,10 @@ export async function startChaosCrms(options: { idempotencyTtlMs: number }): Pro
     views: () => [
       {
         name: "webhook",
-        writes: webhook.writes
-          .all()
+        // In the order they were sent: a message a slow network delivered late is the receiver's
+        // to discard by version, not a write the pipeline sent backward.
+        writes: [...webhook.writes.all()]
+          .sort((a, b) => Number(a.fields.arrival) - Number(b.fields.arrival))
           .map((w) => ({
             handoff: w.externalId ?? "",
             recordId: w.recordId,
@@ -111,15 +113,13 @@ export async function startChaosCrms(options: { idempotencyTtlMs: number }): Pro
       },
       {
         name: "zendesk",
-        writes: zendesk.writes
-          .all()
-          .map((w) => ({
-            handoff: w.externalId ?? "",
-            recordId: w.recordId,
-            version: w.version,
-            state: undefined,
-            created: w.operation === "create",
-          })),
+        writes: zendesk.writes.all().map((w) => ({
+          handoff: w.externalId ?? "",
+          recordId: w.recordId,
+          version: w.version,
+          state: undefined,
+          created: w.operation === "create",
+        })),
         recordsFor: (handoff) =>
           zendesk
             .records()

@@ -195,14 +195,12 @@ function generatedHostile(count: number, seed: number): FuzzRecord[] {
     fc.string({ unit: "binary", maxLength: 200 }),
     fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes).toString("latin1")),
   );
-  return fc
-    .sample(anything, { numRuns: count, seed })
-    .map((body, index) => ({
-      name: `hostile ${index}`,
-      value: Buffer.from(body, "latin1"),
-      handoffKey: `${run}-h${index}`,
-      expected: "either",
-    }));
+  return fc.sample(anything, { numRuns: count, seed }).map((body, index) => ({
+    name: `hostile ${index}`,
+    value: Buffer.from(body, "latin1"),
+    handoffKey: `${run}-h${index}`,
+    expected: "either",
+  }));
 }
 
 describe("fuzzed records through the real consumer and worker", () => {

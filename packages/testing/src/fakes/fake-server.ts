@@ -24,6 +24,8 @@ export interface FakeRequest {
   readonly rawBody: string;
   /** Parsed JSON body, or form fields for `application/x-www-form-urlencoded`, or undefined. */
   readonly body: unknown;
+  /** The order the request arrived in, before a fault delayed or held it: the order it was sent in. */
+  readonly arrival: number;
 }
 
 export interface FakeResponse {
@@ -100,11 +102,13 @@ export async function startFakeServer(
 ): Promise<FakeServer> {
   const faults = new FaultInjector(options.random);
   const requests: FakeRequestSummary[] = [];
+  let arrivals = 0;
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? "/", "http://fake");
       const method = req.method ?? "GET";
       const rawBody = await readAll(req);
+      const arrival = ++arrivals;
       const traceparent = req.headers.traceparent;
       requests.push({
         method,
@@ -119,6 +123,7 @@ export async function startFakeServer(
         headers: req.headers,
         rawBody,
         body: parseBody(rawBody, req.headers["content-type"]),
+        arrival,
       };
       const fault: Fault | undefined = faults.pick({ method, path: url.pathname });
       if (fault?.kind === "status") {

@@ -171,14 +171,12 @@ describe("fake ServiceNow Table API", () => {
     );
     await call(fake, "PATCH", `/api/now/table/incident/${sys_id}`, { u_handoff_version: 2 });
     expect(
-      fake.writes
-        .all()
-        .map(({ operation, recordId, externalId, version }) => ({
-          operation,
-          recordId,
-          externalId,
-          version,
-        })),
+      fake.writes.all().map(({ operation, recordId, externalId, version }) => ({
+        operation,
+        recordId,
+        externalId,
+        version,
+      })),
     ).toEqual([
       { operation: "create", recordId: sys_id, externalId: "conv-1", version: 1 },
       { operation: "update", recordId: sys_id, externalId: "conv-1", version: 2 },
