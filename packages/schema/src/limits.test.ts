@@ -77,6 +77,10 @@ describe("checkJsonShape", () => {
   });
 
   it("never throws and agrees with a recursive measure on any JSON", () => {
+    const hasProtoKey = (value: unknown): boolean =>
+      value !== null &&
+      typeof value === "object" &&
+      Object.entries(value).some(([key, inner]) => key === "__proto__" || hasProtoKey(inner));
     const depthOf = (value: unknown): number =>
       value !== null && typeof value === "object" ? 1 + Math.max(0, ...Object.values(value).map(depthOf)) : 0;
     fc.assert(
@@ -85,6 +89,11 @@ describe("checkJsonShape", () => {
           { data },
           { max_depth: 5, max_keys: 1_000_000, max_string_length: 1_000_000 },
         );
+        // A `__proto__` key is refused whatever the depth (it would be dropped or rewire the prototype).
+        if (hasProtoKey(data)) {
+          expect(check.ok).toBe(false);
+          return;
+        }
         const depth = depthOf(data);
         expect(check.ok || check.reason === "too_deep").toBe(true);
         expect(check.ok).toBe(depth <= 5);
