@@ -210,7 +210,8 @@ describe("handoff store lifetimes", () => {
       redis.pttl(store.keys.snapshot("S")),
     ]);
     expect(ledgerTtl).toBeGreaterThan(0);
-    expect(ledgerTtl).toBeLessThanOrEqual(snapshotTtl);
+    // Read a moment apart: a millisecond or two of clock between the two answers is not a longer life.
+    expect(ledgerTtl).toBeLessThanOrEqual(snapshotTtl + 5);
     await sleep(900);
     expect(await store.get("S")).toBeUndefined();
     expect(await store.getDelivery("S", "crm")).toBeUndefined();
