@@ -1,11 +1,15 @@
 import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   findWarnings,
   startPipeline,
-  warmGroupCoordinator,
+  startPlainKafka,
   waitFor,
   type Pipeline,
+  type PlainKafka,
   type WarningLine,
 } from "@handoff-sync/testing";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -33,15 +37,17 @@ async function runSampleProducer(
 
 describe("clean logs: a healthy run writes nothing at warn level or above", () => {
   let pipeline: Pipeline;
+  let kafka: PlainKafka;
+  let dir: string;
   const samples = 5;
 
   beforeAll(async () => {
-    // On a broker that never had a consumer group, the first one finds its coordinator loading
-    // and kafkajs logs that at error level before it retries (docs/local-infra.md): a state of
-    // the fresh broker, not of the services, so it is brought about before they start.
-    await warmGroupCoordinator(inject("kafkaBrokers"));
+    // A broker of its own, as new as a fresh machine's: its first consumer group finds the group
+    // coordinator still loading, which kafkajs retries after logging it at error level.
+    dir = await mkdtemp(join(tmpdir(), "hs-clean-logs-"));
+    kafka = await startPlainKafka(dir);
     pipeline = await startPipeline({
-      kafkaBrokers: inject("kafkaBrokers"),
+      kafkaBrokers: kafka.brokers,
       redisUrl: inject("redisUrl"),
       // The states the sample producer sends, declared as in the demo's destinations file.
       statesYaml: ["  complaint_escalation: initiated", "  successfully_identified: initiated"].join("\n"),
@@ -49,6 +55,8 @@ describe("clean logs: a healthy run writes nothing at warn level or above", () =
   });
   afterAll(async () => {
     await pipeline?.stop();
+    await kafka?.stop();
+    await rm(dir, { recursive: true, force: true });
   });
 
   it("the consumer, worker, api, demo CRM and sample producer stay quiet through traffic and shutdown", async () => {

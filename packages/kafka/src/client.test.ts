@@ -3,6 +3,7 @@ import { createLogger } from "@handoff-sync/telemetry";
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from "kafkajs";
 import { describe, expect, it } from "vitest";
 import { createKafkaClient } from "./client.js";
+import { bridgedLevel, RETRIABLE_PROTOCOL_MESSAGES } from "./log-level.js";
 
 describe("createKafkaClient's log bridge", () => {
   it("logs kafkajs errors by their fields, and a handler's Redis error without its command arguments", () => {
@@ -84,5 +85,60 @@ describe("createKafkaClient", () => {
     kafka.producer();
     kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     expect(lines.filter((line) => line.includes('"level":"warn"'))).toEqual([]);
+  });
+});
+
+describe("createKafkaClient's levels for what kafkajs retries by itself", () => {
+  const levelOf = (line: string): unknown => (JSON.parse(line) as { level: unknown }).level;
+
+  it("logs a retriable broker answer at info, and keeps a final one at error", () => {
+    const { lines, kafka } = capturingClient();
+    const connection = kafka.logger().namespace("Connection");
+    // What kafkajs' connection logs on a fresh broker, before its retry finds the coordinator.
+    connection.error("Response GroupCoordinator(key: 10, version: 2)", {
+      error: "The coordinator is loading and hence can't process requests for this group",
+      correlationId: 1,
+      size: 30,
+    });
+    connection.error("Response JoinGroup(key: 11, version: 5)", {
+      error: "The group coordinator is not available",
+      correlationId: 2,
+      size: 30,
+    });
+    // Not retriable: the broker refuses for good, and an operator must hear of it.
+    connection.error("Response SaslAuthenticate(key: 36, version: 1)", {
+      error: "SASL Authentication failed",
+      correlationId: 3,
+      size: 30,
+    });
+    kafka
+      .logger()
+      .namespace("Consumer")
+      .error("Crash: KafkaJSNumberOfRetriesExceeded: The coordinator is loading", {
+        groupId: "g",
+      });
+    expect(lines.map(levelOf)).toEqual(["info", "info", "error", "error"]);
+  });
+
+  it("logs a rebalance at info, other warnings as they are", () => {
+    const { lines, kafka } = capturingClient();
+    kafka.logger().namespace("Runner").warn("The group is rebalancing, re-joining", { groupId: "g" });
+    kafka.logger().namespace("ConsumerGroup").warn("Consumer group received unsubscribed topics", {});
+    expect(lines.map(levelOf)).toEqual(["info", "warn"]);
+  });
+});
+
+describe("bridgedLevel", () => {
+  it("knows kafkajs' retriable broker errors from its own table", () => {
+    expect(
+      RETRIABLE_PROTOCOL_MESSAGES.has(
+        "The coordinator is loading and hence can't process requests for this group",
+      ),
+    ).toBe(true);
+    expect(RETRIABLE_PROTOCOL_MESSAGES.has("This is not the correct coordinator for this group")).toBe(true);
+    expect(RETRIABLE_PROTOCOL_MESSAGES.has("SASL Authentication failed")).toBe(false);
+    expect(bridgedLevel("debug", { namespace: "Connection", message: "Response x", error: "y" })).toBe(
+      "debug",
+    );
   });
 });

@@ -8,6 +8,7 @@ import {
   type Producer,
   type ProducerConfig,
 } from "kafkajs";
+import { bridgedLevel, type BridgedLevel } from "./log-level.js";
 
 export interface KafkaClientSettings {
   readonly brokers: readonly string[];
@@ -17,7 +18,7 @@ export interface KafkaClientSettings {
   readonly sasl?: KafkaConfig["sasl"];
 }
 
-const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
+const LEVELS: Record<number, BridgedLevel> = {
   [logLevel.ERROR]: "error",
   [logLevel.WARN]: "warn",
   [logLevel.INFO]: "info",
@@ -44,9 +45,12 @@ export function createKafkaClient(settings: KafkaClientSettings): Kafka {
     logLevel: logLevel.WARN,
     logCreator:
       () =>
-      ({ level, log: entry }: LogEntry) => {
+      ({ namespace, level, log: entry }: LogEntry) => {
         const { message, ...fields } = entry;
-        log[LEVELS[level] ?? "info"](fields, message);
+        log[bridgedLevel(LEVELS[level] ?? "info", { namespace, message, error: fields.error })](
+          fields,
+          message,
+        );
       },
   };
   if (settings.ssl !== undefined) config.ssl = settings.ssl;

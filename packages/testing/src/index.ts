@@ -11,3 +11,4 @@ export * from "./secure-redis.js";
 export * from "./redis-server.js";
 export * from "./snapshot-fixture.js";
 export * from "./log-warnings.js";
+export * from "./kraft-broker.js";

@@ -47,25 +47,6 @@ export async function assertKafkaAnswers(brokers: string, timeoutMs = 30_000): P
   throw new InfraUnavailableError(`Kafka at ${brokers} does not answer: ${String(last)}`);
 }
 
-/**
- * Makes the broker's group coordinator ready (creating `__consumer_offsets` on a fresh broker), so
- * the first consumer group to join does not find it loading. Resolves once a coordinator answers.
- */
-export async function warmGroupCoordinator(brokers: string): Promise<void> {
-  const kafka = new Kafka({
-    clientId: "handoff-sync-warm-up",
-    brokers: brokers.split(","),
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.describeGroups(["handoff-sync-warm-up"]);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 export async function assertRedisAnswers(url: string): Promise<void> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000 });
   try {

@@ -1,16 +1,12 @@
-import { spawn, execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, mkdir, open, readFile, writeFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { Kafka, logLevel } from "kafkajs";
+import { launchKraftBroker, SINGLE_NODE_PROPERTIES } from "./kraft-broker.js";
 import { freePort } from "./ports.js";
 import { localInfra } from "./provision.js";
 import type { TestPki } from "./test-pki.js";
-import { stoppable } from "./stoppable.js";
 
-const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
 /**
@@ -46,14 +42,6 @@ export interface SecureKafka {
   stop(): Promise<void>;
 }
 
-const JAVA_FLAGS = [
-  "-Xms256m",
-  "-Xmx384m",
-  "-XX:+UseSerialGC",
-  "-XX:TieredStopAtLevel=1",
-  "-Djava.awt.headless=true",
-];
-
 // JAAS values sit inside double quotes.
 const quoted = (value: string): string => `"${value.replace(/["\\]/g, "\\$&")}"`;
 
@@ -66,8 +54,6 @@ export async function startSecureKafka(settings: SecureKafkaSettings): Promise<S
   const lib = await localKafkaLib();
   const [port, controllerPort] = [await freePort(), await freePort()];
   const { dir, pki } = settings;
-  const dataDir = join(dir, "data");
-  await mkdir(dataDir, { recursive: true });
   // The broker authenticates to its own listener as this user (inter-broker traffic).
   const broker = { name: "broker", password: randomBytes(12).toString("hex") };
   const plainUsers = { ...settings.plainUsers, [broker.name]: broker.password };
@@ -75,13 +61,11 @@ export async function startSecureKafka(settings: SecureKafkaSettings): Promise<S
     .map(([name, password]) => `user_${name}=${quoted(password)}`)
     .join(" ");
   const properties = [
-    "process.roles=broker,controller",
-    "node.id=1",
+    ...SINGLE_NODE_PROPERTIES,
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
     `listeners=SASL_SSL://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
     `advertised.listeners=SASL_SSL://127.0.0.1:${port}`,
     "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
-    "controller.listener.names=CONTROLLER",
     "inter.broker.listener.name=SASL_SSL",
     "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512",
     "sasl.mechanism.inter.broker.protocol=PLAIN",
@@ -92,91 +76,61 @@ export async function startSecureKafka(settings: SecureKafkaSettings): Promise<S
     "ssl.truststore.type=PEM",
     `ssl.truststore.location=${pki.caFile}`,
     "ssl.client.auth=none",
-    `log.dirs=${dataDir}`,
     "num.partitions=1",
-    "auto.create.topics.enable=true",
-    "offsets.topic.replication.factor=1",
     "offsets.topic.num.partitions=1",
-    "transaction.state.log.replication.factor=1",
-    "transaction.state.log.min.isr=1",
-    "share.coordinator.state.topic.replication.factor=1",
-    "share.coordinator.state.topic.min.isr=1",
-    "group.initial.rebalance.delay.ms=0",
-    "num.network.threads=1",
-    "num.io.threads=2",
   ];
-  const propertiesFile = join(dir, "server.properties");
-  await writeFile(propertiesFile, `${properties.join("\n")}\n`);
-  const log4j = join(dir, "log4j2.properties");
-  await writeFile(
-    log4j,
-    [
-      "status = warn",
-      "appender.out.type = Console",
-      "appender.out.name = OUT",
-      "appender.out.layout.type = PatternLayout",
-      "appender.out.layout.pattern = [%d] %p %m (%c)%n",
-      "rootLogger.level = WARN",
-      "rootLogger.appenderRef.out.ref = OUT",
-      "",
-    ].join("\n"),
-  );
-  const java = ["java", ...JAVA_FLAGS, `-Dlog4j2.configurationFile=${log4j}`, "-cp", `${lib}/*`] as const;
-
   // KRaft stores SCRAM credentials in the metadata log, so they are created when storage is formatted.
-  const clusterId = randomBytes(16).toString("base64url");
-  const scram = Object.entries(settings.scramUsers).flatMap(([name, password]) => [
+  const formatArgs = Object.entries(settings.scramUsers).flatMap(([name, password]) => [
     "--add-scram",
     `SCRAM-SHA-512=[name=${name},password=${password}]`,
   ]);
-  await run(
-    java[0],
-    [...java.slice(1), "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", propertiesFile, ...scram],
-    { timeout: 60_000 },
-  );
-
-  const logFile = join(dir, "kafka.log");
-  const out = await open(logFile, "a");
-  const child = spawn(java[0], [...java.slice(1), "kafka.Kafka", propertiesFile], {
-    stdio: ["ignore", out.fd, out.fd],
-  });
-  await out.close();
-  const { isRunning, stop } = stoppable(child, { killAfterMs: 10_000 });
-
   const brokers = `127.0.0.1:${port}`;
-  const [probeUser, probePassword] = [broker.name, broker.password];
-  const probe = new Kafka({
-    clientId: "secure-kafka-probe",
-    brokers: [brokers],
-    ssl: { ca: await readFile(pki.caFile, "utf8") },
-    sasl: { mechanism: "plain", username: probeUser, password: probePassword },
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 3000,
-    retry: { retries: 0 },
+  const { logFile, stop } = await launchKraftBroker({
+    dir,
+    lib,
+    properties,
+    formatArgs,
+    label: "secure Kafka",
+    probe: {
+      brokers: [brokers],
+      ssl: { ca: await readFile(pki.caFile, "utf8") },
+      sasl: { mechanism: "plain", username: broker.name, password: broker.password },
+    },
   });
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (!isRunning())
-      throw new Error(
-        `secure Kafka exited during start-up:\n${(await readFile(logFile, "utf8")).slice(-4000)}`,
-      );
-    const admin = probe.admin();
-    try {
-      await admin.connect();
-      await admin.listTopics();
-      await admin.disconnect();
-      break;
-    } catch (error) {
-      await admin.disconnect().catch(() => undefined);
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error(
-          `secure Kafka not ready: ${String(error)}\n${(await readFile(logFile, "utf8")).slice(-4000)}`,
-          { cause: error },
-        );
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+  return { brokers, logFile, stop };
+}
+
+export interface PlainKafka {
+  readonly brokers: string;
+  readonly logFile: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a new single-node PLAINTEXT broker on free ports, configured as infra/local/up.sh
+ * configures the demo's: for tests that need a broker in the state a fresh machine has (no
+ * `__consumer_offsets` yet, no group ever joined), which the shared test broker left long ago.
+ */
+export async function startPlainKafka(dir: string): Promise<PlainKafka> {
+  const lib = await localKafkaLib();
+  const [port, controllerPort] = [await freePort(), await freePort()];
+  const brokers = `127.0.0.1:${port}`;
+  const { logFile, stop } = await launchKraftBroker({
+    dir,
+    lib,
+    label: "plain Kafka",
+    properties: [
+      ...SINGLE_NODE_PROPERTIES,
+      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+      `advertised.listeners=PLAINTEXT://${brokers}`,
+      "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+      "inter.broker.listener.name=PLAINTEXT",
+      "num.partitions=3",
+      "offsets.topic.num.partitions=4",
+      "transaction.state.log.num.partitions=4",
+    ],
+    probe: { brokers: [brokers] },
+  });
   return { brokers, logFile, stop };
 }
