@@ -13,6 +13,7 @@ export const PIPELINE_API_KEYS = {
   read: "pipeline-read-key-0123456789",
   operate: "pipeline-operate-key-0123456789",
   admin: "pipeline-admin-key-0123456789",
+  ingest: "pipeline-ingest-key-0123456789",
 } as const;
 
 export interface PipelineOptions {
