@@ -12,7 +12,7 @@ import {
 } from "@handoff-sync/ingest";
 import type { EventProducer } from "@handoff-sync/kafka";
 import type { EventLimits, HandoffEvent, RejectionReason, StateCatalogue } from "@handoff-sync/schema";
-import { Counter, type Logger, type Registry } from "@handoff-sync/telemetry";
+import { createHttpIngestMetrics, type Logger, type Registry } from "@handoff-sync/telemetry";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { ApiInstance } from "./api-instance.js";
@@ -70,12 +70,7 @@ export function registerIngestRoutes(app: ApiInstance, deps: IngestRouteSettings
     perSecond: settings.rate_limit.per_second,
     burst: settings.rate_limit.burst,
   });
-  const requests = new Counter({
-    name: "handoff_sync_http_ingest_requests_total",
-    help: "HTTP ingestion requests by endpoint and result (accepted, skipped, rejected, unavailable, rate_limited)",
-    labelNames: ["endpoint", "result"],
-    registers: [deps.registry],
-  });
+  const { requests } = createHttpIngestMetrics(deps.registry);
   const log = deps.log.child({ component: "http-ingest" });
 
   const count = (endpoint: Endpoint, result: Result): void => requests.inc({ endpoint, result });
