@@ -7,6 +7,7 @@ export * from "./secret-ref.js";
 export * from "./destinations-schema.js";
 export * from "./source-inputs.js";
 export * from "./http-ingest.js";
+export * from "./operator.js";
 export * from "./config-watcher.js";
 export * from "./load-destinations.js";
 export * from "./route-event.js";
