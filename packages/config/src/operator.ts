@@ -48,7 +48,9 @@ export const OperatorSchema = z
       .describe("This many dead letters within the window on one destination sends a notice."),
     quota_warning_after_ms: int(1_000, 86_400_000)
       .default(60_000)
-      .describe("A destination answering 429 this long sends a notice (it parks later, after WORKER_PARK_AFTER_RATE_LIMITED_MS)."),
+      .describe(
+        "A destination answering 429 this long sends a notice (it parks later, after WORKER_PARK_AFTER_RATE_LIMITED_MS).",
+      ),
   })
   .describe("Operational notices and automatic resume of parked destinations.");
 export type Operator = z.infer<typeof OperatorSchema>;

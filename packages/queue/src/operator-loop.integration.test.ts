@@ -37,11 +37,15 @@ describe("operator loop (real Redis)", () => {
         checks++;
         await options.check?.();
       },
-      send: async (id, notice) => {
-        if (failSends-- > 0) throw new Error("channel down");
+      send: (id, notice) => {
+        if (failSends-- > 0) return Promise.reject(new Error("channel down"));
         sent.push({ id, notice });
+        return Promise.resolve();
       },
-      audit: async (step) => void audits.push(step),
+      audit: (step) => {
+        audits.push(step);
+        return Promise.resolve();
+      },
       log,
       settings,
       now: () => clock,
@@ -88,9 +92,7 @@ describe("operator loop (real Redis)", () => {
   it("an auth park is probed each interval, audited, and resumed by itself when the check passes", async () => {
     let broken = true;
     const h = harness({
-      check: async () => {
-        if (broken) throw new Error("401 invalid credentials");
-      },
+      check: () => (broken ? Promise.reject(new Error("401 invalid credentials")) : Promise.resolve()),
     });
     try {
       await parkDestination(

@@ -174,7 +174,7 @@ export function registerIngestRoutes(app: ApiInstance, deps: IngestRouteSettings
     return produce(request, reply, endpoint, step.event, () => deps.chatAttempts.set(id, step.next));
   };
 
-  void app.register(async (scope) => {
+  void app.register((scope, _options, done) => {
     // Bodies are read as bytes, so the edge checks them exactly as the consumer checks a record.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
@@ -255,6 +255,7 @@ export function registerIngestRoutes(app: ApiInstance, deps: IngestRouteSettings
         return produce(request, reply, "sip", normalised.event);
       },
     );
+    done();
   });
 }
 
