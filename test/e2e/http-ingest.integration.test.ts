@@ -178,6 +178,43 @@ describe("HTTP ingestion through the pipeline to the CRM", () => {
     await reaches(sharedId, "handoff_completed");
   });
 
+  it("counts handoffs by state, flags a first event that is not initiated, and times initiated -> completed", async () => {
+    const id = uniqueName("late");
+    const completed = await post("/v1/ingest/events", {
+      schema_version: 1,
+      event_id: uniqueName("e"),
+      id,
+      state: "handoff_completed",
+      occurred_at: new Date().toISOString(),
+      data: {},
+    });
+    expect(completed.status).toBe(202);
+    await reaches(id, "handoff_completed");
+    const metric = (text: string, name: string): number =>
+      text
+        .split("\n")
+        .filter((line) => line.startsWith(name))
+        .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+    const consumerPort = pipeline.services.get("consumer")?.port ?? 0;
+    const consumer = await (await fetch(`http://127.0.0.1:${consumerPort}/metrics`)).text();
+    expect(
+      metric(consumer, 'handoff_sync_handoff_transitions_total{state="handoff_failed",stage="failed"'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      metric(consumer, 'handoff_sync_handoff_transitions_total{state="handoff_completed",stage="completed"'),
+    ).toBeGreaterThanOrEqual(3);
+    expect(
+      metric(consumer, 'handoff_sync_handoff_anomalies_total{anomaly="first_not_initiated"'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      metric(consumer, "handoff_sync_handoff_initiated_to_completed_seconds_count"),
+    ).toBeGreaterThanOrEqual(2);
+    const api = await (await fetch(`${pipeline.apiUrl}/metrics`)).text();
+    expect(
+      metric(api, 'handoff_sync_http_ingest_requests_total{endpoint="chat_close",result="accepted"'),
+    ).toBeGreaterThanOrEqual(3);
+  });
+
   it("refuses what the consumer would reject, with its reason, as problem+json", async () => {
     const bad = await post("/v1/ingest/events", { schema_version: 1, event_id: "e", id: "x", state: "nope" });
     expect(bad.status).toBe(422);
