@@ -7,7 +7,11 @@ const read = (path: string): string => readFileSync(new URL(path, root), "utf8")
 
 /** Metric names the code registers, read from the sources that register them. */
 function registeredMetrics(): Set<string> {
-  const sources = ["packages/telemetry/src/delivery-metrics.ts", "packages/telemetry/src/ingest-metrics.ts"]
+  const sources = [
+    "packages/telemetry/src/delivery-metrics.ts",
+    "packages/telemetry/src/ingest-metrics.ts",
+    "packages/telemetry/src/http-ingest-metrics.ts",
+  ]
     .map(read)
     .join("\n");
   return new Set([...sources.matchAll(/name: "(handoff_sync_[a-z_]+)"/g)].map((m) => m[1] ?? ""));
@@ -41,5 +45,29 @@ describe("infra/observability", () => {
       for (const metric of metricsIn(expr)) expect(known.has(metric), `${where}: ${metric}`).toBe(true);
     }
     expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it("shows and alerts on handoffs by state (the seed's 'monitor handoff failures')", () => {
+    const dashboard = JSON.parse(read("infra/observability/grafana-dashboard.json")) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join("\n");
+    for (const metric of [
+      "handoff_sync_handoff_transitions_total",
+      "handoff_sync_handoff_anomalies_total",
+      "handoff_sync_handoff_initiated_to_completed_seconds_bucket",
+      "handoff_sync_http_ingest_requests_total",
+    ])
+      expect(exprs, metric).toContain(metric);
+    const rules = parse(read("infra/observability/prometheus-rules.yaml")) as {
+      groups: { rules: { alert: string; expr: string }[] }[];
+    };
+    const alerts = rules.groups.flatMap((g) => g.rules);
+    expect(alerts.find((r) => r.alert === "HandoffSyncHandoffFailuresHigh")?.expr).toContain(
+      'stage="failed"',
+    );
+    expect(alerts.map((r) => r.alert)).toEqual(
+      expect.arrayContaining(["HandoffSyncHandoffAnomalies", "HandoffSyncIngestKafkaUnavailable"]),
+    );
   });
 });

@@ -245,7 +245,12 @@ export function createAdmin(settings: AdminSettings): Admin {
       const record = await parkDestination(
         queue,
         queue.state,
-        { reason, admin_hint: "paused by an operator: resume it when the cause is fixed", by: actor },
+        {
+          reason,
+          admin_hint: "paused by an operator: resume it when the cause is fixed",
+          by: actor,
+          cause: "operator",
+        },
         log,
         now(),
       );

@@ -12,6 +12,8 @@ import { SalesforceDestinationSchema } from "./destinations/salesforce.js";
 import { ServiceNowDestinationSchema } from "./destinations/servicenow.js";
 import { int } from "./destinations/base.js";
 import { didYouMean } from "./did-you-mean.js";
+import { HttpIngestSchema } from "./http-ingest.js";
+import { OperatorSchema } from "./operator.js";
 import { checkSourceInputs, sourceInputFields } from "./source-inputs.js";
 
 const DESTINATION_NAME = /^[a-z][a-z0-9-]{0,40}$/;
@@ -108,6 +110,10 @@ export const DestinationsFileSchema = z
     ),
     /** Omitted: every destination gets every event. */
     routes: z.array(RouteSchema).optional(),
+    operator: OperatorSchema.prefault({}),
+    http_ingest: HttpIngestSchema.prefault({}).describe(
+      "HTTP ingestion. Without topic it produces to source.topic, and only when that topic's format is handoff_event.",
+    ),
   })
   .superRefine((file, ctx) => {
     for (const name of Object.keys(file.states)) {

@@ -6,6 +6,8 @@ export * from "./redis-options.js";
 export * from "./secret-ref.js";
 export * from "./destinations-schema.js";
 export * from "./source-inputs.js";
+export * from "./http-ingest.js";
+export * from "./operator.js";
 export * from "./config-watcher.js";
 export * from "./load-destinations.js";
 export * from "./route-event.js";

@@ -59,10 +59,39 @@ export const SipHeadersInputSchema = z
     destination: HeaderNameSchema.optional(),
     reason: HeaderNameSchema.optional(),
     data: z.record(z.string().min(1), HeaderNameSchema).default({}).describe("data field -> header name."),
+    methods: z
+      .record(
+        z.string().regex(/^[A-Z]+$/, "must be a SIP method in capitals such as REFER, INVITE or BYE"),
+        StateNameSchema,
+      )
+      .default({})
+      .describe(
+        "SIP method -> state, e.g. REFER: handoff_initiated, BYE: handoff_completed; used when the state header is absent.",
+      ),
+    user_to_user: z
+      .strictObject({
+        header: HeaderNameSchema.default("User-to-User"),
+        format: z
+          .enum(["text", "form", "json"])
+          .default("form")
+          .describe(
+            "What the decoded bytes are: form (key=value pairs joined by & or ;), json (an object) or text (one value).",
+          ),
+      })
+      .optional()
+      .describe(
+        "Decodes the User-to-User header (RFC 7433; encoding hex, the default, or base64); mapping names uui.<key> (or uui for text) read its content.",
+      ),
   })
-  .refine((mapping) => mapping.state !== undefined || mapping.default_state !== undefined, {
-    message: "name the state header (state:) or give a default_state",
-  })
+  .refine(
+    (mapping) =>
+      mapping.state !== undefined ||
+      mapping.default_state !== undefined ||
+      Object.keys(mapping.methods).length > 0,
+    {
+      message: "name the state header (state:), map SIP methods to states (methods:) or give a default_state",
+    },
+  )
   .describe("Header -> field mapping of this deployment; header names are matched case-insensitively.");
 export type SipHeadersInput = z.infer<typeof SipHeadersInputSchema>;
 

@@ -14,7 +14,7 @@ export type { RejectionReason } from "@handoff-sync/schema";
 
 export type Decoded =
   | { readonly ok: true; readonly event: HandoffEvent }
-  | { readonly ok: false; readonly skipped?: false; readonly reason: RejectionReason; readonly error: string }
+  | Rejected
   /** A valid record that signals no handoff (a chat turn without one): neither applied nor rejected. */
   | { readonly ok: false; readonly skipped: true; readonly why: string };
 
@@ -40,8 +40,18 @@ function formatSkew(ms: number): string {
       : `${Math.round(ms / 1000)} s`;
 }
 
-/** Turns a record's bytes into a valid event, or says why it cannot be one. Pure. */
-export function decodeHandoffEvent(value: Buffer | null, options: DecodeOptions): Decoded {
+export type Rejected = {
+  readonly ok: false;
+  readonly skipped?: false;
+  readonly reason: RejectionReason;
+  readonly error: string;
+};
+
+/** The first half of decoding: bytes to a bounded JSON value, or why not. Pure. */
+export function decodeJsonValue(
+  value: Buffer | null,
+  options: { readonly maxBytes: number; readonly limits?: EventLimits },
+): { readonly ok: true; readonly raw: unknown } | Rejected {
   if (value === null || value.length === 0)
     return { ok: false, reason: "empty", error: "record has no value" };
   if (value.length > options.maxBytes) {
@@ -63,18 +73,19 @@ export function decodeHandoffEvent(value: Buffer | null, options: DecodeOptions)
       error: `not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
     };
   }
-  const limits = options.limits ?? DEFAULT_EVENT_LIMITS;
   // Before anything recursive (normalising hashes the payload, the store serialises it).
-  const shape = checkJsonShape(raw, limits);
+  const shape = checkJsonShape(raw, options.limits ?? DEFAULT_EVENT_LIMITS);
   if (!shape.ok) return shape;
-  const normalised = normalise(
-    raw,
-    { timestamp: options.timestamp ?? Number.NaN },
-    options.input ?? { format: "handoff_event" },
-  );
-  if (normalised.kind === "skip") return { ok: false, skipped: true, why: normalised.why };
-  if (normalised.kind === "reject") return { ok: false, reason: "schema_violation", error: normalised.error };
-  const parsed = parseHandoffEvent(normalised.event);
+  return { ok: true, raw };
+}
+
+/** The second half: a raw handoff event checked against the schema, the catalogue and the clock. Pure. */
+export function validateHandoffEvent(
+  raw: unknown,
+  options: { readonly catalogue: StateCatalogue; readonly limits?: EventLimits; readonly now?: number },
+): { readonly ok: true; readonly event: HandoffEvent } | Rejected {
+  const limits = options.limits ?? DEFAULT_EVENT_LIMITS;
+  const parsed = parseHandoffEvent(raw);
   if (!parsed.ok) return { ok: false, reason: "schema_violation", error: parsed.message };
   if (options.catalogue.stageOf(parsed.event.state) === undefined) {
     return {
@@ -93,4 +104,18 @@ export function decodeHandoffEvent(value: Buffer | null, options: DecodeOptions)
     };
   }
   return { ok: true, event: parsed.event };
+}
+
+/** Turns a record's bytes into a valid event, or says why it cannot be one. Pure. */
+export function decodeHandoffEvent(value: Buffer | null, options: DecodeOptions): Decoded {
+  const json = decodeJsonValue(value, options);
+  if (!json.ok) return json;
+  const normalised = normalise(
+    json.raw,
+    { timestamp: options.timestamp ?? Number.NaN },
+    options.input ?? { format: "handoff_event" },
+  );
+  if (normalised.kind === "skip") return { ok: false, skipped: true, why: normalised.why };
+  if (normalised.kind === "reject") return { ok: false, reason: "schema_violation", error: normalised.error };
+  return validateHandoffEvent(normalised.event, options);
 }

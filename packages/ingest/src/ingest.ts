@@ -19,6 +19,7 @@ import {
 } from "@handoff-sync/telemetry";
 import { decodeHandoffEvent, type RejectionReason } from "./decode.js";
 import { describeFailure, failureOrigin, sameFailure } from "./failure.js";
+import { observeLifecycle } from "./observe.js";
 import type { InputSettings } from "./normalise.js";
 
 export interface IngestRecord {
@@ -48,8 +49,12 @@ export interface IngestSettings<R extends IngestRecord = IngestRecord> {
   readonly afterWrite?: () => Promise<void>;
   readonly reject: (record: R, reason: RejectionReason, error: string) => Promise<void>;
   readonly log: Logger;
-  /** Counts alias conflicts; the other consumer metrics are counted by the caller from the result. */
-  readonly metrics?: Pick<IngestMetrics, "aliasConflicts">;
+  /**
+   * Counts alias conflicts and the lifecycle (transitions by state, anomalies, time to complete);
+   * the other consumer metrics are counted by the caller from the result.
+   */
+  readonly metrics?: Pick<IngestMetrics, "aliasConflicts"> &
+    Partial<Pick<IngestMetrics, "transitions" | "anomalies" | "initiatedToCompleted">>;
   /** Shape, size and clock limits (`source.limits`); the defaults when omitted. */
   readonly limits?: EventLimits;
   /**
@@ -146,6 +151,17 @@ export function createIngest<R extends IngestRecord>(
     }
     const stage = settings.catalogue.stageOf(event.state);
     const destinations = stage === undefined ? [] : routeOf(event, stage);
+    const observed = observeLifecycle({ ...applied, eventId: event.event_id });
+    if (observed.transition !== undefined) settings.metrics?.transitions?.inc(observed.transition);
+    if (observed.anomaly !== undefined) {
+      settings.metrics?.anomalies?.inc({ anomaly: observed.anomaly });
+      settings.log.warn(
+        { handoffKey: applied.key, eventId: event.event_id, state: event.state, anomaly: observed.anomaly },
+        "handoff state anomaly",
+      );
+    }
+    if (observed.initiatedToCompletedSeconds !== undefined)
+      settings.metrics?.initiatedToCompleted?.observe(observed.initiatedToCompletedSeconds);
     const job: DeliveryJob = {
       v: 1,
       key: applied.key,

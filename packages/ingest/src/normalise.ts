@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { decodeUserToUser, readUuiContent, type UuiFormat } from "./sip.js";
 
 /**
  * How one input format becomes a handoff event. These mirror the destinations file's `source`
@@ -25,6 +26,10 @@ export interface SipHeaderSettings {
   readonly reason?: string | undefined;
   /** data field -> header name. */
   readonly data: Readonly<Record<string, string>>;
+  /** SIP method -> state, used when the state header is absent. */
+  readonly methods?: Readonly<Record<string, string>> | undefined;
+  /** Decode this header per RFC 7433; names `uui` and `uui.<key>` then read its content. */
+  readonly user_to_user?: { readonly header: string; readonly format: UuiFormat } | undefined;
 }
 
 export type InputFormat = "handoff_event" | "chat_respond" | "sip_headers";
@@ -39,6 +44,8 @@ export interface InputSettings {
 export interface RecordContext {
   /** Milliseconds since the epoch. */
   readonly timestamp: number;
+  /** The SIP request's method, when the record came as a SIP request (HTTP ingestion). */
+  readonly method?: string | undefined;
 }
 
 export type Normalised =
@@ -172,14 +179,36 @@ export function normaliseSipHeaders(
     const text = headerValue(value);
     if (text !== undefined && !headers.has(name.toLowerCase())) headers.set(name.toLowerCase(), text);
   }
+  if (settings.user_to_user !== undefined) {
+    const raw = headers.get(settings.user_to_user.header.toLowerCase());
+    if (raw !== undefined) {
+      const decoded = decodeUserToUser(raw);
+      if (!decoded.ok) return { kind: "reject", error: decoded.error };
+      const content = readUuiContent(decoded.bytes, settings.user_to_user.format);
+      if (!content.ok) return { kind: "reject", error: content.error };
+      // Decoded names never shadow a header the request sent.
+      for (const [name, value] of Object.entries(content.values))
+        if (value !== "" && !headers.has(name)) headers.set(name, value);
+    }
+  }
   const header = (name: string | undefined): string | undefined =>
     name === undefined ? undefined : headers.get(name.toLowerCase());
 
   const id = header(settings.id);
   if (id === undefined) return { kind: "reject", error: `id: header ${settings.id} is missing` };
-  const state = header(settings.state) ?? settings.default_state;
-  if (state === undefined)
-    return { kind: "reject", error: `state: header ${settings.state ?? "(none configured)"} is missing` };
+  const method = context.method?.toUpperCase();
+  const byMethod =
+    method !== undefined && settings.methods !== undefined && Object.hasOwn(settings.methods, method)
+      ? settings.methods[method]
+      : undefined;
+  const state = header(settings.state) ?? byMethod ?? settings.default_state;
+  if (state === undefined) {
+    const why =
+      method === undefined
+        ? `header ${settings.state ?? "(none configured)"} is missing`
+        : `header ${settings.state ?? "(none configured)"} is missing and method ${method} is not mapped (sip_headers.methods)`;
+    return { kind: "reject", error: `state: ${why}` };
+  }
   let occurredAt = header(settings.occurred_at);
   if (occurredAt === undefined) {
     const derived = occurredAtOf(context);
@@ -198,7 +227,10 @@ export function normaliseSipHeaders(
   return {
     kind: "event",
     event: {
-      event_id: header(settings.event_id) ?? derivedEventId(payload),
+      // The method is part of what was sent: a REFER and a BYE with the same headers are two events.
+      event_id:
+        header(settings.event_id) ??
+        derivedEventId(method === undefined ? payload : { method, headers: payload }),
       id,
       ...optional("shared_id"),
       state,

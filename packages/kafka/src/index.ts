@@ -6,3 +6,4 @@ export * from "./record-window.js";
 export * from "./topics.js";
 export type { Kafka, Producer } from "kafkajs";
 export * from "./topic-reader.js";
+export * from "./event-producer.js";

@@ -1,4 +1,5 @@
 import {
+  AuthError,
   computeBackoffMs,
   DeliveryError,
   DestinationError,
@@ -26,6 +27,7 @@ import type { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
 import { addDeadLetter } from "./dead-letters.js";
 import type { DestinationQueue } from "./delivery-queues.js";
+import type { ParkCause } from "./destination-state.js";
 import { parkDestination } from "./park.js";
 
 export interface DeliverResult {
@@ -159,6 +161,16 @@ function answered(error: unknown): boolean {
     error.status !== 502 &&
     error.status !== 504
   );
+}
+
+/**
+ * Why a destination-wide error parks: rejected credentials, the CRM itself failing (a 5xx or no
+ * answer, which no configuration fixes), or anything else the CRM admin must change.
+ */
+export function destinationCause(error: DestinationError): ParkCause {
+  if (error instanceof AuthError) return "auth";
+  if (error.status === undefined || error.status >= 500) return "outage";
+  return "config";
 }
 
 /** Identical failures share a signature: the status and the message without ids and numbers. */
@@ -518,7 +530,12 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         await parkDestination(
           queue,
           state,
-          { reason: described.message, admin_hint: error.adminHint, by: "worker" },
+          {
+            reason: described.message,
+            admin_hint: error.adminHint,
+            by: "worker",
+            cause: destinationCause(error),
+          },
           jobLog,
         );
         jobLog.warn(fields, "delivery attempt");
@@ -536,6 +553,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
               reason: `rate limited (429) for more than ${Math.round(parkAfterRateLimitedMs / 1000)} s`,
               admin_hint: "Raise the CRM's API quota or lower this destination's rate_limit, then resume it.",
               by: "worker",
+              cause: "quota",
             },
             jobLog,
           );
@@ -567,6 +585,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
               admin_hint:
                 "This looks like a configuration problem (mapping, required field, permissions) rather than bad data; fix it, then resume.",
               by: "worker",
+              cause: "config",
             },
             jobLog,
           );

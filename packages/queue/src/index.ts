@@ -9,3 +9,4 @@ export * from "./replay.js";
 export * from "./sweepers.js";
 export * from "./queue-gauges.js";
 export * from "./replica-wait.js";
+export * from "./operator-loop.js";

@@ -20,7 +20,13 @@ export async function parkDestination(
   await queue.deliver.pause();
   if (!existing) {
     log.error(
-      { destination: queue.destination, reason: park.reason, adminHint: park.admin_hint, by: park.by },
+      {
+        destination: queue.destination,
+        reason: park.reason,
+        cause: park.cause,
+        adminHint: park.admin_hint,
+        by: park.by,
+      },
       "destination parked; deliveries wait until it is resumed",
     );
   }
@@ -33,7 +39,12 @@ export async function resumeDestination(
   state: DestinationState,
   log: Logger,
   by: string,
+  now: Date = new Date(),
 ): Promise<void> {
+  const park = await state.getPark();
+  // Kept for the operator loop, which tells the CRM admin's channel who resumed which park.
+  if (park !== undefined)
+    await state.setResumed({ by, at: now.toISOString(), parked_at: park.parked_at, reason: park.reason });
   await state.clearPark();
   await queue.deliver.resume();
   log.info({ destination: queue.destination, by }, "destination resumed");

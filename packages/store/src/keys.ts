@@ -31,6 +31,8 @@ export interface KeyLayout {
   audit(): string;
   /** An operator's queue UI session, by the hash of its id. */
   session(idHash: string): string;
+  /** What HTTP ingestion remembers of a chat conversation between chat/respond and chat/close. */
+  chatAttempt(conversationId: string): string;
 }
 
 // Braces inside a key would end the hash tag early and scatter one handoff over several slots.
@@ -55,5 +57,7 @@ export function createKeyLayout(prefix: string): KeyLayout {
     customerIndex: (customerId) => `${prefix}:{idx}:customer:${tagSafe(customerId)}`,
     audit: () => `${prefix}:{idx}:audit`,
     session: (idHash) => `${prefix}:{idx}:session:${idHash}`,
+    // One conversation per slot: chat requests of different conversations spread over the cluster.
+    chatAttempt: (conversationId) => `${prefix}:{c:${tagSafe(conversationId)}}:chat`,
   };
 }

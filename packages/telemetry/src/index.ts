@@ -6,3 +6,4 @@ export * from "./metrics.js";
 export * from "./delivery-metrics.js";
 export * from "./ingest-metrics.js";
 export * from "./tracing.js";
+export * from "./http-ingest-metrics.js";

@@ -8,6 +8,9 @@ export interface IngestMetrics {
   readonly enqueueLatency: Histogram;
   readonly lag: Gauge<"topic" | "partition">;
   readonly position: Gauge<"topic" | "partition">;
+  readonly transitions: Counter<"state" | "stage">;
+  readonly anomalies: Counter<"anomaly">;
+  readonly initiatedToCompleted: Histogram;
 }
 
 export function createIngestMetrics(registry: Registry): IngestMetrics {
@@ -47,6 +50,25 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
       name: "handoff_sync_consumer_position",
       help: "The offset after the last record handled (enqueued or rejected); commits catch up to it",
       labelNames: ["topic", "partition"],
+      registers,
+    }),
+    // The seed's "monitor handoff failures": states come from the catalogue, so the labels are bounded.
+    transitions: new Counter({
+      name: "handoff_sync_handoff_transitions_total",
+      help: "Handoffs moved into a state (events applied as the latest; stale and duplicate events excluded), by state and lifecycle stage",
+      labelNames: ["state", "stage"],
+      registers,
+    }),
+    anomalies: new Counter({
+      name: "handoff_sync_handoff_anomalies_total",
+      help: "Events that break the seed's state diagram, by anomaly: first_not_initiated, reopened (a completed handoff initiated again), illegal_transition",
+      labelNames: ["anomaly"],
+      registers,
+    }),
+    initiatedToCompleted: new Histogram({
+      name: "handoff_sync_handoff_initiated_to_completed_seconds",
+      help: "From a handoff's handoff_initiated to the handoff_completed that ends it, by occurred_at",
+      buckets: [1, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 7200],
       registers,
     }),
   };

@@ -13,6 +13,7 @@ export const PIPELINE_API_KEYS = {
   read: "pipeline-read-key-0123456789",
   operate: "pipeline-operate-key-0123456789",
   admin: "pipeline-admin-key-0123456789",
+  ingest: "pipeline-ingest-key-0123456789",
 } as const;
 
 export interface PipelineOptions {
@@ -29,6 +30,8 @@ export interface PipelineOptions {
   readonly maxMessageBytes?: number;
   /** Deliver to this URL (e.g. a fake with faults) instead of starting the demo CRM. */
   readonly receiverUrl?: string;
+  /** More destinations, YAML indented by two spaces under `destinations:` (e.g. a CRM fake). */
+  readonly destinationsYaml?: string;
 }
 
 /** A write the demo CRM received, as its `GET /deliveries` reports it. */
@@ -103,6 +106,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       `      attempts: ${retry.attempts}`,
       `      base_delay_ms: ${retry.base_delay_ms}`,
       `      max_delay_ms: ${retry.max_delay_ms}`,
+      ...(options.destinationsYaml !== undefined ? [options.destinationsYaml] : []),
       "",
     ].join("\n"),
   );

@@ -347,6 +347,27 @@ describe("api (in process, real Redis, real HTTP)", () => {
       expect((await call(`/v1/acme/support/handoff_state`, { key: KEYS.read })).status).toBe(400);
     });
 
+    it("leaves shared_id out of the seed-compatible answer when the handoff has none (never null)", async () => {
+      const id = uniqueName("conv-only");
+      const event: HandoffEvent = {
+        schema_version: 1,
+        event_id: randomUUID(),
+        id,
+        state: "handoff_initiated",
+        occurred_at: new Date().toISOString(),
+        data: { customer_id: "12345", handoff_reason: "successfully_identified" },
+      };
+      await h.store.apply(event, { catalogue, receivedAt: new Date().toISOString() });
+      const response = await call(`/v1/acme/support/handoff_state?id=${id}`, { key: KEYS.read });
+      expect(response.status).toBe(200);
+      const text = await response.text();
+      expect(text).not.toContain("shared_id");
+      expect(JSON.parse(text)).toEqual({
+        id,
+        data: { customer_id: "12345", handoff_reason: "successfully_identified" },
+      });
+    });
+
     it("reports each destination's delivery status: delivered, dead_lettered, pending, then parked", async () => {
       const sharedId = uniqueName("status");
       const key = await send(sharedId, "cust-status", ["crm", "bad", "slow"]);

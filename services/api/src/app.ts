@@ -16,6 +16,7 @@ import {
 } from "./auth.js";
 import { registerAdminRoutes } from "./admin-routes.js";
 import { registerHandoffRoutes } from "./handoff-routes.js";
+import { registerIngestRoutes, type IngestRouteSettings } from "./ingest-routes.js";
 import { createHttpMetrics } from "./http-metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { sendProblem } from "./problem.js";
@@ -26,6 +27,8 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** The scope a route needs; `open` needs no key. Routes without one need `read`. */
     scope?: Scope | "open";
+    /** An ingestion route's endpoint label in metrics. */
+    endpoint?: "events" | "chat_respond" | "chat_close" | "sip";
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -53,6 +56,8 @@ export interface ApiSettings {
   readonly secureCookies: boolean;
   readonly trustProxy: TrustProxy;
   readonly now?: () => number;
+  /** HTTP ingestion (POST /v1/ingest/...); absent, those routes are 404. */
+  readonly ingest?: Omit<IngestRouteSettings, "registry" | "log" | "now">;
 }
 
 function presentedKey(request: FastifyRequest): string | undefined {
@@ -196,6 +201,13 @@ export function buildApi(settings: ApiSettings) {
     ...(settings.account ? { account: settings.account } : {}),
   });
   registerAdminRoutes(app, { admin: settings.admin });
+  if (settings.ingest !== undefined)
+    registerIngestRoutes(app, {
+      ...settings.ingest,
+      registry: settings.registry,
+      log: settings.log,
+      ...(settings.now !== undefined ? { now: settings.now } : {}),
+    });
   registerQueueUi(app, {
     queues: settings.queues,
     keys: settings.keys,

@@ -32,7 +32,7 @@ describe("API keys", () => {
 
   it("rejects malformed entries, unknown scopes, short keys and duplicate names, naming where", () => {
     expect(() => parseApiKeysEnv("nokey")).toThrow(/entry 1: expected name:scopes:key/);
-    expect(() => parseApiKeysEnv("a:write:aaaaaaaaaaaaaaaa")).toThrow(/read, operate or admin/);
+    expect(() => parseApiKeysEnv("a:write:aaaaaaaaaaaaaaaa")).toThrow(/read, operate, admin or ingest/);
     expect(() => parseApiKeysEnv("a:read:short")).toThrow(/shorter than 16/);
     expect(() => parseApiKeysFile("a read\n", "keys.txt")).toThrow(/keys.txt:1/);
     expect(() =>
@@ -66,6 +66,18 @@ describe("API keys", () => {
       true,
       true,
     ]);
+  });
+
+  it("ingest stands apart: a producer's key posts events only, and no operator key posts them", () => {
+    const producer = { name: "sbc", scopes: ["ingest" as const] };
+    expect(["read", "operate", "admin", "ingest"].map((s) => hasScope(producer, s as "read"))).toEqual([
+      false,
+      false,
+      false,
+      true,
+    ]);
+    expect(hasScope({ name: "root", scopes: ["admin"] }, "ingest")).toBe(false);
+    expect(parseApiKeysEnv("sbc:ingest:ssssssssssssssss")[0]?.scopes).toEqual(["ingest"]);
   });
 });
 

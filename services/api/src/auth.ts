@@ -2,11 +2,15 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import { z } from "zod";
 
-export const ScopeSchema = z.enum(["read", "operate", "admin"]);
+export const ScopeSchema = z.enum(["read", "operate", "admin", "ingest"]);
 export type Scope = z.infer<typeof ScopeSchema>;
 
-/** Each scope includes the ones below it: an `admin` key may also operate and read. */
-const RANK: Record<Scope, number> = { read: 1, operate: 2, admin: 3 };
+/**
+ * Each operator scope includes the ones below it: an `admin` key may also operate and read.
+ * `ingest` stands apart, in neither direction: a producer's key can post events and nothing else,
+ * and an operator's key cannot post events.
+ */
+const RANK: Record<Exclude<Scope, "ingest">, number> = { read: 1, operate: 2, admin: 3 };
 
 export interface ApiKey {
   readonly name: string;
@@ -39,7 +43,9 @@ function parseEntry(name: string, scopes: string, key: string, where: string): A
     .map((s) => ScopeSchema.safeParse(s));
   const bad = parsed.find((p) => !p.success);
   if (parsed.length === 0 || bad)
-    throw new ApiKeysError(`${where}: scopes of "${name}" must be read, operate or admin joined by '+'`);
+    throw new ApiKeysError(
+      `${where}: scopes of "${name}" must be read, operate, admin or ingest joined by '+'`,
+    );
   // Short keys can be guessed despite the slow-down; 16 characters is the floor.
   if (key.length < 16) throw new ApiKeysError(`${where}: the key of "${name}" is shorter than 16 characters`);
   return { name, scopes: parsed.flatMap((p) => (p.success ? [p.data] : [])), digest: digest(key) };
@@ -157,7 +163,8 @@ export function parseTrustProxy(value: string): TrustProxy | { problem: string }
 }
 
 export function hasScope(principal: Principal, required: Scope): boolean {
-  return principal.scopes.some((scope) => RANK[scope] >= RANK[required]);
+  if (required === "ingest") return principal.scopes.includes("ingest");
+  return principal.scopes.some((scope) => scope !== "ingest" && RANK[scope] >= RANK[required]);
 }
 
 export interface FailureLimiterSettings {

@@ -54,9 +54,10 @@ export function registerHandoffRoutes(
       const found = await admin.findHandoff(lookup);
       if (!found)
         return sendProblem(reply, 404, "Handoff not found", `no handoff with ${lookup.kind} ${lookup.value}`);
+      // Exactly the seed's shape: `shared_id` is left out when the handoff has none, never null.
       return {
         id: found.snapshot.id,
-        shared_id: found.snapshot.shared_id ?? null,
+        ...(found.snapshot.shared_id !== undefined ? { shared_id: found.snapshot.shared_id } : {}),
         data: found.snapshot.data,
       };
     },

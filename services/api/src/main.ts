@@ -1,11 +1,13 @@
 import { createAdmin, createAuditLog } from "@handoff-sync/admin";
-import { kafkaConnectionOptions, redisOptions } from "@handoff-sync/config";
-import { createKafkaClient } from "@handoff-sync/kafka";
+import { httpIngestTopic, kafkaConnectionOptions, redisOptions } from "@handoff-sync/config";
+import { createEventProducer, createKafkaClient } from "@handoff-sync/kafka";
 import { createDeliveryQueues } from "@handoff-sync/queue";
+import { createStateCatalogue } from "@handoff-sync/schema";
 import { createHandoffStore } from "@handoff-sync/store";
 import { createLogger, createRegistry, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
 import { buildApi } from "./app.js";
+import { createChatAttempts } from "./chat-attempts.js";
 import { loadApiConfig } from "./config.js";
 import { createKeyRing, loadApiKeys } from "./key-ring.js";
 import { createSessionStore } from "./sessions.js";
@@ -61,6 +63,13 @@ const admin = createAdmin({
   rateLimitMax: (destination) => config.destinations[destination]?.rate_limit?.max,
 });
 
+const ingestTarget = httpIngestTopic(config);
+if ("disabled" in ingestTarget) log.warn({ why: ingestTarget.disabled }, "HTTP ingestion is off");
+const producer =
+  kafka === undefined
+    ? undefined
+    : createEventProducer({ kafka, log, timeoutMs: config.http_ingest.produce_timeout_ms });
+
 const app = buildApi({
   admin,
   queues,
@@ -81,6 +90,19 @@ const app = buildApi({
   sessionTtlMs: env.HANDOFF_API_SESSION_TTL_MS,
   secureCookies: env.HANDOFF_API_SECURE_COOKIES,
   trustProxy: env.HANDOFF_API_TRUST_PROXY,
+  ingest: {
+    target: ingestTarget,
+    producer,
+    settings: config.http_ingest,
+    catalogue: createStateCatalogue(config.states),
+    maxMessageBytes: config.source.max_message_bytes,
+    limits: config.source.limits,
+    chatAttempts: createChatAttempts(
+      redis,
+      (conversationId) => store.keys.chatAttempt(conversationId),
+      config.http_ingest.chat_close.ttl_ms,
+    ),
+  },
 });
 const address = await app.listen({ port: env.PORT, host: env.HOST });
 log.info(
@@ -92,6 +114,7 @@ onShutdown(
   async () => {
     keyRing.stop();
     await app.close();
+    await producer?.close();
     await queues.close();
     await redis.quit();
   },

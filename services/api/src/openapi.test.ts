@@ -18,7 +18,12 @@ describe("OpenAPI document", () => {
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const operation of Object.values(operations)) {
         if (open.has(path)) expect(operation.security).toEqual([]);
-        else expect(["read", "operate", "admin"]).toContain(operation["x-required-scope"]);
+        else
+          expect(["read", "operate", "admin", path.startsWith("/v1/ingest/") ? "ingest" : "read"]).toContain(
+            operation["x-required-scope"],
+          );
+        // Only ingestion routes take the ingest scope, and they take nothing else.
+        if (path.startsWith("/v1/ingest/")) expect(operation["x-required-scope"]).toBe("ingest");
       }
     }
     expect(Object.keys(doc.paths)).toEqual(
@@ -27,6 +32,10 @@ describe("OpenAPI document", () => {
         "/v1/handoffs",
         "/admin/v1/erasure",
         "/admin/v1/audit",
+        "/v1/ingest/events",
+        "/v1/ingest/chat/respond",
+        "/v1/ingest/chat/close",
+        "/v1/ingest/sip",
       ]),
     );
   });

@@ -27,8 +27,15 @@ const path = (name: string, description: string): Json => ({
   schema: { type: "string" },
 });
 const body = (schema: Json): Json => ({ required: true, content: { "application/json": { schema } } });
-/** Every operation names the least scope it needs; `admin` includes `operate`, which includes `read`. */
-function operation(summary: string, scope: "read" | "operate" | "admin", fields: Record<string, Json>): Json {
+/**
+ * Every operation names the least scope it needs; `admin` includes `operate`, which includes `read`;
+ * `ingest` stands apart.
+ */
+function operation(
+  summary: string,
+  scope: "read" | "operate" | "admin" | "ingest",
+  fields: Record<string, Json>,
+): Json {
   return { summary, security: [{ apiKey: [] }, { bearer: [] }], "x-required-scope": scope, ...fields };
 }
 
@@ -63,6 +70,33 @@ const selection = {
   },
 };
 
+const ingestProblem = {
+  description: "Rejected: the consumer would reject it for the same `reason`",
+  content: { "application/problem+json": { schema: ref("IngestProblem") } },
+};
+
+function ingestOperation(summary: string, schema: Json, parameters: Json[] = []): Json {
+  return {
+    post: operation(summary, "ingest", {
+      ...(parameters.length > 0 ? { parameters } : {}),
+      requestBody: body(schema),
+      responses: {
+        "202": json(ref("IngestAccepted"), "On Kafka: every in-sync replica acknowledged it"),
+        "200": json(
+          ref("IngestSkipped"),
+          "Not a handoff (a chat turn without one, a close with nothing open)",
+        ),
+        "400": ingestProblem,
+        "413": ingestProblem,
+        "422": ingestProblem,
+        ...errors(401, 403, 404),
+        "429": { $ref: "#/components/responses/Problem" },
+        "503": { $ref: "#/components/responses/Problem" },
+      },
+    }),
+  };
+}
+
 export function openApiDocument(): Json {
   return {
     openapi: "3.1.0",
@@ -96,12 +130,42 @@ export function openApiDocument(): Json {
         },
         HandoffState: {
           type: "object",
-          required: ["id", "shared_id", "data"],
+          description:
+            "Exactly the seed's Handoff API answer: shared_id is absent (never null) when the handoff has none.",
+          required: ["id", "data"],
           additionalProperties: false,
           properties: {
             id: { type: "string" },
-            shared_id: { type: ["string", "null"] },
+            shared_id: { type: "string" },
             data: { type: "object" },
+          },
+        },
+        IngestAccepted: {
+          type: "object",
+          required: ["event_id", "state"],
+          properties: {
+            event_id: {
+              type: "string",
+              description: "The event's id: the same request posted again has the same one.",
+            },
+            state: { type: "string" },
+          },
+        },
+        IngestSkipped: {
+          type: "object",
+          required: ["skipped", "why"],
+          properties: { skipped: { const: true }, why: { type: "string" } },
+        },
+        IngestProblem: {
+          type: "object",
+          description: "A rejection: `reason` is the one the consumer would give the record.",
+          required: ["type", "title", "status", "detail", "reason"],
+          properties: {
+            type: { type: "string" },
+            title: { type: "string" },
+            status: { type: "integer" },
+            detail: { type: "string" },
+            reason: { type: "string" },
           },
         },
         Attempt: {
@@ -325,6 +389,30 @@ export function openApiDocument(): Json {
           responses: { "200": json(ref("HandoffState")), ...errors(400, 401, 403, 404, 429) },
         }),
       },
+      "/v1/ingest/events": ingestOperation("A native handoff event (docs/event-contract.md)", {
+        type: "object",
+      }),
+      "/v1/ingest/chat/respond": ingestOperation(
+        "A Chat API chat/respond answer; one with end_conversation and a handoff starts a handoff",
+        { type: "object", required: ["conversation_id"] },
+        [query("shared_id", { type: "string", maxLength: 200 }, "The connector's shared id, if it has one.")],
+      ),
+      "/v1/ingest/chat/close": ingestOperation(
+        "A chat/close: completes the conversation's open handoff, or fails it by http_ingest.chat_close.failed_when",
+        { type: "object", required: ["conversation_id"] },
+        [query("shared_id", { type: "string", maxLength: 200 }, "The connector's shared id, if it has one.")],
+      ),
+      "/v1/ingest/sip": ingestOperation(
+        "A SIP request's headers (JSON { method, headers }, or the message itself as message/sip)",
+        {
+          type: "object",
+          required: ["headers"],
+          properties: {
+            method: { type: "string", examples: ["REFER", "INVITE", "BYE"] },
+            headers: { type: "object" },
+          },
+        },
+      ),
       "/v1/handoffs": {
         get: operation("A handoff with its history and each destination's delivery status", "read", {
           parameters: identifiers,

@@ -1,8 +1,15 @@
-import { createAdapter, createEnricher, type ResolvedDestination } from "@handoff-sync/adapters";
+import { createAuditLog } from "@handoff-sync/admin";
+import {
+  createAdapter,
+  createEnricher,
+  createOperatorWebhook,
+  type ResolvedDestination,
+} from "@handoff-sync/adapters";
 import { otlpTracesEndpoint, redisOptions, type LoadedConfig } from "@handoff-sync/config";
 import {
   createDeliveryQueues,
   createDeliveryWorker,
+  createOperatorLoop,
   inspectQueue,
   pruneDeadLetters,
   sweepStalledJobs,
@@ -86,8 +93,34 @@ const expiredTo =
     });
     return true;
   };
+/** Each served destination's own authentication check, for probing it while it is parked. */
+const checks = new Map<string, () => Promise<void>>();
+const audit = createAuditLog({ redis: connection, key: store.keys.audit(), log });
+const buildOperatorLoop = (loaded: LoadedConfig) => {
+  const { operator } = loaded;
+  return createOperatorLoop({
+    queues: () => workers.names().map((name) => queues.get(name)),
+    check: (name) => checks.get(name),
+    ...(operator.webhook !== undefined ? { send: createOperatorWebhook(operator.webhook) } : {}),
+    audit: async (step) => void (await audit.record({ actor: "probe", ...step })),
+    log,
+    settings: {
+      probeIntervalMs: operator.probe_interval_ms,
+      autoResume: operator.auto_resume,
+      deadLetterThreshold: {
+        count: operator.dead_letter_threshold.count,
+        windowMs: operator.dead_letter_threshold.window_ms,
+      },
+      quotaWarningAfterMs: operator.quota_warning_after_ms,
+    },
+  });
+};
+let operatorLoop = buildOperatorLoop(config);
 const startWorker = (name: string, destination: ResolvedDestination) => {
   const adapter = createAdapter(name, destination, { proxy });
+  const check = adapter.check?.bind(adapter);
+  if (check !== undefined) checks.set(name, check);
+  else checks.delete(name);
   const worker = createDeliveryWorker({
     queue: queues.get(name),
     connection,
@@ -113,6 +146,12 @@ const startWorker = (name: string, destination: ResolvedDestination) => {
     maxParksPerDelivery: env.WORKER_MAX_PARKS_PER_DELIVERY,
     onAttempt: (outcome, { durationMs, snapshot }) => {
       metrics.attempts.inc({ destination: name, outcome });
+      if (outcome === "dead_lettered")
+        operatorLoop
+          .deadLettered(queues.get(name))
+          .catch((error: unknown) =>
+            log.error({ err: error, destination: name }, "dead-letter notice failed"),
+          );
       if (outcome === "skipped" || outcome === "returned") return;
       metrics.attemptDuration.observe({ destination: name }, durationMs / 1000);
       if (outcome === "delivered" && snapshot) {
@@ -136,6 +175,8 @@ const reloader = watchWorkerConfig(env.HANDOFF_SYNC_CONFIG, {
     queues.configure(policies(next.destinations));
     enrichment.configure(next.source.enrichment);
     const changes = workers.apply(served);
+    operatorLoop = buildOperatorLoop(next);
+    restartOperatorTimer(next.operator.watch_interval_ms);
     log.info({ destinations: workers.names(), ...changes }, "worker configuration applied");
   },
 });
@@ -167,6 +208,25 @@ async function housekeeping(): Promise<void> {
     metrics.parked.set({ destination: queue.destination }, snapshot.parked ? 1 : 0);
   }
 }
+// Notices and probes: parked, resumed, near quota; a parked destination resumes by itself when its check passes.
+let operatorTicking = Promise.resolve();
+let operatorBusy = false;
+let operatorTimer: NodeJS.Timeout | undefined;
+function restartOperatorTimer(intervalMs: number): void {
+  clearInterval(operatorTimer);
+  operatorTimer = setInterval(() => {
+    if (operatorBusy) return;
+    operatorBusy = true;
+    operatorTicking = operatorLoop
+      .tick()
+      .catch((error: unknown) => log.error({ err: error }, "operator loop failed"))
+      .finally(() => {
+        operatorBusy = false;
+      });
+  }, intervalMs);
+}
+restartOperatorTimer(config.operator.watch_interval_ms);
+
 let sweeping = Promise.resolve();
 const sweepTimer = setInterval(() => {
   sweeping = housekeeping().catch((error: unknown) => log.error({ err: error }, "housekeeping failed"));
@@ -187,6 +247,8 @@ onShutdown(
   async () => {
     health.markShuttingDown();
     clearInterval(sweepTimer);
+    clearInterval(operatorTimer);
+    await operatorTicking;
     await reloader.stop();
     const result = await workers.drain(env.WORKER_DRAIN_TIMEOUT_MS);
     log.info({ result }, "workers drained");

@@ -4,3 +4,4 @@ export * from "./message-id.js";
 export * from "./payload.js";
 export * from "./secret.js";
 export * from "./sign.js";
+export * from "./operator-webhook.js";

@@ -68,6 +68,8 @@ export interface FakeZendesk extends FakeServer {
   editTicket(id: number, change: { readonly status?: string; readonly tags?: readonly string[] }): void;
   /** Revokes every token issued by the grant endpoint. */
   revokeTokens(): void;
+  /** What an admin deactivating (false) or reactivating (true) an API token in Admin Center does. */
+  setApiTokenActive(token: string, active: boolean): void;
   /** How many tokens POST /oauth/tokens issued. */
   readonly tokensIssued: () => number;
 }
@@ -141,6 +143,7 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
   const now = options.now ?? Date.now;
   const apiTokens = options.apiTokens ?? [FAKE_ZENDESK_API_TOKEN];
   const staticTokens = new Set(options.accessTokens ?? []);
+  const inactiveApiTokens = new Set<string>();
   const clients = options.oauthClients ?? [FAKE_ZENDESK_OAUTH_CLIENT];
   const idempotencyTtlMs = options.idempotencyTtlMs ?? 2 * 60 * 60 * 1_000;
   const rateLimit = options.rateLimit ?? { limit: 700, windowMs: 60_000 };
@@ -202,7 +205,9 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
   function authenticate(header: string | undefined): Principal | FakeResponse {
     if (header?.startsWith("Basic ")) {
       const decoded = Buffer.from(header.slice(6), "base64").toString("utf8");
-      const match = apiTokens.find(({ email, token }) => decoded === `${email}/token:${token}`);
+      const match = apiTokens.find(
+        ({ email, token }) => decoded === `${email}/token:${token}` && !inactiveApiTokens.has(token),
+      );
       if (match === undefined) return zendeskErrors.basicAuthFailed();
       return { userId: users.get(match.email.toLowerCase()) ?? 1, canWrite: true };
     }
@@ -565,6 +570,10 @@ export async function startFakeZendesk(options: FakeZendeskOptions = {}): Promis
     },
     revokeTokens() {
       for (const grant of issued.values()) grant.revoked = true;
+    },
+    setApiTokenActive(token, active) {
+      if (active) inactiveApiTokens.delete(token);
+      else inactiveApiTokens.add(token);
     },
     tokensIssued: () => tokensIssued,
   };
