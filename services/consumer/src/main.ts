@@ -32,7 +32,7 @@ const { env, destinations: config } = await loadConsumerConfig();
 const log = createLogger({ level: env.LOG_LEVEL, service: "consumer", redact: env.LOG_REDACT_PATHS });
 exitOnFatal(log);
 const tracesEndpoint = otlpTracesEndpoint(env);
-const tracing = startTracing({
+const tracing = await startTracing({
   service: "consumer",
   ...(tracesEndpoint === undefined ? {} : { endpoint: tracesEndpoint }),
 });

@@ -27,7 +27,7 @@ const { env, destinations: config } = await loadWorkerConfig();
 const log = createLogger({ level: env.LOG_LEVEL, service: "worker", redact: env.LOG_REDACT_PATHS });
 exitOnFatal(log);
 const tracesEndpoint = otlpTracesEndpoint(env);
-const tracing = startTracing({
+const tracing = await startTracing({
   service: "worker",
   ...(tracesEndpoint === undefined ? {} : { endpoint: tracesEndpoint }),
 });
