@@ -308,7 +308,13 @@ describe("ingest against real Redis", () => {
         // The same event again: a duplicate, still routed (its job folds into the newest).
         keyed("acme-1", { ...base, shared_id: "acme-1", data: { a: 1, b: 1 } }),
       ]);
-      expect(results.map((r) => r.result)).toEqual(["applied", "applied", "applied", "rejected", "duplicate"]);
+      expect(results.map((r) => r.result)).toEqual([
+        "applied",
+        "applied",
+        "applied",
+        "rejected",
+        "duplicate",
+      ]);
       expect(rejected).toEqual(["invalid_json"]);
       expect(await store.get("acme-1")).toMatchObject({
         version: 2,

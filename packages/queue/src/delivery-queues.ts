@@ -89,7 +89,11 @@ export function createDeliveryQueues(settings: DeliveryQueuesSettings): Delivery
       if (jobs.length === 0) return;
       const queue = get(destination);
       await queue.deliver.addBulk(
-        jobs.map((job) => ({ name: DELIVERY_JOB_NAME, data: job, opts: deliveryJobOptions(job, queue.policy) })),
+        jobs.map((job) => ({
+          name: DELIVERY_JOB_NAME,
+          data: job,
+          opts: deliveryJobOptions(job, queue.policy),
+        })),
       );
     },
     configure,

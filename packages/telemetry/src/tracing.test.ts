@@ -102,7 +102,11 @@ describe("startTracing", () => {
     const collector = await startCollector();
     servers.push(collector.server);
     // A long export delay: only shutdown's flush can deliver the spans in time.
-    const tracing = await startTracing({ service: "consumer", endpoint: collector.url, exportDelayMs: 60_000 });
+    const tracing = await startTracing({
+      service: "consumer",
+      endpoint: collector.url,
+      exportDelayMs: 60_000,
+    });
     expect(tracing.enabled).toBe(true);
     expect([...loaded].sort()).toEqual(["exporter", "sdk-trace"]);
     const parent = startSpanFrom(tracing.tracer, "ingest", PARENT);

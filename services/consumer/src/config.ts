@@ -26,7 +26,11 @@ export const ConsumerEnvSchema = z.object({
    */
   KAFKA_RECORDS_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(200),
   /** Bytes one fetch may bring per partition, and in all (kafkajs maxBytesPerPartition, maxBytes). */
-  KAFKA_FETCH_MAX_BYTES_PER_PARTITION: z.coerce.number().int().min(1024).default(256 * 1024),
+  KAFKA_FETCH_MAX_BYTES_PER_PARTITION: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024),
   KAFKA_FETCH_MAX_BYTES: z.coerce
     .number()
     .int()

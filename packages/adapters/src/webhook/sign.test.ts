@@ -44,7 +44,11 @@ describe("signWebhook", () => {
 
 describe("createWebhookSigner", () => {
   it("signs exactly as signWebhook does, with keys imported once, and fails each signing on a malformed secret", () => {
-    const message = { id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestampSec: 1614265330, body: '{"test": 2432232314}' };
+    const message = {
+      id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
+      timestampSec: 1614265330,
+      body: '{"test": 2432232314}',
+    };
     const sign = createWebhookSigner([SPEC_SECRET, "raw secret"]);
     expect(sign(message)).toBe(signWebhook({ ...message, secrets: [SPEC_SECRET, "raw secret"] }));
     expect(sign({ ...message, id: "msg_2" })).toBe(
