@@ -22,6 +22,7 @@ import {
   COMMIT_ALIAS,
   createScriptRunner,
   ERASE_HANDOFF,
+  READ_FOR_APPLY,
   RECORD_DELIVERY,
   REFRESH_ALIAS,
   RELEASE_ALIAS,
@@ -188,6 +189,7 @@ export interface HandoffStore {
 }
 
 const MAX_CAS_RETRIES = 20;
+const INDEX_TRIM_INTERVAL_MS = 1000;
 const DEFAULT_VERSION_FLOOR_RETENTION_MS = 400 * 24 * 3600 * 1000;
 const DEFAULT_ALIAS_CLAIM_TTL_MS = 10_000;
 
@@ -201,6 +203,8 @@ interface SettledKey {
   readonly prefetched?: { json: string | null; floor: number };
   /** The event's alias keys that point to `key`. */
   readonly aliasKeys: readonly string[];
+  /** Alias keys this settlement set just now, with the handoff's retention: no refresh needed. */
+  readonly freshAliasKeys: ReadonlySet<string>;
   readonly conflicts: readonly AliasConflict[];
 }
 
@@ -221,6 +225,17 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     parseSnapshot(await redis.hget(keys.snapshot(key), "json"));
   const readFloor = async (key: string): Promise<number> =>
     Number(await scripts.run(VERSION_FLOOR, [keys.versionFloor(key), keys.ledger(key)], []));
+  /** The snapshot's JSON, or null and the floor: one script call instead of an HGET and a floor read. */
+  const readForApply = async (key: string): Promise<{ json: string | null; floor: number }> => {
+    const reply = await scripts.run(
+      READ_FOR_APPLY,
+      [keys.snapshot(key), keys.versionFloor(key), keys.ledger(key)],
+      [],
+    );
+    const [json, floor] = Array.isArray(reply) ? (reply as unknown[]) : [];
+    // Lua's false arrives as null.
+    return typeof json === "string" ? { json, floor: 0 } : { json: null, floor: Number(floor ?? 0) };
+  };
 
   const releaseClaims = (claimed: readonly string[], claim: string): Promise<unknown[]> =>
     Promise.all(claimed.map((aliasKey) => scripts.run(RELEASE_ALIAS, [aliasKey], [claim])));
@@ -231,7 +246,7 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
    * live in several slots, so they are first claimed (SET NX of a claim value others wait on),
    * then, all claims won, committed; a lost claim releases the others before anyone used them.
    */
-  const setAliases = async (assignments: readonly AliasAssignment[]): Promise<boolean> => {
+  const setAliases = async (assignments: readonly AliasAssignment[]): Promise<Set<string> | false> => {
     const ttl = retentionMs > 0 ? retentionMs : 0;
     const only = assignments.length === 1 ? assignments[0] : undefined;
     if (only !== undefined) {
@@ -240,7 +255,9 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
         ttl > 0
           ? await redis.set(aliasKey, only.key, "PX", ttl, "NX")
           : await redis.set(aliasKey, only.key, "NX");
-      return set !== null || (await redis.get(aliasKey)) === only.key;
+      if (set !== null) return new Set([aliasKey]);
+      // Someone else set it to the same handoff: it stands, but with their expiry, not ours.
+      return (await redis.get(aliasKey)) === only.key ? new Set() : false;
     }
     const claim = `${CLAIM_MARK}${randomBytes(9).toString("base64url")}`;
     const aliasKeys = assignments.map((a) => keys.alias(a.kind, a.value));
@@ -257,7 +274,7 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     );
     // Only a stall longer than the claim's lifetime gets here; resolving again sees what was
     // committed and treats the rest as any later event would.
-    return committed.every((c) => c === 1);
+    return committed.every((c) => c === 1) ? new Set(aliasKeys) : false;
   };
 
   /**
@@ -272,11 +289,10 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     // Waiting on another consumer's claim is bounded by the claim's lifetime.
     const waitUntil = Date.now() + claimTtlMs + 2000;
     for (let attempt = 0; attempt < MAX_CAS_RETRIES;) {
-      const [bySharedId, byId, json, floor] = await Promise.all([
+      const [bySharedId, byId, guess] = await Promise.all([
         sharedAlias === undefined ? Promise.resolve(null) : redis.get(sharedAlias),
         redis.get(idAlias),
-        prefetch && attempt === 0 ? redis.hget(keys.snapshot(candidate), "json") : Promise.resolve(undefined),
-        prefetch && attempt === 0 ? readFloor(candidate) : Promise.resolve(0),
+        prefetch && attempt === 0 ? readForApply(candidate) : Promise.resolve(undefined),
       ]);
       if (isClaim(bySharedId) || isClaim(byId)) {
         // Another consumer is setting these aliases right now: its outcome decides ours.
@@ -289,7 +305,9 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       if (bySharedId !== null) aliases.bySharedId = bySharedId;
       if (byId !== null) aliases.byId = byId;
       const resolution = resolveHandoffKey(event, aliases);
-      if (resolution.setAliases.length > 0 && !(await setAliases(resolution.setAliases))) {
+      const freshAliasKeys =
+        resolution.setAliases.length > 0 ? await setAliases(resolution.setAliases) : new Set<string>();
+      if (freshAliasKeys === false) {
         // Lost to another consumer: back off a little so two claimers do not keep colliding.
         await sleep(Math.floor(Math.random() * 5 * attempt));
         continue;
@@ -304,8 +322,8 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       const aliasKeys = [idAlias, ...(sharedAlias === undefined ? [] : [sharedAlias])].filter(
         (aliasKey) => !resolution.conflicts.some((c) => keys.alias(c.kind, c.value) === aliasKey),
       );
-      const guessed = json !== undefined && key === candidate ? { prefetched: { json, floor } } : {};
-      return { key, aliasKeys, conflicts, ...guessed };
+      const guessed = guess !== undefined && key === candidate ? { prefetched: guess } : {};
+      return { key, aliasKeys, conflicts, freshAliasKeys, ...guessed };
     }
     throw new StoreConflictError(`could not settle the key of conversation ${event.id}`);
   };
@@ -313,13 +331,19 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
 
   // Index entries outside a handoff's slot cannot share its script; they are written after the
   // snapshot and are idempotent, so a crash in between only leaves a handoff out of a backfill.
+  let indexTrimmedAt = 0;
   const indexSnapshot = async (snapshot: HandoffSnapshot, created: boolean): Promise<void> => {
     const index = keys.handoffIndex();
     const pipeline = redis.pipeline();
     if (created) {
       pipeline.zadd(index, "NX", Date.parse(snapshot.created_at), snapshot.key);
       // The index covers the retention window; older entries would only point at expired handoffs.
-      if (retentionMs > 0) pipeline.zremrangebyscore(index, "-inf", `(${Date.now() - retentionMs}`);
+      // Trimming once a second per process keeps it there without a command per new handoff.
+      const nowMs = Date.now();
+      if (retentionMs > 0 && nowMs - indexTrimmedAt >= INDEX_TRIM_INTERVAL_MS) {
+        indexTrimmedAt = nowMs;
+        pipeline.zremrangebyscore(index, "-inf", `(${nowMs - retentionMs}`);
+      }
     }
     const customerId = customerIdOf(snapshot.data);
     if (customerId !== undefined) {
@@ -381,11 +405,12 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
           // Index entries and alias expiry are idempotent follow-ups in other slots: one round trip.
           await Promise.all([
             indexSnapshot(snapshot, current === undefined),
-            // Every alias lives as long as the handoff it points to, not only the event's.
+            // Every alias lives as long as the handoff it points to, not only the event's; the ones
+            // this apply set carry that retention already.
             ...(retentionMs > 0
-              ? allAliases.map((aliasKey) =>
-                  scripts.run(REFRESH_ALIAS, [aliasKey], [key, String(retentionMs)]),
-                )
+              ? allAliases
+                  .filter((aliasKey) => !settled.freshAliasKeys.has(aliasKey))
+                  .map((aliasKey) => scripts.run(REFRESH_ALIAS, [aliasKey], [key, String(retentionMs)]))
               : []),
           ]);
           return { ...result, snapshot, key, conflicts };

@@ -18,6 +18,17 @@ local function floorOf(floorKey, ledgerKey)
 end
 `;
 
+/**
+ * What an apply starts from, in one call: the snapshot's JSON, or, when there is none, false and
+ * the floor its new lifetime must start above. KEYS[1] snapshot, KEYS[2] floor, KEYS[3] ledger.
+ * Returns {json} or {false, floor}.
+ */
+export const READ_FOR_APPLY = `${FLOOR_OF}
+local json = redis.call('HGET', KEYS[1], 'json')
+if json then return {json} end
+return {false, floorOf(KEYS[2], KEYS[3])}
+`;
+
 /** The version floor of one handoff. KEYS[1] floor, KEYS[2] ledger. */
 export const VERSION_FLOOR = `${FLOOR_OF}
 return floorOf(KEYS[1], KEYS[2])
