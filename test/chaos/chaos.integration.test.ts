@@ -430,17 +430,9 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
       fault: { kind: "status", status: 422, body: "Unprocessable" },
       probability: 0.03,
     });
-    // A forced lock loss (a worker stopped past its lock while another takes its jobs) still ends
-    // now and then with a second ServiceNow record, so it runs only when asked for
-    // (CHAOS_LOCK_LOSS=1) until that gap is closed; short locks on a busy machine stall falsely too.
-    const lockLoss = process.env.CHAOS_LOCK_LOSS === "1";
-    // Two workers side by side still end now and then with a second ServiceNow record too, so they
-    // run only with the forced lock loss until that gap is closed.
-    const stack = await startStack(
-      inject("redisUrl"),
-      crms,
-      lockLoss ? { workers: 2, env: TAKEOVER_ENV } : { workers: 1 },
-    );
+    // Two workers side by side with short locks, and at 0.8 a forced lock loss: one worker stopped
+    // past its lock while the other takes its jobs over (decisions 0013 and 0017).
+    const stack = await startStack(inject("redisUrl"), crms, { workers: 2, env: TAKEOVER_ENV });
     cleanups.push(() => stack.stop());
     const operator = await openOperator(stack, inject("redisUrl"));
     cleanups.push(() => operator.close());
@@ -457,19 +449,17 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
       { at: 0.65, run: () => killWorkerMidWrite() },
       { at: 0.75, run: () => replayLive() },
     ];
-    if (lockLoss) {
-      checkpoints.push({
-        at: 0.8,
-        run: () => {
-          pending.push(
-            (async () => {
-              live.takenOver += await stallWorker(stack, crms, operator, 14_000);
-            })(),
-          );
-          return Promise.resolve();
-        },
-      });
-    }
+    checkpoints.push({
+      at: 0.8,
+      run: () => {
+        pending.push(
+          (async () => {
+            live.takenOver += await stallWorker(stack, crms, operator, 14_000);
+          })(),
+        );
+        return Promise.resolve();
+      },
+    });
     const burst = { size: 40 };
 
     const replayLive = async (): Promise<void> => {
@@ -560,7 +550,7 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     expect(kills).toEqual({ worker: 2, consumer: 1 });
     console.log(`chaos live: replayed=${live.replayed} taken_over=${live.takenOver}`);
     expect(live.replayed).toBeGreaterThan(0);
-    if (lockLoss) expect(live.takenOver).toBeGreaterThan(0);
+    expect(live.takenOver).toBeGreaterThan(0);
 
     const deadLetters = await healAndSettle(crms, operator, { plan });
     const verdict = judge("processes", plan, crms, {
