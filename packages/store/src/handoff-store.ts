@@ -18,6 +18,7 @@ import { createKeyLayout, type KeyLayout } from "./keys.js";
 import { LedgerEntrySchema, type LedgerEntry } from "./ledger-entry.js";
 import {
   APPEND_ATTEMPT,
+  BEGIN_DELIVERY,
   CAS_SNAPSHOT,
   CLAIM_WRITE,
   COMMIT_ALIAS,
@@ -165,6 +166,13 @@ export type ClaimWriteResult =
   | { readonly kind: "fenced" }
   | { readonly kind: "delivered"; readonly version: number };
 
+/** `beginDelivery`'s answer: the fence (taken or claimed) and what the delivery reads. */
+export interface BeginDeliveryResult {
+  readonly fence: TakeFenceResult;
+  readonly snapshot: HandoffSnapshot | undefined;
+  readonly delivered: LedgerEntry | undefined;
+}
+
 export interface HandoffStore {
   readonly keys: KeyLayout;
   resolveKey(event: HandoffEvent): Promise<string>;
@@ -174,13 +182,23 @@ export interface HandoffStore {
   findKey(lookup: { kind: "shared_id" | "id"; value: string }): Promise<string | undefined>;
   getDelivery(key: string, destination: string): Promise<LedgerEntry | undefined>;
   getDeliveries(key: string): Promise<Record<string, LedgerEntry>>;
-  /** With `fence`, the write is refused (`fenced`) unless that token is still the destination's latest. */
+  /**
+   * With `fence`, the write is refused (`fenced`) unless that token is still the destination's
+   * latest. With `clearAttempts`, the destination's attempt log is cleared in the same call unless
+   * fenced: the delivery's attempts end with it.
+   */
   recordDelivery(
     key: string,
     destination: string,
     entry: LedgerEntry,
     fence?: string,
+    options?: { readonly clearAttempts?: boolean },
   ): Promise<RecordDeliveryResult>;
+  /**
+   * What a delivery starts with, in one round trip and one command: `takeFence`'s result, the
+   * snapshot, and this destination's ledger entry.
+   */
+  beginDelivery(key: string, destination: string, token: string): Promise<BeginDeliveryResult>;
   /**
    * Makes the delivery holding `token` the only one that may write this (handoff, destination):
    * any delivery that took a token before is fenced out (`holdsFence` false, ledger writes refused).
@@ -466,13 +484,34 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
         Object.entries(all).map(([dest, json]) => [dest, LedgerEntrySchema.parse(JSON.parse(json))]),
       );
     },
-    async recordDelivery(key, destination, entry, fence) {
+    async recordDelivery(key, destination, entry, fence, options = {}) {
       const result = await scripts.run(
         RECORD_DELIVERY,
-        [keys.ledger(key), keys.snapshot(key), keys.fence(key), keys.writeClaim(key, destination)],
+        [
+          keys.ledger(key),
+          keys.snapshot(key),
+          keys.fence(key),
+          keys.writeClaim(key, destination),
+          ...(options.clearAttempts === true ? [keys.attempts(key, destination)] : []),
+        ],
         [destination, String(entry.version), JSON.stringify(entry), fence ?? ""],
       );
       return result === 1 ? "recorded" : result === -1 ? "fenced" : "not_newer";
+    },
+    async beginDelivery(key, destination, token) {
+      const reply = await scripts.run(
+        BEGIN_DELIVERY,
+        [keys.fence(key), keys.writeClaim(key, destination), keys.snapshot(key), keys.ledger(key)],
+        [destination, token, String(retentionMs)],
+      );
+      const [waitMs, snapshot, delivered] = Array.isArray(reply) ? (reply as unknown[]) : [];
+      const wait = Number(waitMs ?? 0);
+      // Lua's false (no snapshot, no ledger entry) arrives as null.
+      return {
+        fence: wait > 0 ? { kind: "claimed", waitMs: wait } : { kind: "taken" },
+        snapshot: typeof snapshot === "string" ? parseSnapshot(snapshot) : undefined,
+        delivered: typeof delivered === "string" ? LedgerEntrySchema.parse(JSON.parse(delivered)) : undefined,
+      };
     },
     async takeFence(key, destination, token) {
       const waitMs = Number(

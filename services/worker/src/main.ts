@@ -35,8 +35,17 @@ const tracing = await startTracing({
 // BullMQ workers block on Redis: they need maxRetriesPerRequest null.
 const connection = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), maxRetriesPerRequest: null });
 connection.on("error", (error) => log.error({ err: error }, "redis error"));
+// The store's own connection: the deliveries in flight issue their reads and writes independently,
+// and auto-pipelining sends those of one tick in one write (per node, so Cluster-safe). BullMQ keeps
+// `connection` (and the blocking one it derives) to itself.
+const storeConnection = new Redis(env.REDIS_URL, {
+  ...(await redisOptions(env)),
+  maxRetriesPerRequest: null,
+  enableAutoPipelining: true,
+});
+storeConnection.on("error", (error) => log.error({ err: error }, "redis error"));
 const store = createHandoffStore({
-  redis: connection,
+  redis: storeConnection,
   prefix: env.REDIS_PREFIX,
   retentionMs: env.HANDOFF_RETENTION_MS,
 });
@@ -194,6 +203,7 @@ onShutdown(
     await enrichment.close();
     await queues.close();
     await connection.quit();
+    await storeConnection.quit();
     await tracing.shutdown();
     await health.close();
   },
