@@ -16,6 +16,7 @@ import { Partitioners, type Kafka } from "kafkajs";
 import type { CrmFake } from "./crm-fake.js";
 import { createEventSource } from "./events.js";
 import { createTopics, deleteTopics, produceBurst, produceOpenLoop } from "./kafka.js";
+import { watchHeap, type HeapSample } from "./heap.js";
 import { cpuSeconds, peakRssMiB, rssMiB } from "./proc.js";
 import { readRedisCounters, redisCostBetween, type RedisCost } from "./redis-stats.js";
 import { summariseLatency, type LatencySummary } from "./stats.js";
@@ -56,6 +57,8 @@ export interface PipelineRun {
   readonly openLoopLow: OpenLoopRun;
   /** Measured over the saturation burst, whose work is all the services did meanwhile. */
   readonly cpuSecondsPer1000: { readonly consumer: number; readonly worker: number; readonly total: number };
+  /** The largest V8 heap of each service during the saturation burst (its /metrics, every 250 ms). */
+  readonly heapUnderLoad: Readonly<Record<string, HeapSample>>;
   /** Redis commands and CPU over the saturation burst (`INFO` before and after), per 1,000 events. */
   readonly redis: RedisCost;
   readonly peakRssMiB: Readonly<Record<string, number>>;
@@ -226,9 +229,14 @@ export async function benchPipeline(
       worker: cpuSeconds(worker.process.pid ?? 0),
     };
     const redisBefore = await readRedisCounters(settings.redisUrl);
+    const heapWatches = { consumer: watchHeap(consumer.port), worker: watchHeap(worker.port) };
     const burstStart = Date.now();
     await produceBurst(producer, topic, source, settings.events);
     await crm.waitFor(settings.events, deadlineFor(settings.events));
+    const heapUnderLoad = {
+      consumer: await heapWatches.consumer.stop(),
+      worker: await heapWatches.worker.stop(),
+    };
     const redis = redisCostBetween(redisBefore, await readRedisCounters(settings.redisUrl), settings.events);
     const cpuConsumer = cpuSeconds(consumer.process.pid ?? 0) - cpuBefore.consumer;
     const cpuWorker = cpuSeconds(worker.process.pid ?? 0) - cpuBefore.worker;
@@ -292,6 +300,7 @@ export async function benchPipeline(
       openLoop: openLoopHigh,
       openLoopLow,
       redis,
+      heapUnderLoad,
       cpuSecondsPer1000: {
         consumer: cpuConsumer * per1000,
         worker: cpuWorker * per1000,

@@ -86,6 +86,10 @@ export function formatReport(result: BenchResult): string {
           .join(", "),
       ],
       ...rssRows,
+      ...Object.entries(pipeline.heapUnderLoad).map(([name, heap]) => [
+        `V8 heap ${name} during the burst, used / reserved (peak)`,
+        `${fixed(heap.usedMiB, 1)} / ${fixed(heap.totalMiB, 1)} MiB`,
+      ]),
       ...(pipeline.scaling !== undefined
         ? [
             [

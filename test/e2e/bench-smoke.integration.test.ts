@@ -35,6 +35,7 @@ describe("bench smoke run", () => {
     expect(result.baselines.bullmqRedis.commandsPer1000).toBeGreaterThan(0);
     expect(result.pipeline.redis.commandsPer1000).toBeGreaterThan(0);
     expect(result.pipeline.redis.byCommand).not.toHaveProperty("info");
+    expect(result.pipeline.heapUnderLoad.worker?.usedMiB).toBeGreaterThan(0);
     expect(result.pipeline.scaling?.oneWorker.events).toBe(40);
     expect(result.pipeline.scaling?.twoWorkers.events).toBe(40);
     expect(Object.keys(result.pipeline.peakRssMiB)).toEqual(["consumer", "worker", "worker2"]);
