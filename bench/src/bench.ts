@@ -6,6 +6,7 @@ import { startCrmFake } from "./crm-fake.js";
 import { benchKafka } from "./kafka.js";
 import type { BenchOptions } from "./options.js";
 import { benchPipeline, type PipelineRun } from "./pipeline-bench.js";
+import { readRedisCounters, redisCostBetween, type RedisCost } from "./redis-stats.js";
 import { median } from "./stats.js";
 
 export { parseBenchOptions, type BenchOptions } from "./options.js";
@@ -29,6 +30,8 @@ export interface RunResult {
     readonly bullmq: Throughput;
     readonly kafkajs: Throughput;
     readonly naive: Throughput;
+    /** Redis commands and CPU of (a) per 1,000 jobs: what BullMQ itself costs per job. */
+    readonly bullmqRedis: RedisCost;
   };
   readonly pipeline: PipelineRun;
   readonly ratios: Ratios;
@@ -99,7 +102,19 @@ function targetsOf(pipeline: PipelineRun, ratios: Ratios): Target[] {
       value: pipeline.openLoop.latencyMs.p99,
       status: pipeline.openLoop.valid ? status(pipeline.openLoop.latencyMs.p99 <= 50) : "invalid",
     },
+    {
+      name: `p99 latency at ${pipeline.openLoopLow.offeredRate} events/s (ms)`,
+      goal: "<= 20",
+      value: pipeline.openLoopLow.latencyMs.p99,
+      status: pipeline.openLoopLow.valid ? status(pipeline.openLoopLow.latencyMs.p99 <= 20) : "invalid",
+    },
     { name: "peak RSS per service (MiB)", goal: "<= 150", value: rss, status: status(rss <= 150) },
+    {
+      name: "CPU s per 1,000 events, consumer + worker",
+      goal: "<= 0.25",
+      value: pipeline.cpuSecondsPer1000.total,
+      status: status(pipeline.cpuSecondsPer1000.total <= 0.25),
+    },
   ];
   if (pipeline.scaling !== undefined) {
     targets.push({
@@ -159,7 +174,13 @@ export async function runBench(
     for (let run = 1; run <= options.runs; run++) {
       const say = (message: string): void => io.progress(`run ${run}/${options.runs} ${message}`);
       say(`(a) BullMQ addBulk(${options.batch}) + no-op worker, ${options.events} jobs`);
+      const redisBefore = await readRedisCounters(infra.redisUrl);
       const bullmq = await benchBullmq(infra.redisUrl, options);
+      const bullmqRedis = redisCostBetween(
+        redisBefore,
+        await readRedisCounters(infra.redisUrl),
+        options.events,
+      );
       say(`(a) ${Math.round(bullmq.rate)}/s`);
       say(`(b) kafkajs eachBatch, ${options.events} messages`);
       const kafkajs = await benchKafkajs(kafka, options);
@@ -179,7 +200,7 @@ export async function runBench(
         pipelineToKafkajs: pipeline.throughput.rate / kafkajs.rate,
         pipelineToNaive: pipeline.throughput.rate / naive.rate,
       };
-      runs.push({ baselines: { bullmq, kafkajs, naive }, pipeline, ratios });
+      runs.push({ baselines: { bullmq, kafkajs, naive, bullmqRedis }, pipeline, ratios });
     }
     const combined = medianOf(runs);
     const settings: BenchResult["settings"] = {
@@ -187,6 +208,7 @@ export async function runBench(
       runs: options.runs,
       rate: options.rate,
       openLoopSeconds: options.openLoopSeconds,
+      lowRate: options.lowRate,
       partitions: options.partitions,
       concurrency: options.concurrency,
       batch: options.batch,

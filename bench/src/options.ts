@@ -11,6 +11,8 @@ export const BenchOptionsSchema = z.object({
   /** Offered rate of the open-loop latency phase, events per second. */
   BENCH_RATE: count(1000),
   BENCH_OPEN_LOOP_SECONDS: z.coerce.number().positive().default(10),
+  /** Offered rate of the low-rate open-loop phase (p50/p99 when the pipeline is nowhere near full). */
+  BENCH_LOW_RATE: count(100),
   /** Partitions of every bench topic; the consumer reads this many concurrently. */
   BENCH_PARTITIONS: count(3),
   /** Delivery concurrency of the destination, the no-op BullMQ worker and the naive loop's pool. */
@@ -36,6 +38,7 @@ export interface BenchOptions {
   readonly runs: number;
   readonly rate: number;
   readonly openLoopSeconds: number;
+  readonly lowRate: number;
   readonly partitions: number;
   readonly concurrency: number;
   readonly batch: number;
@@ -58,6 +61,7 @@ export function parseBenchOptions(env: Record<string, string | undefined>): Benc
     runs: parsed.BENCH_RUNS,
     rate: parsed.BENCH_RATE,
     openLoopSeconds: parsed.BENCH_OPEN_LOOP_SECONDS,
+    lowRate: parsed.BENCH_LOW_RATE,
     partitions: parsed.BENCH_PARTITIONS,
     concurrency: parsed.BENCH_CONCURRENCY,
     batch: parsed.BENCH_BATCH,

@@ -2,14 +2,23 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { destinationQueueNames } from "@handoff-sync/queue";
-import { DEMO_SECRET, freePort, startService, uniqueName, type RunningService } from "@handoff-sync/testing";
+import {
+  DEMO_SECRET,
+  freePort,
+  SERVICE_NODE_OPTIONS,
+  startService,
+  uniqueName,
+  type RunningService,
+} from "@handoff-sync/testing";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { Partitioners, type Kafka } from "kafkajs";
 import type { CrmFake } from "./crm-fake.js";
 import { createEventSource } from "./events.js";
 import { createTopics, deleteTopics, produceBurst, produceOpenLoop } from "./kafka.js";
+import { watchHeap, type HeapSample } from "./heap.js";
 import { cpuSeconds, peakRssMiB, rssMiB } from "./proc.js";
+import { readRedisCounters, redisCostBetween, type RedisCost } from "./redis-stats.js";
 import { summariseLatency, type LatencySummary } from "./stats.js";
 import type { Throughput } from "./baselines.js";
 
@@ -21,6 +30,7 @@ export interface PipelineSettings {
   readonly concurrency: number;
   readonly rate: number;
   readonly openLoopSeconds: number;
+  readonly lowRate: number;
   readonly crmLatencyMs: number;
   readonly scalingLatencyMs: number;
   readonly scalingEvents: number;
@@ -28,21 +38,29 @@ export interface PipelineSettings {
   readonly progress: (message: string) => void;
 }
 
+export interface OpenLoopRun {
+  readonly offeredRate: number;
+  readonly achievedRate: number;
+  readonly sent: number;
+  /** False when the producer achieved less than 95% of the offered rate. */
+  readonly valid: boolean;
+  readonly latencyMs: LatencySummary;
+}
+
 export interface PipelineRun {
   /** Draining a preloaded backlog: first to last CRM arrival. */
   readonly throughput: Throughput;
   /** The same number of events sent at once into the running pipeline. */
   readonly saturation: { readonly throughput: Throughput; readonly latencyMs: LatencySummary };
-  readonly openLoop: {
-    readonly offeredRate: number;
-    readonly achievedRate: number;
-    readonly sent: number;
-    /** False when the producer achieved less than 95% of the offered rate. */
-    readonly valid: boolean;
-    readonly latencyMs: LatencySummary;
-  };
+  readonly openLoop: OpenLoopRun;
+  /** The same at a low rate (`BENCH_LOW_RATE`), where latency is the pipeline's own, not queueing. */
+  readonly openLoopLow: OpenLoopRun;
   /** Measured over the saturation burst, whose work is all the services did meanwhile. */
   readonly cpuSecondsPer1000: { readonly consumer: number; readonly worker: number; readonly total: number };
+  /** The largest V8 heap of each service during the saturation burst (its /metrics, every 250 ms). */
+  readonly heapUnderLoad: Readonly<Record<string, HeapSample>>;
+  /** Redis commands and CPU over the saturation burst (`INFO` before and after), per 1,000 events. */
+  readonly redis: RedisCost;
   readonly peakRssMiB: Readonly<Record<string, number>>;
   /** Resident set size of each service once ready, before any event: what load adds is the difference. */
   readonly startRssMiB: Readonly<Record<string, number>>;
@@ -164,7 +182,7 @@ export async function benchPipeline(
         settings.profileDir === undefined
           ? {}
           : {
-              NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${settings.profileDir} --cpu-prof-name=${name}-${prefix}-${services.length}.cpuprofile`,
+              NODE_OPTIONS: `${SERVICE_NODE_OPTIONS} --cpu-prof --cpu-prof-dir=${settings.profileDir} --cpu-prof-name=${name}-${prefix}-${services.length}.cpuprofile`,
             };
       const service = await startService(name, { ...env, ...profile }, { port: await freePort() });
       startRss[serviceLabel(services.length)] = rssMiB(service.process.pid ?? 0);
@@ -183,24 +201,43 @@ export async function benchPipeline(
     );
     settle();
 
-    settings.progress(`pipeline: open loop at ${settings.rate}/s for ${settings.openLoopSeconds} s`);
-    const open = await produceOpenLoop(producer, topic, source, settings.rate, settings.openLoopSeconds);
-    await crm.waitFor(open.sent, deadlineFor(open.sent));
-    const openLatency = summariseLatency(crm.latencies());
-    const valid = open.achievedRate >= 0.95 * open.offered;
-    settings.progress(
-      `pipeline: open loop achieved ${Math.round(open.achievedRate)}/s${valid ? "" : " (INVALID)"}, p99 ${openLatency.p99} ms`,
-    );
-    settle();
+    const openLoop = async (rate: number): Promise<OpenLoopRun> => {
+      settings.progress(`pipeline: open loop at ${rate}/s for ${settings.openLoopSeconds} s`);
+      const open = await produceOpenLoop(producer, topic, source, rate, settings.openLoopSeconds);
+      await crm.waitFor(open.sent, deadlineFor(open.sent));
+      const latencyMs = summariseLatency(crm.latencies());
+      const valid = open.achievedRate >= 0.95 * open.offered;
+      settings.progress(
+        `pipeline: open loop achieved ${Math.round(open.achievedRate)}/s${valid ? "" : " (INVALID)"}, p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms`,
+      );
+      settle();
+      return {
+        offeredRate: open.offered,
+        achievedRate: open.achievedRate,
+        sent: open.sent,
+        valid,
+        latencyMs,
+      };
+    };
+    // The low rate first: at 1,000/s a pipeline that falls behind would still be catching up.
+    const openLoopLow = await openLoop(settings.lowRate);
+    const openLoopHigh = await openLoop(settings.rate);
 
     settings.progress(`pipeline: saturation burst of ${settings.events}`);
     const cpuBefore = {
       consumer: cpuSeconds(consumer.process.pid ?? 0),
       worker: cpuSeconds(worker.process.pid ?? 0),
     };
+    const redisBefore = await readRedisCounters(settings.redisUrl);
+    const heapWatches = { consumer: watchHeap(consumer.port), worker: watchHeap(worker.port) };
     const burstStart = Date.now();
     await produceBurst(producer, topic, source, settings.events);
     await crm.waitFor(settings.events, deadlineFor(settings.events));
+    const heapUnderLoad = {
+      consumer: await heapWatches.consumer.stop(),
+      worker: await heapWatches.worker.stop(),
+    };
+    const redis = redisCostBetween(redisBefore, await readRedisCounters(settings.redisUrl), settings.events);
     const cpuConsumer = cpuSeconds(consumer.process.pid ?? 0) - cpuBefore.consumer;
     const cpuWorker = cpuSeconds(worker.process.pid ?? 0) - cpuBefore.worker;
     const per1000 = 1000 / settings.events;
@@ -260,13 +297,10 @@ export async function benchPipeline(
     return {
       throughput,
       saturation,
-      openLoop: {
-        offeredRate: open.offered,
-        achievedRate: open.achievedRate,
-        sent: open.sent,
-        valid,
-        latencyMs: openLatency,
-      },
+      openLoop: openLoopHigh,
+      openLoopLow,
+      redis,
+      heapUnderLoad,
       cpuSecondsPer1000: {
         consumer: cpuConsumer * per1000,
         worker: cpuWorker * per1000,

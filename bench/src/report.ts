@@ -48,14 +48,15 @@ export function formatReport(result: BenchResult): string {
     ]),
   );
   lines.push("");
-  const open = pipeline.openLoop;
+  const openRow = (open: typeof pipeline.openLoop): string[] => [
+    `open loop ${int(open.offeredRate)}/s offered, ${int(open.achievedRate)}/s sent${open.valid ? "" : " INVALID"}`,
+    ...lat(open.latencyMs).map((s) => s.split(" ").slice(1).join(" ")),
+  ];
   lines.push(
     table([
       ["pipeline latency (occurred_at -> CRM)", "p50", "p95", "p99"],
-      [
-        `open loop ${int(open.offeredRate)}/s offered, ${int(open.achievedRate)}/s sent${open.valid ? "" : " INVALID"}`,
-        ...lat(open.latencyMs).map((s) => s.split(" ").slice(1).join(" ")),
-      ],
+      openRow(pipeline.openLoopLow),
+      openRow(pipeline.openLoop),
       [
         `saturation burst of ${settings.events}`,
         ...lat(pipeline.saturation.latencyMs).map((s) => s.split(" ").slice(1).join(" ")),
@@ -73,7 +74,22 @@ export function formatReport(result: BenchResult): string {
       [`CPU s / 1,000 events consumer`, fixed(pipeline.cpuSecondsPer1000.consumer, 3)],
       [`CPU s / 1,000 events worker`, fixed(pipeline.cpuSecondsPer1000.worker, 3)],
       [`CPU s / 1,000 events total`, fixed(pipeline.cpuSecondsPer1000.total, 3)],
+      [`Redis CPU s / 1,000 events pipeline`, fixed(pipeline.redis.cpuSecondsPer1000, 3)],
+      [`Redis CPU s / 1,000 jobs raw BullMQ`, fixed(baselines.bullmqRedis.cpuSecondsPer1000, 3)],
+      [`Redis commands / event pipeline`, fixed(pipeline.redis.commandsPer1000 / 1000, 1)],
+      [`Redis commands / job raw BullMQ`, fixed(baselines.bullmqRedis.commandsPer1000 / 1000, 1)],
+      [
+        `  pipeline by command`,
+        Object.entries(pipeline.redis.byCommand)
+          .slice(0, 8)
+          .map(([name, per1000]) => `${name} ${fixed(per1000 / 1000, 1)}`)
+          .join(", "),
+      ],
       ...rssRows,
+      ...Object.entries(pipeline.heapUnderLoad).map(([name, heap]) => [
+        `V8 heap ${name} during the burst, used / reserved (peak)`,
+        `${fixed(heap.usedMiB, 1)} / ${fixed(heap.totalMiB, 1)} MiB`,
+      ]),
       ...(pipeline.scaling !== undefined
         ? [
             [

@@ -271,4 +271,135 @@ describe("ingest against real Redis", () => {
       'handoff_sync_alias_conflicts_total{kind="id"} 1',
     );
   });
+
+  describe("by batch", () => {
+    const keyed = (key: string, event: Record<string, unknown>): IngestRecord => ({
+      ...record(event),
+      key: Buffer.from(key),
+    });
+
+    it("applies a batch's events of one handoff in order and merged, and enqueues the newest job once per destination", async () => {
+      const store = createHandoffStore({ redis, prefix: uniqueName("t"), retentionMs: 60_000 });
+      const bulks: { destination: string; jobs: string[] }[] = [];
+      const rejected: string[] = [];
+      const ingest = createIngest({
+        store,
+        catalogue: createStateCatalogue({}),
+        maxBytes: 4096,
+        route: () => ["crm", "webhook"],
+        enqueue: () => Promise.reject(new Error("a batch enqueues in bulk")),
+        enqueueBulk: (destination, jobs) =>
+          Promise.resolve(void bulks.push({ destination, jobs: jobs.map((j) => `${j.key}.v${j.version}`) })),
+        reject: (_record, reason) => Promise.resolve(void rejected.push(reason)),
+        log,
+      });
+      const results = await ingest.ingestBatch([
+        keyed("acme-1", { ...base, shared_id: "acme-1", data: { a: 1, b: 1 } }),
+        keyed("acme-2", { ...base, id: "conv-2", shared_id: "acme-2" }),
+        keyed("acme-1", {
+          ...base,
+          event_id: "e2",
+          shared_id: "acme-1",
+          state: "handoff_completed",
+          occurred_at: "2026-11-25T10:01:00Z",
+          data: { b: 2 },
+        }),
+        { value: Buffer.from("{oops"), headers: {}, timestamp: 0, key: Buffer.from("x") },
+        // The same event again: a duplicate, still routed (its job folds into the newest).
+        keyed("acme-1", { ...base, shared_id: "acme-1", data: { a: 1, b: 1 } }),
+      ]);
+      expect(results.map((r) => r.result)).toEqual([
+        "applied",
+        "applied",
+        "applied",
+        "rejected",
+        "duplicate",
+      ]);
+      expect(rejected).toEqual(["invalid_json"]);
+      expect(await store.get("acme-1")).toMatchObject({
+        version: 2,
+        state: "handoff_completed",
+        data: { a: 1, b: 2 },
+      });
+      expect(bulks.sort((x, y) => x.destination.localeCompare(y.destination))).toEqual([
+        { destination: "crm", jobs: ["acme-1.v2", "acme-2.v1"] },
+        { destination: "webhook", jobs: ["acme-1.v2", "acme-2.v1"] },
+      ]);
+    });
+
+    it("after a crash between apply and the bulk enqueue, the batch consumed again enqueues everything", async () => {
+      const store = createHandoffStore({ redis, prefix: uniqueName("t"), retentionMs: 60_000 });
+      const enqueued: string[] = [];
+      let failNext = true;
+      let waits = 0;
+      const ingest = createIngest({
+        store,
+        catalogue: createStateCatalogue({}),
+        maxBytes: 4096,
+        route: () => ["crm"],
+        enqueue: () => Promise.reject(new Error("a batch enqueues in bulk")),
+        enqueueBulk: (_destination, jobs) => {
+          if (failNext) {
+            failNext = false;
+            return Promise.reject(
+              Object.assign(new Error("redis went away between apply and enqueue"), { code: "ECONNRESET" }),
+            );
+          }
+          enqueued.push(...jobs.map((j) => `${j.key}.v${j.version}`));
+          return Promise.resolve();
+        },
+        afterWrite: () => Promise.resolve(void waits++),
+        reject: () => Promise.reject(new Error("must not reject a valid event")),
+        log,
+      });
+      const batch = [
+        keyed("acme-1", { ...base, shared_id: "acme-1" }),
+        keyed("acme-2", { ...base, id: "conv-2", shared_id: "acme-2" }),
+      ];
+      await expect(ingest.ingestBatch(batch)).rejects.toThrow("redis went away");
+      expect(await store.get("acme-1")).toMatchObject({ version: 1 });
+      expect(waits).toBe(0);
+      // Kafka hands the batch over again: applies are duplicates, the jobs go out now.
+      const again = await ingest.ingestBatch(batch);
+      expect(again.map((r) => r.result)).toEqual(["duplicate", "duplicate"]);
+      expect(enqueued.sort()).toEqual(["acme-1.v1", "acme-2.v1"]);
+      expect(waits).toBe(1);
+    });
+
+    it("when a bulk enqueue fails for no evident reason, takes the records one by one and rejects only the one at fault", async () => {
+      const store = createHandoffStore({ redis, prefix: uniqueName("t"), retentionMs: 60_000 });
+      const rejected: { reason: string; error: string }[] = [];
+      const enqueued: string[] = [];
+      const ingest = createIngest({
+        store,
+        catalogue: createStateCatalogue({}),
+        maxBytes: 4096,
+        route: () => ["crm"],
+        enqueue: (_destination, job) => {
+          if (job.key === "conv-bad") throw new TypeError("cannot build a job for conv-bad");
+          enqueued.push(job.key);
+          return Promise.resolve();
+        },
+        enqueueBulk: (_destination, jobs) => {
+          if (jobs.some((j) => j.key === "conv-bad")) throw new TypeError("cannot build a job for conv-bad");
+          return Promise.reject(new Error("not reached"));
+        },
+        reject: (_record, reason, error) => Promise.resolve(void rejected.push({ reason, error })),
+        probe: async () => void (await redis.ping()),
+        log,
+      });
+      const results = await ingest.ingestBatch([
+        keyed("conv-good", { ...base, id: "conv-good" }),
+        keyed("conv-bad", { ...base, id: "conv-bad", event_id: "e2" }),
+      ]);
+      expect(results).toEqual([
+        { result: "duplicate", key: "conv-good", version: 1, destinations: ["crm"] },
+        { result: "rejected", reason: "apply_failed" },
+      ]);
+      expect(enqueued).toEqual(["conv-good"]);
+      expect(rejected).toEqual([
+        { reason: "apply_failed", error: "TypeError: cannot build a job for conv-bad" },
+      ]);
+    });
+  });
 });

@@ -2,13 +2,22 @@ import type { Logger } from "@handoff-sync/telemetry";
 import type { Consumer, Kafka } from "kafkajs";
 import { crashLevel } from "./log-level.js";
 import { flattenHeaders, type InboundRecord } from "./message.js";
-import { handleInWindow } from "./record-window.js";
+import { handleInGroups } from "./record-window.js";
 
 /**
- * Enough records in flight per partition to hide Redis round trips behind each other; more only
- * adds memory and redelivered work after a failure (docs/performance.md).
+ * Records of a partition handed to the handler at once: enough that their Redis round trips share
+ * a few pipelined writes and one bulk enqueue; more only adds memory and redelivered work after a
+ * failure (docs/performance.md).
  */
-export const DEFAULT_RECORDS_IN_FLIGHT = 32;
+export const DEFAULT_RECORDS_IN_FLIGHT = 200;
+
+/**
+ * Bytes a fetch may bring per partition and in all. kafkajs defaults to 1 MiB and 10 MiB; at our
+ * record sizes (under 1 KiB) 256 KiB per partition is still hundreds of records per fetch, and it
+ * bounds what a burst parks in the heap (docs/configuration.md).
+ */
+export const DEFAULT_FETCH_MAX_BYTES_PER_PARTITION = 256 * 1024;
+export const DEFAULT_FETCH_MAX_BYTES = 2 * 1024 * 1024;
 
 export interface BatchConsumerSettings {
   readonly kafka: Kafka;
@@ -19,16 +28,20 @@ export interface BatchConsumerSettings {
   readonly heartbeatIntervalMs: number;
   readonly partitionsConsumedConcurrently?: number;
   /**
-   * Records of one partition handled at once (records with the same key still one by one);
-   * offsets are resolved in order regardless. Defaults to 32, measured in docs/performance.md.
+   * Records of one partition handed to `handleGroup` at once; offsets are resolved in order after
+   * the group. Defaults to 200, measured in docs/performance.md.
    */
   readonly recordsInFlight?: number;
+  /** kafkajs `maxBytesPerPartition` and `maxBytes` of a fetch; they bound the records held at once. */
+  readonly fetchMaxBytesPerPartition?: number;
+  readonly fetchMaxBytes?: number;
   /**
-   * Handles one record. It must resolve only when the record is durably enqueued or
-   * dead-lettered: its offset is resolved after that, once every earlier record's was. A throw stops the batch so the record
-   * is consumed again; that is for infrastructure failures, never for bad input.
+   * Handles a group of one partition's records, in offset order. It must resolve only when every
+   * record is durably enqueued or dead-lettered: their offsets are resolved after that. A throw
+   * stops the batch so the group is consumed again; that is for infrastructure failures, never for
+   * bad input.
    */
-  readonly handle: (record: InboundRecord) => Promise<void>;
+  readonly handleGroup: (records: readonly InboundRecord[]) => Promise<void>;
   /**
    * After each group of records: how far behind the partition's high watermark the consumer is, and
    * its position (the offset after the last resolved record, which a commit will store).
@@ -57,6 +70,8 @@ export function createBatchConsumer(settings: BatchConsumerSettings): BatchConsu
     rebalanceTimeout: Math.max(settings.sessionTimeoutMs * 2, 20_000),
     heartbeatInterval: settings.heartbeatIntervalMs,
     allowAutoTopicCreation: false,
+    maxBytesPerPartition: settings.fetchMaxBytesPerPartition ?? DEFAULT_FETCH_MAX_BYTES_PER_PARTITION,
+    maxBytes: settings.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
   });
   let connected = false;
   consumer.on(consumer.events.CONNECT, () => {
@@ -86,19 +101,21 @@ export function createBatchConsumer(settings: BatchConsumerSettings): BatchConsu
           const { batch } = payload;
           const { topic, partition } = batch;
           const highWatermark = Number(batch.highWatermark);
-          await handleInWindow(batch.messages, {
+          await handleInGroups(batch.messages, {
             limit: settings.recordsInFlight ?? DEFAULT_RECORDS_IN_FLIGHT,
             shouldStop: () => !payload.isRunning() || payload.isStale(),
-            handle: (message) =>
-              settings.handle({
-                topic,
-                partition,
-                offset: message.offset,
-                key: message.key,
-                value: message.value,
-                headers: flattenHeaders(message.headers),
-                timestamp: Number(message.timestamp),
-              }),
+            handleGroup: (messages) =>
+              settings.handleGroup(
+                messages.map((message) => ({
+                  topic,
+                  partition,
+                  offset: message.offset,
+                  key: message.key,
+                  value: message.value,
+                  headers: flattenHeaders(message.headers),
+                  timestamp: Number(message.timestamp),
+                })),
+              ),
             resolve: (message) => payload.resolveOffset(message.offset),
             afterGroup: async (last) => {
               settings.onProgress?.(topic, partition, {

@@ -1,107 +1,72 @@
 import { describe, expect, it } from "vitest";
-import { handleInWindow } from "./record-window.js";
+import { handleInGroups } from "./record-window.js";
 
 interface Rec {
-  readonly key: Buffer | null;
   readonly offset: string;
 }
 
-const rec = (offset: number, key: string | null): Rec => ({
-  offset: String(offset),
-  key: key === null ? null : Buffer.from(key),
-});
+const rec = (offset: number): Rec => ({ offset: String(offset) });
 const tick = (ms = 1): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe("handleInWindow", () => {
-  it("resolves offsets in order, each only after it and every earlier record completed", async () => {
-    const records = [rec(0, "a"), rec(1, "b"), rec(2, "c"), rec(3, "d")];
+describe("handleInGroups", () => {
+  it("hands records over in groups of `limit`, in offset order, and resolves each group after it completed", async () => {
+    const records = Array.from({ length: 7 }, (_, i) => rec(i));
     const done = new Set<string>();
+    const groups: string[][] = [];
     const resolved: string[] = [];
-    await handleInWindow(records, {
-      limit: 4,
+    await handleInGroups(records, {
+      limit: 3,
       shouldStop: () => false,
-      // Later records finish first.
-      handle: async (r) => {
-        await tick(10 - Number(r.offset) * 2);
-        done.add(r.offset);
+      handleGroup: async (group) => {
+        groups.push(group.map((r) => r.offset));
+        await tick(3);
+        for (const r of group) done.add(r.offset);
       },
       resolve: (r) => {
-        for (let o = 0; o <= Number(r.offset); o++) expect(done.has(String(o))).toBe(true);
+        expect(done.has(r.offset)).toBe(true);
         resolved.push(r.offset);
       },
     });
-    expect(resolved).toEqual(["0", "1", "2", "3"]);
+    expect(groups).toEqual([["0", "1", "2"], ["3", "4", "5"], ["6"]]);
+    expect(resolved).toEqual(["0", "1", "2", "3", "4", "5", "6"]);
   });
 
-  it("runs records of one key one after another and different keys at once", async () => {
-    const records = [rec(0, "a"), rec(1, "b"), rec(2, "a"), rec(3, null), rec(4, "a")];
-    let active = 0;
-    let maxActive = 0;
-    const activeKeys = new Set<string>();
-    const order: string[] = [];
-    await handleInWindow(records, {
-      limit: 8,
-      shouldStop: () => false,
-      handle: async (r) => {
-        const key = r.key?.toString() ?? `null-${r.offset}`;
-        expect(activeKeys.has(key)).toBe(false);
-        activeKeys.add(key);
-        active++;
-        maxActive = Math.max(maxActive, active);
-        await tick(3);
-        if (key === "a") order.push(r.offset);
-        active--;
-        activeKeys.delete(key);
-      },
-      resolve: () => undefined,
-    });
-    expect(order).toEqual(["0", "2", "4"]);
-    expect(maxActive).toBeGreaterThan(1);
-  });
-
-  it("on a failure resolves only the completed prefix, skips later records of that key, and rethrows", async () => {
-    const records = [rec(0, "a"), rec(1, "b"), rec(2, "c"), rec(3, "b"), rec(4, "d")];
-    const handled: string[] = [];
+  it("on a failure resolves nothing of the failed group, starts no later group, and rethrows", async () => {
+    const records = Array.from({ length: 6 }, (_, i) => rec(i));
     const resolved: string[] = [];
+    const handled: string[] = [];
     const failure = new Error("redis down");
     await expect(
-      handleInWindow(records, {
-        limit: 5,
+      handleInGroups(records, {
+        limit: 2,
         shouldStop: () => false,
-        handle: async (r) => {
+        handleGroup: async (group) => {
           await tick();
-          if (r.offset === "1") throw failure;
-          handled.push(r.offset);
+          if (group.some((r) => r.offset === "3")) throw failure;
+          handled.push(...group.map((r) => r.offset));
         },
         resolve: (r) => resolved.push(r.offset),
       }),
     ).rejects.toBe(failure);
-    expect(resolved).toEqual(["0"]);
-    expect(handled).not.toContain("3");
+    expect(resolved).toEqual(["0", "1"]);
+    expect(handled).toEqual(["0", "1"]);
   });
 
-  it("handles groups of `limit` and starts no group once told to stop", async () => {
-    const records = Array.from({ length: 10 }, (_, i) => rec(i, `k${i}`));
-    let active = 0;
-    let maxActive = 0;
-    let groups = 0;
+  it("starts no group once told to stop, and calls afterGroup with each group's last record", async () => {
+    const records = Array.from({ length: 10 }, (_, i) => rec(i));
+    const lasts: string[] = [];
     const resolved: string[] = [];
-    await handleInWindow(records, {
+    await handleInGroups(records, {
       limit: 3,
-      shouldStop: () => groups >= 2,
-      handle: async () => {
-        active++;
-        maxActive = Math.max(maxActive, active);
-        await tick();
-        active--;
-      },
+      shouldStop: () => lasts.length >= 2,
+      handleGroup: () => tick(),
       resolve: (r) => resolved.push(r.offset),
-      afterGroup: () => {
-        groups++;
+      afterGroup: (last) => {
+        lasts.push(last.offset);
         return Promise.resolve();
       },
     });
-    expect(maxActive).toBe(3);
+    expect(lasts).toEqual(["2", "5"]);
     expect(resolved).toEqual(["0", "1", "2", "3", "4", "5"]);
   });
 });

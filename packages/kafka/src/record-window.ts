@@ -1,13 +1,17 @@
-/** A record as the window needs it: its key orders it, its offset is resolved after it. */
+/** A record as the window needs it: its offset is resolved after it. */
 export interface WindowRecord {
-  readonly key: Buffer | null;
+  readonly offset: string;
 }
 
 export interface WindowSettings<M extends WindowRecord> {
-  /** Records of one partition in flight at once; 1 handles them strictly one by one. */
+  /** Records of one partition handed over at once; 1 handles them strictly one by one. */
   readonly limit: number;
-  readonly handle: (record: M) => Promise<void>;
-  /** Called in offset order for each record once it and every record before it completed. */
+  /**
+   * Handles a group of records in offset order; resolves only when every one of them is durably
+   * enqueued or dead-lettered. A throw means none of the group may be resolved.
+   */
+  readonly handleGroup: (records: readonly M[]) => Promise<void>;
+  /** Called in offset order for each record of a group once the whole group completed. */
   readonly resolve: (record: M) => void;
   /** Called after each group of records, e.g. to heartbeat. */
   readonly afterGroup?: (last: M) => Promise<void>;
@@ -16,14 +20,14 @@ export interface WindowSettings<M extends WindowRecord> {
 }
 
 /**
- * Handles a partition's records in groups of `limit`, all of a group at once so their Redis round
- * trips overlap, while keeping what the guarantees need: records with the same key run one after
- * another in offset order (the next starts only when the previous succeeded), and an offset is
- * resolved only when its record and every earlier one completed. On a failure the completed
- * prefix is resolved and the error rethrown, so the consumer restarts at the failed record;
- * later records that had completed are handled again, which apply and enqueue make harmless.
+ * Hands a partition's records over in groups of `limit`, so a group's Redis round trips are shared
+ * (pipelined applies, one bulk enqueue per destination), and resolves a group's offsets only when
+ * the whole group completed. On a failure nothing of the group is resolved and the error is
+ * rethrown, so the consumer restarts at the group's first record; its records that had completed
+ * are handled again, which apply and enqueue make harmless. The group size bounds the records
+ * (and their decoded events and jobs) held at once, and the work repeated after a failure.
  */
-export async function handleInWindow<M extends WindowRecord>(
+export async function handleInGroups<M extends WindowRecord>(
   records: readonly M[],
   settings: WindowSettings<M>,
 ): Promise<void> {
@@ -31,25 +35,9 @@ export async function handleInWindow<M extends WindowRecord>(
   for (let start = 0; start < records.length; start += limit) {
     if (settings.shouldStop()) return;
     const group = records.slice(start, start + limit);
-    const tails = new Map<string, Promise<void>>();
-    const runs = group.map((record) => {
-      // Keyless records carry no order of their own: Kafka spreads them over partitions.
-      const key = record.key === null ? undefined : record.key.toString("latin1");
-      const previous = key === undefined ? undefined : tails.get(key);
-      const run =
-        previous === undefined ? settings.handle(record) : previous.then(() => settings.handle(record));
-      if (key !== undefined) tails.set(key, run);
-      return run;
-    });
-    const settled = await Promise.allSettled(runs);
-    let last: M | undefined;
-    for (const [index, outcome] of settled.entries()) {
-      const record = group[index];
-      if (record === undefined) continue;
-      if (outcome.status === "rejected") throw outcome.reason;
-      settings.resolve(record);
-      last = record;
-    }
+    await settings.handleGroup(group);
+    for (const record of group) settings.resolve(record);
+    const last = group.at(-1);
     if (last !== undefined) await settings.afterGroup?.(last);
   }
 }

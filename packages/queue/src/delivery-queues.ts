@@ -18,6 +18,13 @@ export interface DeliveryQueues {
   all(): DestinationQueue[];
   enqueue(destination: string, job: DeliveryJob): Promise<void>;
   /**
+   * Several jobs of one destination in one round trip (`addBulk`, one pipeline on the queue's own
+   * keys, so single-slot under Redis Cluster), with the same options, job ids and deduplication as
+   * `enqueue`. Jobs naming the same handoff fold as BullMQ's deduplication folds them; callers send
+   * at most one per handoff (`newestJobs`).
+   */
+  enqueueBulk(destination: string, jobs: readonly DeliveryJob[]): Promise<void>;
+  /**
    * Applies a reloaded destination set: new destinations get queues, existing ones take their new
    * retry policy. Queues of removed destinations stay open until `close`: a record being ingested
    * under the old config may still enqueue to them, and their waiting jobs stay inspectable.
@@ -77,6 +84,17 @@ export function createDeliveryQueues(settings: DeliveryQueuesSettings): Delivery
     async enqueue(destination, job) {
       const queue = get(destination);
       await queue.deliver.add(DELIVERY_JOB_NAME, job, deliveryJobOptions(job, queue.policy));
+    },
+    async enqueueBulk(destination, jobs) {
+      if (jobs.length === 0) return;
+      const queue = get(destination);
+      await queue.deliver.addBulk(
+        jobs.map((job) => ({
+          name: DELIVERY_JOB_NAME,
+          data: job,
+          opts: deliveryJobOptions(job, queue.policy),
+        })),
+      );
     },
     configure,
     async close() {

@@ -297,26 +297,27 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     };
     // The trace id on every line of the attempt lets operators go from a log line to its trace.
     const traceId = span.isRecording() ? span.spanContext().traceId : undefined;
-    const jobLog = log.child({
+    const jobFields = {
       handoffKey: data.key,
       jobId: job.id,
       destination,
       attempt: job.attemptsMade + 1,
       ...(traceId !== undefined ? { traceId } : {}),
-    });
+    };
+    // Built only when a line other than the success line is written: most attempts write just
+    // that one, with the same fields inline, and a child logger per job was measurable churn.
+    let jobLogger: Logger | undefined;
+    const jobLog = (): Logger => (jobLogger ??= log.child(jobFields));
     // The fencing token is this take of the job (BullMQ's lock token, unique per take): taking it
     // fences out any delivery of this handoff to this destination that started earlier and still
-    // runs, e.g. one whose worker stalled past its lock. The reads share its round trip.
+    // runs, e.g. one whose worker stalled past its lock. One script takes it and reads the snapshot
+    // and the ledger entry: one command, one round trip.
     const fence = token ?? randomUUID();
-    const [snapshot, delivered, fenced] = await Promise.all([
-      store.get(data.key),
-      store.getDelivery(data.key, destination),
-      store.takeFence(data.key, destination, fence),
-    ]);
+    const { snapshot, delivered, fence: fenced } = await store.beginDelivery(data.key, destination, fence);
     if (fenced.kind === "claimed") {
       // A lookup now could miss that write and create a second record, or write under an older
       // version that then lands on top. The job waits without spending an attempt.
-      jobLog.info(
+      jobLog().info(
         { waitMs: fenced.waitMs },
         "an earlier write of this delivery may still land; waiting for it before writing",
       );
@@ -324,19 +325,19 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       return putBack(job, token, fenced.waitMs);
     }
     if (!snapshot) {
-      jobLog.warn("handoff no longer in the store; nothing to deliver");
+      jobLog().warn("handoff no longer in the store; nothing to deliver");
       report("skipped", { durationMs: 0 });
       return { outcome: "missing" };
     }
     span.setAttribute("handoff_sync.version", snapshot.version);
     if (delivered && delivered.version >= snapshot.version) {
-      jobLog.debug({ version: snapshot.version, deliveredVersion: delivered.version }, "already delivered");
+      jobLog().debug({ version: snapshot.version, deliveredVersion: delivered.version }, "already delivered");
       report("skipped", { durationMs: 0, snapshot });
       return { outcome: "already_delivered", version: snapshot.version, deliveredVersion: delivered.version };
     }
     if (pastDeadline(snapshot)) {
       if (settings.onExpired && (await settings.onExpired(snapshot))) {
-        jobLog.warn(
+        jobLog().warn(
           { version: snapshot.version, deadlineMs: policy.deadline_ms },
           "past its deadline; sent to the fallback",
         );
@@ -351,7 +352,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         "expired",
         `not delivered within its deadline of ${policy.deadline_ms} ms`,
         undefined,
-        jobLog,
+        jobLog(),
       );
     }
 
@@ -418,16 +419,23 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
           : {}),
       });
       const recordId = result.recordId ?? delivered?.record_id;
-      const recorded = await store.recordDelivery(
-        data.key,
-        destination,
-        {
-          version: snapshot.version,
-          delivered_at: now().toISOString(),
-          ...(recordId !== undefined ? { record_id: recordId } : {}),
-        },
-        fence,
-      );
+      // One round trip: the ledger script also clears the attempt log (unless fenced out), and the
+      // destination's failure streaks end beside it. A fenced-out write did reach the CRM, so
+      // ending the streaks holds for it too.
+      const [recorded] = await Promise.all([
+        store.recordDelivery(
+          data.key,
+          destination,
+          {
+            version: snapshot.version,
+            delivered_at: now().toISOString(),
+            ...(recordId !== undefined ? { record_id: recordId } : {}),
+          },
+          fence,
+          { clearAttempts: true },
+        ),
+        state.recordSuccess(),
+      ]);
       if (recorded === "fenced") {
         // Written after the last check, then overtaken: the later delivery re-reads and writes the
         // latest version over this one, and only its ledger entry counts.
@@ -436,12 +444,10 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
           "a later delivery of this handoff to this destination started while this one was writing",
         );
       }
-      // The clean-up steps are independent; they share one round trip.
-      await Promise.all([store.clearAttempts(data.key, destination), state.recordSuccess()]);
       const durationMs = Date.now() - started;
       if (result.status !== undefined) span.setAttribute("http.response.status_code", result.status);
-      jobLog.info(
-        { version: snapshot.version, outcome: "delivered", status: result.status, durationMs },
+      log.info(
+        { ...jobFields, version: snapshot.version, outcome: "delivered", status: result.status, durationMs },
         "delivery attempt",
       );
       report("delivered", { durationMs, snapshot });
@@ -453,7 +459,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     } catch (error) {
       const durationMs = Date.now() - started;
       if (error instanceof SupersededDeliveryError && error.reason === "already_delivered") {
-        jobLog.info(
+        jobLog().info(
           { version: snapshot.version, durationMs, err: error.message },
           "already delivered by another delivery; nothing sent",
         );
@@ -469,7 +475,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         // one out. Whoever holds it now delivers the latest snapshot; this attempt touches neither
         // the job nor the attempt log, and the failure it ends with cannot move the job (the
         // queue refuses a stale lock token).
-        jobLog.warn(
+        jobLog().warn(
           { version: snapshot.version, durationMs, err: describe(error).message },
           "delivery superseded; stopped without writing",
         );
@@ -481,7 +487,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       if (claimed && answered(error)) await store.releaseWrite(data.key, destination, fence);
       if (abort.aborted) {
         // Shutdown: hand the job back untouched for another worker.
-        jobLog.info(
+        jobLog().info(
           { version: snapshot.version, durationMs },
           "delivery interrupted by shutdown; job returned to the queue",
         );
@@ -515,7 +521,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
           (a) => a.outcome === "auth" || a.outcome === "destination",
         ).length;
         if (parks > maxParksPerDelivery) {
-          jobLog.warn({ ...fields, parks, final: true }, "delivery attempt");
+          jobLog().warn({ ...fields, parks, final: true }, "delivery attempt");
           report("dead_lettered", { durationMs, snapshot });
           return deadLetter(
             job,
@@ -524,7 +530,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
             "permanent",
             `parked the destination ${parks - 1} times and failed the same way after each resume: ${described.message}`,
             error,
-            jobLog,
+            jobLog(),
           );
         }
         await parkDestination(
@@ -536,9 +542,9 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
             by: "worker",
             cause: destinationCause(error),
           },
-          jobLog,
+          jobLog(),
         );
-        jobLog.warn(fields, "delivery attempt");
+        jobLog().warn(fields, "delivery attempt");
         report("parked", { durationMs, snapshot });
         return putBack(job, token, PARKED_RECHECK_MS);
       }
@@ -555,10 +561,10 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
               by: "worker",
               cause: "quota",
             },
-            jobLog,
+            jobLog(),
           );
           // Every attempt gets its line, this one too.
-          jobLog.warn(fields, "delivery attempt");
+          jobLog().warn(fields, "delivery attempt");
           report("parked", { durationMs, snapshot });
           return putBack(job, token, PARKED_RECHECK_MS);
         }
@@ -567,7 +573,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
           error.retryAfterMs ?? computeBackoffMs(job.attemptsMade + 1, policy, random),
           100,
         );
-        jobLog.warn({ ...fields, waitMs }, "delivery attempt");
+        jobLog().warn({ ...fields, waitMs }, "delivery attempt");
         report("rate_limited", { durationMs, snapshot });
         // The whole destination waits; the job keeps its attempt count.
         await queue.deliver.rateLimit(waitMs);
@@ -587,22 +593,22 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
               by: "worker",
               cause: "config",
             },
-            jobLog,
+            jobLog(),
           );
-          jobLog.warn(fields, "delivery attempt");
+          jobLog().warn(fields, "delivery attempt");
           report("parked", { durationMs, snapshot });
           return putBack(job, token, PARKED_RECHECK_MS);
         }
-        jobLog.warn({ ...fields, final: true }, "delivery attempt");
+        jobLog().warn({ ...fields, final: true }, "delivery attempt");
         report("dead_lettered", { durationMs, snapshot });
-        return deadLetter(job, data.key, snapshot, "permanent", described.message, error, jobLog);
+        return deadLetter(job, data.key, snapshot, "permanent", described.message, error, jobLog());
       }
 
       const exhausted = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      jobLog.warn({ ...fields, final: exhausted }, "delivery attempt");
+      jobLog().warn({ ...fields, final: exhausted }, "delivery attempt");
       if (exhausted) {
         report("dead_lettered", { durationMs, snapshot });
-        return deadLetter(job, data.key, snapshot, "exhausted", described.message, error, jobLog);
+        return deadLetter(job, data.key, snapshot, "exhausted", described.message, error, jobLog());
       }
       report("retry", { durationMs, snapshot });
       throw error;

@@ -18,11 +18,13 @@ import { createKeyLayout, type KeyLayout } from "./keys.js";
 import { LedgerEntrySchema, type LedgerEntry } from "./ledger-entry.js";
 import {
   APPEND_ATTEMPT,
+  BEGIN_DELIVERY,
   CAS_SNAPSHOT,
   CLAIM_WRITE,
   COMMIT_ALIAS,
   createScriptRunner,
   ERASE_HANDOFF,
+  READ_FOR_APPLY,
   RECORD_DELIVERY,
   REFRESH_ALIAS,
   RELEASE_ALIAS,
@@ -164,6 +166,13 @@ export type ClaimWriteResult =
   | { readonly kind: "fenced" }
   | { readonly kind: "delivered"; readonly version: number };
 
+/** `beginDelivery`'s answer: the fence (taken or claimed) and what the delivery reads. */
+export interface BeginDeliveryResult {
+  readonly fence: TakeFenceResult;
+  readonly snapshot: HandoffSnapshot | undefined;
+  readonly delivered: LedgerEntry | undefined;
+}
+
 export interface HandoffStore {
   readonly keys: KeyLayout;
   resolveKey(event: HandoffEvent): Promise<string>;
@@ -173,13 +182,23 @@ export interface HandoffStore {
   findKey(lookup: { kind: "shared_id" | "id"; value: string }): Promise<string | undefined>;
   getDelivery(key: string, destination: string): Promise<LedgerEntry | undefined>;
   getDeliveries(key: string): Promise<Record<string, LedgerEntry>>;
-  /** With `fence`, the write is refused (`fenced`) unless that token is still the destination's latest. */
+  /**
+   * With `fence`, the write is refused (`fenced`) unless that token is still the destination's
+   * latest. With `clearAttempts`, the destination's attempt log is cleared in the same call unless
+   * fenced: the delivery's attempts end with it.
+   */
   recordDelivery(
     key: string,
     destination: string,
     entry: LedgerEntry,
     fence?: string,
+    options?: { readonly clearAttempts?: boolean },
   ): Promise<RecordDeliveryResult>;
+  /**
+   * What a delivery starts with, in one round trip and one command: `takeFence`'s result, the
+   * snapshot, and this destination's ledger entry.
+   */
+  beginDelivery(key: string, destination: string, token: string): Promise<BeginDeliveryResult>;
   /**
    * Makes the delivery holding `token` the only one that may write this (handoff, destination):
    * any delivery that took a token before is fenced out (`holdsFence` false, ledger writes refused).
@@ -220,6 +239,7 @@ export interface HandoffStore {
 }
 
 const MAX_CAS_RETRIES = 20;
+const INDEX_TRIM_INTERVAL_MS = 1000;
 const DEFAULT_VERSION_FLOOR_RETENTION_MS = 400 * 24 * 3600 * 1000;
 const DEFAULT_ALIAS_CLAIM_TTL_MS = 10_000;
 
@@ -233,6 +253,8 @@ interface SettledKey {
   readonly prefetched?: { json: string | null; floor: number };
   /** The event's alias keys that point to `key`. */
   readonly aliasKeys: readonly string[];
+  /** Alias keys this settlement set just now, with the handoff's retention: no refresh needed. */
+  readonly freshAliasKeys: ReadonlySet<string>;
   readonly conflicts: readonly AliasConflict[];
 }
 
@@ -253,6 +275,17 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     parseSnapshot(await redis.hget(keys.snapshot(key), "json"));
   const readFloor = async (key: string): Promise<number> =>
     Number(await scripts.run(VERSION_FLOOR, [keys.versionFloor(key), keys.ledger(key)], []));
+  /** The snapshot's JSON, or null and the floor: one script call instead of an HGET and a floor read. */
+  const readForApply = async (key: string): Promise<{ json: string | null; floor: number }> => {
+    const reply = await scripts.run(
+      READ_FOR_APPLY,
+      [keys.snapshot(key), keys.versionFloor(key), keys.ledger(key)],
+      [],
+    );
+    const [json, floor] = Array.isArray(reply) ? (reply as unknown[]) : [];
+    // Lua's false arrives as null.
+    return typeof json === "string" ? { json, floor: 0 } : { json: null, floor: Number(floor ?? 0) };
+  };
 
   const releaseClaims = (claimed: readonly string[], claim: string): Promise<unknown[]> =>
     Promise.all(claimed.map((aliasKey) => scripts.run(RELEASE_ALIAS, [aliasKey], [claim])));
@@ -263,7 +296,7 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
    * live in several slots, so they are first claimed (SET NX of a claim value others wait on),
    * then, all claims won, committed; a lost claim releases the others before anyone used them.
    */
-  const setAliases = async (assignments: readonly AliasAssignment[]): Promise<boolean> => {
+  const setAliases = async (assignments: readonly AliasAssignment[]): Promise<Set<string> | false> => {
     const ttl = retentionMs > 0 ? retentionMs : 0;
     const only = assignments.length === 1 ? assignments[0] : undefined;
     if (only !== undefined) {
@@ -272,7 +305,9 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
         ttl > 0
           ? await redis.set(aliasKey, only.key, "PX", ttl, "NX")
           : await redis.set(aliasKey, only.key, "NX");
-      return set !== null || (await redis.get(aliasKey)) === only.key;
+      if (set !== null) return new Set([aliasKey]);
+      // Someone else set it to the same handoff: it stands, but with their expiry, not ours.
+      return (await redis.get(aliasKey)) === only.key ? new Set() : false;
     }
     const claim = `${CLAIM_MARK}${randomBytes(9).toString("base64url")}`;
     const aliasKeys = assignments.map((a) => keys.alias(a.kind, a.value));
@@ -289,7 +324,7 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     );
     // Only a stall longer than the claim's lifetime gets here; resolving again sees what was
     // committed and treats the rest as any later event would.
-    return committed.every((c) => c === 1);
+    return committed.every((c) => c === 1) ? new Set(aliasKeys) : false;
   };
 
   /**
@@ -304,11 +339,10 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     // Waiting on another consumer's claim is bounded by the claim's lifetime.
     const waitUntil = Date.now() + claimTtlMs + 2000;
     for (let attempt = 0; attempt < MAX_CAS_RETRIES;) {
-      const [bySharedId, byId, json, floor] = await Promise.all([
+      const [bySharedId, byId, guess] = await Promise.all([
         sharedAlias === undefined ? Promise.resolve(null) : redis.get(sharedAlias),
         redis.get(idAlias),
-        prefetch && attempt === 0 ? redis.hget(keys.snapshot(candidate), "json") : Promise.resolve(undefined),
-        prefetch && attempt === 0 ? readFloor(candidate) : Promise.resolve(0),
+        prefetch && attempt === 0 ? readForApply(candidate) : Promise.resolve(undefined),
       ]);
       if (isClaim(bySharedId) || isClaim(byId)) {
         // Another consumer is setting these aliases right now: its outcome decides ours.
@@ -321,7 +355,9 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       if (bySharedId !== null) aliases.bySharedId = bySharedId;
       if (byId !== null) aliases.byId = byId;
       const resolution = resolveHandoffKey(event, aliases);
-      if (resolution.setAliases.length > 0 && !(await setAliases(resolution.setAliases))) {
+      const freshAliasKeys =
+        resolution.setAliases.length > 0 ? await setAliases(resolution.setAliases) : new Set<string>();
+      if (freshAliasKeys === false) {
         // Lost to another consumer: back off a little so two claimers do not keep colliding.
         await sleep(Math.floor(Math.random() * 5 * attempt));
         continue;
@@ -336,8 +372,8 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       const aliasKeys = [idAlias, ...(sharedAlias === undefined ? [] : [sharedAlias])].filter(
         (aliasKey) => !resolution.conflicts.some((c) => keys.alias(c.kind, c.value) === aliasKey),
       );
-      const guessed = json !== undefined && key === candidate ? { prefetched: { json, floor } } : {};
-      return { key, aliasKeys, conflicts, ...guessed };
+      const guessed = guess !== undefined && key === candidate ? { prefetched: guess } : {};
+      return { key, aliasKeys, conflicts, freshAliasKeys, ...guessed };
     }
     throw new StoreConflictError(`could not settle the key of conversation ${event.id}`);
   };
@@ -345,13 +381,19 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
 
   // Index entries outside a handoff's slot cannot share its script; they are written after the
   // snapshot and are idempotent, so a crash in between only leaves a handoff out of a backfill.
+  let indexTrimmedAt = 0;
   const indexSnapshot = async (snapshot: HandoffSnapshot, created: boolean): Promise<void> => {
     const index = keys.handoffIndex();
     const pipeline = redis.pipeline();
     if (created) {
       pipeline.zadd(index, "NX", Date.parse(snapshot.created_at), snapshot.key);
       // The index covers the retention window; older entries would only point at expired handoffs.
-      if (retentionMs > 0) pipeline.zremrangebyscore(index, "-inf", `(${Date.now() - retentionMs}`);
+      // Trimming once a second per process keeps it there without a command per new handoff.
+      const nowMs = Date.now();
+      if (retentionMs > 0 && nowMs - indexTrimmedAt >= INDEX_TRIM_INTERVAL_MS) {
+        indexTrimmedAt = nowMs;
+        pipeline.zremrangebyscore(index, "-inf", `(${nowMs - retentionMs}`);
+      }
     }
     const customerId = customerIdOf(snapshot.data);
     if (customerId !== undefined) {
@@ -413,11 +455,12 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
           // Index entries and alias expiry are idempotent follow-ups in other slots: one round trip.
           await Promise.all([
             indexSnapshot(snapshot, current === undefined),
-            // Every alias lives as long as the handoff it points to, not only the event's.
+            // Every alias lives as long as the handoff it points to, not only the event's; the ones
+            // this apply set carry that retention already.
             ...(retentionMs > 0
-              ? allAliases.map((aliasKey) =>
-                  scripts.run(REFRESH_ALIAS, [aliasKey], [key, String(retentionMs)]),
-                )
+              ? allAliases
+                  .filter((aliasKey) => !settled.freshAliasKeys.has(aliasKey))
+                  .map((aliasKey) => scripts.run(REFRESH_ALIAS, [aliasKey], [key, String(retentionMs)]))
               : []),
           ]);
           return { ...result, snapshot, key, conflicts };
@@ -441,13 +484,34 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
         Object.entries(all).map(([dest, json]) => [dest, LedgerEntrySchema.parse(JSON.parse(json))]),
       );
     },
-    async recordDelivery(key, destination, entry, fence) {
+    async recordDelivery(key, destination, entry, fence, options = {}) {
       const result = await scripts.run(
         RECORD_DELIVERY,
-        [keys.ledger(key), keys.snapshot(key), keys.fence(key), keys.writeClaim(key, destination)],
+        [
+          keys.ledger(key),
+          keys.snapshot(key),
+          keys.fence(key),
+          keys.writeClaim(key, destination),
+          ...(options.clearAttempts === true ? [keys.attempts(key, destination)] : []),
+        ],
         [destination, String(entry.version), JSON.stringify(entry), fence ?? ""],
       );
       return result === 1 ? "recorded" : result === -1 ? "fenced" : "not_newer";
+    },
+    async beginDelivery(key, destination, token) {
+      const reply = await scripts.run(
+        BEGIN_DELIVERY,
+        [keys.fence(key), keys.writeClaim(key, destination), keys.snapshot(key), keys.ledger(key)],
+        [destination, token, String(retentionMs)],
+      );
+      const [waitMs, snapshot, delivered] = Array.isArray(reply) ? (reply as unknown[]) : [];
+      const wait = Number(waitMs ?? 0);
+      // Lua's false (no snapshot, no ledger entry) arrives as null.
+      return {
+        fence: wait > 0 ? { kind: "claimed", waitMs: wait } : { kind: "taken" },
+        snapshot: typeof snapshot === "string" ? parseSnapshot(snapshot) : undefined,
+        delivered: typeof delivered === "string" ? LedgerEntrySchema.parse(JSON.parse(delivered)) : undefined,
+      };
     },
     async takeFence(key, destination, token) {
       const waitMs = Number(

@@ -18,6 +18,17 @@ local function floorOf(floorKey, ledgerKey)
 end
 `;
 
+/**
+ * What an apply starts from, in one call: the snapshot's JSON, or, when there is none, false and
+ * the floor its new lifetime must start above. KEYS[1] snapshot, KEYS[2] floor, KEYS[3] ledger.
+ * Returns {json} or {false, floor}.
+ */
+export const READ_FOR_APPLY = `${FLOOR_OF}
+local json = redis.call('HGET', KEYS[1], 'json')
+if json then return {json} end
+return {false, floorOf(KEYS[2], KEYS[3])}
+`;
+
 /** The version floor of one handoff. KEYS[1] floor, KEYS[2] ledger. */
 export const VERSION_FLOOR = `${FLOOR_OF}
 return floorOf(KEYS[1], KEYS[2])
@@ -99,14 +110,16 @@ return 0
  * a delivery that lost its lock to a newer one cannot record. The ledger lives exactly as long as
  * the snapshot; a handoff that expired or was erased meanwhile gets no ledger back (its floor keeps
  * the version). The write was answered, so the token's write claim ends, fenced or not.
- * KEYS[1] ledger hash, KEYS[2] snapshot, KEYS[3] fence hash, KEYS[4] write claim; ARGV destination,
- * version, json, token ("" without fencing).
+ * KEYS[1] ledger hash, KEYS[2] snapshot, KEYS[3] fence hash, KEYS[4] write claim, KEYS[5] (optional)
+ * the destination's attempt log, cleared unless fenced out (the delivery's attempts end with it);
+ * ARGV destination, version, json, token ("" without fencing).
  * Returns 1 when recorded, 0 when a newer or equal version was already there or the handoff is
  * gone, -1 when fenced out.
  */
 export const RECORD_DELIVERY = `
 if ARGV[4] ~= '' and redis.call('GET', KEYS[4]) == ARGV[4] then redis.call('DEL', KEYS[4]) end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[4] then return -1 end
+if KEYS[5] then redis.call('DEL', KEYS[5]) end
 local ttl = redis.call('PTTL', KEYS[2])
 if ttl == -2 then return 0 end
 local current = redis.call('HGET', KEYS[1], ARGV[1])
@@ -132,6 +145,25 @@ if claimed > 0 and redis.call('GET', KEYS[2]) ~= ARGV[2] then return claimed end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 0
+`;
+
+/**
+ * What a delivery starts with, in one call: takes the fence as TAKE_FENCE does (refused while another
+ * token's write claim is live) and reads the snapshot's JSON and this destination's ledger entry.
+ * KEYS[1] fence hash, KEYS[2] write claim, KEYS[3] snapshot hash, KEYS[4] ledger hash; ARGV
+ * destination, token, ttl ms. Returns {claim's remaining ms or 0, snapshot json or false, ledger
+ * entry json or false}.
+ */
+export const BEGIN_DELIVERY = `
+local waitMs = 0
+local claimed = redis.call('PTTL', KEYS[2])
+if claimed > 0 and redis.call('GET', KEYS[2]) ~= ARGV[2] then
+  waitMs = claimed
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+end
+return {waitMs, redis.call('HGET', KEYS[3], 'json'), redis.call('HGET', KEYS[4], ARGV[1])}
 `;
 
 /**

@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
 import { trace } from "@opentelemetry/api";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   contextFromTraceparent,
   NOOP_TRACER,
@@ -11,6 +11,17 @@ import {
   traceparentOf,
   type Tracing,
 } from "./tracing.js";
+
+// Records which parts of the SDK get loaded: a service without tracing must load none of them.
+const loaded = vi.hoisted(() => new Set<string>());
+vi.mock("@opentelemetry/sdk-trace", async (original) => {
+  loaded.add("sdk-trace");
+  return original();
+});
+vi.mock("@opentelemetry/exporter-trace-otlp-http", async (original) => {
+  loaded.add("exporter");
+  return original();
+});
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
@@ -75,8 +86,9 @@ describe("startTracing", () => {
     await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
   });
 
-  it("without an endpoint is off: the no-op tracer, spans not recorded, the traceparent passed on unchanged", () => {
-    const tracing = startTracing({ service: "test" });
+  it("without an endpoint is off: the no-op tracer, spans not recorded, the traceparent passed on unchanged, no SDK loaded", async () => {
+    const tracing = await startTracing({ service: "test" });
+    expect([...loaded]).toEqual([]);
     running.push(tracing);
     expect(tracing.enabled).toBe(false);
     expect(tracing.tracer).toBe(NOOP_TRACER);
@@ -90,8 +102,13 @@ describe("startTracing", () => {
     const collector = await startCollector();
     servers.push(collector.server);
     // A long export delay: only shutdown's flush can deliver the spans in time.
-    const tracing = startTracing({ service: "consumer", endpoint: collector.url, exportDelayMs: 60_000 });
+    const tracing = await startTracing({
+      service: "consumer",
+      endpoint: collector.url,
+      exportDelayMs: 60_000,
+    });
     expect(tracing.enabled).toBe(true);
+    expect([...loaded].sort()).toEqual(["exporter", "sdk-trace"]);
     const parent = startSpanFrom(tracing.tracer, "ingest", PARENT);
     const child = startSpanFrom(tracing.tracer, "deliver crm", parent.traceparent);
     child.span.end();
@@ -110,7 +127,7 @@ describe("startTracing", () => {
   it("starts a new trace when the incoming traceparent is missing or malformed", async () => {
     const collector = await startCollector();
     servers.push(collector.server);
-    const tracing = startTracing({ service: "consumer", endpoint: collector.url });
+    const tracing = await startTracing({ service: "consumer", endpoint: collector.url });
     running.push(tracing);
     for (const incoming of [undefined, "not-a-traceparent", `00-${"0".repeat(32)}-00f067aa0ba902b7-01`]) {
       const { span, traceparent } = startSpanFrom(tracing.tracer, "ingest", incoming);

@@ -19,8 +19,16 @@ export interface RunningService {
 }
 
 /**
- * Starts a service from its built entry point exactly as production does (`node dist/main.js`),
- * and waits until its /readyz answers 200.
+ * The V8 flags every service runs with in production: the container image's `NODE_OPTIONS`
+ * (infra/docker/Dockerfile) and the services' start scripts carry the same string, which a test
+ * checks. A small young generation keeps the heap a burst leaves behind small; see
+ * docs/configuration.md ("Memory") and docs/performance.md.
+ */
+export const SERVICE_NODE_OPTIONS = "--max-semi-space-size=4 --max-old-space-size=96";
+
+/**
+ * Starts a service from its built entry point exactly as production does (`node dist/main.js`
+ * with `SERVICE_NODE_OPTIONS`, unless `env` sets NODE_OPTIONS), and waits until its /readyz answers 200.
  */
 export async function startService(
   name: ServiceName,
@@ -29,7 +37,12 @@ export async function startService(
 ): Promise<RunningService> {
   const child = spawn(process.execPath, [`${repoRoot}services/${name}/dist/main.js`], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? "", ...env, PORT: String(options.port) },
+    env: {
+      PATH: process.env.PATH ?? "",
+      NODE_OPTIONS: SERVICE_NODE_OPTIONS,
+      ...env,
+      PORT: String(options.port),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: string[] = [];

@@ -20,6 +20,22 @@ export const ConsumerEnvSchema = z.object({
   ...TracingEnvSchema.shape,
   PORT: portSchema(8081),
   KAFKA_PARTITIONS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
+  /**
+   * Records of one partition applied and enqueued together (one pipelined round trip per step, one
+   * bulk enqueue per destination); bounds the records in flight with KAFKA_PARTITIONS_CONCURRENCY.
+   */
+  KAFKA_RECORDS_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(200),
+  /** Bytes one fetch may bring per partition, and in all (kafkajs maxBytesPerPartition, maxBytes). */
+  KAFKA_FETCH_MAX_BYTES_PER_PARTITION: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024),
+  KAFKA_FETCH_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(2 * 1024 * 1024),
   /** How long a handoff is kept after its last event; 0 keeps it until erased. */
   HANDOFF_RETENTION_MS: z.coerce
     .number()

@@ -34,7 +34,7 @@ const { env, destinations: config } = await loadWorkerConfig();
 const log = createLogger({ level: env.LOG_LEVEL, service: "worker", redact: env.LOG_REDACT_PATHS });
 exitOnFatal(log);
 const tracesEndpoint = otlpTracesEndpoint(env);
-const tracing = startTracing({
+const tracing = await startTracing({
   service: "worker",
   ...(tracesEndpoint === undefined ? {} : { endpoint: tracesEndpoint }),
 });
@@ -42,8 +42,17 @@ const tracing = startTracing({
 // BullMQ workers block on Redis: they need maxRetriesPerRequest null.
 const connection = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), maxRetriesPerRequest: null });
 connection.on("error", (error) => log.error({ err: error }, "redis error"));
+// The store's own connection: the deliveries in flight issue their reads and writes independently,
+// and auto-pipelining sends those of one tick in one write (per node, so Cluster-safe). BullMQ keeps
+// `connection` (and the blocking one it derives) to itself.
+const storeConnection = new Redis(env.REDIS_URL, {
+  ...(await redisOptions(env)),
+  maxRetriesPerRequest: null,
+  enableAutoPipelining: true,
+});
+storeConnection.on("error", (error) => log.error({ err: error }, "redis error"));
 const store = createHandoffStore({
-  redis: connection,
+  redis: storeConnection,
   prefix: env.REDIS_PREFIX,
   retentionMs: env.HANDOFF_RETENTION_MS,
 });
@@ -256,6 +265,7 @@ onShutdown(
     await enrichment.close();
     await queues.close();
     await connection.quit();
+    await storeConnection.quit();
     await tracing.shutdown();
     await health.close();
   },

@@ -7,6 +7,7 @@ import { Agent, ProxyAgent, request, type Dispatcher } from "undici";
 import { guardedLookup, PrivateNetworkError } from "./guarded-lookup.js";
 import { isPrivateAddress } from "./private-network.js";
 import { responseExcerpt } from "./response-excerpt.js";
+import { requestDeadline } from "./request-deadline.js";
 import { guardedDispatcher } from "./send-guard.js";
 
 export const USER_AGENT = "handoff-sync/0.1";
@@ -234,15 +235,14 @@ export function createDestinationHttp(settings: DestinationHttpSettings): Destin
   return {
     async send(req) {
       const url = typeof req.url === "string" ? new URL(req.url) : req.url;
-      const timeout = AbortSignal.timeout(settings.timeoutMs);
-      const signal = req.signal === undefined ? timeout : AbortSignal.any([req.signal, timeout]);
+      const deadline = requestDeadline(settings.timeoutMs, req.signal);
       const traceparent = req.traceparent ?? deliveryTraceparent.getStore();
       try {
         await pools.guard(url);
         const response = await request(url, {
           method: req.method,
           dispatcher: guardedDispatcher(dispatcherFor(url), req.method),
-          signal,
+          signal: deadline.signal,
           headersTimeout: settings.timeoutMs,
           bodyTimeout: settings.timeoutMs,
           headers: {
@@ -272,7 +272,7 @@ export function createDestinationHttp(settings: DestinationHttpSettings): Destin
         const refused = findPrivateNetworkError(error);
         if (refused !== undefined)
           throw privateNetworkError(settings.destination, refused.host, refused.address, error);
-        const reason = timeout.aborted
+        const reason = deadline.timedOut()
           ? `timed out after ${settings.timeoutMs} ms`
           : req.signal?.aborted
             ? "aborted"
@@ -284,6 +284,8 @@ export function createDestinationHttp(settings: DestinationHttpSettings): Destin
             cause: error,
           },
         );
+      } finally {
+        deadline.dispose();
       }
     },
     close: () => pools.close(),

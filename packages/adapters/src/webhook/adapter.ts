@@ -13,12 +13,13 @@ import {
   type ProxySettings,
 } from "../http/destination-http.js";
 import { maskHeaders } from "../http/mask-headers.js";
+import { requestDeadline } from "../http/request-deadline.js";
 import { guardedDispatcher } from "../http/send-guard.js";
 import { EXCERPT_BYTES, responseExcerpt } from "../http/response-excerpt.js";
 import { classifyWebhookResponse } from "./classify.js";
 import { webhookMessageId } from "./message-id.js";
 import { webhookBody } from "./payload.js";
-import { signWebhook } from "./sign.js";
+import { createWebhookSigner } from "./sign.js";
 
 // Read a little past the excerpt so redaction sees whole tokens at the cut.
 const EXCERPT_READ_BYTES = EXCERPT_BYTES * 8;
@@ -93,6 +94,7 @@ export function createWebhookAdapter(
     ...(options.lookup !== undefined ? { lookup: options.lookup } : {}),
   });
   const agent = pools.dispatcherFor(url);
+  const sign = createWebhookSigner(config.secret);
 
   /** The one place the request is built, so `preview` shows exactly what `deliver` sends. */
   function buildRequest({ snapshot, destination, traceparent }: DeliveryRequest): {
@@ -108,7 +110,7 @@ export function createWebhookAdapter(
         "user-agent": USER_AGENT,
         "webhook-id": id,
         "webhook-timestamp": String(timestampSec),
-        "webhook-signature": signWebhook({ id, timestampSec, body, secrets: config.secret }),
+        "webhook-signature": sign({ id, timestampSec, body }),
         ...(traceparent === undefined ? {} : { traceparent }),
       },
       body,
@@ -126,46 +128,50 @@ export function createWebhookAdapter(
     const { signal } = delivery;
     const { headers, body } = buildRequest(delivery);
     await delivery.beforeWrite?.();
-    const timeout = AbortSignal.timeout(config.timeout_ms);
-    let response: Dispatcher.ResponseData;
+    const deadline = requestDeadline(config.timeout_ms, signal);
     try {
-      await pools.guard(url);
-      response = await request(url, {
-        method: "POST",
-        dispatcher: guardedDispatcher(agent, "POST"),
-        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-        headersTimeout: config.timeout_ms,
-        bodyTimeout: config.timeout_ms,
-        headers,
-        body,
-      });
-    } catch (error) {
-      // The send guard's own verdict, already classified.
-      if (error instanceof HandoffSyncError) throw error;
-      const refused = findPrivateNetworkError(error);
-      if (refused !== undefined) throw privateNetworkError(refused.host, refused.address, error);
-      const reason = timeout.aborted
-        ? `timed out after ${config.timeout_ms} ms`
-        : signal?.aborted
-          ? "aborted"
-          : "network error";
-      const detail = error instanceof Error ? `: ${error.message}` : "";
-      throw new RetryableDeliveryError(`webhook to ${name} failed (${reason})${detail}`, { cause: error });
-    }
+      let response: Dispatcher.ResponseData;
+      try {
+        await pools.guard(url);
+        response = await request(url, {
+          method: "POST",
+          dispatcher: guardedDispatcher(agent, "POST"),
+          signal: deadline.signal,
+          headersTimeout: config.timeout_ms,
+          bodyTimeout: config.timeout_ms,
+          headers,
+          body,
+        });
+      } catch (error) {
+        // The send guard's own verdict, already classified.
+        if (error instanceof HandoffSyncError) throw error;
+        const refused = findPrivateNetworkError(error);
+        if (refused !== undefined) throw privateNetworkError(refused.host, refused.address, error);
+        const reason = deadline.timedOut()
+          ? `timed out after ${config.timeout_ms} ms`
+          : signal?.aborted
+            ? "aborted"
+            : "network error";
+        const detail = error instanceof Error ? `: ${error.message}` : "";
+        throw new RetryableDeliveryError(`webhook to ${name} failed (${reason})${detail}`, { cause: error });
+      }
 
-    const outcome = classifyWebhookResponse(response.statusCode, response.headers, { nowMs: now() });
-    if (outcome === "ok") {
-      // Drain so the connection goes back to the pool.
-      await response.body.dump().catch(() => undefined);
-      return { status: response.statusCode };
+      const outcome = classifyWebhookResponse(response.statusCode, response.headers, { nowMs: now() });
+      if (outcome === "ok") {
+        // Drain so the connection goes back to the pool.
+        await response.body.dump().catch(() => undefined);
+        return { status: response.statusCode };
+      }
+      // Classified again only to attach the excerpt, read after deciding so 2xx bodies are never buffered.
+      const excerpt = await readExcerpt(response.body);
+      const failure = classifyWebhookResponse(response.statusCode, response.headers, {
+        nowMs: now(),
+        ...(excerpt === "" ? {} : { responseExcerpt: excerpt }),
+      });
+      throw failure === "ok" ? outcome : failure;
+    } finally {
+      deadline.dispose();
     }
-    // Classified again only to attach the excerpt, read after deciding so 2xx bodies are never buffered.
-    const excerpt = await readExcerpt(response.body);
-    const failure = classifyWebhookResponse(response.statusCode, response.headers, {
-      nowMs: now(),
-      ...(excerpt === "" ? {} : { responseExcerpt: excerpt }),
-    });
-    throw failure === "ok" ? outcome : failure;
   }
 
   function preview(delivery: DeliveryRequest): PreviewRequest[] {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { webhookMessageId } from "./message-id.js";
-import { signWebhook, verifyWebhook, WebhookVerificationError } from "./sign.js";
+import { createWebhookSigner, signWebhook, verifyWebhook, WebhookVerificationError } from "./sign.js";
 
 const SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -39,6 +39,24 @@ describe("signWebhook", () => {
     expect(() => signWebhook({ id: "m", timestampSec: 1, body: "", secrets: ["whsec_!!"] })).toThrow(
       /base64/,
     );
+  });
+});
+
+describe("createWebhookSigner", () => {
+  it("signs exactly as signWebhook does, with keys imported once, and fails each signing on a malformed secret", () => {
+    const message = {
+      id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
+      timestampSec: 1614265330,
+      body: '{"test": 2432232314}',
+    };
+    const sign = createWebhookSigner([SPEC_SECRET, "raw secret"]);
+    expect(sign(message)).toBe(signWebhook({ ...message, secrets: [SPEC_SECRET, "raw secret"] }));
+    expect(sign({ ...message, id: "msg_2" })).toBe(
+      signWebhook({ ...message, id: "msg_2", secrets: [SPEC_SECRET, "raw secret"] }),
+    );
+    const broken = createWebhookSigner(["whsec_!!"]);
+    expect(() => broken(message)).toThrow(/base64/);
+    expect(() => broken(message)).toThrow(/base64/);
   });
 });
 

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from "node:crypto";
 import { headerValue, type HeaderBag } from "../http/headers.js";
 import { webhookSecretKey } from "./secret.js";
 
@@ -11,16 +11,36 @@ export interface SignInput {
   readonly secrets: readonly string[];
 }
 
-function signature(key: Buffer, id: string, timestampSec: number, body: string | Uint8Array): Buffer {
+function signature(
+  key: Buffer | KeyObject,
+  id: string,
+  timestampSec: number,
+  body: string | Uint8Array,
+): Buffer {
   return createHmac("sha256", key).update(`${id}.${timestampSec}.`).update(body).digest();
 }
 
+/** Signs messages with a fixed set of secrets: `webhook-signature` header values. */
+export type WebhookSigner = (message: Omit<SignInput, "secrets">) => string;
+
+/**
+ * Decodes and imports the secrets once (a `KeyObject` each), so signing a delivery costs one HMAC
+ * per secret and nothing else; building the key from bytes on every request showed in the profile.
+ */
+export function createWebhookSigner(secrets: readonly string[]): WebhookSigner {
+  // Imported on first use: a malformed secret fails each signing, as it did before, not the
+  // adapter's construction (which would stop a worker that serves other destinations too).
+  let keys: KeyObject[] | undefined;
+  return ({ id, timestampSec, body }) => {
+    if (secrets.length === 0) throw new TypeError("at least one webhook secret is needed");
+    keys ??= secrets.map((secret) => createSecretKey(webhookSecretKey(secret)));
+    return keys.map((key) => `v1,${signature(key, id, timestampSec, body).toString("base64")}`).join(" ");
+  };
+}
+
 /** The `webhook-signature` header value: `v1,<base64>` per secret, space-separated. */
-export function signWebhook({ id, timestampSec, body, secrets }: SignInput): string {
-  if (secrets.length === 0) throw new TypeError("at least one webhook secret is needed");
-  return secrets
-    .map((secret) => `v1,${signature(webhookSecretKey(secret), id, timestampSec, body).toString("base64")}`)
-    .join(" ");
+export function signWebhook({ secrets, ...message }: SignInput): string {
+  return createWebhookSigner(secrets)(message);
 }
 
 export type WebhookVerificationFailure =
