@@ -3,6 +3,13 @@
  * WORKDIR and USER are read from infra/docker/Dockerfile and run inside a `pnpm deploy --prod`
  * output made read-only, as a non-root user, against real Kafka and Redis. SIGTERM must end each
  * service with exit code 0 (what Kubernetes sees at a rolling update or a node drain).
+ *
+ * With HANDOFF_SYNC_IMAGE set, the built images are checked as well: an image name in which
+ * `{service}` stands for the service (`localhost/handoff-sync/{service}:0.1.0`, as
+ * infra/docker/build-without-docker.sh tags them). They run with HANDOFF_SYNC_CONTAINER_ENGINE
+ * (`podman` by default; `docker` works too) and its `run` options in HANDOFF_SYNC_CONTAINER_RUN_ARGS
+ * (split on spaces), with a read-only root filesystem and the host's network. Unset, nothing here
+ * needs a container engine.
  */
 import { execFile, spawn } from "node:child_process";
 import { access, chmod, copyFile, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promises";
@@ -88,11 +95,52 @@ export function parseRuntimeStage(text: string): RuntimeStage {
   return { workdir, user: { uid, gid }, command };
 }
 
+const imageTemplate = process.env["HANDOFF_SYNC_IMAGE"]?.trim() || undefined;
+const words = (value: string | undefined): string[] => (value ?? "").trim().split(/\s+/).filter(Boolean);
+const engineCommand = words(process.env["HANDOFF_SYNC_CONTAINER_ENGINE"] ?? "podman");
+const engineRunArgs = words(process.env["HANDOFF_SYNC_CONTAINER_RUN_ARGS"]);
+
+/** Runs the container engine (`podman ...`); resolves with its output, rejects on a non-zero exit. */
+async function engine(args: readonly string[]): Promise<string> {
+  const [program, ...options] = engineCommand;
+  const { stdout } = await run(program!, [...options, ...args], { maxBuffer: 16 * 1024 * 1024 });
+  return stdout.trim();
+}
+
+/** The image of a service: HANDOFF_SYNC_IMAGE with `{service}` replaced. */
+export function imageName(template: string, service: string): string {
+  if (!template.includes("{service}")) {
+    throw new Error(
+      `HANDOFF_SYNC_IMAGE=${template} must contain {service}, e.g. localhost/handoff-sync/{service}:0.1.0`,
+    );
+  }
+  return template.replaceAll("{service}", service);
+}
+
 const services = [
   { name: "consumer", needsKafka: true },
   { name: "worker", needsKafka: false },
   { name: "api", needsKafka: false },
 ] as const;
+
+/** What each service is started with, besides what the image sets (NODE_ENV, HANDOFF_SYNC_CONFIG). */
+function serviceEnv(port: number, needsKafka: boolean): Record<string, string> {
+  return {
+    PORT: String(port),
+    REDIS_URL: inject("redisUrl"),
+    REDIS_PREFIX: uniqueName("ep"),
+    DEMO_WEBHOOK_SECRET: "whsec_ZW50cnlwb2ludC10ZXN0LXNlY3JldC1oYW5kb2ZmLXN5bmM=",
+    LOG_LEVEL: "info",
+    ...(needsKafka
+      ? {
+          KAFKA_BROKERS: inject("kafkaBrokers"),
+          KAFKA_GROUP_ID: uniqueName("entrypoint-group"),
+          KAFKA_SESSION_TIMEOUT_MS: "8000",
+          KAFKA_HEARTBEAT_INTERVAL_MS: "1000",
+        }
+      : {}),
+  };
+}
 
 describe("container entrypoint (infra/docker/Dockerfile)", () => {
   let stage: RuntimeStage;
@@ -210,20 +258,8 @@ describe("container entrypoint (infra/docker/Dockerfile)", () => {
         PATH: "/usr/local/bin:/usr/bin:/bin",
         HOME: "/nonexistent",
         NODE_ENV: "production",
-        PORT: String(port),
-        REDIS_URL: inject("redisUrl"),
-        REDIS_PREFIX: uniqueName("ep"),
         HANDOFF_SYNC_CONFIG: configPath,
-        DEMO_WEBHOOK_SECRET: "whsec_ZW50cnlwb2ludC10ZXN0LXNlY3JldC1oYW5kb2ZmLXN5bmM=",
-        LOG_LEVEL: "info",
-        ...(needsKafka
-          ? {
-              KAFKA_BROKERS: inject("kafkaBrokers"),
-              KAFKA_GROUP_ID: uniqueName("entrypoint-group"),
-              KAFKA_SESSION_TIMEOUT_MS: "8000",
-              KAFKA_HEARTBEAT_INTERVAL_MS: "1000",
-            }
-          : {}),
+        ...serviceEnv(port, needsKafka),
       };
       const child = spawn(asUser[0]!, [...asUser.slice(1), ...args], {
         cwd: app,
@@ -268,4 +304,106 @@ describe("container entrypoint (infra/docker/Dockerfile)", () => {
       }
     }, 60_000);
   });
+
+  // Only with HANDOFF_SYNC_IMAGE: the images built from the Dockerfile, run by a container engine.
+  describe.runIf(imageTemplate !== undefined).concurrent.each(services)(
+    "image $name",
+    ({ name, needsKafka }) => {
+      it("has the runtime stage's command and user, runs read-only, becomes ready and exits 0 on SIGTERM", async () => {
+        const image = imageName(imageTemplate!, name);
+        const config = JSON.parse(
+          await engine(["image", "inspect", "--format", "{{json .Config}}", image]),
+        ) as {
+          User?: string;
+          WorkingDir?: string;
+          Entrypoint?: string[] | null;
+          Cmd?: string[] | null;
+        };
+        expect([...(config.Entrypoint ?? []), ...(config.Cmd ?? [])]).toEqual(stage.command);
+        expect(config.User).toBe(`${stage.user.uid}:${stage.user.gid}`);
+        expect(config.WorkingDir).toBe(stage.workdir);
+
+        // As the image's user, with a read-only root filesystem, the app cannot write its own directory.
+        const write = await engine([
+          "run",
+          "--rm",
+          "--read-only",
+          ...engineRunArgs,
+          "--entrypoint",
+          "node",
+          image,
+          "-e",
+          "require('fs').writeFileSync('probe', '')",
+        ]).then(
+          () => "written",
+          (error: unknown) => String(error),
+        );
+        expect(write).toMatch(/\b(?:EACCES|EROFS|EPERM): .*'probe'/);
+
+        const port = await freePort();
+        const container = uniqueName(`handoff-sync-entrypoint-${name}`);
+        const [program, ...options] = engineCommand;
+        const child = spawn(
+          program!,
+          [
+            ...options,
+            "run",
+            "--rm",
+            "--name",
+            container,
+            "--read-only",
+            "--network",
+            "host",
+            ...engineRunArgs,
+            "--volume",
+            `${configPath}:/etc/handoff-sync/destinations.yaml:ro`,
+            ...Object.entries(serviceEnv(port, needsKafka)).flatMap(([key, value]) => [
+              "--env",
+              `${key}=${value}`,
+            ]),
+            image,
+          ],
+          { stdio: ["ignore", "pipe", "pipe"] },
+        );
+        const output: string[] = [];
+        child.stdout.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
+        child.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
+        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+          child.once("exit", (code, signal) => resolve({ code, signal })),
+        );
+        let ended = false;
+        void exited.then(() => (ended = true));
+        try {
+          await waitFor(
+            async () => {
+              if (ended) throw new Error(`exited during start-up: ${output.join("").slice(-4000)}`);
+              return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
+            },
+            { timeoutMs: 60_000, intervalMs: 250, message: `${name} ready` },
+          );
+          // node is the container's PID 1 (exec form), running as the image's user. Its host pid is
+          // visible when the engine runs on this kernel (not, for example, in a Docker Desktop VM).
+          const pid = Number(await engine(["inspect", "--format", "{{.State.Pid}}", container]));
+          const status = pid > 0 ? await readFile(`/proc/${pid}/status`, "utf8").catch(() => "") : "";
+          if (status !== "") {
+            expect(await readlink(`/proc/${pid}/exe`)).toMatch(/\/node$/);
+            expect(/^NSpid:.*\s(\d+)$/m.exec(status)?.[1]).toBe("1");
+            expect(Number(/^Uid:\s+(\d+)/m.exec(status)?.[1])).toBe(stage.user.uid);
+          }
+
+          await engine(["kill", "--signal", "TERM", container]);
+          const result = await Promise.race([
+            exited,
+            new Promise<never>((_, reject) =>
+              setTimeout(() => reject(new Error("no exit within 30 s of SIGTERM")), 30_000),
+            ),
+          ]);
+          expect(result, output.join("").slice(-4000)).toEqual({ code: 0, signal: null });
+          expect(output.join("")).toContain('"msg":"stopped"');
+        } finally {
+          if (!ended) await engine(["rm", "--force", container]).catch(() => undefined);
+        }
+      }, 120_000);
+    },
+  );
 });
