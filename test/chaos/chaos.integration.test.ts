@@ -8,8 +8,16 @@ import {
   replayDeadLetters,
   type DeliveryQueues,
 } from "@handoff-sync/queue";
-import { createHandoffStore, type HandoffStore } from "@handoff-sync/store";
-import { freePort, startService, uniqueName, waitFor, type RunningService } from "@handoff-sync/testing";
+import { createHandoffStore, createRedisClient, type HandoffStore } from "@handoff-sync/store";
+import {
+  freePort,
+  redisEnv,
+  startService,
+  testRedisTarget,
+  uniqueName,
+  waitFor,
+  type RunningService,
+} from "@handoff-sync/testing";
 import { QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { Kafka, logLevel, Partitioners, type Admin } from "kafkajs";
@@ -53,6 +61,8 @@ interface StackOptions {
   /** Worker processes serving every destination side by side (1 or 2). */
   readonly workers: 1 | 2;
   readonly env?: Record<string, string>;
+  /** `redisUrl` is a seed node of a Redis Cluster (REDIS_CLUSTER=1 runs). */
+  readonly redisCluster?: boolean;
 }
 
 /** Short locks and quick takeovers, so a stalled worker loses its jobs within seconds. */
@@ -102,7 +112,7 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
   await admin.disconnect();
   const env: Record<string, string> = {
     KAFKA_BROKERS: inject("kafkaBrokers"),
-    REDIS_URL: redisUrl,
+    ...redisEnv(redisUrl, options.redisCluster ?? false),
     REDIS_PREFIX: prefix,
     KAFKA_GROUP_ID: groupId,
     HANDOFF_SYNC_CONFIG: configPath,
@@ -278,9 +288,9 @@ interface Operator {
 }
 
 /** What an SRE has: the queues, the store, and BullMQ's own events. */
-async function openOperator(stack: Stack, redisUrl: string): Promise<Operator> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const events = new Redis(redisUrl, { maxRetriesPerRequest: null });
+async function openOperator(stack: Stack, redisUrl: string, cluster = false): Promise<Operator> {
+  const redis = createRedisClient(testRedisTarget(redisUrl, cluster), { maxRetriesPerRequest: null });
+  const events = createRedisClient(testRedisTarget(redisUrl, cluster), { maxRetriesPerRequest: null });
   const store = createHandoffStore({ redis, prefix: stack.prefix, retentionMs: 0 });
   const policy = { attempts: 40, base_delay_ms: 200, max_delay_ms: 3000 };
   const queues = createDeliveryQueues({
@@ -439,10 +449,12 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     const stack = await startStack(
       inject("redisUrl"),
       crms,
-      lockLoss ? { workers: 2, env: TAKEOVER_ENV } : { workers: 1 },
+      lockLoss
+        ? { workers: 2, env: TAKEOVER_ENV, redisCluster: inject("redisCluster") }
+        : { workers: 1, redisCluster: inject("redisCluster") },
     );
     cleanups.push(() => stack.stop());
-    const operator = await openOperator(stack, inject("redisUrl"));
+    const operator = await openOperator(stack, inject("redisUrl"), inject("redisCluster"));
     cleanups.push(() => operator.close());
 
     const total = plan.events.length + plan.invalid.length;
