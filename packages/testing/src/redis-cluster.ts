@@ -27,6 +27,8 @@ export interface TestRedisCluster {
   readonly url: string;
   readonly nodes: readonly ClusterNode[];
   readonly dir: string;
+  /** The node now serving `slot` as its master (asked of a running node, so it follows failovers). */
+  masterOf(slot: number): Promise<ClusterNode>;
   /** Resolves once every slot is served, every node agrees the cluster is ok and replicas are in sync. */
   healthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -190,7 +192,21 @@ export async function startRedisCluster(settings: RedisClusterSettings = {}): Pr
     start: () => spawnNode(port),
     role: async () => /role:(\w+)/.exec(await answers(port, ["INFO", "replication"]))?.[1] ?? "unknown",
   }));
-  return { url: `redis://127.0.0.1:${ports[0] ?? 0}`, nodes, dir, healthy, stop };
+  const masterOf = async (slot: number): Promise<ClusterNode> => {
+    const asked = nodes.find((node) => node.isRunning());
+    if (asked === undefined) throw new Error("no cluster node is running");
+    const probe = new Redis(asked.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    try {
+      const ranges = (await probe.call("CLUSTER", "SLOTS")) as [number, number, [string, number]][];
+      const range = ranges.find(([start, end]) => slot >= start && slot <= end);
+      const node = nodes.find((n) => n.port === range?.[2][1]);
+      if (node === undefined) throw new Error(`no master serves slot ${slot}`);
+      return node;
+    } finally {
+      probe.disconnect();
+    }
+  };
+  return { url: `redis://127.0.0.1:${ports[0] ?? 0}`, nodes, dir, masterOf, healthy, stop };
 }
 
 /** Structurally the store's `RedisTarget`: what a test connects to, a single Redis or a cluster. */
