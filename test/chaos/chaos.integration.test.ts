@@ -44,7 +44,8 @@ const REJECTION_HEADERS = {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-type Role = "consumer" | "worker" | "worker-b";
+/** `consumer` and `worker` (plus `worker-b`) by default; a layout names its own (`consumer-2`, `worker-servicenow`). */
+type Role = string;
 
 interface Stack {
   readonly topic: string;
@@ -55,6 +56,10 @@ interface Stack {
   readonly env: Record<string, string>;
   readonly services: Map<Role, RunningService>;
   restart(role: Role): Promise<void>;
+  /** Starts a role the stack did not have yet (a process added mid-stream). */
+  add(role: Role, spec: RoleProcess): Promise<void>;
+  /** Stops a role for good (SIGTERM, as a scale-down does): it is not restarted. */
+  remove(role: Role): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -64,6 +69,15 @@ interface StackOptions {
   readonly env?: Record<string, string>;
   /** `redisUrl` is a seed node of a Redis Cluster (REDIS_CLUSTER=1 runs). */
   readonly redisCluster?: boolean;
+  /** Partitions of the input topic; 4 by default. */
+  readonly partitions?: number;
+  /** The processes to run instead of one consumer and `workers` workers, with env of their own. */
+  readonly layout?: Readonly<Record<Role, RoleProcess>>;
+}
+
+interface RoleProcess {
+  readonly service: "consumer" | "worker";
+  readonly env?: Record<string, string>;
 }
 
 /** Short locks and quick takeovers, so a stalled worker loses its jobs within seconds. */
@@ -105,7 +119,7 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
   await admin.connect();
   await admin.createTopics({
     topics: [
-      { topic, numPartitions: 4 },
+      { topic, numPartitions: options.partitions ?? 4 },
       { topic: rejectedTopic, numPartitions: 1 },
     ],
     waitForLeaders: true,
@@ -125,17 +139,35 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
     ...CHAOS_SECRETS,
     ...options.env,
   };
-  const roles: Role[] = options.workers === 2 ? ["consumer", "worker", "worker-b"] : ["consumer", "worker"];
+  const layout = new Map<Role, RoleProcess>(
+    Object.entries(
+      options.layout ??
+        (options.workers === 2
+          ? {
+              consumer: { service: "consumer" },
+              worker: { service: "worker" },
+              "worker-b": { service: "worker" },
+            }
+          : { consumer: { service: "consumer" }, worker: { service: "worker" } }),
+    ),
+  );
+  const roles: Role[] = [...layout.keys()];
   const services = new Map<Role, RunningService>();
   const ports = new Map<Role, number>();
   for (const role of roles) ports.set(role, await freePort());
   const replaced = new Set<RunningService>();
   let stopped = false;
   const start = async (role: Role): Promise<void> => {
-    const service = await startService(role === "consumer" ? "consumer" : "worker", env, {
-      port: ports.get(role) ?? 0,
-      readyTimeoutMs: 90_000,
-    });
+    const spec = layout.get(role) ?? { service: "worker" };
+    ports.set(role, ports.get(role) ?? (await freePort()));
+    const service = await startService(
+      spec.service,
+      { ...env, ...spec.env },
+      {
+        port: ports.get(role) ?? 0,
+        readyTimeoutMs: 90_000,
+      },
+    );
     services.set(role, service);
     // Restarts a service that died on its own, as Kubernetes would.
     void service.exited.then(async () => {
@@ -159,6 +191,17 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
     env,
     services,
     restart,
+    add: async (role, spec) => {
+      layout.set(role, spec);
+      await start(role);
+    },
+    remove: async (role) => {
+      const service = services.get(role);
+      if (!service) throw new Error(`${role} is not running`);
+      replaced.add(service);
+      services.delete(role);
+      await service.stop();
+    },
     stop: async () => {
       stopped = true;
       await Promise.all([...services.values()].map((s) => s.stop()));
@@ -662,6 +705,70 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
       deadLetters,
       rejected: await readRejected(stack, plan.invalid.length),
     });
+  });
+
+  it("loses nothing while consumers join and leave the group mid-stream and workers split over destinations", async () => {
+    const seed = (Date.now() + 4) % 100_000;
+    console.log(`chaos seed ${seed}`);
+    const plan = makePlan({ handoffs: 120, minEvents: 1000, run: `g${seed}`, random: seededRandom(seed) });
+    const crms = await startChaosCrms({ idempotencyTtlMs: 3000 });
+    cleanups.push(() => crms.close());
+    for (const server of crms.all())
+      server.faults.add({ fault: { kind: "status", status: 503 }, probability: 0.1 });
+    // Two consumers over eight partitions; the CRMs split over two worker Deployments
+    // (WORKER_DESTINATIONS), the first replicated. ServiceNow keeps one worker: two side by side
+    // still end now and then with a second ServiceNow record (see the process scenario).
+    const crmWorker = { service: "worker", env: { WORKER_DESTINATIONS: "webhook,zendesk" } } as const;
+    const stack = await startStack(inject("redisUrl"), crms, {
+      workers: 1,
+      redisCluster: inject("redisCluster"),
+      partitions: 8,
+      layout: {
+        consumer: { service: "consumer" },
+        "consumer-2": { service: "consumer" },
+        "worker-crm-1": crmWorker,
+        "worker-crm-2": crmWorker,
+        "worker-servicenow": { service: "worker", env: { WORKER_DESTINATIONS: "servicenow" } },
+      },
+    });
+    cleanups.push(() => stack.stop());
+    const admin = stack.kafka.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    const members = async (): Promise<number> =>
+      (await admin.describeGroups([stack.groupId])).groups[0]?.members.length ?? 0;
+    const membership: number[] = [];
+    const total = plan.events.length + plan.invalid.length;
+    const steps = [
+      // A consumer joins under load: the group rebalances to three members.
+      { at: 0.3, run: () => stack.add("consumer-3", { service: "consumer" }), members: 3 },
+      // One leaves as a scale-down does (SIGTERM: it commits what it finished and leaves the group).
+      { at: 0.65, run: () => stack.remove("consumer"), members: 2 },
+    ];
+    let next = 0;
+    await produce(stack, plan, async (sent) => {
+      for (let step = steps[next]; step !== undefined && sent >= total * step.at; step = steps[next]) {
+        next++;
+        await step.run();
+        const expected = step.members;
+        membership.push(
+          await waitFor(async () => ((await members()) === expected ? expected : undefined), {
+            timeoutMs: 60_000,
+            message: `the group has ${expected} members`,
+          }),
+        );
+      }
+    });
+    expect(membership).toEqual([3, 2]);
+
+    const operator = await openOperator(stack, inject("redisUrl"), inject("redisCluster"));
+    cleanups.push(() => operator.close());
+    const deadLetters = await healAndSettle(crms, operator, { plan });
+    const verdict = judge("rebalance", plan, crms, {
+      deadLetters,
+      rejected: await readRejected(stack, plan.invalid.length),
+    });
+    expect(verdict.events).toBeGreaterThanOrEqual(1000);
   });
 
   it("survives a Redis Cluster master killed -9 under load, with WAIT for a replica as documented", async () => {
