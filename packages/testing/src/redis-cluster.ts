@@ -16,6 +16,10 @@ export interface ClusterNode {
   isRunning(): boolean;
   /** Kills the process (SIGKILL by default) and waits for its exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Sends a signal without waiting (SIGSTOP and SIGCONT pause and resume the node). */
+  signal(signal: NodeJS.Signals): void;
+  /** The port of this node's master, when it is a replica. */
+  masterPort(): Promise<number | undefined>;
   /** Starts it again with its node id, data and config file: it rejoins, as a replica if it was failed over. */
   start(): Promise<void>;
   /** `master` or `slave`, as the node itself reports. */
@@ -189,6 +193,11 @@ export async function startRedisCluster(settings: RedisClusterSettings = {}): Pr
       return child !== undefined && child.exitCode === null && child.signalCode === null;
     },
     kill: (signal) => kill(port, signal),
+    signal: (signal) => void processes.get(port)?.kill(signal),
+    masterPort: async () => {
+      const found = /^master_port:(\d+)/m.exec(await answers(port, ["INFO", "replication"]))?.[1];
+      return found === undefined ? undefined : Number(found);
+    },
     start: () => spawnNode(port),
     role: async () => /role:(\w+)/.exec(await answers(port, ["INFO", "replication"]))?.[1] ?? "unknown",
   }));
