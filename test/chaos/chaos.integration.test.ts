@@ -484,19 +484,13 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
       fault: { kind: "status", status: 422, body: "Unprocessable" },
       probability: 0.03,
     });
-    // A forced lock loss (a worker stopped past its lock while another takes its jobs) still ends
-    // now and then with a second ServiceNow record, so it runs only when asked for
-    // (CHAOS_LOCK_LOSS=1) until that gap is closed; short locks on a busy machine stall falsely too.
-    const lockLoss = process.env.CHAOS_LOCK_LOSS === "1";
-    // Two workers side by side still end now and then with a second ServiceNow record too, so they
-    // run only with the forced lock loss until that gap is closed.
-    const stack = await startStack(
-      inject("redisUrl"),
-      crms,
-      lockLoss
-        ? { workers: 2, env: TAKEOVER_ENV, redisCluster: inject("redisCluster") }
-        : { workers: 1, redisCluster: inject("redisCluster") },
-    );
+    // Two workers side by side with short locks, and at 0.8 a forced lock loss: one worker stopped
+    // past its lock while the other takes its jobs over (decisions 0013 and 0017).
+    const stack = await startStack(inject("redisUrl"), crms, {
+      workers: 2,
+      env: TAKEOVER_ENV,
+      redisCluster: inject("redisCluster"),
+    });
     cleanups.push(() => stack.stop());
     const operator = await openOperator(stack, inject("redisUrl"), inject("redisCluster"));
     cleanups.push(() => operator.close());
@@ -513,19 +507,17 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
       { at: 0.65, run: () => killWorkerMidWrite() },
       { at: 0.75, run: () => replayLive(true) },
     ];
-    if (lockLoss) {
-      checkpoints.push({
-        at: 0.8,
-        run: () => {
-          pending.push(
-            (async () => {
-              live.takenOver += await stallWorker(stack, crms, operator, 14_000);
-            })(),
-          );
-          return Promise.resolve();
-        },
-      });
-    }
+    checkpoints.push({
+      at: 0.8,
+      run: () => {
+        pending.push(
+          (async () => {
+            live.takenOver += await stallWorker(stack, crms, operator, 14_000);
+          })(),
+        );
+        return Promise.resolve();
+      },
+    });
     const burst = { size: 40 };
 
     const replayLive = async (last = false): Promise<void> => {
@@ -623,7 +615,7 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     expect(kills).toEqual({ worker: 2, consumer: 1 });
     console.log(`chaos live: replayed=${live.replayed} taken_over=${live.takenOver}`);
     expect(live.replayed).toBeGreaterThan(0);
-    if (lockLoss) expect(live.takenOver).toBeGreaterThan(0);
+    expect(live.takenOver).toBeGreaterThan(0);
 
     const deadLetters = await healAndSettle(crms, operator, { plan });
     const verdict = judge("processes", plan, crms, {
@@ -716,8 +708,7 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     for (const server of crms.all())
       server.faults.add({ fault: { kind: "status", status: 503 }, probability: 0.1 });
     // Two consumers over eight partitions; the CRMs split over two worker Deployments
-    // (WORKER_DESTINATIONS), the first replicated. ServiceNow keeps one worker: two side by side
-    // still end now and then with a second ServiceNow record (see the process scenario).
+    // (WORKER_DESTINATIONS), the first replicated, the second a single process.
     const crmWorker = { service: "worker", env: { WORKER_DESTINATIONS: "webhook,zendesk" } } as const;
     const stack = await startStack(inject("redisUrl"), crms, {
       workers: 1,

@@ -36,7 +36,7 @@ describe("a delivery whose worker stalled past its lock", () => {
     await connection.quit();
   });
 
-  async function setUp(): Promise<{
+  async function setUp(options: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{
     crm: FakeServiceNow;
     store: HandoffStore;
     queues: DeliveryQueues;
@@ -64,8 +64,8 @@ describe("a delivery whose worker stalled past its lock", () => {
         `    instance_url: ${crm.url}`,
         "    auth: { method: basic, username: env:SN_USER, password: env:SN_PASSWORD }",
         "    allow_private_network: true",
-        // Longer than the freeze: the frozen request must not time out when its process wakes.
-        "    timeout_ms: 60000",
+        // By default longer than the freeze: the frozen request must not time out when its process wakes.
+        `    timeout_ms: ${options.timeoutMs ?? 60_000}`,
         "    retry: { attempts: 5, base_delay_ms: 100, max_delay_ms: 500 }",
         "",
       ].join("\n"),
@@ -82,6 +82,7 @@ describe("a delivery whose worker stalled past its lock", () => {
       WORKER_DRAIN_TIMEOUT_MS: "1000",
       SN_USER: "integration.user",
       SN_PASSWORD: "integration-password",
+      ...options.env,
     };
     const start = async (): Promise<RunningService> => {
       const service = await startService("worker", env, { port: await freePort() });
@@ -203,4 +204,58 @@ describe("a delivery whose worker stalled past its lock", () => {
     expect(records[0]?.["u_handoff_version"]).toBe(String(v3));
     await Promise.all([first.stop(), second.stop()]);
   });
+
+  it("never creates a second record while a timed-out create may still land", async () => {
+    // The CRM applies the create after the client gave up on it; the retry comes first.
+    const { crm, store, queues, start } = await setUp({
+      timeoutMs: 1000,
+      env: { WORKER_WRITE_SETTLE_MS: "3000", LOG_LEVEL: "info" },
+    });
+    const worker = await start();
+    const key = uniqueName("late-create");
+    crm.faults.prepend({ match: (r) => r.method === "POST", fault: { kind: "delay", ms: 2500 }, times: 1 });
+    await event(store, queues, key, "handoff_initiated", "2026-12-01T10:00:00Z");
+    await waitFor(async () => (await store.getDelivery(key, "sn"))?.version === 1, {
+      timeoutMs: 30_000,
+      message: "version 1 delivered",
+    });
+    await sleep(3000);
+    expect(crm.records("incident").filter((r) => r["correlation_id"] === key)).toHaveLength(1);
+    expect(worker.lines.join("\n")).toMatch(/an earlier write of this delivery may still land/);
+    await worker.stop();
+  });
+
+  it("never creates a second record while another worker's create is in flight", async () => {
+    const { crm, store, queues, start } = await setUp({
+      timeoutMs: 20_000,
+      env: { WORKER_WRITE_SETTLE_MS: "2000", LOG_LEVEL: "info" },
+    });
+    const first = await start();
+    const key = uniqueName("inflight-create");
+    // The create reaches the CRM, which holds it unanswered and unapplied (a slow transaction); its
+    // worker freezes with the request in flight.
+    crm.faults.prepend({ match: (r) => r.method === "POST", fault: { kind: "hold" }, times: 1 });
+    await event(store, queues, key, "handoff_initiated", "2026-12-01T10:00:00Z");
+    const held = await crm.faults.waitForHeld();
+    first.process.kill("SIGSTOP");
+    // Past the first's lock: the second worker takes the job over while the create is pending. It
+    // must wait for that write instead of looking up (finding nothing) and creating its own.
+    const second = await start();
+    const waiting = /an earlier write of this delivery may still land/;
+    await waitFor(
+      () =>
+        second.lines.some((line) => waiting.test(line)) ||
+        crm.requests.filter((r) => r.method === "POST").length >= 2,
+      { timeoutMs: 30_000, message: "the second worker waiting, or creating" },
+    );
+    held.release();
+    first.process.kill("SIGCONT");
+    await waitFor(async () => (await store.getDelivery(key, "sn"))?.version === 1, {
+      timeoutMs: 60_000,
+      message: "version 1 delivered",
+    });
+    await sleep(1000);
+    expect(crm.records("incident").filter((r) => r["correlation_id"] === key)).toHaveLength(1);
+    await Promise.all([first.stop(), second.stop()]);
+  }, 120_000);
 });

@@ -75,6 +75,14 @@ export interface DeliveryWorkerSettings {
   /** Injected so tests can bound the jitter; Math.random in production. */
   readonly random?: () => number;
   readonly lockDurationMs?: number;
+  /** The destination's request timeout (`timeout_ms`): how long a write can be on its way. */
+  readonly requestTimeoutMs?: number;
+  /**
+   * How long after its timeout a CRM may still apply a write whose answer never came (a slow
+   * transaction behind a timed-out request). No other delivery of the handoff to this destination
+   * starts before then (decision 0017).
+   */
+  readonly writeSettleMs?: number;
   /** How often this worker looks for jobs whose lock expired (BullMQ's `stalledInterval`). */
   readonly stalledIntervalMs?: number;
   readonly maxStalledCount?: number;
@@ -140,6 +148,19 @@ function outcomeOf(error: unknown): AttemptLogEntry["outcome"] {
   return isRetryable(error) ? "unknown" : "permanent";
 }
 
+/**
+ * Whether the CRM answered the attempt's last request: its writes then cannot land later. A
+ * timeout, a reset or a gateway's 502/504 (its upstream may still be working) leave that open.
+ */
+function answered(error: unknown): boolean {
+  return (
+    error instanceof DeliveryError &&
+    error.status !== undefined &&
+    error.status !== 502 &&
+    error.status !== 504
+  );
+}
+
 /** Identical failures share a signature: the status and the message without ids and numbers. */
 function failureSignature(error: unknown): string {
   const { message, status } = describe(error);
@@ -162,6 +183,10 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   const parkAfterRateLimitedMs = settings.parkAfterRateLimitedMs ?? 15 * 60_000;
   const maxParksPerDelivery = settings.maxParksPerDelivery ?? 3;
   const writeCheckMaxAgeMs = Math.floor((settings.lockDurationMs ?? 10_000) / 4);
+  // A write leaves within writeCheckMaxAgeMs of its claim (the send guard), is answered or given up
+  // within the request timeout, and may be applied up to the settle time after that.
+  const writeClaimMs =
+    writeCheckMaxAgeMs + (settings.requestTimeoutMs ?? 10_000) + (settings.writeSettleMs ?? 10_000);
   const onAttempt = settings.onAttempt ?? (() => undefined);
   const tracer = settings.tracer ?? NOOP_TRACER;
 
@@ -271,11 +296,21 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     // fences out any delivery of this handoff to this destination that started earlier and still
     // runs, e.g. one whose worker stalled past its lock. The reads share its round trip.
     const fence = token ?? randomUUID();
-    const [snapshot, delivered] = await Promise.all([
+    const [snapshot, delivered, fenced] = await Promise.all([
       store.get(data.key),
       store.getDelivery(data.key, destination),
       store.takeFence(data.key, destination, fence),
     ]);
+    if (fenced.kind === "claimed") {
+      // A lookup now could miss that write and create a second record, or write under an older
+      // version that then lands on top. The job waits without spending an attempt.
+      jobLog.info(
+        { waitMs: fenced.waitMs },
+        "an earlier write of this delivery may still land; waiting for it before writing",
+      );
+      report("returned", { durationMs: 0, ...(snapshot ? { snapshot } : {}) });
+      return putBack(job, token, fenced.waitMs);
+    }
     if (!snapshot) {
       jobLog.warn("handoff no longer in the store; nothing to deliver");
       report("skipped", { durationMs: 0 });
@@ -312,25 +347,28 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     // The last guard before the CRM is written: still the latest delivery, lock not lost, and the
     // ledger (re-read now, not at the start) does not already hold this version.
     let checkedAt: number | undefined;
+    // Whether this attempt claimed a write: its claim then ends only once that write was answered.
+    let claimed = false;
     const beforeWrite = async (): Promise<void> => {
       checkedAt = undefined;
       if (abort.aborted && abort.reason === LOCK_LOST)
         throw new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
-      const [holds, ledger] = await Promise.all([
-        store.holdsFence(data.key, destination, fence),
-        store.getDelivery(data.key, destination),
-      ]);
-      if (!holds)
+      const claim = await store.claimWrite(data.key, destination, fence, {
+        version: snapshot.version,
+        ttlMs: writeClaimMs,
+      });
+      if (claim.kind === "fenced")
         throw new SupersededDeliveryError(
           "fenced",
           "a later delivery of this handoff to this destination has started",
         );
-      if (ledger && ledger.version >= snapshot.version) {
+      if (claim.kind === "delivered") {
         throw new SupersededDeliveryError(
           "already_delivered",
-          `the destination already has version ${ledger.version}`,
+          `the destination already has version ${claim.version}`,
         );
       }
+      claimed = true;
       checkedAt = Date.now();
     };
     // The asynchronous check above leaves a gap (DNS, connect) before the bytes go out; a stall in
@@ -428,6 +466,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         unrecoverable.cause = error;
         throw unrecoverable;
       }
+      if (claimed && answered(error)) await store.releaseWrite(data.key, destination, fence);
       if (abort.aborted) {
         // Shutdown: hand the job back untouched for another worker.
         jobLog.info(

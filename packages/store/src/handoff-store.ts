@@ -19,12 +19,14 @@ import { LedgerEntrySchema, type LedgerEntry } from "./ledger-entry.js";
 import {
   APPEND_ATTEMPT,
   CAS_SNAPSHOT,
+  CLAIM_WRITE,
   COMMIT_ALIAS,
   createScriptRunner,
   ERASE_HANDOFF,
   RECORD_DELIVERY,
   REFRESH_ALIAS,
   RELEASE_ALIAS,
+  RELEASE_WRITE,
   TAKE_FENCE,
   VERSION_FLOOR,
 } from "./scripts.js";
@@ -146,6 +148,22 @@ export class StoreConflictError extends Error {
  */
 export type RecordDeliveryResult = "recorded" | "not_newer" | "fenced";
 
+/**
+ * Whether a delivery may start: `taken` (it holds the fence now), or `claimed` when an earlier
+ * delivery's write may still land for `waitMs` more.
+ */
+export type TakeFenceResult =
+  { readonly kind: "taken" } | { readonly kind: "claimed"; readonly waitMs: number };
+
+/**
+ * The check before a CRM write: `claimed` (write now; the claim lasts the ttl given), `fenced` (a
+ * later delivery started), or `delivered` (the ledger already has `version` or a newer one).
+ */
+export type ClaimWriteResult =
+  | { readonly kind: "claimed" }
+  | { readonly kind: "fenced" }
+  | { readonly kind: "delivered"; readonly version: number };
+
 export interface HandoffStore {
   readonly keys: KeyLayout;
   resolveKey(event: HandoffEvent): Promise<string>;
@@ -165,8 +183,22 @@ export interface HandoffStore {
   /**
    * Makes the delivery holding `token` the only one that may write this (handoff, destination):
    * any delivery that took a token before is fenced out (`holdsFence` false, ledger writes refused).
+   * Refused (`claimed`) while an earlier delivery's write claim is live.
    */
-  takeFence(key: string, destination: string, token: string): Promise<void>;
+  takeFence(key: string, destination: string, token: string): Promise<TakeFenceResult>;
+  /**
+   * Right before a CRM write: checks the fence and the ledger, and claims the write for `ttlMs`
+   * (decision 0017). The claim ends with `recordDelivery` or `releaseWrite` once the write was
+   * answered; a write without an answer keeps it until it expires.
+   */
+  claimWrite(
+    key: string,
+    destination: string,
+    token: string,
+    claim: { readonly version: number; readonly ttlMs: number },
+  ): Promise<ClaimWriteResult>;
+  /** Ends `token`'s write claim: its write was answered, so it can no longer land later. */
+  releaseWrite(key: string, destination: string, token: string): Promise<void>;
   /** Whether `token` is still the latest fencing token of this (handoff, destination). */
   holdsFence(key: string, destination: string, token: string): Promise<boolean>;
   appendAttempt(key: string, destination: string, entry: AttemptLogEntry): Promise<void>;
@@ -412,13 +444,34 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     async recordDelivery(key, destination, entry, fence) {
       const result = await scripts.run(
         RECORD_DELIVERY,
-        [keys.ledger(key), keys.snapshot(key), keys.fence(key)],
+        [keys.ledger(key), keys.snapshot(key), keys.fence(key), keys.writeClaim(key, destination)],
         [destination, String(entry.version), JSON.stringify(entry), fence ?? ""],
       );
       return result === 1 ? "recorded" : result === -1 ? "fenced" : "not_newer";
     },
     async takeFence(key, destination, token) {
-      await scripts.run(TAKE_FENCE, [keys.fence(key)], [destination, token, String(retentionMs)]);
+      const waitMs = Number(
+        await scripts.run(
+          TAKE_FENCE,
+          [keys.fence(key), keys.writeClaim(key, destination)],
+          [destination, token, String(retentionMs)],
+        ),
+      );
+      return waitMs > 0 ? { kind: "claimed", waitMs } : { kind: "taken" };
+    },
+    async claimWrite(key, destination, token, { version, ttlMs }) {
+      const result = Number(
+        await scripts.run(
+          CLAIM_WRITE,
+          [keys.fence(key), keys.writeClaim(key, destination), keys.ledger(key)],
+          [destination, token, String(version), String(Math.max(1, Math.ceil(ttlMs)))],
+        ),
+      );
+      if (result === -1) return { kind: "fenced" };
+      return result > 0 ? { kind: "delivered", version: result } : { kind: "claimed" };
+    },
+    async releaseWrite(key, destination, token) {
+      await scripts.run(RELEASE_WRITE, [keys.writeClaim(key, destination)], [token]);
     },
     async holdsFence(key, destination, token) {
       return (await redis.hget(keys.fence(key), destination)) === token;

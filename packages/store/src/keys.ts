@@ -15,6 +15,11 @@ export interface KeyLayout {
   attempts(key: string, destination: string): string;
   /** Hash destination -> fencing token of the one delivery that may write (the latest started). */
   fence(key: string): string;
+  /**
+   * The fencing token of the delivery whose write to this destination may still land (sent, no
+   * answer yet, or the answer lost), with an expiry past the latest moment it could.
+   */
+  writeClaim(key: string, destination: string): string;
   /** The upstream Handoff API's `data` for one version of the handoff (enrichment cache). */
   enrichment(key: string): string;
   alias(kind: "shared_id" | "id", value: string): string;
@@ -42,6 +47,7 @@ export function createKeyLayout(prefix: string): KeyLayout {
     aliasSet: (key) => `${tag(key)}:aliases`,
     attempts: (key, destination) => `${tag(key)}:attempts:${destination}`,
     fence: (key) => `${tag(key)}:fence`,
+    writeClaim: (key, destination) => `${tag(key)}:claim:${destination}`,
     enrichment: (key) => `${tag(key)}:enrichment`,
     alias: (kind, value) => `${prefix}:{a:${kind === "shared_id" ? "s" : "i"}:${tagSafe(value)}}`,
     // Indexes span handoffs, so they share one slot of their own instead of any handoff's.

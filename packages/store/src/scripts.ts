@@ -98,12 +98,14 @@ return 0
  * backward) and, with a fencing token, only while that token is still the destination's latest:
  * a delivery that lost its lock to a newer one cannot record. The ledger lives exactly as long as
  * the snapshot; a handoff that expired or was erased meanwhile gets no ledger back (its floor keeps
- * the version). KEYS[1] ledger hash, KEYS[2] snapshot, KEYS[3] fence hash; ARGV destination,
+ * the version). The write was answered, so the token's write claim ends, fenced or not.
+ * KEYS[1] ledger hash, KEYS[2] snapshot, KEYS[3] fence hash, KEYS[4] write claim; ARGV destination,
  * version, json, token ("" without fencing).
  * Returns 1 when recorded, 0 when a newer or equal version was already there or the handoff is
  * gone, -1 when fenced out.
  */
 export const RECORD_DELIVERY = `
+if ARGV[4] ~= '' and redis.call('GET', KEYS[4]) == ARGV[4] then redis.call('DEL', KEYS[4]) end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[4] then return -1 end
 local ttl = redis.call('PTTL', KEYS[2])
 if ttl == -2 then return 0 end
@@ -119,12 +121,40 @@ return 1
 
 /**
  * Makes a delivery the one (handoff, destination) may be written by: its token replaces any earlier
- * one, which is thereby fenced out. KEYS[1] fence hash; ARGV destination, token, ttl ms.
+ * one, which is thereby fenced out. Not while an earlier delivery's write may still land (its claim
+ * is live): a lookup made now could miss that write, so nothing is taken and the claim's remaining
+ * life is returned. KEYS[1] fence hash, KEYS[2] write claim; ARGV destination, token, ttl ms.
+ * Returns 0 when taken, else the claim's remaining ms.
  */
 export const TAKE_FENCE = `
+local claimed = redis.call('PTTL', KEYS[2])
+if claimed > 0 and redis.call('GET', KEYS[2]) ~= ARGV[2] then return claimed end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return 1
+return 0
+`;
+
+/**
+ * The check before a CRM write, and the claim that write holds: refused when a later delivery took
+ * the fence (-1) or the ledger already has this version (its version is returned); otherwise the
+ * token claims the write for ttl ms (0). KEYS[1] fence hash, KEYS[2] write claim, KEYS[3] ledger
+ * hash; ARGV destination, token, version, ttl ms.
+ */
+export const CLAIM_WRITE = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return -1 end
+local current = redis.call('HGET', KEYS[3], ARGV[1])
+if current then
+  local delivered = tonumber(cjson.decode(current)['version'])
+  if delivered >= tonumber(ARGV[3]) then return delivered end
+end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
+return 0
+`;
+
+/** Ends a write claim if the token still holds it. KEYS[1] write claim; ARGV token. */
+export const RELEASE_WRITE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `;
 
 /** Appends to a capped attempt log. KEYS[1] list; ARGV entry json, max length, ttl ms. */

@@ -22,6 +22,11 @@ export const WorkerEnvSchema = z.object({
   /** BullMQ lock; below ~10 s a busy 2-core node reports false stalls. */
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(10_000),
   WORKER_MAX_STALLED_COUNT: z.coerce.number().int().min(1).default(2),
+  /**
+   * How long after a destination's timeout_ms a CRM may still apply a write whose answer was lost;
+   * the next delivery of that handoff to that destination waits this long (decision 0017).
+   */
+  WORKER_WRITE_SETTLE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** How often a worker looks for jobs whose lock expired (a crashed or stalled worker's). */
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
   /** Must match the consumer's: the ledger lives as long as the handoff it belongs to. */
