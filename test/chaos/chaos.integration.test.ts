@@ -468,9 +468,16 @@ function judge(
 
 describe("chaos: nothing lost, nothing twice, nothing backward", () => {
   const cleanups: (() => Promise<unknown>)[] = [];
+  // Every scenario's stacks, CRMs and clusters stop here; on a loaded machine that can take longer
+  // than the default hook timeout. A cleanup that is slow says so, so a hang is visible.
   afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  });
+    for (const cleanup of cleanups.reverse()) {
+      const started = Date.now();
+      await cleanup().catch(() => undefined);
+      const ms = Date.now() - started;
+      if (ms > 10_000) console.log(`chaos cleanup ${String(cleanup)} took ${ms} ms`);
+    }
+  }, 300_000);
 
   it("survives killed workers, a killed consumer, a stalled worker and live replays while CRMs misbehave", async () => {
     const seed = Date.now() % 100_000;
