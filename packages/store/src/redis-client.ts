@@ -40,7 +40,9 @@ export const CLUSTER_CLIENT_OPTIONS = {
   retryDelayOnClusterDown: 300,
   retryDelayOnTryAgain: 100,
   maxRedirections: 32,
-  slotsRefreshTimeout: 2000,
+  // The slot map is fetched at start and after every MOVED; a busy node answers CLUSTER SLOTS
+  // slowly, and a refresh that times out on every node fails start-up (ioredis' default is 1 s).
+  slotsRefreshTimeout: 10_000,
   // Nodes announce addresses; with TLS the certificate is checked against the seed's name, not a
   // DNS answer for the announced address (managed clusters need this).
   dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address),

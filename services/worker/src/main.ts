@@ -8,7 +8,13 @@ import {
   sweepStalledJobs,
 } from "@handoff-sync/queue";
 import type { HandoffSnapshot } from "@handoff-sync/schema";
-import { createEnrichmentCache, createHandoffStore, createRedisClient, mastersOf } from "@handoff-sync/store";
+import {
+  createEnrichmentCache,
+  createHandoffStore,
+  createRedisClient,
+  mastersOf,
+  untilReady,
+} from "@handoff-sync/store";
 import {
   createDeliveryMetrics,
   createHealthServer,
@@ -38,6 +44,8 @@ const connection = createRedisClient(redisTopology(env), {
   maxRetriesPerRequest: null,
 });
 connection.on("error", (error) => log.error({ err: error }, "redis error"));
+// BullMQ's workers start polling at once: on a cluster the slot map must be loaded first.
+await untilReady(connection);
 const store = createHandoffStore({
   redis: connection,
   prefix: env.REDIS_PREFIX,
