@@ -8,8 +8,17 @@ import {
   replayDeadLetters,
   type DeliveryQueues,
 } from "@handoff-sync/queue";
-import { createHandoffStore, type HandoffStore } from "@handoff-sync/store";
-import { freePort, startService, uniqueName, waitFor, type RunningService } from "@handoff-sync/testing";
+import { createHandoffStore, createRedisClient, slotOf, type HandoffStore } from "@handoff-sync/store";
+import {
+  freePort,
+  redisEnv,
+  startRedisCluster,
+  startService,
+  testRedisTarget,
+  uniqueName,
+  waitFor,
+  type RunningService,
+} from "@handoff-sync/testing";
 import { QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { Kafka, logLevel, Partitioners, type Admin } from "kafkajs";
@@ -35,7 +44,8 @@ const REJECTION_HEADERS = {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-type Role = "consumer" | "worker" | "worker-b";
+/** `consumer` and `worker` (plus `worker-b`) by default; a layout names its own (`consumer-2`, `worker-servicenow`). */
+type Role = string;
 
 interface Stack {
   readonly topic: string;
@@ -46,12 +56,27 @@ interface Stack {
   readonly env: Record<string, string>;
   readonly services: Map<Role, RunningService>;
   restart(role: Role): Promise<void>;
+  /** Starts a role the stack did not have yet (a process added mid-stream). */
+  add(role: Role, spec: RoleProcess): Promise<void>;
+  /** Stops a role for good (SIGTERM, as a scale-down does): it is not restarted. */
+  remove(role: Role): Promise<void>;
   stop(): Promise<void>;
 }
 
 interface StackOptions {
   /** Worker processes serving every destination side by side (1 or 2). */
   readonly workers: 1 | 2;
+  readonly env?: Record<string, string>;
+  /** `redisUrl` is a seed node of a Redis Cluster (REDIS_CLUSTER=1 runs). */
+  readonly redisCluster?: boolean;
+  /** Partitions of the input topic; 4 by default. */
+  readonly partitions?: number;
+  /** The processes to run instead of one consumer and `workers` workers, with env of their own. */
+  readonly layout?: Readonly<Record<Role, RoleProcess>>;
+}
+
+interface RoleProcess {
+  readonly service: "consumer" | "worker";
   readonly env?: Record<string, string>;
 }
 
@@ -94,7 +119,7 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
   await admin.connect();
   await admin.createTopics({
     topics: [
-      { topic, numPartitions: 4 },
+      { topic, numPartitions: options.partitions ?? 4 },
       { topic: rejectedTopic, numPartitions: 1 },
     ],
     waitForLeaders: true,
@@ -102,7 +127,7 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
   await admin.disconnect();
   const env: Record<string, string> = {
     KAFKA_BROKERS: inject("kafkaBrokers"),
-    REDIS_URL: redisUrl,
+    ...redisEnv(redisUrl, options.redisCluster ?? false),
     REDIS_PREFIX: prefix,
     KAFKA_GROUP_ID: groupId,
     HANDOFF_SYNC_CONFIG: configPath,
@@ -114,17 +139,35 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
     ...CHAOS_SECRETS,
     ...options.env,
   };
-  const roles: Role[] = options.workers === 2 ? ["consumer", "worker", "worker-b"] : ["consumer", "worker"];
+  const layout = new Map<Role, RoleProcess>(
+    Object.entries(
+      options.layout ??
+        (options.workers === 2
+          ? {
+              consumer: { service: "consumer" },
+              worker: { service: "worker" },
+              "worker-b": { service: "worker" },
+            }
+          : { consumer: { service: "consumer" }, worker: { service: "worker" } }),
+    ),
+  );
+  const roles: Role[] = [...layout.keys()];
   const services = new Map<Role, RunningService>();
   const ports = new Map<Role, number>();
   for (const role of roles) ports.set(role, await freePort());
   const replaced = new Set<RunningService>();
   let stopped = false;
   const start = async (role: Role): Promise<void> => {
-    const service = await startService(role === "consumer" ? "consumer" : "worker", env, {
-      port: ports.get(role) ?? 0,
-      readyTimeoutMs: 90_000,
-    });
+    const spec = layout.get(role) ?? { service: "worker" };
+    ports.set(role, ports.get(role) ?? (await freePort()));
+    const service = await startService(
+      spec.service,
+      { ...env, ...spec.env },
+      {
+        port: ports.get(role) ?? 0,
+        readyTimeoutMs: 90_000,
+      },
+    );
     services.set(role, service);
     // Restarts a service that died on its own, as Kubernetes would.
     void service.exited.then(async () => {
@@ -148,6 +191,17 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
     env,
     services,
     restart,
+    add: async (role, spec) => {
+      layout.set(role, spec);
+      await start(role);
+    },
+    remove: async (role) => {
+      const service = services.get(role);
+      if (!service) throw new Error(`${role} is not running`);
+      replaced.add(service);
+      services.delete(role);
+      await service.stop();
+    },
     stop: async () => {
       stopped = true;
       await Promise.all([...services.values()].map((s) => s.stop()));
@@ -278,9 +332,9 @@ interface Operator {
 }
 
 /** What an SRE has: the queues, the store, and BullMQ's own events. */
-async function openOperator(stack: Stack, redisUrl: string): Promise<Operator> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const events = new Redis(redisUrl, { maxRetriesPerRequest: null });
+async function openOperator(stack: Stack, redisUrl: string, cluster = false): Promise<Operator> {
+  const redis = createRedisClient(testRedisTarget(redisUrl, cluster), { maxRetriesPerRequest: null });
+  const events = createRedisClient(testRedisTarget(redisUrl, cluster), { maxRetriesPerRequest: null });
   const store = createHandoffStore({ redis, prefix: stack.prefix, retentionMs: 0 });
   const policy = { attempts: 40, base_delay_ms: 200, max_delay_ms: 3000 };
   const queues = createDeliveryQueues({
@@ -414,9 +468,16 @@ function judge(
 
 describe("chaos: nothing lost, nothing twice, nothing backward", () => {
   const cleanups: (() => Promise<unknown>)[] = [];
+  // Every scenario's stacks, CRMs and clusters stop here; on a loaded machine that can take longer
+  // than the default hook timeout. A cleanup that is slow says so, so a hang is visible.
   afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  });
+    for (const cleanup of cleanups.reverse()) {
+      const started = Date.now();
+      await cleanup().catch(() => undefined);
+      const ms = Date.now() - started;
+      if (ms > 10_000) console.log(`chaos cleanup ${String(cleanup)} took ${ms} ms`);
+    }
+  }, 300_000);
 
   it("survives killed workers, a killed consumer, a stalled worker and live replays while CRMs misbehave", async () => {
     const seed = Date.now() % 100_000;
@@ -432,9 +493,13 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     });
     // Two workers side by side with short locks, and at 0.8 a forced lock loss: one worker stopped
     // past its lock while the other takes its jobs over (decisions 0013 and 0017).
-    const stack = await startStack(inject("redisUrl"), crms, { workers: 2, env: TAKEOVER_ENV });
+    const stack = await startStack(inject("redisUrl"), crms, {
+      workers: 2,
+      env: TAKEOVER_ENV,
+      redisCluster: inject("redisCluster"),
+    });
     cleanups.push(() => stack.stop());
-    const operator = await openOperator(stack, inject("redisUrl"));
+    const operator = await openOperator(stack, inject("redisUrl"), inject("redisCluster"));
     cleanups.push(() => operator.close());
 
     const total = plan.events.length + plan.invalid.length;
@@ -447,7 +512,7 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
       { at: 0.45, run: () => killConsumerMidBatch() },
       { at: 0.55, run: () => replayLive() },
       { at: 0.65, run: () => killWorkerMidWrite() },
-      { at: 0.75, run: () => replayLive() },
+      { at: 0.75, run: () => replayLive(true) },
     ];
     checkpoints.push({
       at: 0.8,
@@ -462,7 +527,14 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     });
     const burst = { size: 40 };
 
-    const replayLive = async (): Promise<void> => {
+    const replayLive = async (last = false): Promise<void> => {
+      // The last live replay waits for a dead letter when none was replayed yet: a slower worker
+      // (a loaded machine, a Redis Cluster run) may not have dead-lettered anything by then.
+      if (last && live.replayed === 0)
+        await waitFor(async () => (await operator.deadLetters()).length > 0, {
+          timeoutMs: 60_000,
+          message: "a dead letter to replay live",
+        });
       live.replayed += await operator.replayAll();
     };
     // The worker dies while a CRM holds one of its writes unanswered; the CRM then applies it.
@@ -632,6 +704,139 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
       deadLetters,
       rejected: await readRejected(stack, plan.invalid.length),
     });
+  });
+
+  it("loses nothing while consumers join and leave the group mid-stream and workers split over destinations", async () => {
+    const seed = (Date.now() + 4) % 100_000;
+    console.log(`chaos seed ${seed}`);
+    const plan = makePlan({ handoffs: 120, minEvents: 1000, run: `g${seed}`, random: seededRandom(seed) });
+    const crms = await startChaosCrms({ idempotencyTtlMs: 3000 });
+    cleanups.push(() => crms.close());
+    for (const server of crms.all())
+      server.faults.add({ fault: { kind: "status", status: 503 }, probability: 0.1 });
+    // Two consumers over eight partitions; the CRMs split over two worker Deployments
+    // (WORKER_DESTINATIONS), the first replicated, the second a single process.
+    const crmWorker = { service: "worker", env: { WORKER_DESTINATIONS: "webhook,zendesk" } } as const;
+    const stack = await startStack(inject("redisUrl"), crms, {
+      workers: 1,
+      redisCluster: inject("redisCluster"),
+      partitions: 8,
+      layout: {
+        consumer: { service: "consumer" },
+        "consumer-2": { service: "consumer" },
+        "worker-crm-1": crmWorker,
+        "worker-crm-2": crmWorker,
+        "worker-servicenow": { service: "worker", env: { WORKER_DESTINATIONS: "servicenow" } },
+      },
+    });
+    cleanups.push(() => stack.stop());
+    const admin = stack.kafka.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    const members = async (): Promise<number> =>
+      (await admin.describeGroups([stack.groupId])).groups[0]?.members.length ?? 0;
+    const membership: number[] = [];
+    const total = plan.events.length + plan.invalid.length;
+    const steps = [
+      // A consumer joins under load: the group rebalances to three members.
+      { at: 0.3, run: () => stack.add("consumer-3", { service: "consumer" }), members: 3 },
+      // One leaves as a scale-down does (SIGTERM: it commits what it finished and leaves the group).
+      { at: 0.65, run: () => stack.remove("consumer"), members: 2 },
+    ];
+    let next = 0;
+    await produce(stack, plan, async (sent) => {
+      for (let step = steps[next]; step !== undefined && sent >= total * step.at; step = steps[next]) {
+        next++;
+        await step.run();
+        const expected = step.members;
+        membership.push(
+          await waitFor(async () => ((await members()) === expected ? expected : undefined), {
+            timeoutMs: 60_000,
+            message: `the group has ${expected} members`,
+          }),
+        );
+      }
+    });
+    expect(membership).toEqual([3, 2]);
+
+    const operator = await openOperator(stack, inject("redisUrl"), inject("redisCluster"));
+    cleanups.push(() => operator.close());
+    const deadLetters = await healAndSettle(crms, operator, { plan });
+    const verdict = judge("rebalance", plan, crms, {
+      deadLetters,
+      rejected: await readRejected(stack, plan.invalid.length),
+    });
+    expect(verdict.events).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("survives a Redis Cluster master killed -9 under load, with WAIT for a replica as documented", async () => {
+    // docs/scaling.md#redis-cluster: a replica per master and REDIS_WAIT_REPLICAS=1 on the consumer.
+    // CHAOS_FAILOVER_WAIT=0 runs the weaker setting (no WAIT) to measure its loss; it asserts nothing then.
+    const waitReplicas = process.env.CHAOS_FAILOVER_WAIT ?? "1";
+    const cluster = await startRedisCluster({ nodeTimeoutMs: 2000 });
+    cleanups.push(() => cluster.stop());
+    const seed = (Date.now() + 3) % 100_000;
+    console.log(`chaos seed ${seed}`);
+    const plan = makePlan({ handoffs: 80, minEvents: 600, run: `f${seed}`, random: seededRandom(seed) });
+    const crms = await startChaosCrms({ idempotencyTtlMs: 3000 });
+    cleanups.push(() => crms.close());
+    for (const server of crms.all())
+      server.faults.add({ fault: { kind: "status", status: 503 }, probability: 0.1 });
+    const stack = await startStack(cluster.url, crms, {
+      workers: 1,
+      redisCluster: true,
+      env: { REDIS_WAIT_REPLICAS: waitReplicas, REDIS_WAIT_TIMEOUT_MS: "2000" },
+    });
+    cleanups.push(() => stack.stop());
+
+    // The master of the busiest queue (the webhook destination's) is the one that dies.
+    const tag = `${stack.prefix}:{d:webhook}`;
+    const victim = await cluster.masterOf(slotOf(tag));
+    const lag: number[] = [];
+    let killed = false;
+    const total = plan.events.length + plan.invalid.length;
+    await produce(stack, plan, async (sent) => {
+      if (!killed && sent < total * 0.4) {
+        // The replication round trip under this load: what an acknowledged write without WAIT
+        // risks when its master dies (the loss window of the weaker setting).
+        const probe = new Redis(victim.port, "127.0.0.1");
+        for (let i = 0; i < 20; i++) {
+          const started = process.hrtime.bigint();
+          await probe.set(`${tag}:lag-probe`, String(i));
+          await probe.wait(1, 1000);
+          lag.push(Number(process.hrtime.bigint() - started) / 1e6);
+        }
+        probe.disconnect();
+        return;
+      }
+      if (killed) return;
+      killed = true;
+      await victim.kill("SIGKILL");
+      // Its replica takes over once the cluster deems it failed (cluster-node-timeout), then the
+      // old master comes back as a replica, so WAIT 1 is satisfied again on that shard.
+      await cluster.healthy(30_000);
+      await victim.start();
+      await cluster.healthy(30_000);
+    });
+    expect(killed).toBe(true);
+    expect(await victim.role()).toBe("slave");
+    const sorted = [...lag].sort((a, b) => a - b);
+    const at = (q: number): string =>
+      (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(2);
+    console.log(
+      `failover: replication round trip p50=${at(0.5)}ms p99=${at(0.99)}ms max=${at(1)}ms (n=${sorted.length})`,
+    );
+
+    const operator = await openOperator(stack, cluster.url, true);
+    cleanups.push(() => operator.close());
+    const deadLetters = await healAndSettle(crms, operator, { plan });
+    const rejected = await readRejected(stack, plan.invalid.length);
+    if (waitReplicas === "0") {
+      const verdict = reconcile(plan, crms.views(), { deadLetters, rejected });
+      console.log(verdictLine("cluster-failover-no-wait", verdict));
+      return;
+    }
+    judge("cluster-failover", plan, crms, { deadLetters, rejected });
   });
 
   it("moves a handoff's versions on when it comes back after its retention ended", async () => {

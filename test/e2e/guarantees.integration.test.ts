@@ -12,11 +12,18 @@ import {
   type DeliveryWorkerSettings,
 } from "@handoff-sync/queue";
 import { createStateCatalogue, type BackoffPolicy, type HandoffEvent } from "@handoff-sync/schema";
-import { createHandoffStore, type HandoffStore } from "@handoff-sync/store";
+import { createHandoffStore, type HandoffStore, createRedisClient } from "@handoff-sync/store";
 import { createLogger } from "@handoff-sync/telemetry";
-import { startFakeServer, uniqueName, waitFor, WriteLog, type FakeServer } from "@handoff-sync/testing";
+import {
+  startFakeServer,
+  uniqueName,
+  waitFor,
+  WriteLog,
+  type FakeServer,
+  testRedisTarget,
+  redisEnv,
+} from "@handoff-sync/testing";
 import { Worker } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 
 const log = createLogger({ level: "silent", service: "test" });
@@ -53,7 +60,9 @@ function webhook(url: string): WebhookConfig {
 }
 
 describe("delivery guarantees (real Redis, real HTTP)", () => {
-  const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -319,14 +328,17 @@ describe("delivery guarantees (real Redis, real HTTP)", () => {
     // A worker process that takes the job and is then killed -9: its lock is never renewed.
     const script = `
       import { Worker } from "bullmq";
-      import { Redis } from "ioredis";
-      const connection = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: null });
+      import { Cluster, Redis } from "ioredis";
+      const url = new URL(process.env.REDIS_URL);
+      const connection = process.env.REDIS_CLUSTER === "true"
+        ? new Cluster([{ host: url.hostname, port: Number(url.port) }], { redisOptions: { maxRetriesPerRequest: null } })
+        : new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: null });
       new Worker(process.env.QUEUE, () => new Promise(() => {}), { connection, prefix: process.env.PREFIX, lockDuration: 1000, skipStalledCheck: true });
     `;
     const dying = spawn(process.execPath, ["--input-type=module", "-e", script], {
       env: {
         ...process.env,
-        REDIS_URL: inject("redisUrl"),
+        ...redisEnv(inject("redisUrl"), inject("redisCluster")),
         QUEUE: queue.deliver.name,
         PREFIX: queue.deliver.opts.prefix ?? "",
       },

@@ -1,8 +1,8 @@
+import { createRedisClient } from "@handoff-sync/store";
 import { randomUUID } from "node:crypto";
 import { destinationQueueNames } from "@handoff-sync/queue";
-import { startPipeline, uniqueName, waitFor, type Pipeline } from "@handoff-sync/testing";
+import { startPipeline, uniqueName, waitFor, type Pipeline, testRedisTarget } from "@handoff-sync/testing";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 function event(fields: {
@@ -32,10 +32,14 @@ async function handoff(
 
 describe("pipeline: Kafka -> consumer -> Redis -> worker -> webhook CRM", () => {
   let pipeline: Pipeline;
-  const redis = new Redis(inject("redisUrl"));
+  const redis = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")));
 
   beforeAll(async () => {
-    pipeline = await startPipeline({ kafkaBrokers: inject("kafkaBrokers"), redisUrl: inject("redisUrl") });
+    pipeline = await startPipeline({
+      kafkaBrokers: inject("kafkaBrokers"),
+      redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
+    });
   });
   afterAll(async () => {
     await pipeline?.stop();

@@ -20,8 +20,10 @@ const overlays = {
   production: { dir: join(k8sDir, "overlays/production"), namespace: "handoff-sync", versionedImages: true },
 } as const;
 const keda = join(k8sDir, "components/keda");
+const redisCluster = join(k8sDir, "components/redis-cluster");
+const kedaRedisCluster = join(k8sDir, "components/keda-redis-cluster");
 
-type Rendered = Record<"dev" | "production" | "productionKeda", K8sObject[]>;
+type Rendered = Record<"dev" | "production" | "productionKeda" | "productionCluster", K8sObject[]>;
 
 function byKind(objects: readonly K8sObject[], kind: string): K8sObject[] {
   return objects.filter((o) => o.kind === kind);
@@ -71,18 +73,24 @@ describe("infra/k8s manifests", () => {
 
   beforeAll(async () => {
     docs = await readDocs();
-    const [dev, production, productionKeda] = await Promise.all([
+    const [dev, production, productionKeda, productionCluster] = await Promise.all([
       render(overlays.dev.dir),
       render(overlays.production.dir),
       renderWithComponents(overlays.production.dir, [keda], overlays.production.namespace),
+      renderWithComponents(
+        overlays.production.dir,
+        [keda, redisCluster, kedaRedisCluster],
+        overlays.production.namespace,
+      ),
     ]);
-    rendered = { dev, production, productionKeda };
+    rendered = { dev, production, productionKeda, productionCluster };
   }, 300_000);
 
   it.each([
     ["dev", "dev"],
     ["production", "production"],
     ["production + components/keda", "productionKeda"],
+    ["production + keda + redis-cluster + keda-redis-cluster", "productionCluster"],
   ] as const)("%s renders and passes strict validation", (_label, key) => {
     const overlay = overlays[key.startsWith("dev") ? "dev" : "production"];
     const objects = rendered[key];
@@ -116,6 +124,99 @@ describe("infra/k8s manifests", () => {
       .sort();
     expect(scaled).toEqual(["handoff-sync-consumer", "handoff-sync-worker"]);
     expect(byKind(rendered.production, "ScaledObject")).toEqual([]);
+  });
+
+  it("the Redis Cluster components switch every service to cluster mode, the consumer to WAIT and KEDA to redis-cluster", () => {
+    const env = rendered.productionCluster.find(
+      (o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("handoff-sync-env"),
+    ) as { data: Record<string, string> } | undefined;
+    if (!env) throw new Error("no handoff-sync-env ConfigMap");
+    expect(env.data).toMatchObject({ REDIS_CLUSTER: "true", REDIS_PREFIX: "hs" });
+    expect(env.data.REDIS_CLUSTER_NODES?.split(",")).toHaveLength(2);
+    const consumer = find(rendered.productionCluster, "Deployment", "handoff-sync-consumer") as {
+      spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+    };
+    expect(consumer.spec.template.spec.containers[0]?.env).toContainEqual({
+      name: "REDIS_WAIT_REPLICAS",
+      value: "1",
+    });
+    const worker = find(rendered.productionCluster, "ScaledObject", "handoff-sync-worker") as {
+      spec: { triggers: { type: string; metadata: { addresses?: string } }[] };
+    };
+    expect(worker.spec.triggers.map((t) => t.type)).toEqual(["redis-cluster"]);
+    expect(worker.spec.triggers[0]?.metadata.addresses).toBe(env.data.REDIS_CLUSTER_NODES);
+  });
+
+  it("catches a single-node redis trigger left on a cluster, braces in the prefix and seeds the trigger does not know", async () => {
+    const withoutKedaPatch = await renderWithComponents(
+      overlays.production.dir,
+      [keda, redisCluster],
+      overlays.production.namespace,
+    );
+    expect(validate(withoutKedaPatch, docs, { namespace: "handoff-sync" })).toEqual([
+      "ScaledObject/handoff-sync-worker: a redis trigger reads one node of the cluster; use redis-cluster (REDIS_CLUSTER=true)",
+    ]);
+    const env = rendered.productionCluster.find(
+      (o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("handoff-sync-env"),
+    );
+    if (!env) throw new Error("no handoff-sync-env ConfigMap");
+    const braced = setAt(
+      rendered.productionCluster,
+      "ConfigMap",
+      env.metadata.name,
+      ["data", "REDIS_PREFIX"],
+      "{hs}",
+    );
+    expect(validate(braced, docs).filter((p) => p.includes("braces"))).toEqual([
+      "Deployment/handoff-sync-api: REDIS_PREFIX must not contain braces with REDIS_CLUSTER=true",
+      "Deployment/handoff-sync-consumer: REDIS_PREFIX must not contain braces with REDIS_CLUSTER=true",
+      "Deployment/handoff-sync-worker: REDIS_PREFIX must not contain braces with REDIS_CLUSTER=true",
+    ]);
+    const unknownSeed = setAt(
+      rendered.productionCluster,
+      "ScaledObject",
+      "handoff-sync-worker",
+      ["spec", "triggers", 0, "metadata", "addresses"],
+      "redis-elsewhere:6379",
+    );
+    expect(
+      validate(unknownSeed, docs).filter((p) => p.includes("addresses") || p.includes("address ")),
+    ).toEqual([
+      "ScaledObject/handoff-sync-worker: redis-cluster address redis-elsewhere:6379 is not in REDIS_CLUSTER_NODES",
+    ]);
+  });
+
+  it("catches a consumer autoscaler that may go above the topic's partitions", () => {
+    const hpa = setAt(
+      rendered.production,
+      "HorizontalPodAutoscaler",
+      "handoff-sync-consumer",
+      ["spec", "maxReplicas"],
+      13,
+    );
+    expect(validate(hpa, docs).filter((p) => p.includes("partitions"))).toEqual([
+      "HorizontalPodAutoscaler/handoff-sync-consumer: maxReplicas 13 exceeds the 12 partitions",
+    ]);
+    const scaled = setAt(
+      rendered.productionKeda,
+      "ScaledObject",
+      "handoff-sync-consumer",
+      ["spec", "maxReplicaCount"],
+      24,
+    );
+    expect(validate(scaled, docs).filter((p) => p.includes("partitions"))).toEqual([
+      "ScaledObject/handoff-sync-consumer: maxReplicaCount 24 exceeds the 12 partitions",
+    ]);
+    const undeclared = setAt(
+      rendered.production,
+      "Deployment",
+      "handoff-sync-consumer",
+      ["metadata", "annotations"],
+      {},
+    );
+    expect(validate(undeclared, docs).filter((p) => p.includes("partition"))).toEqual([
+      "Deployment/handoff-sync-consumer: annotation handoff-sync.io/topic-partitions must give the input topic's partition count",
+    ]);
   });
 
   it("production adds egress policies and spreads pods; dev does not", () => {

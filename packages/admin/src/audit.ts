@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "@handoff-sync/telemetry";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@handoff-sync/store";
 import { z } from "zod";
 
 export const AuditEntrySchema = z.object({
@@ -29,7 +29,7 @@ export interface AuditLog {
 }
 
 export interface AuditLogSettings {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** The stream key, `<prefix>:{idx}:audit`. */
   readonly key: string;
   readonly log: Logger;

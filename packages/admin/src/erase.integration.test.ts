@@ -1,10 +1,9 @@
 import { createDeliveryQueues } from "@handoff-sync/queue";
 import { createStateCatalogue, type HandoffEvent } from "@handoff-sync/schema";
-import { createHandoffStore } from "@handoff-sync/store";
+import { createHandoffStore, createRedisClient } from "@handoff-sync/store";
 import { createLogger } from "@handoff-sync/telemetry";
-import { uniqueName, waitFor } from "@handoff-sync/testing";
+import { uniqueName, waitFor, testRedisTarget } from "@handoff-sync/testing";
 import { Worker } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createAdmin } from "./admin.js";
 import { createAuditLog } from "./audit.js";
@@ -12,7 +11,9 @@ import { createAuditLog } from "./audit.js";
 const log = createLogger({ level: "silent", service: "test" });
 
 describe("erasure while a delivery runs", () => {
-  const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
   afterAll(() => connection.quit());
 
   it("keeps the running job's merge key, so a new event cannot start a second delivery beside it", async () => {

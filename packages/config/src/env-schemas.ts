@@ -60,6 +60,22 @@ export const RedisEnvSchema = z.object({
   REDIS_TLS_CA_FILE: z.string().optional(),
   REDIS_TLS_CERT_FILE: z.string().optional(),
   REDIS_TLS_KEY_FILE: z.string().optional(),
+  /**
+   * Redis Cluster mode (docs/decisions/0040-redis-cluster-layout.md): `REDIS_URL` then names one seed
+   * node (scheme, credentials and TLS as for a single Redis) and the client discovers the rest.
+   */
+  REDIS_CLUSTER: z.stringbool().default(false),
+  /** Further seed nodes, `host:port,host:port`, so start-up does not hang on one node being down. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? "")
+        .split(",")
+        .map((node) => node.trim())
+        .filter((node) => node !== ""),
+    )
+    .pipe(z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, "each node must be host:port"))),
 });
 export type RedisEnv = z.infer<typeof RedisEnvSchema>;
 

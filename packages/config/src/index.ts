@@ -3,6 +3,7 @@ export * from "./parse-env.js";
 export * from "./env-schemas.js";
 export * from "./kafka-options.js";
 export * from "./redis-options.js";
+export * from "./redis-topology.js";
 export * from "./secret-ref.js";
 export * from "./destinations-schema.js";
 export * from "./source-inputs.js";

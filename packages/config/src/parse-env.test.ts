@@ -26,6 +26,8 @@ describe("parseEnv", () => {
       KAFKA_SESSION_TIMEOUT_MS: 10_000,
       KAFKA_HEARTBEAT_INTERVAL_MS: 3_000,
       REDIS_PREFIX: "hs",
+      REDIS_CLUSTER: false,
+      REDIS_CLUSTER_NODES: [],
       LOG_LEVEL: "info",
       LOG_REDACT_PATHS: [],
       PORT: 3000,

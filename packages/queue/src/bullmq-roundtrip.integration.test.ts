@@ -1,14 +1,17 @@
-import { uniqueName, waitFor } from "@handoff-sync/testing";
+import { createRedisClient } from "@handoff-sync/store";
+import { uniqueName, waitFor, testRedisTarget } from "@handoff-sync/testing";
 import { Queue, Worker } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 
 describe("BullMQ against the provisioned Redis", () => {
-  const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
   afterAll(() => connection.quit());
 
   it("adds a job and a worker processes it", async () => {
-    const prefix = uniqueName("t");
+    // On a cluster a queue's keys must share a hash tag, as every destination queue's do (names.ts).
+    const prefix = `${uniqueName("t")}:{roundtrip}`;
     const queue = new Queue("roundtrip", { connection, prefix });
     const processed: unknown[] = [];
     const worker = new Worker("roundtrip", (job) => Promise.resolve(void processed.push(job.data)), {

@@ -1,6 +1,6 @@
 import type { BackoffPolicy, DeliveryJob } from "@handoff-sync/schema";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@handoff-sync/store";
 import { createDestinationState, type DestinationState } from "./destination-state.js";
 import { DELIVERY_JOB_NAME, deliveryJobOptions } from "./job-options.js";
 import { destinationQueueNames } from "./names.js";
@@ -34,7 +34,7 @@ export interface DeliveryQueues {
 }
 
 export interface DeliveryQueuesSettings {
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   readonly prefix: string;
   readonly destinations: Readonly<Record<string, BackoffPolicy>>;
   /**

@@ -1,9 +1,8 @@
 import { createServer, type Server } from "node:http";
 import { createStateCatalogue, RetryableDeliveryError, type HandoffEvent } from "@handoff-sync/schema";
-import { createHandoffStore } from "@handoff-sync/store";
+import { createHandoffStore, createRedisClient } from "@handoff-sync/store";
 import { createLogger } from "@handoff-sync/telemetry";
-import { uniqueName, waitFor } from "@handoff-sync/testing";
-import { Redis } from "ioredis";
+import { uniqueName, waitFor, testRedisTarget } from "@handoff-sync/testing";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { listDeadLetters } from "./dead-letters.js";
 import { createDeliveryQueues } from "./delivery-queues.js";
@@ -28,7 +27,9 @@ function failingReceiver(): Promise<{ server: Server; url: string; arrivals: num
 }
 
 describe("delivery worker against a receiver that keeps failing", () => {
-  const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
   afterAll(() => connection.quit());
 
   it("spaces attempts within the backoff bounds, then dead-letters with the last error", async () => {

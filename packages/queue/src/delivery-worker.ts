@@ -23,7 +23,7 @@ import {
   type Tracer,
 } from "@handoff-sync/telemetry";
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@handoff-sync/store";
 import { randomUUID } from "node:crypto";
 import { addDeadLetter } from "./dead-letters.js";
 import type { DestinationQueue } from "./delivery-queues.js";
@@ -69,7 +69,7 @@ export type AttemptOutcome =
 
 export interface DeliveryWorkerSettings {
   readonly queue: DestinationQueue;
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   readonly store: HandoffStore;
   readonly deliver: DeliverFn;
   readonly log: Logger;

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@handoff-sync/store";
 import { z } from "zod";
 import { destinationQueueNames } from "./names.js";
 
@@ -78,7 +78,11 @@ export function destinationStateKey(prefix: string, destination: string): string
   return `${destinationQueueNames(prefix, destination).prefix}:state`;
 }
 
-export function createDestinationState(redis: Redis, prefix: string, destination: string): DestinationState {
+export function createDestinationState(
+  redis: RedisClient,
+  prefix: string,
+  destination: string,
+): DestinationState {
   const key = destinationStateKey(prefix, destination);
   return {
     destination,

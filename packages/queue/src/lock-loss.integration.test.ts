@@ -4,10 +4,9 @@ import {
   SupersededDeliveryError,
   type HandoffEvent,
 } from "@handoff-sync/schema";
-import { createHandoffStore } from "@handoff-sync/store";
+import { createHandoffStore, createRedisClient } from "@handoff-sync/store";
 import { createLogger } from "@handoff-sync/telemetry";
-import { uniqueName, waitFor } from "@handoff-sync/testing";
-import { Redis } from "ioredis";
+import { uniqueName, waitFor, testRedisTarget } from "@handoff-sync/testing";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createDeliveryQueues } from "./delivery-queues.js";
 import { createDeliveryWorker } from "./delivery-worker.js";
@@ -15,7 +14,9 @@ import { createDeliveryWorker } from "./delivery-worker.js";
 const log = createLogger({ level: "silent", service: "test" });
 
 describe("a delivery whose queue lock is lost", () => {
-  const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
   afterAll(() => connection.quit());
 
   it("is cancelled when the lock cannot be renewed, and may no longer write", async () => {

@@ -1,8 +1,7 @@
 import { createStateCatalogue, DestinationError, type HandoffEvent } from "@handoff-sync/schema";
-import { createHandoffStore } from "@handoff-sync/store";
+import { createHandoffStore, createRedisClient } from "@handoff-sync/store";
 import { createLogger } from "@handoff-sync/telemetry";
-import { uniqueName, waitFor } from "@handoff-sync/testing";
-import { Redis } from "ioredis";
+import { uniqueName, waitFor, testRedisTarget } from "@handoff-sync/testing";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { listDeadLetters } from "./dead-letters.js";
 import { createDeliveryQueues } from "./delivery-queues.js";
@@ -12,7 +11,9 @@ import { resumeDestination } from "./park.js";
 const log = createLogger({ level: "silent", service: "test" });
 
 describe("a delivery that parks its destination on every resume", () => {
-  const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
   afterAll(() => connection.quit());
 
   it("is dead-lettered after maxParksPerDelivery parks, and the destination keeps flowing", async () => {

@@ -1,5 +1,5 @@
 import { HandoffSyncError } from "@handoff-sync/schema";
-import type { Redis } from "ioredis";
+import { mastersOf, type RedisClient } from "@handoff-sync/store";
 
 /**
  * Fewer replicas than required acknowledged this connection's writes within the timeout. The
@@ -26,20 +26,26 @@ export class ReplicationWaitError extends HandoffSyncError {
 
 export interface ReplicaWaitSettings {
   /** The connection the store and the queues write on: WAIT covers that client's writes only. */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly replicas: number;
   readonly timeoutMs: number;
 }
 
 /**
  * Resolves once `replicas` replicas have acknowledged every write this connection made so far
- * (Redis `WAIT`), else throws `ReplicationWaitError`. With `replicas` 0 it resolves at once.
+ * (Redis `WAIT`), else throws `ReplicationWaitError`. With `replicas` 0 it resolves at once. On a
+ * Redis Cluster the writes went to several masters over one connection each, so WAIT goes to every
+ * master and the fewest acknowledgements count (a master this process never wrote to answers at once).
  */
 export function createReplicaWait(settings: ReplicaWaitSettings): () => Promise<void> {
   const { redis, replicas, timeoutMs } = settings;
   if (replicas === 0) return () => Promise.resolve();
   return async () => {
-    const acknowledged = await redis.wait(replicas, timeoutMs);
-    if (acknowledged < replicas) throw new ReplicationWaitError(acknowledged, replicas, timeoutMs);
+    const masters = mastersOf(redis);
+    const acknowledged = Math.min(
+      ...(await Promise.all(masters.map((node) => node.wait(replicas, timeoutMs)))),
+    );
+    if (masters.length === 0 || acknowledged < replicas)
+      throw new ReplicationWaitError(masters.length === 0 ? 0 : acknowledged, replicas, timeoutMs);
   };
 }

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.js";
 import { z } from "zod";
 import { createKeyLayout } from "./keys.js";
 
@@ -11,7 +11,7 @@ export interface EnrichmentCache {
 }
 
 export interface EnrichmentCacheSettings {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly prefix: string;
   /** The handoff retention: the cached data holds personal data and must not outlive the handoff. */
   readonly retentionMs: number;

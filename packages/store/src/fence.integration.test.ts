@@ -1,10 +1,10 @@
-import { uniqueName } from "@handoff-sync/testing";
-import { Redis } from "ioredis";
+import { createRedisClient } from "./redis-client.js";
+import { uniqueName, testRedisTarget } from "@handoff-sync/testing";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createHandoffStore } from "./handoff-store.js";
 
 describe("fencing tokens per (handoff, destination)", () => {
-  const redis = new Redis(inject("redisUrl"));
+  const redis = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")));
   afterAll(() => redis.quit());
   const entry = (version: number) => ({
     version,

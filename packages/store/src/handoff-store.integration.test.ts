@@ -1,6 +1,6 @@
+import { createRedisClient } from "./redis-client.js";
 import { createStateCatalogue, type HandoffEvent } from "@handoff-sync/schema";
-import { uniqueName } from "@handoff-sync/testing";
-import { Redis } from "ioredis";
+import { uniqueName, testRedisTarget } from "@handoff-sync/testing";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createHandoffStore } from "./handoff-store.js";
@@ -20,8 +20,8 @@ function event(fields: Partial<HandoffEvent> & Pick<HandoffEvent, "event_id" | "
 
 describe("handoff store keys under concurrency", () => {
   // Two consumers: two connections, so their commands really interleave in Redis.
-  const redisA = new Redis(inject("redisUrl"));
-  const redisB = new Redis(inject("redisUrl"));
+  const redisA = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")));
+  const redisB = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")));
   afterAll(async () => {
     await Promise.all([redisA.quit(), redisB.quit()]);
   });
@@ -149,7 +149,7 @@ describe("handoff store keys under concurrency", () => {
 });
 
 describe("handoff store lifetimes", () => {
-  const redis = new Redis(inject("redisUrl"));
+  const redis = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")));
   afterAll(() => redis.quit());
 
   it("keeps every alias of a handoff as long as the handoff, not only the latest event's", async () => {

@@ -13,7 +13,7 @@ import {
   type StateCatalogue,
   UnprocessableEventError,
 } from "@handoff-sync/schema";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.js";
 import { createKeyLayout, type KeyLayout } from "./keys.js";
 import { LedgerEntrySchema, type LedgerEntry } from "./ledger-entry.js";
 import {
@@ -34,7 +34,7 @@ import {
 } from "./scripts.js";
 
 export interface HandoffStoreSettings {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly prefix: string;
   /** How long a handoff is kept after its last change; 0 keeps it forever. */
   readonly retentionMs: number;
@@ -600,7 +600,11 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
         ...destinations.map((d) => keys.attempts(key, d)),
       ];
       const deleted = Number(await scripts.run(ERASE_HANDOFF, handoffKeys, [String(floorRetentionMs)]));
-      const aliases = owned.length > 0 ? await redis.del(...owned) : 0;
+      // One DEL per alias: each lives in a slot of its own (a multi-key DEL is CROSSSLOT on a cluster).
+      const aliases = (await Promise.all(owned.map((aliasKey) => redis.del(aliasKey)))).reduce(
+        (sum, n) => sum + n,
+        0,
+      );
       const pipeline = redis.pipeline().zrem(keys.handoffIndex(), key);
       for (const customerId of customerIds) pipeline.srem(keys.customerIndex(customerId), key);
       await pipeline.exec();

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.js";
 
 // The highest version a handoff's floor or ledger names: its next lifetime starts above it.
 // A ledger still holds the versions a destination has even when the floor is missing (data
@@ -205,7 +205,7 @@ export interface ScriptRunner {
  * Runs scripts by their SHA1 (EVALSHA), sending the source only when Redis does not know it yet
  * (after a restart or failover, NOSCRIPT): the hot paths then send a few arguments, not the script.
  */
-export function createScriptRunner(redis: Redis): ScriptRunner {
+export function createScriptRunner(redis: RedisClient): ScriptRunner {
   const shas = new Map<string, string>();
   return {
     async run(script, keys, args) {

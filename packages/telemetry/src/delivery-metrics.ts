@@ -78,12 +78,12 @@ export function createDeliveryMetrics(registry: Registry): DeliveryMetrics {
     }),
     redisUsedMemory: new Gauge({
       name: "handoff_sync_redis_memory_used_bytes",
-      help: "Redis used_memory, as INFO memory reports it",
+      help: "Redis used_memory, as INFO memory reports it (on a cluster: the master closest to its maxmemory)",
       registers,
     }),
     redisMaxMemory: new Gauge({
       name: "handoff_sync_redis_memory_max_bytes",
-      help: "Redis maxmemory (0 when unlimited)",
+      help: "Redis maxmemory (0 when unlimited; on a cluster: of the master closest to it)",
       registers,
     }),
     redisPolicy: new Gauge({

@@ -12,3 +12,4 @@ export * from "./redis-server.js";
 export * from "./snapshot-fixture.js";
 export * from "./log-warnings.js";
 export * from "./kraft-broker.js";
+export * from "./redis-cluster.js";

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { uniqueName } from "./names.js";
 import { freePort } from "./ports.js";
+import { redisEnv } from "./redis-cluster.js";
 import { startService, type RunningService, type ServiceName } from "./services.js";
 
 export const DEMO_SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWhhbmRvZmYtc3luYy10ZXN0cw==";
@@ -19,6 +20,8 @@ export const PIPELINE_API_KEYS = {
 export interface PipelineOptions {
   readonly kafkaBrokers: string;
   readonly redisUrl: string;
+  /** `redisUrl` is a seed node of a Redis Cluster: the services get `REDIS_CLUSTER=true`. */
+  readonly redisCluster?: boolean;
   /** Extra YAML appended to the destinations file, e.g. `states:` declarations. */
   readonly statesYaml?: string;
   /** Extra YAML inside `source:`, indented by two spaces, e.g. `  format: chat_respond`. */
@@ -130,7 +133,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   const env: Record<string, string> = {
     KAFKA_BROKERS: options.kafkaBrokers,
-    REDIS_URL: options.redisUrl,
+    ...redisEnv(options.redisUrl, options.redisCluster ?? false),
     REDIS_PREFIX: prefix,
     KAFKA_GROUP_ID: groupId,
     HANDOFF_SYNC_CONFIG: configPath,

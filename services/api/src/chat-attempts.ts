@@ -1,5 +1,5 @@
 import type { ChatAttempt } from "@handoff-sync/ingest";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@handoff-sync/store";
 import { z } from "zod";
 
 const ChatAttemptSchema = z.object({
@@ -20,7 +20,7 @@ export interface ChatAttempts {
  * A value that no longer parses (an older layout) reads as no attempt: the close is then skipped.
  */
 export function createChatAttempts(
-  redis: Redis,
+  redis: RedisClient,
   keyOf: (conversationId: string) => string,
   ttlMs: number,
 ): ChatAttempts {

@@ -1,11 +1,10 @@
 import { createAdmin, createAuditLog } from "@handoff-sync/admin";
-import { httpIngestTopic, kafkaConnectionOptions, redisOptions } from "@handoff-sync/config";
+import { httpIngestTopic, kafkaConnectionOptions, redisOptions, redisTopology } from "@handoff-sync/config";
 import { createEventProducer, createKafkaClient } from "@handoff-sync/kafka";
 import { createDeliveryQueues } from "@handoff-sync/queue";
 import { createStateCatalogue } from "@handoff-sync/schema";
-import { createHandoffStore } from "@handoff-sync/store";
+import { createHandoffStore, createRedisClient } from "@handoff-sync/store";
 import { createLogger, createRegistry, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
-import { Redis } from "ioredis";
 import { buildApi } from "./app.js";
 import { createChatAttempts } from "./chat-attempts.js";
 import { loadApiConfig } from "./config.js";
@@ -24,7 +23,10 @@ if (keys.length === 0)
     "no API keys configured (HANDOFF_API_KEYS, HANDOFF_API_KEYS_FILE): every request but health and metrics is refused",
   );
 
-const redis = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), maxRetriesPerRequest: 2 });
+const redis = createRedisClient(redisTopology(env), {
+  ...(await redisOptions(env)),
+  maxRetriesPerRequest: 2,
+});
 redis.on("error", (error) => log.error({ err: error }, "redis error"));
 // The API reads and erases; it never applies events, so retention plays no part here.
 const store = createHandoffStore({

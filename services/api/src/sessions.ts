@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@handoff-sync/store";
 import { z } from "zod";
 import { ScopeSchema, type Principal } from "./auth.js";
 
@@ -28,7 +28,7 @@ export interface SessionStore {
  * no usable session. They expire on their own after `ttlMs`.
  */
 export function createSessionStore(
-  redis: Redis,
+  redis: RedisClient,
   keyOf: (idHash: string) => string,
   ttlMs: number,
 ): SessionStore {

@@ -2,6 +2,7 @@ import {
   kafkaConnectionOptions,
   otlpTracesEndpoint,
   redisOptions,
+  redisTopology,
   routeEvent,
   type LoadedConfig,
 } from "@handoff-sync/config";
@@ -15,7 +16,7 @@ import {
 } from "@handoff-sync/kafka";
 import { createDeliveryQueues, createReplicaWait } from "@handoff-sync/queue";
 import { createStateCatalogue } from "@handoff-sync/schema";
-import { createHandoffStore } from "@handoff-sync/store";
+import { createHandoffStore, createRedisClient, untilReady } from "@handoff-sync/store";
 import {
   createHealthServer,
   createIngestMetrics,
@@ -25,7 +26,6 @@ import {
   onShutdown,
   startTracing,
 } from "@handoff-sync/telemetry";
-import { Redis } from "ioredis";
 import { loadConsumerConfig, watchConsumerConfig } from "./config.js";
 
 const { env, destinations: config } = await loadConsumerConfig();
@@ -38,7 +38,9 @@ const tracing = await startTracing({
 });
 
 // TLS and credentials come from the environment, built the same way in every service.
-const redis = new Redis(env.REDIS_URL, {
+// A single Redis or a cluster (REDIS_CLUSTER): the store's scripts and the queues' keys are
+// single-slot by construction (docs/decisions/0040-redis-cluster-layout.md).
+const redis = createRedisClient(redisTopology(env), {
   ...(await redisOptions(env)),
   maxRetriesPerRequest: 3,
   enableOfflineQueue: false,
@@ -47,10 +49,7 @@ const redis = new Redis(env.REDIS_URL, {
   enableAutoPipelining: true,
 });
 redis.on("error", (error) => log.error({ err: error }, "redis error"));
-await new Promise<void>((resolve, reject) => {
-  redis.once("ready", resolve);
-  redis.once("end", () => reject(new Error("redis connection ended")));
-});
+await untilReady(redis);
 
 const kafka = createKafkaClient({
   brokers: env.KAFKA_BROKERS,

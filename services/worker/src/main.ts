@@ -5,7 +5,7 @@ import {
   createOperatorWebhook,
   type ResolvedDestination,
 } from "@handoff-sync/adapters";
-import { otlpTracesEndpoint, redisOptions, type LoadedConfig } from "@handoff-sync/config";
+import { otlpTracesEndpoint, redisOptions, redisTopology, type LoadedConfig } from "@handoff-sync/config";
 import {
   createDeliveryQueues,
   createDeliveryWorker,
@@ -15,7 +15,13 @@ import {
   sweepStalledJobs,
 } from "@handoff-sync/queue";
 import type { HandoffSnapshot } from "@handoff-sync/schema";
-import { createEnrichmentCache, createHandoffStore } from "@handoff-sync/store";
+import {
+  createEnrichmentCache,
+  createHandoffStore,
+  createRedisClient,
+  mastersOf,
+  untilReady,
+} from "@handoff-sync/store";
 import {
   createDeliveryMetrics,
   createHealthServer,
@@ -25,9 +31,9 @@ import {
   onShutdown,
   startTracing,
 } from "@handoff-sync/telemetry";
-import { Redis } from "ioredis";
 import { loadWorkerConfig, watchWorkerConfig } from "./config.js";
 import { createEnrichmentHook } from "./enrichment-hook.js";
+import { fullestMaster, parseMemoryInfo } from "./redis-memory.js";
 import { createWorkerSet } from "./worker-set.js";
 
 const { env, destinations: config } = await loadWorkerConfig();
@@ -40,17 +46,23 @@ const tracing = await startTracing({
 });
 
 // BullMQ workers block on Redis: they need maxRetriesPerRequest null.
-const connection = new Redis(env.REDIS_URL, { ...(await redisOptions(env)), maxRetriesPerRequest: null });
+const connection = createRedisClient(redisTopology(env), {
+  ...(await redisOptions(env)),
+  maxRetriesPerRequest: null,
+});
 connection.on("error", (error) => log.error({ err: error }, "redis error"));
+// BullMQ's workers start polling at once: on a cluster the slot map must be loaded first.
+await untilReady(connection);
 // The store's own connection: the deliveries in flight issue their reads and writes independently,
 // and auto-pipelining sends those of one tick in one write (per node, so Cluster-safe). BullMQ keeps
 // `connection` (and the blocking one it derives) to itself.
-const storeConnection = new Redis(env.REDIS_URL, {
+const storeConnection = createRedisClient(redisTopology(env), {
   ...(await redisOptions(env)),
   maxRetriesPerRequest: null,
   enableAutoPipelining: true,
 });
 storeConnection.on("error", (error) => log.error({ err: error }, "redis error"));
+await untilReady(storeConnection);
 const store = createHandoffStore({
   redis: storeConnection,
   prefix: env.REDIS_PREFIX,
@@ -193,14 +205,17 @@ const reloader = watchWorkerConfig(env.HANDOFF_SYNC_CONFIG, {
 /** Sweeps stalled jobs, applies dead-letter retention, and refreshes the queue gauges. */
 async function housekeeping(): Promise<void> {
   // Under noeviction, Redis memory is what stops the pipeline when it runs out: report it.
-  const [memory, stored] = await Promise.all([
-    connection.info("memory"),
+  // On a cluster every master is asked: one full shard stops the pipeline on its own.
+  const [infos, stored] = await Promise.all([
+    Promise.all(mastersOf(connection).map((node) => node.info("memory"))),
     connection.zcard(store.keys.handoffIndex()),
   ]);
-  metrics.redisUsedMemory.set(Number(/^used_memory:(\d+)/m.exec(memory)?.[1] ?? 0));
-  metrics.redisMaxMemory.set(Number(/^maxmemory:(\d+)/m.exec(memory)?.[1] ?? 0));
+  const masters = infos.map(parseMemoryInfo);
+  const memory = fullestMaster(masters);
+  metrics.redisUsedMemory.set(memory.used);
+  metrics.redisMaxMemory.set(memory.max);
   metrics.redisPolicy.reset();
-  metrics.redisPolicy.set({ policy: /^maxmemory_policy:(\S+)/m.exec(memory)?.[1] ?? "unknown" }, 1);
+  for (const policy of new Set(masters.map((m) => m.policy))) metrics.redisPolicy.set({ policy }, 1);
   metrics.handoffsStored.set(stored);
   for (const queue of workers.names().map((name) => queues.get(name))) {
     const swept = await sweepStalledJobs(queue, store, log);

@@ -449,6 +449,34 @@ const RedisTrigger = z.strictObject({
   }),
 });
 
+// On a Redis Cluster the wait list lives on whichever master serves its slot: KEDA's
+// redis-cluster scaler finds it from the seed addresses (a plain redis trigger reads one node).
+const RedisClusterTrigger = z.strictObject({
+  type: z.literal("redis-cluster"),
+  name: z.string().optional(),
+  metricType: z.enum(["AverageValue", "Value"]).optional(),
+  authenticationRef: z
+    .strictObject({
+      name,
+      kind: z.enum(["TriggerAuthentication", "ClusterTriggerAuthentication"]).optional(),
+    })
+    .optional(),
+  metadata: z.strictObject({
+    addresses: z
+      .string()
+      .regex(/^[^:\s,]+:\d+(,\s*[^:\s,]+:\d+)*$/, "host:port,host:port")
+      .optional(),
+    addressesFromEnv: z.string().optional(),
+    listName: z.string().min(1),
+    listLength: numeric,
+    activationListLength: numeric.optional(),
+    enableTLS: boolString.optional(),
+    unsafeSsl: boolString.optional(),
+    usernameFromEnv: z.string().optional(),
+    passwordFromEnv: z.string().optional(),
+  }),
+});
+
 export const ScaledObject = z.strictObject({
   ...typeMeta("keda.sh/v1alpha1", "ScaledObject"),
   spec: z
@@ -476,7 +504,9 @@ export const ScaledObject = z.strictObject({
             .optional(),
         })
         .optional(),
-      triggers: z.array(z.discriminatedUnion("type", [KafkaTrigger, RedisTrigger])).min(1),
+      triggers: z
+        .array(z.discriminatedUnion("type", [KafkaTrigger, RedisTrigger, RedisClusterTrigger]))
+        .min(1),
     })
     .refine(
       (spec) => (spec.minReplicaCount ?? 0) <= (spec.maxReplicaCount ?? 100),

@@ -464,6 +464,8 @@ export function validate(
   }
 
   problems.push(...checkKeda(scaledObjects, deployments, configMaps));
+  problems.push(...checkConsumerReplicas(deployments, hpas, scaledObjects));
+  problems.push(...checkRedisCluster(deployments, configMaps));
 
   for (const policy of policies) {
     if (
@@ -541,6 +543,64 @@ function secretRefs(value: unknown): SecretRef[] {
   return [];
 }
 
+/** The input topic's partition count, declared on the consumer Deployment (docs/scaling.md). */
+export const PARTITIONS_ANNOTATION = "handoff-sync.io/topic-partitions";
+
+/**
+ * Consumers beyond the partition count sit idle in the group and still cost a rebalance each time
+ * they come and go: no autoscaler may go above the count the consumer Deployment declares.
+ */
+function checkConsumerReplicas(
+  deployments: readonly DeploymentT[],
+  hpas: readonly HorizontalPodAutoscalerT[],
+  scaledObjects: readonly ScaledObjectT[],
+): string[] {
+  const problems: string[] = [];
+  for (const deployment of deployments) {
+    if (deployment.spec.template.spec.containers[0]?.name !== "consumer") continue;
+    const id = `Deployment/${deployment.metadata.name}`;
+    const declared = deployment.metadata.annotations?.[PARTITIONS_ANNOTATION];
+    const partitions = Number(declared);
+    if (declared === undefined || !Number.isInteger(partitions) || partitions < 1) {
+      problems.push(`${id}: annotation ${PARTITIONS_ANNOTATION} must give the input topic's partition count`);
+      continue;
+    }
+    for (const hpa of hpas.filter((h) => h.spec.scaleTargetRef.name === deployment.metadata.name)) {
+      if (hpa.spec.maxReplicas > partitions)
+        problems.push(
+          `HorizontalPodAutoscaler/${hpa.metadata.name}: maxReplicas ${hpa.spec.maxReplicas} exceeds the ${partitions} partitions`,
+        );
+    }
+    for (const so of scaledObjects.filter((o) => o.spec.scaleTargetRef.name === deployment.metadata.name)) {
+      if ((so.spec.maxReplicaCount ?? 100) > partitions)
+        problems.push(
+          `ScaledObject/${so.metadata.name}: maxReplicaCount ${so.spec.maxReplicaCount ?? 100} exceeds the ${partitions} partitions`,
+        );
+    }
+  }
+  return problems;
+}
+
+/** REDIS_CLUSTER=true needs a prefix without hash tags and seeds in host:port form (decision 0040). */
+function checkRedisCluster(deployments: readonly DeploymentT[], configMaps: readonly ConfigMapT[]): string[] {
+  const problems: string[] = [];
+  for (const deployment of deployments) {
+    const env = envOf(deployment, configMaps);
+    const id = `Deployment/${deployment.metadata.name}`;
+    const cluster = env.get("REDIS_CLUSTER") === "true";
+    const nodes = env.get("REDIS_CLUSTER_NODES");
+    if (!cluster) {
+      if (nodes !== undefined) problems.push(`${id}: REDIS_CLUSTER_NODES is set without REDIS_CLUSTER=true`);
+      continue;
+    }
+    if (/[{}]/.test(env.get("REDIS_PREFIX") ?? "hs"))
+      problems.push(`${id}: REDIS_PREFIX must not contain braces with REDIS_CLUSTER=true`);
+    if (nodes !== undefined && !/^[^:\s,]+:\d+(,[^:\s,]+:\d+)*$/.test(nodes))
+      problems.push(`${id}: REDIS_CLUSTER_NODES must be host:port,host:port`);
+  }
+  return problems;
+}
+
 function checkKeda(
   scaledObjects: readonly ScaledObjectT[],
   deployments: readonly DeploymentT[],
@@ -582,6 +642,20 @@ function checkKeda(
         if (trigger.metadata.allowIdleConsumers === "true")
           problems.push(`${id}: allowIdleConsumers would scale consumers past the partition count`);
       } else {
+        // A plain redis trigger on a cluster asks one node, which may not serve the list's slot.
+        const cluster = env.get("REDIS_CLUSTER") === "true";
+        if (cluster && trigger.type === "redis")
+          problems.push(
+            `${id}: a redis trigger reads one node of the cluster; use redis-cluster (REDIS_CLUSTER=true)`,
+          );
+        if (!cluster && trigger.type === "redis-cluster")
+          problems.push(`${id}: a redis-cluster trigger without REDIS_CLUSTER=true`);
+        if (trigger.type === "redis-cluster" && trigger.metadata.addresses !== undefined) {
+          const seeds = new Set((env.get("REDIS_CLUSTER_NODES") ?? "").split(",").filter((n) => n !== ""));
+          for (const address of trigger.metadata.addresses.split(",").map((a) => a.trim()))
+            if (!seeds.has(address))
+              problems.push(`${id}: redis-cluster address ${address} is not in REDIS_CLUSTER_NODES`);
+        }
         redisLists.add(trigger.metadata.listName);
       }
     }
