@@ -1,4 +1,5 @@
 export * from "./errors.js";
+export type * from "./batch-outcome.js";
 export * from "./problems.js";
 export * from "./events.js";
 export * from "./limits.js";
