@@ -44,11 +44,23 @@ export function createAdapter(
 ): Adapter {
   const adapter = factoryFor(destinationConfig.type)(destinationName, destinationConfig, runtime);
   // Every request of the delivery carries its trace context, whichever adapter sends it.
+  const batch = adapter.batch;
   return {
     ...adapter,
     deliver: (request) =>
       withTraceparent(request.traceparent, () =>
         withSendGuard(request.sendGuard, () => adapter.deliver(request)),
       ),
+    // A batch request joins the first delivery's trace; each delivery's send guard is combined by
+    // the adapter over the deliveries it actually sends (batch/claims.ts).
+    ...(batch === undefined
+      ? {}
+      : {
+          batch: {
+            ...batch,
+            deliverBatch: (requests) =>
+              withTraceparent(requests[0]?.traceparent, () => batch.deliverBatch(requests)),
+          },
+        }),
   };
 }

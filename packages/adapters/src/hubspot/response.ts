@@ -53,23 +53,31 @@ export function parseBatchResponse(body: unknown): HubSpotBatchResponse | undefi
   return parsed.success ? parsed.data : undefined;
 }
 
-/** The result for our input: by its id value, or the only one when a single input was sent. */
+/**
+ * The result for our input: by its id value, or the only one when our input was sent alone. In a
+ * batch (`alone` false) only the id counts: the only result may be another input's.
+ */
 export function resultFor(
   response: HubSpotBatchResponse,
   idProperty: string,
   id: string,
+  alone = true,
 ): z.infer<typeof HubSpotObjectSchema> | undefined {
   return (
     response.results.find((result) => result.properties?.[idProperty] === id) ??
-    (response.results.length === 1 ? response.results[0] : undefined)
+    (alone && response.results.length === 1 ? response.results[0] : undefined)
   );
 }
 
-/** The failure for our input: the entry whose context names its id, else the only one. */
-export function errorFor(response: HubSpotBatchResponse, id: string): HubSpotErrorEntry | undefined {
+/** The failure for our input: the entry whose context names its id, else the only one when sent alone. */
+export function errorFor(
+  response: HubSpotBatchResponse,
+  id: string,
+  alone = true,
+): HubSpotErrorEntry | undefined {
   const named = response.errors.find((entry) => {
     const ids = entry.context?.["ids"];
     return Array.isArray(ids) && ids.includes(id);
   });
-  return named ?? (response.errors.length === 1 ? response.errors[0] : undefined);
+  return named ?? (alone && response.errors.length === 1 ? response.errors[0] : undefined);
 }
