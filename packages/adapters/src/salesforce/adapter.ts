@@ -20,6 +20,7 @@ import {
 import { maskHeaders, MASK } from "../http/mask-headers.js";
 import { responseExcerpt } from "../http/response-excerpt.js";
 import { createSalesforceTokenCache } from "./auth.js";
+import { createSalesforceBatching } from "./batch.js";
 import {
   classifySalesforceResponse,
   salesforceErrorCode,
@@ -341,11 +342,21 @@ export function createSalesforceAdapter(
     await tokens.token();
   }
 
+  const batch = createSalesforceBatching({
+    config,
+    http,
+    tokens,
+    instanceUrl,
+    classify,
+    previewOne: preview,
+  });
+
   return {
     type: "salesforce",
     deliver,
     preview,
     check,
+    batch,
     close: () => http.close(),
   };
 }
