@@ -5,6 +5,8 @@ export interface DeliveryMetrics {
   readonly attempts: Counter<"destination" | "outcome">;
   readonly attemptDuration: Histogram<"destination">;
   readonly endToEnd: Histogram<"destination">;
+  /** Deliveries per batched CRM request (batched destinations only). */
+  readonly batchSize: Histogram<"destination">;
   readonly parked: Gauge<"destination">;
   readonly queueDepth: Gauge<"destination" | "state">;
   readonly oldestJobAge: Gauge<"destination">;
@@ -38,6 +40,13 @@ export function createDeliveryMetrics(registry: Registry): DeliveryMetrics {
       help: "From the event's occurred_at to the CRM's acknowledgement of the delivery",
       labelNames: ["destination"],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: "handoff_sync_delivery_batch_size",
+      help: "Deliveries sent in one batched CRM request",
+      labelNames: ["destination"],
+      buckets: [1, 2, 5, 10, 25, 50, 100, 200],
       registers,
     }),
     parked: new Gauge({

@@ -20,6 +20,7 @@ import {
 } from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
 import { loadWorkerConfig, watchWorkerConfig } from "./config.js";
+import { deliveryPath } from "./batched-deliver.js";
 import { createEnrichmentHook } from "./enrichment-hook.js";
 import { createWorkerSet } from "./worker-set.js";
 
@@ -88,15 +89,18 @@ const expiredTo =
   };
 const startWorker = (name: string, destination: ResolvedDestination) => {
   const adapter = createAdapter(name, destination, { proxy });
+  const path = deliveryPath(adapter, destination, (size) =>
+    metrics.batchSize.observe({ destination: name }, size),
+  );
   const worker = createDeliveryWorker({
     queue: queues.get(name),
     connection,
     store,
-    deliver: (request) => adapter.deliver(request),
+    deliver: path.deliver,
     enrich: (snapshot, signal) => enrichment.enrich(snapshot, signal),
     log: log.child({ component: "delivery", destination: name }),
     tracer: tracing.tracer,
-    concurrency: destination.concurrency,
+    concurrency: path.concurrency,
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     requestTimeoutMs: destination.timeout_ms,
     writeSettleMs: env.WORKER_WRITE_SETTLE_MS,
