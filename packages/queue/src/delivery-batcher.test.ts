@@ -96,7 +96,7 @@ describe("delivery batcher", () => {
     const timeout = new Error("timed out");
     const { batcher } = setUp({ sendBatch: () => Promise.reject(timeout) });
     const settled = await Promise.allSettled(["a", "b", "c"].map((key) => batcher.submit({ key })));
-    expect(settled.map((s) => (s.status === "rejected" ? s.reason : s.value))).toEqual([
+    expect(settled.map((s): unknown => (s.status === "rejected" ? s.reason : s.value))).toEqual([
       timeout,
       timeout,
       timeout,

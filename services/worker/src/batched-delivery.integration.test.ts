@@ -42,7 +42,7 @@ interface Rig {
   enqueue(key: string, version?: number): Promise<void>;
 }
 
-async function rig(destination: ResolvedDestination): Promise<Rig> {
+function rig(destination: ResolvedDestination): Rig {
   const prefix = uniqueName("batch");
   const store = createHandoffStore({ redis: connection, prefix, retentionMs: 600_000 });
   const queues = createDeliveryQueues({ connection, prefix, destinations: { crm: POLICY } });
@@ -152,7 +152,7 @@ describe("batched delivery through the worker", () => {
   it("HubSpot: 40 handoffs in a few batch requests, each job with its own ledger entry", async () => {
     const hubspot = await startFakeHubSpot();
     cleanups.push(() => hubspot.close());
-    const crm = await rig(hubspotDestination(hubspot));
+    const crm = rig(hubspotDestination(hubspot));
     const handoffs = keys(40, "hs");
     await Promise.all(handoffs.map((key) => crm.enqueue(key)));
     await allDelivered(crm.store, handoffs);
@@ -176,7 +176,7 @@ describe("batched delivery through the worker", () => {
       100,
     );
     hubspot.rejectInput("hs-busy", { category: "CONFLICT", message: "concurrent write" }, 1);
-    const crm = await rig(hubspotDestination(hubspot));
+    const crm = rig(hubspotDestination(hubspot));
     const good = keys(10, "hs-good");
     for (const key of [...good, "hs-bad", "hs-busy"]) await crm.enqueue(key);
     await allDelivered(crm.store, [...good, "hs-busy"]);
@@ -196,7 +196,7 @@ describe("batched delivery through the worker", () => {
     const hubspot = await startFakeHubSpot();
     cleanups.push(() => hubspot.close());
     hubspot.faults.next({ kind: "delay_after_commit", ms: 1_500 });
-    const crm = await rig(hubspotDestination(hubspot, 400));
+    const crm = rig(hubspotDestination(hubspot, 400));
     const handoffs = keys(12, "hs-amb");
     for (const key of handoffs) await crm.enqueue(key);
     await allDelivered(crm.store, handoffs);
@@ -211,7 +211,7 @@ describe("batched delivery through the worker", () => {
   it("HubSpot: later versions of the same handoffs go out in later batches, and the CRM ends at the latest", async () => {
     const hubspot = await startFakeHubSpot();
     cleanups.push(() => hubspot.close());
-    const crm = await rig(hubspotDestination(hubspot));
+    const crm = rig(hubspotDestination(hubspot));
     const handoffs = keys(10, "hs-v");
     for (const key of handoffs) await crm.enqueue(key, 1);
     await allDelivered(crm.store, handoffs);
@@ -229,7 +229,7 @@ describe("batched delivery through the worker", () => {
           : undefined,
     });
     cleanups.push(() => salesforce.close());
-    const crm = await rig(salesforceDestination(salesforce));
+    const crm = rig(salesforceDestination(salesforce));
     const good = keys(20, "sf-good");
     for (const key of [...good, "sf-bad"]) await crm.enqueue(key);
     await allDelivered(crm.store, good);

@@ -10,7 +10,9 @@ export async function claimBatch(
   requests: readonly DeliveryRequest[],
   among: readonly number[] = requests.map((_, index) => index),
 ): Promise<{ claimed: number[]; refused: Map<number, unknown> }> {
-  const settled = await Promise.allSettled(among.map((index) => requests[index]?.beforeWrite?.()));
+  const settled = await Promise.allSettled(
+    among.map((index) => requests[index]?.beforeWrite?.() ?? Promise.resolve()),
+  );
   const claimed: number[] = [];
   const refused = new Map<number, unknown>();
   settled.forEach((result, position) => {
