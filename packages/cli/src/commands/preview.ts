@@ -149,10 +149,18 @@ Exit codes: 0 shown, 1 invalid config or event, 2 usage error (also an unknown d
     const routed = routedTo.includes(name);
     const adapter = context.createAdapter(name, destination);
     let requests: PreviewRequest[];
+    // A batched destination sends this delivery inside a batch request: shown as a batch of one.
+    const batch = "batch" in destination ? destination.batch : undefined;
+    let batched = false;
     try {
       if (adapter.preview === undefined)
         return problem(`the ${destination.type} adapter cannot preview requests yet`, values.json);
-      requests = adapter.preview({ snapshot, destination: name });
+      const request = { snapshot, destination: name };
+      batched = batch !== undefined && adapter.batch?.accepts(request) === true;
+      requests =
+        batched && adapter.batch !== undefined
+          ? adapter.batch.previewBatch([request])
+          : adapter.preview(request);
     } catch (error) {
       // What deliver would refuse too (e.g. a mapping to fields the CRM does not have): a config problem.
       if (error instanceof DeliveryError) {
@@ -178,6 +186,7 @@ Exit codes: 0 shown, 1 invalid config or event, 2 usage error (also an unknown d
           destination: { name, type: destination.type },
           routed,
           routed_to: routedTo,
+          ...(batched && batch !== undefined ? { batch } : {}),
           requests,
         }),
       };
@@ -188,6 +197,11 @@ Exit codes: 0 shown, 1 invalid config or event, 2 usage error (also an unknown d
     const header = [
       `Handoff ${handoff.key} (version ${handoff.version}, state ${handoff.state}, stage ${handoff.stage}) to ${name} (${destination.type}).`,
       routing,
+      ...(batched && batch !== undefined
+        ? [
+            `Batching: this delivery shares one request with up to ${batch.max_size - 1} others, waiting at most ${batch.max_wait_ms} ms for them; shown as a batch of one.`,
+          ]
+        : []),
       "Nothing was sent; secrets are masked.",
       "",
     ].join("\n");
