@@ -151,12 +151,11 @@ Exit codes: 0 shown, 1 invalid config or event, 2 usage error (also an unknown d
     let requests: PreviewRequest[];
     // A batched destination sends this delivery inside a batch request: shown as a batch of one.
     const batch = "batch" in destination ? destination.batch : undefined;
-    let batched = false;
+    const request = { snapshot, destination: name };
+    const batched = batch !== undefined && adapter.batch?.accepts(request) === true;
     try {
       if (adapter.preview === undefined)
         return problem(`the ${destination.type} adapter cannot preview requests yet`, values.json);
-      const request = { snapshot, destination: name };
-      batched = batch !== undefined && adapter.batch?.accepts(request) === true;
       requests =
         batched && adapter.batch !== undefined
           ? adapter.batch.previewBatch([request])
