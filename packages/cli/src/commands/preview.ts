@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import type { PreviewRequest } from "@handoff-sync/adapters";
+import type { Adapter, DeliveryRequest, PreviewRequest } from "@handoff-sync/adapters";
 import {
   ConfigError,
   closestName,
@@ -94,6 +94,14 @@ function renderRequest(request: PreviewRequest, index: number, count: number): s
   return `${lines.join("\n")}\n`;
 }
 
+function acceptsBatch(adapter: Adapter, request: DeliveryRequest): boolean {
+  try {
+    return adapter.batch?.accepts(request) === true;
+  } catch {
+    return false;
+  }
+}
+
 export const preview: Command = {
   name: ["preview"],
   summary: "show the exact HTTP request(s) a destination would get for an event",
@@ -152,7 +160,8 @@ Exit codes: 0 shown, 1 invalid config or event, 2 usage error (also an unknown d
     // A batched destination sends this delivery inside a batch request: shown as a batch of one.
     const batch = "batch" in destination ? destination.batch : undefined;
     const request = { snapshot, destination: name };
-    const batched = batch !== undefined && adapter.batch?.accepts(request) === true;
+    // A request the adapter cannot even map is not batchable; preview() below says why.
+    const batched = batch !== undefined && acceptsBatch(adapter, request);
     try {
       if (adapter.preview === undefined)
         return problem(`the ${destination.type} adapter cannot preview requests yet`, values.json);
