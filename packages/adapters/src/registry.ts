@@ -1,4 +1,5 @@
 import type { Destination, DestinationType, Resolved } from "@handoff-sync/config";
+import type { ApiUsage } from "@handoff-sync/schema";
 import type { Adapter } from "./contract.js";
 import { withTraceparent, type ProxySettings } from "./http/destination-http.js";
 import { withSendGuard } from "./http/send-guard.js";
@@ -14,6 +15,8 @@ type DestinationOf<T extends DestinationType> = Extract<ResolvedDestination, { t
 /** What the running service knows that the destinations file does not: the proxy environment. */
 export interface AdapterRuntime {
   readonly proxy?: ProxySettings;
+  /** Told the quota usage a CRM reports in its answers, where it reports any (HubSpot, Salesforce). */
+  readonly onUsage?: (usage: ApiUsage) => void;
 }
 
 type AdapterFactory<T extends DestinationType> = (

@@ -7,6 +7,9 @@ export interface DeliveryMetrics {
   readonly endToEnd: Histogram<"destination">;
   /** Deliveries per batched CRM request (batched destinations only). */
   readonly batchSize: Histogram<"destination">;
+  /** API requests used and remaining as the CRM last reported them, per `window` ("window" or "day"). */
+  readonly apiRequestsUsed: Gauge<"destination" | "window">;
+  readonly apiRequestsRemaining: Gauge<"destination" | "window">;
   readonly parked: Gauge<"destination">;
   readonly queueDepth: Gauge<"destination" | "state">;
   readonly oldestJobAge: Gauge<"destination">;
@@ -47,6 +50,18 @@ export function createDeliveryMetrics(registry: Registry): DeliveryMetrics {
       help: "Deliveries sent in one batched CRM request",
       labelNames: ["destination"],
       buckets: [1, 2, 5, 10, 25, 50, 100, 200],
+      registers,
+    }),
+    apiRequestsUsed: new Gauge({
+      name: "handoff_sync_api_requests_used",
+      help: "API requests used in the CRM's current window or day, as its last answer reported",
+      labelNames: ["destination", "window"],
+      registers,
+    }),
+    apiRequestsRemaining: new Gauge({
+      name: "handoff_sync_api_requests_remaining",
+      help: "API requests left in the CRM's current window or day, as its last answer reported",
+      labelNames: ["destination", "window"],
       registers,
     }),
     parked: new Gauge({

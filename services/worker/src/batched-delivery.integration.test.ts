@@ -19,7 +19,7 @@ import {
 import type { Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
-import { deliveryPath } from "./batched-deliver.js";
+import { deliveryPath, requestBudgetOf } from "./batched-deliver.js";
 
 // Batched deliveries end to end below the services: real Redis and BullMQ, the real delivery worker
 // and adapters, the fake CRMs over HTTP. Each job keeps its own outcome.
@@ -39,6 +39,7 @@ interface Rig {
   readonly store: HandoffStore;
   readonly queues: DeliveryQueues;
   readonly batches: number[];
+  readonly outcomes: string[];
   enqueue(key: string, version?: number): Promise<void>;
 }
 
@@ -46,9 +47,16 @@ function rig(destination: ResolvedDestination): Rig {
   const prefix = uniqueName("batch");
   const store = createHandoffStore({ redis: connection, prefix, retentionMs: 600_000 });
   const queues = createDeliveryQueues({ connection, prefix, destinations: { crm: POLICY } });
-  const adapter: Adapter = createAdapter("crm", destination);
+  const budget = destination.budget === undefined ? undefined : requestBudgetOf(destination.budget);
+  const adapter: Adapter = createAdapter("crm", destination, {
+    ...(budget === undefined ? {} : { onUsage: (usage) => budget.observe(usage) }),
+  });
   const batches: number[] = [];
-  const path = deliveryPath(adapter, destination, (size) => batches.push(size));
+  const outcomes: string[] = [];
+  const path = deliveryPath(adapter, destination, {
+    onBatch: (size) => batches.push(size),
+    ...(budget === undefined ? {} : { budget }),
+  });
   const worker: Worker = createDeliveryWorker({
     queue: queues.get("crm"),
     connection,
@@ -60,6 +68,7 @@ function rig(destination: ResolvedDestination): Rig {
     lockDurationMs: 4_000,
     requestTimeoutMs: destination.timeout_ms,
     writeSettleMs: 200,
+    onAttempt: (outcome) => outcomes.push(outcome),
   });
   cleanups.push(
     () => adapter.close(),
@@ -71,6 +80,7 @@ function rig(destination: ResolvedDestination): Rig {
     store,
     queues,
     batches,
+    outcomes,
     async enqueue(key, version = 1) {
       const state = version === 1 ? "handoff_initiated" : "handoff_completed";
       const event: HandoffEvent = {
@@ -251,5 +261,49 @@ describe("batched delivery through the worker", () => {
     expect(park.reason).toContain("daily API request limit exceeded");
     // Parking does not spend the jobs' attempts: none of them is dead-lettered.
     expect((await listDeadLetters(crm.queues.get("crm").dead)).entries).toHaveLength(1);
+  });
+});
+
+describe("request budget through the worker", () => {
+  it("slows before HubSpot's ten-second limit instead of meeting 429s", async () => {
+    const hubspot = await startFakeHubSpot({ rateLimits: { tenSecondly: 4 } });
+    cleanups.push(() => hubspot.close());
+    const { batch: _batch, ...single } = hubspotDestination(hubspot) as Extract<
+      ResolvedDestination,
+      { type: "hubspot" }
+    >;
+    // No limit configured: the first answer's X-HubSpot-RateLimit-Max says 4; a quarter is kept free.
+    const crm = rig({ ...single, budget: { headroom: 0.25 } });
+    const handoffs = keys(6, "paced");
+    const started = Date.now();
+    for (const key of handoffs) await crm.enqueue(key);
+    await allDelivered(crm.store, handoffs);
+    expect(crm.outcomes.filter((o) => o === "rate_limited")).toEqual([]);
+    expect(crm.outcomes.filter((o) => o === "delivered")).toHaveLength(6);
+    // Three requests per ten seconds: the last three waited for the window to move on.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(9_000);
+  });
+
+  it("parks the destination once the day's allocation is spent, with the reason, before HubSpot refuses", async () => {
+    const hubspot = await startFakeHubSpot({ rateLimits: { daily: 3 } });
+    cleanups.push(() => hubspot.close());
+    const { batch: _batch, ...single } = hubspotDestination(hubspot) as Extract<
+      ResolvedDestination,
+      { type: "hubspot" }
+    >;
+    const crm = rig({ ...single, concurrency: 1, budget: { headroom: 0.1 } });
+    for (const key of keys(3, "day")) await crm.enqueue(key);
+    await allDelivered(crm.store, keys(3, "day"));
+    await crm.enqueue("day-over");
+    const park = await waitFor(() => crm.queues.get("crm").state.getPark(), {
+      timeoutMs: 10_000,
+      message: "destination parked",
+    });
+    expect(park.reason).toMatch(
+      /^daily API budget spent \(3\/3 requests\); it resets at \d{4}-\d\d-\d\dT00:00:00.000Z$/,
+    );
+    // Nothing was sent past the allocation: HubSpot never had to answer 429 DAILY.
+    expect(hubspot.requests).toHaveLength(3);
+    expect((await listDeadLetters(crm.queues.get("crm").dead)).entries).toEqual([]);
   });
 });

@@ -20,7 +20,7 @@ import {
 } from "@handoff-sync/telemetry";
 import { Redis } from "ioredis";
 import { loadWorkerConfig, watchWorkerConfig } from "./config.js";
-import { deliveryPath } from "./batched-deliver.js";
+import { deliveryPath, requestBudgetOf } from "./batched-deliver.js";
 import { createEnrichmentHook } from "./enrichment-hook.js";
 import { createWorkerSet } from "./worker-set.js";
 
@@ -88,10 +88,31 @@ const expiredTo =
     return true;
   };
 const startWorker = (name: string, destination: ResolvedDestination) => {
-  const adapter = createAdapter(name, destination, { proxy });
-  const path = deliveryPath(adapter, destination, (size) =>
-    metrics.batchSize.observe({ destination: name }, size),
-  );
+  const budget = destination.budget === undefined ? undefined : requestBudgetOf(destination.budget);
+  const adapter = createAdapter(name, destination, {
+    proxy,
+    onUsage: (usage) => {
+      budget?.observe(usage);
+      if (usage.window !== undefined) {
+        metrics.apiRequestsUsed.set(
+          { destination: name, window: "window" },
+          usage.window.max - usage.window.remaining,
+        );
+        metrics.apiRequestsRemaining.set({ destination: name, window: "window" }, usage.window.remaining);
+      }
+      if (usage.daily !== undefined) {
+        metrics.apiRequestsUsed.set({ destination: name, window: "day" }, usage.daily.used);
+        metrics.apiRequestsRemaining.set(
+          { destination: name, window: "day" },
+          Math.max(0, usage.daily.max - usage.daily.used),
+        );
+      }
+    },
+  });
+  const path = deliveryPath(adapter, destination, {
+    onBatch: (size) => metrics.batchSize.observe({ destination: name }, size),
+    ...(budget === undefined ? {} : { budget }),
+  });
   const worker = createDeliveryWorker({
     queue: queues.get(name),
     connection,

@@ -1,6 +1,11 @@
 import type { LookupFunction } from "node:net";
 import type { HubSpotDestination, Resolved } from "@handoff-sync/config";
-import { DestinationError, PermanentDeliveryError, RetryableDeliveryError } from "@handoff-sync/schema";
+import {
+  DestinationError,
+  PermanentDeliveryError,
+  RetryableDeliveryError,
+  type ApiUsage,
+} from "@handoff-sync/schema";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
 import { maskHeaders } from "../http/mask-headers.js";
 import {
@@ -14,7 +19,8 @@ import { createHubSpotAuth } from "./auth.js";
 import { classifyHubSpotResponse, type HubSpotOperation, type HubSpotOutcome } from "./classify.js";
 import { associationBody, contactToAssociate, hubSpotProperties, hubSpotUpsertBody } from "./mapping.js";
 import { createHubSpotBatching } from "./batch.js";
-import { parseBatchResponse, resultFor } from "./response.js";
+import { parseBatchResponse, parseHubSpotUsage, resultFor } from "./response.js";
+import { withUsage } from "../http/usage.js";
 
 export type HubSpotConfig = Resolved<HubSpotDestination>;
 
@@ -25,6 +31,8 @@ export interface HubSpotAdapterOptions {
   readonly lookup?: LookupFunction;
   /** From HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read by the service's config. */
   readonly proxy?: ProxySettings;
+  /** Told the quota usage each answer reports (X-HubSpot-RateLimit-*), for the request budget. */
+  readonly onUsage?: (usage: ApiUsage) => void;
 }
 
 /**
@@ -39,7 +47,11 @@ export function createHubSpotAdapter(
   options: HubSpotAdapterOptions = {},
 ): Adapter {
   const now = options.nowMs ?? Date.now;
-  const http = createDestinationHttp(destinationHttpSettings(name, config, options));
+  const http = withUsage(
+    createDestinationHttp(destinationHttpSettings(name, config, options)),
+    parseHubSpotUsage,
+    options.onUsage,
+  );
 
   const baseUrl = config.base_url.replace(/\/+$/, "");
   const auth = createHubSpotAuth(config.auth, http, `${baseUrl}/`, now);

@@ -1,4 +1,6 @@
+import type { ApiUsage } from "@handoff-sync/schema";
 import { z } from "zod";
+import { headerValue, type HeaderBag } from "../http/headers.js";
 
 /** One entry of `errors[]`: a top-level error's details, or one failed input of a batch. */
 export const HubSpotErrorEntrySchema = z.looseObject({
@@ -80,4 +82,28 @@ export function errorFor(
     return Array.isArray(ids) && ids.includes(id);
   });
   return named ?? (alone && response.errors.length === 1 ? response.errors[0] : undefined);
+}
+
+/**
+ * `X-HubSpot-RateLimit-Max`/`-Remaining` (the rolling ten seconds) and `-Daily`/`-Daily-Remaining`,
+ * which HubSpot sends on every answer, a 429 included.
+ */
+export function parseHubSpotUsage(headers: HeaderBag): ApiUsage | undefined {
+  const number = (name: string): number | undefined => {
+    const value = Number(headerValue(headers, name) ?? Number.NaN);
+    return Number.isFinite(value) && value >= 0 ? value : undefined;
+  };
+  const windowMax = number("x-hubspot-ratelimit-max");
+  const windowRemaining = number("x-hubspot-ratelimit-remaining");
+  const dailyMax = number("x-hubspot-ratelimit-daily");
+  const dailyRemaining = number("x-hubspot-ratelimit-daily-remaining");
+  const usage: ApiUsage = {
+    ...(windowMax !== undefined && windowRemaining !== undefined
+      ? { window: { max: windowMax, remaining: windowRemaining } }
+      : {}),
+    ...(dailyMax !== undefined && dailyRemaining !== undefined
+      ? { daily: { max: dailyMax, used: Math.max(0, dailyMax - dailyRemaining) } }
+      : {}),
+  };
+  return usage.window === undefined && usage.daily === undefined ? undefined : usage;
 }
