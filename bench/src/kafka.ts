@@ -2,7 +2,13 @@ import { Kafka, logLevel, type Producer } from "kafkajs";
 import type { EventSource } from "./events.js";
 
 export function benchKafka(brokers: string, clientId: string): Kafka {
-  return new Kafka({ clientId, brokers: brokers.split(","), logLevel: logLevel.NOTHING });
+  // A busy broker can take longer than kafkajs' default retries to elect a new topic's leaders.
+  return new Kafka({
+    clientId,
+    brokers: brokers.split(","),
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 10, maxRetryTime: 30_000 },
+  });
 }
 
 export async function createTopics(

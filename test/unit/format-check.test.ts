@@ -29,7 +29,8 @@ async function prettierCheck(...paths: string[]): Promise<{ code: number; output
   );
 }
 
-describe("formatting is part of lint", () => {
+// Each check starts a Prettier process; on a busy two-core machine that takes seconds.
+describe("formatting is part of lint", { timeout: 60_000 }, () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "format-check-"));

@@ -1,5 +1,6 @@
 import type { Logger } from "@handoff-sync/telemetry";
 import type { Consumer, Kafka } from "kafkajs";
+import { crashLevel } from "./log-level.js";
 import { flattenHeaders, type InboundRecord } from "./message.js";
 import { handleInWindow } from "./record-window.js";
 
@@ -66,7 +67,7 @@ export function createBatchConsumer(settings: BatchConsumerSettings): BatchConsu
   });
   consumer.on(consumer.events.CRASH, (event) => {
     const { error, restart } = event.payload;
-    settings.log.error({ err: error, restart }, "consumer crashed");
+    settings.log[crashLevel(error, restart)]({ err: error, restart }, "consumer crashed");
     if (!restart) settings.onFatal(error);
   });
 

@@ -3,7 +3,7 @@ import { createLogger } from "@handoff-sync/telemetry";
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from "kafkajs";
 import { describe, expect, it } from "vitest";
 import { createKafkaClient } from "./client.js";
-import { bridgedLevel, RETRIABLE_PROTOCOL_MESSAGES } from "./log-level.js";
+import { bridgedLevel, crashLevel, RETRIABLE_PROTOCOL_MESSAGES } from "./log-level.js";
 
 describe("createKafkaClient's log bridge", () => {
   it("logs kafkajs errors by their fields, and a handler's Redis error without its command arguments", () => {
@@ -120,6 +120,20 @@ describe("createKafkaClient's levels for what kafkajs retries by itself", () => 
     expect(lines.map(levelOf)).toEqual(["info", "info", "error", "error"]);
   });
 
+  it("logs a restart after a crash on a retriable broker answer at info, any other crash at error", () => {
+    const { lines, kafka } = capturingClient();
+    const consumer = kafka.logger().namespace("Consumer");
+    // A busy broker's coordinator still loading after kafkajs' join retries: it restarts the consumer.
+    consumer.error(
+      "Crash: KafkaJSProtocolError: The coordinator is loading and hence can't process requests for this group",
+      { groupId: "g", retryCount: 0 },
+    );
+    consumer.error("Restarting the consumer in 300ms", { groupId: "g", retryTime: 300 });
+    consumer.error("Crash: KafkaJSConnectionError: Connection error: connect ECONNREFUSED", { groupId: "g" });
+    consumer.error("Crash: KafkaJSProtocolError: SASL Authentication failed", { groupId: "g" });
+    expect(lines.map(levelOf)).toEqual(["info", "info", "error", "error"]);
+  });
+
   it("logs a rebalance at info, other warnings as they are", () => {
     const { lines, kafka } = capturingClient();
     kafka.logger().namespace("Runner").warn("The group is rebalancing, re-joining", { groupId: "g" });
@@ -140,5 +154,19 @@ describe("bridgedLevel", () => {
     expect(bridgedLevel("debug", { namespace: "Connection", message: "Response x", error: "y" })).toBe(
       "debug",
     );
+  });
+});
+
+describe("crashLevel", () => {
+  const protocolError = (message: string): Error =>
+    Object.assign(new Error(message), { name: "KafkaJSProtocolError" });
+  const loading = "The coordinator is loading and hence can't process requests for this group";
+
+  it("is info only for a restart after a retriable broker answer", () => {
+    expect(crashLevel(protocolError(loading), true)).toBe("info");
+    expect(crashLevel(protocolError(loading), false)).toBe("error");
+    expect(crashLevel(protocolError("SASL Authentication failed"), true)).toBe("error");
+    expect(crashLevel(new Error(loading), true)).toBe("error");
+    expect(crashLevel("not an error", true)).toBe("error");
   });
 });

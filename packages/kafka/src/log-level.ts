@@ -34,6 +34,15 @@ export interface KafkajsLogLine {
  */
 export function bridgedLevel(level: BridgedLevel, line: KafkajsLogLine): BridgedLevel {
   if (level !== "error" && level !== "warn") return level;
+  // kafkajs restarts the consumer after a crash on a retriable broker answer (a coordinator still
+  // loading outlasts its retries on a fresh or busy broker): the crash line names the answer, and
+  // the restart line that follows every restartable crash says nothing an SRE acts on. A crash on
+  // anything else keeps its level, and the service logs it too (`consumer crashed`).
+  if (line.namespace === "Consumer" && typeof line.message === "string") {
+    if (line.message.startsWith("Restarting the consumer in ")) return "info";
+    const crashed = /^Crash: KafkaJSProtocolError: (.*)$/s.exec(line.message)?.[1];
+    if (crashed !== undefined && RETRIABLE_PROTOCOL_MESSAGES.has(crashed)) return "info";
+  }
   const isResponse =
     line.namespace === "Connection" &&
     typeof line.message === "string" &&
@@ -42,4 +51,17 @@ export function bridgedLevel(level: BridgedLevel, line: KafkajsLogLine): Bridged
     return "info";
   if (level === "warn" && line.message === "The group is rebalancing, re-joining") return "info";
   return level;
+}
+
+/**
+ * The level of the services' own `consumer crashed` line: info when kafkajs restarts the consumer
+ * after a retriable broker answer, error otherwise (a restart that will not come, or a crash on a
+ * connection or an unknown error, which an SRE should see).
+ */
+export function crashLevel(error: unknown, restart: boolean): "info" | "error" {
+  const retriableAnswer =
+    error instanceof Error &&
+    error.name === "KafkaJSProtocolError" &&
+    RETRIABLE_PROTOCOL_MESSAGES.has(error.message);
+  return restart && retriableAnswer ? "info" : "error";
 }
