@@ -386,6 +386,19 @@ describe("fake HubSpot: batch limits", () => {
     expect(hubspot.records("tickets")).toHaveLength(100);
   });
 
+  it("rejectInputs fails a share of inputs alone in a 207, applying the rest", async () => {
+    const hubspot = await start();
+    let draw = 0;
+    // Every other input is refused.
+    hubspot.rejectInputs(0.5, { category: "CONFLICT", message: "busy" }, () =>
+      draw++ % 2 === 0 ? 0.9 : 0.1,
+    );
+    const inputs = ["a", "b", "c", "d"].map((id) => ({ idProperty: "handoff_key", id, properties: {} }));
+    const response = await call("POST", "/crm/v3/objects/tickets/batch/upsert", { inputs });
+    expect(response).toMatchObject({ status: 207, body: { numErrors: 2 } });
+    expect(hubspot.records("tickets").map((r) => r.properties["handoff_key"])).toEqual(["a", "c"]);
+  });
+
   it("counts a batch of 100 inputs as one request against both budgets", async () => {
     await start({ rateLimits: { tenSecondly: 5, daily: 1_000 } });
     const inputs = Array.from({ length: 100 }, (_, i) => ({
