@@ -14,14 +14,7 @@ import { QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { Kafka, logLevel, Partitioners, type Admin } from "kafkajs";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import {
-  CHAOS_SECRETS,
-  misbehave,
-  misbehaveInBatches,
-  rateLimitBurst,
-  startChaosCrms,
-  type ChaosCrms,
-} from "./crms.js";
+import { CHAOS_SECRETS, misbehave, rateLimitBurst, startChaosCrms, type ChaosCrms } from "./crms.js";
 import {
   expectedFinal,
   reconcile,
@@ -271,7 +264,7 @@ async function consumedVersusCommitted(
   return { consumed, committed };
 }
 
-const DESTINATIONS = ["webhook", "zendesk", "servicenow", "hubspot"] as const;
+const DESTINATIONS = ["webhook", "zendesk", "servicenow"] as const;
 
 interface Operator {
   readonly queues: DeliveryQueues;
@@ -432,7 +425,6 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     const crms = await startChaosCrms({ idempotencyTtlMs: 3000 });
     cleanups.push(() => crms.close());
     for (const server of crms.all()) misbehave(server);
-    misbehaveInBatches(crms.hubspot);
     // Record-level refusals: dead letters an SRE replays while traffic still flows.
     crms.webhook.faults.add({
       fault: { kind: "status", status: 422, body: "Unprocessable" },
