@@ -1,4 +1,4 @@
-import type { HandoffSnapshot } from "@handoff-sync/schema";
+import type { BatchItemOutcome, HandoffSnapshot } from "@handoff-sync/schema";
 import type { SendGuard } from "./http/send-guard.js";
 
 export interface DeliveryRequest {
@@ -47,6 +47,20 @@ export interface PreviewRequest {
 }
 
 /**
+ * Writes many deliveries in one CRM request (decision 0050). Each delivery keeps its own fencing:
+ * its `beforeWrite` runs before the request and its `sendGuard` as it leaves; a delivery refused
+ * there drops out of the batch with that error. A failure of the whole request is every item's.
+ */
+export interface AdapterBatching {
+  /** Whether this delivery can share a batch request; the others go through `deliver`. */
+  accepts(request: DeliveryRequest): boolean;
+  /** One outcome per request, in order; never rejects. */
+  deliverBatch(requests: readonly DeliveryRequest[]): Promise<BatchItemOutcome<DeliveryResult>[]>;
+  /** The request(s) `deliverBatch` would send for these deliveries, for `handoff-sync preview`. */
+  previewBatch(requests: readonly DeliveryRequest[]): PreviewRequest[];
+}
+
+/**
  * One attempt per call: resolves on success, throws a DeliveryError subclass otherwise. Retrying is
  * the queue's job, never the adapter's.
  */
@@ -63,6 +77,8 @@ export interface Adapter {
    * (e.g. by fetching a token). Throws a DeliveryError subclass saying what is wrong.
    */
   check?(): Promise<void>;
+  /** Present for CRMs whose API writes many records per request. */
+  readonly batch?: AdapterBatching;
   /** Releases pooled connections; call once on shutdown. */
   close(): Promise<void>;
 }

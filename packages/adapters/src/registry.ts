@@ -1,4 +1,5 @@
 import type { Destination, DestinationType, Resolved } from "@handoff-sync/config";
+import type { ApiUsage } from "@handoff-sync/schema";
 import type { Adapter } from "./contract.js";
 import { withTraceparent, type ProxySettings } from "./http/destination-http.js";
 import { withSendGuard } from "./http/send-guard.js";
@@ -14,6 +15,8 @@ type DestinationOf<T extends DestinationType> = Extract<ResolvedDestination, { t
 /** What the running service knows that the destinations file does not: the proxy environment. */
 export interface AdapterRuntime {
   readonly proxy?: ProxySettings;
+  /** Told the quota usage a CRM reports in its answers, where it reports any (HubSpot, Salesforce). */
+  readonly onUsage?: (usage: ApiUsage) => void;
 }
 
 type AdapterFactory<T extends DestinationType> = (
@@ -44,11 +47,23 @@ export function createAdapter(
 ): Adapter {
   const adapter = factoryFor(destinationConfig.type)(destinationName, destinationConfig, runtime);
   // Every request of the delivery carries its trace context, whichever adapter sends it.
+  const batch = adapter.batch;
   return {
     ...adapter,
     deliver: (request) =>
       withTraceparent(request.traceparent, () =>
         withSendGuard(request.sendGuard, () => adapter.deliver(request)),
       ),
+    // A batch request joins the first delivery's trace; each delivery's send guard is combined by
+    // the adapter over the deliveries it actually sends (batch/claims.ts).
+    ...(batch === undefined
+      ? {}
+      : {
+          batch: {
+            ...batch,
+            deliverBatch: (requests) =>
+              withTraceparent(requests[0]?.traceparent, () => batch.deliverBatch(requests)),
+          },
+        }),
   };
 }

@@ -13,6 +13,7 @@ export * from "./config-watcher.js";
 export * from "./load-destinations.js";
 export * from "./route-event.js";
 export * from "./destinations/base.js";
+export * from "./destinations/batch.js";
 export * from "./destinations/webhook.js";
 export * from "./destinations/hubspot.js";
 export * from "./destinations/zendesk.js";

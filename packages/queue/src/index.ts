@@ -3,6 +3,8 @@ export * from "./job-options.js";
 export * from "./delivery-queues.js";
 export * from "./dead-letters.js";
 export * from "./delivery-worker.js";
+export * from "./delivery-batcher.js";
+export * from "./request-budget.js";
 export * from "./destination-state.js";
 export * from "./park.js";
 export * from "./replay.js";

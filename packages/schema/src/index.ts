@@ -1,4 +1,6 @@
 export * from "./errors.js";
+export type * from "./batch-outcome.js";
+export type * from "./api-usage.js";
 export * from "./problems.js";
 export * from "./events.js";
 export * from "./limits.js";

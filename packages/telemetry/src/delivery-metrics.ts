@@ -5,6 +5,11 @@ export interface DeliveryMetrics {
   readonly attempts: Counter<"destination" | "outcome">;
   readonly attemptDuration: Histogram<"destination">;
   readonly endToEnd: Histogram<"destination">;
+  /** Deliveries per batched CRM request (batched destinations only). */
+  readonly batchSize: Histogram<"destination">;
+  /** API requests used and remaining as the CRM last reported them, per `window` ("window" or "day"). */
+  readonly apiRequestsUsed: Gauge<"destination" | "window">;
+  readonly apiRequestsRemaining: Gauge<"destination" | "window">;
   readonly parked: Gauge<"destination">;
   readonly queueDepth: Gauge<"destination" | "state">;
   readonly oldestJobAge: Gauge<"destination">;
@@ -38,6 +43,25 @@ export function createDeliveryMetrics(registry: Registry): DeliveryMetrics {
       help: "From the event's occurred_at to the CRM's acknowledgement of the delivery",
       labelNames: ["destination"],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: "handoff_sync_delivery_batch_size",
+      help: "Deliveries sent in one batched CRM request",
+      labelNames: ["destination"],
+      buckets: [1, 2, 5, 10, 25, 50, 100, 200],
+      registers,
+    }),
+    apiRequestsUsed: new Gauge({
+      name: "handoff_sync_api_requests_used",
+      help: "API requests used in the CRM's current window or day, as its last answer reported",
+      labelNames: ["destination", "window"],
+      registers,
+    }),
+    apiRequestsRemaining: new Gauge({
+      name: "handoff_sync_api_requests_remaining",
+      help: "API requests left in the CRM's current window or day, as its last answer reported",
+      labelNames: ["destination", "window"],
       registers,
     }),
     parked: new Gauge({

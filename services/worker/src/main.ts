@@ -32,6 +32,7 @@ import {
   startTracing,
 } from "@handoff-sync/telemetry";
 import { loadWorkerConfig, watchWorkerConfig } from "./config.js";
+import { deliveryPath, requestBudgetOf } from "./batched-deliver.js";
 import { createEnrichmentHook } from "./enrichment-hook.js";
 import { fullestMaster, parseMemoryInfo } from "./redis-memory.js";
 import { createWorkerSet } from "./worker-set.js";
@@ -138,7 +139,31 @@ const buildOperatorLoop = (loaded: LoadedConfig) => {
 };
 let operatorLoop = buildOperatorLoop(config);
 const startWorker = (name: string, destination: ResolvedDestination) => {
-  const adapter = createAdapter(name, destination, { proxy });
+  const budget = destination.budget === undefined ? undefined : requestBudgetOf(destination.budget);
+  const adapter = createAdapter(name, destination, {
+    proxy,
+    onUsage: (usage) => {
+      budget?.observe(usage);
+      if (usage.window !== undefined) {
+        metrics.apiRequestsUsed.set(
+          { destination: name, window: "window" },
+          usage.window.max - usage.window.remaining,
+        );
+        metrics.apiRequestsRemaining.set({ destination: name, window: "window" }, usage.window.remaining);
+      }
+      if (usage.daily !== undefined) {
+        metrics.apiRequestsUsed.set({ destination: name, window: "day" }, usage.daily.used);
+        metrics.apiRequestsRemaining.set(
+          { destination: name, window: "day" },
+          Math.max(0, usage.daily.max - usage.daily.used),
+        );
+      }
+    },
+  });
+  const path = deliveryPath(adapter, destination, {
+    onBatch: (size) => metrics.batchSize.observe({ destination: name }, size),
+    ...(budget === undefined ? {} : { budget }),
+  });
   const check = adapter.check?.bind(adapter);
   if (check !== undefined) checks.set(name, check);
   else checks.delete(name);
@@ -146,11 +171,11 @@ const startWorker = (name: string, destination: ResolvedDestination) => {
     queue: queues.get(name),
     connection,
     store,
-    deliver: (request) => adapter.deliver(request),
+    deliver: path.deliver,
     enrich: (snapshot, signal) => enrichment.enrich(snapshot, signal),
     log: log.child({ component: "delivery", destination: name }),
     tracer: tracing.tracer,
-    concurrency: destination.concurrency,
+    concurrency: path.concurrency,
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     requestTimeoutMs: destination.timeout_ms,
     writeSettleMs: env.WORKER_WRITE_SETTLE_MS,

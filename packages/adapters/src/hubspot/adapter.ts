@@ -1,6 +1,11 @@
 import type { LookupFunction } from "node:net";
 import type { HubSpotDestination, Resolved } from "@handoff-sync/config";
-import { DestinationError, PermanentDeliveryError, RetryableDeliveryError } from "@handoff-sync/schema";
+import {
+  DestinationError,
+  PermanentDeliveryError,
+  RetryableDeliveryError,
+  type ApiUsage,
+} from "@handoff-sync/schema";
 import type { Adapter, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
 import { maskHeaders } from "../http/mask-headers.js";
 import {
@@ -13,7 +18,9 @@ import {
 import { createHubSpotAuth } from "./auth.js";
 import { classifyHubSpotResponse, type HubSpotOperation, type HubSpotOutcome } from "./classify.js";
 import { associationBody, contactToAssociate, hubSpotProperties, hubSpotUpsertBody } from "./mapping.js";
-import { parseBatchResponse, resultFor } from "./response.js";
+import { createHubSpotBatching } from "./batch.js";
+import { parseBatchResponse, parseHubSpotUsage, resultFor } from "./response.js";
+import { withUsage } from "../http/usage.js";
 
 export type HubSpotConfig = Resolved<HubSpotDestination>;
 
@@ -24,6 +31,8 @@ export interface HubSpotAdapterOptions {
   readonly lookup?: LookupFunction;
   /** From HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read by the service's config. */
   readonly proxy?: ProxySettings;
+  /** Told the quota usage each answer reports (X-HubSpot-RateLimit-*), for the request budget. */
+  readonly onUsage?: (usage: ApiUsage) => void;
 }
 
 /**
@@ -38,23 +47,20 @@ export function createHubSpotAdapter(
   options: HubSpotAdapterOptions = {},
 ): Adapter {
   const now = options.nowMs ?? Date.now;
-  const http = createDestinationHttp(destinationHttpSettings(name, config, options));
+  const http = withUsage(
+    createDestinationHttp(destinationHttpSettings(name, config, options)),
+    parseHubSpotUsage,
+    options.onUsage,
+  );
 
   const baseUrl = config.base_url.replace(/\/+$/, "");
   const auth = createHubSpotAuth(config.auth, http, `${baseUrl}/`, now);
   const objectPath = encodeURIComponent(config.object);
 
-  async function deliver({
-    snapshot,
-    destination,
-    previous,
-    signal,
-    beforeWrite,
-  }: DeliveryRequest): Promise<DeliveryResult> {
-    // One renewal per attempt, shared by every call of the attempt.
+  /** Sends one call of a delivery and classifies it; renews an OAuth token once per delivery. */
+  function caller(signal: AbortSignal | undefined, beforeWrite: (() => Promise<void>) | undefined) {
     let renewed = false;
-
-    async function call(
+    return async function call(
       operation: HubSpotOperation,
       method: "POST" | "PATCH" | "PUT",
       path: string,
@@ -91,15 +97,46 @@ export function createHubSpotAdapter(
         renewed = true;
         await auth.renew(authorization, signal);
       }
-    }
+    };
+  }
+  type Call = ReturnType<typeof caller>;
 
-    function fail(outcome: Exclude<HubSpotOutcome, "ok">, response: HttpResponse): never {
-      if (typeof outcome !== "string") throw outcome;
-      // Only reachable if the classifier grows an outcome this adapter does not handle yet.
-      throw new RetryableDeliveryError(`HubSpot answered ${response.status} (${outcome})`, {
-        status: response.status,
-      });
+  function fail(outcome: Exclude<HubSpotOutcome, "ok">, response: HttpResponse): never {
+    if (typeof outcome !== "string") throw outcome;
+    // Only reachable if the classifier grows an outcome this adapter does not handle yet.
+    throw new RetryableDeliveryError(`HubSpot answered ${response.status} (${outcome})`, {
+      status: response.status,
+    });
+  }
+
+  /** Links the written record to the contact the handoff names, when it names one. */
+  async function associateContact(
+    snapshot: DeliveryRequest["snapshot"],
+    destination: string,
+    recordId: string,
+    call: Call,
+  ): Promise<void> {
+    const contact = contactToAssociate(snapshot, destination, config);
+    if (contact.kind === "invalid") {
+      throw new PermanentDeliveryError(
+        `handoff ${snapshot.key} names a contact at ${config.contact_association.path} that is not a HubSpot record id; ${config.object} record ${recordId} was written without the association`,
+      );
     }
+    if (contact.kind === "contact") {
+      const path = `/crm/v4/objects/${objectPath}/${encodeURIComponent(recordId)}/associations/contacts/${contact.id}`;
+      const { outcome, response } = await call("associate", "PUT", path, associationBody(config));
+      if (outcome !== "ok") fail(outcome, response);
+    }
+  }
+
+  async function deliver({
+    snapshot,
+    destination,
+    previous,
+    signal,
+    beforeWrite,
+  }: DeliveryRequest): Promise<DeliveryResult> {
+    const call = caller(signal, beforeWrite);
 
     const properties = hubSpotProperties(snapshot, destination, config);
     let recordId: string;
@@ -146,17 +183,7 @@ export function createHubSpotAdapter(
       status = response.status;
     }
 
-    const contact = contactToAssociate(snapshot, destination, config);
-    if (contact.kind === "invalid") {
-      throw new PermanentDeliveryError(
-        `handoff ${snapshot.key} names a contact at ${config.contact_association.path} that is not a HubSpot record id; ${config.object} record ${recordId} was written without the association`,
-      );
-    }
-    if (contact.kind === "contact") {
-      const path = `/crm/v4/objects/${objectPath}/${encodeURIComponent(recordId)}/associations/contacts/${contact.id}`;
-      const { outcome, response } = await call("associate", "PUT", path, associationBody(config));
-      if (outcome !== "ok") fail(outcome, response);
-    }
+    await associateContact(snapshot, destination, recordId, call);
     return { recordId, status };
   }
 
@@ -229,5 +256,21 @@ export function createHubSpotAdapter(
     }
   }
 
-  return { type: "hubspot", deliver, preview, check, close: () => http.close() };
+  const batch = createHubSpotBatching({
+    config,
+    http,
+    auth,
+    baseUrl,
+    now,
+    associate: (request, recordId) =>
+      associateContact(
+        request.snapshot,
+        request.destination,
+        recordId,
+        caller(request.signal, request.beforeWrite),
+      ),
+    previewOne: preview,
+  });
+
+  return { type: "hubspot", deliver, preview, check, batch, close: () => http.close() };
 }

@@ -33,8 +33,11 @@ export interface HubSpotClassifyContext {
   readonly nowMs: number;
   /** True while an OAuth token may still be renewed in this attempt; private app tokens never can. */
   readonly canRenewToken: boolean;
-  /** The upsert input we sent, to find its result or its error in a 207. */
-  readonly input?: { readonly idProperty: string; readonly id: string };
+  /**
+   * The upsert input we sent, to find its result or its error in a 207. `alone` false: it was one
+   * of a batch, so only an entry naming its id is its own.
+   */
+  readonly input?: { readonly idProperty: string; readonly id: string; readonly alone?: boolean };
 }
 
 /**
@@ -133,8 +136,9 @@ export function classifyHubSpotResponse(
     const batch = parseBatchResponse(view.body);
     if (batch === undefined)
       return new RetryableDeliveryError(`HubSpot answered ${status} with an unreadable batch body`, base);
-    if (resultFor(batch, context.input.idProperty, context.input.id) !== undefined) return "ok";
-    const entry = errorFor(batch, context.input.id);
+    const alone = context.input.alone ?? true;
+    if (resultFor(batch, context.input.idProperty, context.input.id, alone) !== undefined) return "ok";
+    const entry = errorFor(batch, context.input.id, alone);
     if (entry === undefined)
       return new RetryableDeliveryError(`HubSpot answered ${status} without a result for the record`, base);
     return inputFailure(entry, base);

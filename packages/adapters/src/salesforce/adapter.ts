@@ -5,6 +5,7 @@ import {
   DestinationError,
   PermanentDeliveryError,
   RetryableDeliveryError,
+  type ApiUsage,
   type DeliveryError,
   type HandoffSnapshot,
 } from "@handoff-sync/schema";
@@ -20,8 +21,11 @@ import {
 import { maskHeaders, MASK } from "../http/mask-headers.js";
 import { responseExcerpt } from "../http/response-excerpt.js";
 import { createSalesforceTokenCache } from "./auth.js";
+import { createSalesforceBatching } from "./batch.js";
+import { withUsage } from "../http/usage.js";
 import {
   classifySalesforceResponse,
+  parseSalesforceApiUsage,
   salesforceErrorCode,
   type SalesforceOperation,
   type SalesforceOutcome,
@@ -43,6 +47,8 @@ export interface SalesforceAdapterOptions {
   readonly lookup?: LookupFunction;
   /** From HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read by the service's config. */
   readonly proxy?: ProxySettings;
+  /** Told the org's daily API usage each answer reports (Sforce-Limit-Info), for the request budget. */
+  readonly onUsage?: (usage: ApiUsage) => void;
 }
 
 const SaveResultSchema = z.looseObject({ id: z.string().min(1) });
@@ -80,8 +86,13 @@ export function createSalesforceAdapter(
   const now = options.nowMs ?? Date.now;
   const instanceUrl = config.instance_url.replace(/\/+$/, "");
   // One spare connection for token requests, which must not queue behind writes awaiting a token.
-  const http = createDestinationHttp(
-    destinationHttpSettings(name, config, { ...options, extraConnections: 1 }),
+  const http = withUsage(
+    createDestinationHttp(destinationHttpSettings(name, config, { ...options, extraConnections: 1 })),
+    (headers) => {
+      const usage = parseSalesforceApiUsage(headers);
+      return usage === undefined ? undefined : { daily: usage };
+    },
+    options.onUsage,
   );
 
   const tokenUrl = `${instanceUrl}/services/oauth2/token`;
@@ -341,11 +352,21 @@ export function createSalesforceAdapter(
     await tokens.token();
   }
 
+  const batch = createSalesforceBatching({
+    config,
+    http,
+    tokens,
+    instanceUrl,
+    classify,
+    previewOne: preview,
+  });
+
   return {
     type: "salesforce",
     deliver,
     preview,
     check,
+    batch,
     close: () => http.close(),
   };
 }

@@ -179,3 +179,46 @@ describe("preview", () => {
     expect(result.stderr).toContain("give --config FILE or set HANDOFF_SYNC_CONFIG");
   });
 });
+
+describe("preview of a batched destination", () => {
+  beforeAll(async () => {
+    await writeFile(
+      join(dir, "batched.yaml"),
+      `version: 1
+states:
+  customer_refund: initiated
+destinations:
+  hubspot:
+    type: hubspot
+    auth: { method: private_app, token: env:HUBSPOT_TOKEN }
+    batch: { max_size: 50, max_wait_ms: 150 }
+  hubspot-single:
+    type: hubspot
+    auth: { method: private_app, token: env:HUBSPOT_TOKEN }
+routes:
+  - destinations: [hubspot, hubspot-single]
+`,
+    );
+  });
+  const batched = (...args: string[]) =>
+    runCli(["preview", "--config", "batched.yaml", "--event", "event.json", ...args], context);
+
+  it("shows the batch request the delivery would ride in, and says how it batches", async () => {
+    const result = await batched("--destination", "hubspot");
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain(
+      "Batching: this delivery shares one request with up to 49 others, waiting at most 150 ms for them; shown as a batch of one.",
+    );
+    expect(result.stdout).toContain("one batch upsert by handoff_key for 1 deliveries");
+    const json = await batched("--destination", "hubspot", "--json");
+    const parsed = JSON.parse(json.stdout) as { batch: unknown; requests: { url: string }[] };
+    expect(parsed.batch).toEqual({ max_size: 50, max_wait_ms: 150 });
+    expect(parsed.requests[0]?.url).toBe("https://api.hubapi.com/crm/v3/objects/tickets/batch/upsert");
+  });
+
+  it("says nothing of batching for a destination without batch", async () => {
+    const result = await batched("--destination", "hubspot-single", "--json");
+    expect(JSON.parse(result.stdout)).not.toHaveProperty("batch");
+    expect((await batched("--destination", "hubspot-single")).stdout).not.toContain("Batching:");
+  });
+});

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import type { PreviewRequest } from "@handoff-sync/adapters";
+import type { Adapter, DeliveryRequest, PreviewRequest } from "@handoff-sync/adapters";
 import {
   ConfigError,
   closestName,
@@ -94,6 +94,14 @@ function renderRequest(request: PreviewRequest, index: number, count: number): s
   return `${lines.join("\n")}\n`;
 }
 
+function acceptsBatch(adapter: Adapter, request: DeliveryRequest): boolean {
+  try {
+    return adapter.batch?.accepts(request) === true;
+  } catch {
+    return false;
+  }
+}
+
 export const preview: Command = {
   name: ["preview"],
   summary: "show the exact HTTP request(s) a destination would get for an event",
@@ -149,10 +157,18 @@ Exit codes: 0 shown, 1 invalid config or event, 2 usage error (also an unknown d
     const routed = routedTo.includes(name);
     const adapter = context.createAdapter(name, destination);
     let requests: PreviewRequest[];
+    // A batched destination sends this delivery inside a batch request: shown as a batch of one.
+    const batch = "batch" in destination ? destination.batch : undefined;
+    const request = { snapshot, destination: name };
+    // A request the adapter cannot even map is not batchable; preview() below says why.
+    const batched = batch !== undefined && acceptsBatch(adapter, request);
     try {
       if (adapter.preview === undefined)
         return problem(`the ${destination.type} adapter cannot preview requests yet`, values.json);
-      requests = adapter.preview({ snapshot, destination: name });
+      requests =
+        batched && adapter.batch !== undefined
+          ? adapter.batch.previewBatch([request])
+          : adapter.preview(request);
     } catch (error) {
       // What deliver would refuse too (e.g. a mapping to fields the CRM does not have): a config problem.
       if (error instanceof DeliveryError) {
@@ -178,6 +194,7 @@ Exit codes: 0 shown, 1 invalid config or event, 2 usage error (also an unknown d
           destination: { name, type: destination.type },
           routed,
           routed_to: routedTo,
+          ...(batched && batch !== undefined ? { batch } : {}),
           requests,
         }),
       };
@@ -188,6 +205,11 @@ Exit codes: 0 shown, 1 invalid config or event, 2 usage error (also an unknown d
     const header = [
       `Handoff ${handoff.key} (version ${handoff.version}, state ${handoff.state}, stage ${handoff.stage}) to ${name} (${destination.type}).`,
       routing,
+      ...(batched && batch !== undefined
+        ? [
+            `Batching: this delivery shares one request with up to ${batch.max_size - 1} others, waiting at most ${batch.max_wait_ms} ms for them; shown as a batch of one.`,
+          ]
+        : []),
       "Nothing was sent; secrets are masked.",
       "",
     ].join("\n");

@@ -31,6 +31,23 @@ export const RateLimitSchema = z
 export type RateLimit = z.infer<typeof RateLimitSchema>;
 
 /**
+ * The destination's API request budget (decision 0051): the worker paces its requests to stay
+ * `headroom` below `per_window`, and parks the destination once `per_day` is spent, until the
+ * day's reset. HubSpot and Salesforce report their own usage in every answer, which corrects both.
+ */
+export const RequestBudgetSchema = z
+  .strictObject({
+    per_window: z.strictObject({ max: int(1, 1_000_000), window_ms: int(100, 86_400_000) }).optional(),
+    per_day: int(1, 1_000_000_000).optional(),
+    /** The share of each window left unused, so requests slow before the CRM's limit. */
+    headroom: z.number().min(0).max(0.9).default(0.1),
+  })
+  .describe(
+    "API requests per window and per day this destination may spend; paced below, parked when spent.",
+  );
+export type RequestBudgetConfig = z.infer<typeof RequestBudgetSchema>;
+
+/**
  * How the worker connects to a destination: a custom CA bundle and a client certificate for mTLS. Proxies come from the usual HTTPS_PROXY/HTTP_PROXY/NO_PROXY
  * environment variables.
  */
@@ -58,6 +75,8 @@ export const destinationBase = {
   concurrency: int(1, 1_000).default(4),
   /** Omitted: no limit beyond `concurrency`. */
   rate_limit: RateLimitSchema.optional(),
+  /** Omitted: no request budget beyond the CRM's own 429s. */
+  budget: RequestBudgetSchema.optional(),
   // `prefault` parses the default, so the inner defaults apply when `retry` is omitted.
   retry: RetryPolicySchema.prefault({}),
   /** Target field -> rule. Each adapter documents its default mapping, used when this is omitted. */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { SecretRefSchema } from "../secret-ref.js";
 import { destinationBase, int } from "./base.js";
+import { batchSchema, HUBSPOT_BATCH_LIMITS } from "./batch.js";
 
 /** HubSpot internal property names: lowercase letters, digits and underscores. */
 const PropertyNameSchema = z
@@ -68,6 +69,8 @@ export const HubSpotDestinationSchema = z
     contact_association: HubSpotContactAssociationSchema.prefault({}),
     /** What to do when the record the ledger names was deleted in HubSpot. */
     on_missing_record: z.enum(["recreate", "park"]).default("recreate"),
+    /** Concurrent deliveries share one batch upsert; omitted, each delivery sends its own. */
+    batch: batchSchema(HUBSPOT_BATCH_LIMITS).optional(),
     ...destinationBase,
   })
   .superRefine((destination, ctx) => {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { FieldMappingSchema } from "../mapping-schema.js";
 import { SecretRefSchema } from "../secret-ref.js";
 import { destinationBase } from "./base.js";
+import { batchSchema, SALESFORCE_BATCH_LIMITS } from "./batch.js";
 
 /** API names of sObjects and fields: letters, digits and single underscores, `__c` for custom ones. */
 const ApiNameSchema = z
@@ -63,6 +64,8 @@ export const SalesforceDestinationSchema = z.strictObject({
   task: SalesforceTaskSchema.optional(),
   /** When the ledger's record was deleted in Salesforce: create it again, or park the destination. */
   on_missing_record: z.enum(["recreate", "park"]).default("recreate"),
+  /** Concurrent deliveries share one sObject Collections upsert; omitted, each delivery sends its own. */
+  batch: batchSchema(SALESFORCE_BATCH_LIMITS).optional(),
   ...destinationBase,
 });
 export type SalesforceDestination = z.infer<typeof SalesforceDestinationSchema>;

@@ -142,6 +142,7 @@ export async function startFakeServer(
         send(res, { status: fault.status, body: fault.body ?? "upstream error after commit" });
         return;
       }
+      if (fault?.kind === "delay_after_commit") await new Promise((resolve) => setTimeout(resolve, fault.ms));
       if (fault?.kind === "drop_after_commit") {
         req.socket.destroy();
         return;

@@ -15,6 +15,11 @@ export type Fault =
   | { readonly kind: "after_commit"; readonly status: number; readonly body?: string }
   /** Apply and answer normally, but only after this delay (slower than a client timeout, say). */
   | { readonly kind: "delay"; readonly ms: number }
+  /**
+   * Apply the request at once, then answer only after this delay: a write that committed and then
+   * timed out at the client (a batch that took longer than the adapter's timeout to answer).
+   */
+  | { readonly kind: "delay_after_commit"; readonly ms: number }
   /** Apply the request, then drop the connection without answering. */
   | { readonly kind: "drop_after_commit" }
   /** Keep the request unanswered until `release()`; it is then applied and answered normally. */

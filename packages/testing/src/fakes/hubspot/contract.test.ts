@@ -370,7 +370,62 @@ describe("fake HubSpot: rate limits", () => {
   });
 });
 
+describe("fake HubSpot: batch limits", () => {
+  it("refuses more than 100 inputs in one batch upsert, writing nothing", async () => {
+    const hubspot = await start();
+    const inputs = Array.from({ length: 101 }, (_, i) => ({
+      idProperty: "handoff_key",
+      id: `k-${i}`,
+      properties: { subject: "x" },
+    }));
+    const response = await call("POST", "/crm/v3/objects/tickets/batch/upsert", { inputs });
+    expect(response).toMatchObject({ status: 400, body: { category: "VALIDATION_ERROR" } });
+    expect(hubspot.writes.all()).toEqual([]);
+    const full = await call("POST", "/crm/v3/objects/tickets/batch/upsert", { inputs: inputs.slice(0, 100) });
+    expect(full.status).toBe(200);
+    expect(hubspot.records("tickets")).toHaveLength(100);
+  });
+
+  it("rejectInputs fails a share of inputs alone in a 207, applying the rest", async () => {
+    const hubspot = await start();
+    let draw = 0;
+    // Every other input is refused.
+    hubspot.rejectInputs(0.5, { category: "CONFLICT", message: "busy" }, () =>
+      draw++ % 2 === 0 ? 0.9 : 0.1,
+    );
+    const inputs = ["a", "b", "c", "d"].map((id) => ({ idProperty: "handoff_key", id, properties: {} }));
+    const response = await call("POST", "/crm/v3/objects/tickets/batch/upsert", { inputs });
+    expect(response).toMatchObject({ status: 207, body: { numErrors: 2 } });
+    expect(hubspot.records("tickets").map((r) => r.properties["handoff_key"])).toEqual(["a", "c"]);
+  });
+
+  it("counts a batch of 100 inputs as one request against both budgets", async () => {
+    await start({ rateLimits: { tenSecondly: 5, daily: 1_000 } });
+    const inputs = Array.from({ length: 100 }, (_, i) => ({
+      idProperty: "handoff_key",
+      id: `k-${i}`,
+      properties: {},
+    }));
+    const response = await call("POST", "/crm/v3/objects/tickets/batch/upsert", { inputs });
+    expect(response.headers.get("x-hubspot-ratelimit-daily-remaining")).toBe("999");
+    expect(response.headers.get("x-hubspot-ratelimit-remaining")).toBe("4");
+  });
+});
+
 describe("fake HubSpot: faults", () => {
+  it("applies a batch at once but answers late with delay_after_commit", async () => {
+    const hubspot = await start();
+    hubspot.faults.next({ kind: "delay_after_commit", ms: 300 });
+    const aborted = await fetch(`${hubspot.url}/crm/v3/objects/tickets/batch/upsert`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify(upsertBody("k", { handoff_version: 1 })),
+      signal: AbortSignal.timeout(100),
+    }).catch((error: unknown) => error);
+    expect(aborted).toBeInstanceOf(Error);
+    expect(hubspot.records("tickets")).toHaveLength(1);
+  });
+
   it("applies the write before a 503 with after_commit", async () => {
     const hubspot = await start();
     hubspot.faults.next({ kind: "after_commit", status: 503 });

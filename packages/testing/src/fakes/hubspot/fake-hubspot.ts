@@ -67,6 +67,8 @@ export interface FakeHubSpot extends FakeServer {
   addContact(id?: string): string;
   /** The next `times` upserts of the input with this `id` fail alone, in a 207. */
   rejectInput(id: string, error: HubSpotInputError, times?: number): void;
+  /** From now on, each upsert input fails alone with this probability, in a 207 (partial batches). */
+  rejectInputs(probability: number, error: HubSpotInputError, random?: () => number): void;
 }
 
 const OBJECT_TYPE_IDS: Readonly<Record<string, string>> = {
@@ -125,6 +127,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
   const store = new Map<string, HubSpotRecord>();
   const links: HubSpotAssociation[] = [];
   const rejections = new Map<string, { error: HubSpotInputError; times: number }>();
+  let randomRejection: { probability: number; error: HubSpotInputError; random: () => number } | undefined;
   let nextId = 1_000;
 
   const storeKey = (object: string, id: string) => `${object}/${id}`;
@@ -277,13 +280,19 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     for (const input of parsed) {
       const id = input.id as string;
       const idProperty = input.idProperty as string;
-      const rejection = rejections.get(id);
-      if (rejection !== undefined && rejection.times > 0) {
-        rejection.times--;
+      const named = rejections.get(id);
+      const byName = named !== undefined && named.times > 0 ? named : undefined;
+      if (byName !== undefined) byName.times--;
+      const refused =
+        byName?.error ??
+        (randomRejection !== undefined && randomRejection.random() < randomRejection.probability
+          ? randomRejection.error
+          : undefined);
+      if (refused !== undefined) {
         errors.push({
           status: "error",
-          category: rejection.error.category,
-          message: rejection.error.message,
+          category: refused.category,
+          message: refused.message,
           context: { ids: [id] },
         });
         continue;
@@ -512,6 +521,9 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     addContact,
     rejectInput: (id, error, times = 1) => {
       rejections.set(id, { error, times });
+    },
+    rejectInputs: (probability, error, random = Math.random) => {
+      randomRejection = { probability, error, random };
     },
   };
 }

@@ -392,6 +392,114 @@ describe("composite: POST /composite {allOrNone, compositeRequest}", () => {
   });
 });
 
+describe("sObject Collections upsert: PATCH /composite/sobjects/Case/Handoff_Key__c", () => {
+  const path = `${V}/composite/sobjects/Case/Handoff_Key__c`;
+  const record = (key: string, fields: Record<string, unknown> = {}) => ({
+    attributes: { type: "Case" },
+    Handoff_Key__c: key,
+    Subject: key,
+    ...fields,
+  });
+
+  it("upserts many records in one API request, one save result per record in order", async () => {
+    const fake = await start();
+    const bearer = await token(fake);
+    await api(fake, "PATCH", `${V}/sobjects/Case/Handoff_Key__c/b`, { Subject: "old" }, bearer);
+    const response = await api(
+      fake,
+      "PATCH",
+      path,
+      { allOrNone: false, records: [record("a"), record("b")] },
+      bearer,
+    );
+    expect(response).toMatchObject({
+      status: 200,
+      body: [
+        { id: expect.any(String) as unknown, success: true, errors: [], created: true },
+        { id: expect.any(String) as unknown, success: true, errors: [], created: false },
+      ],
+    });
+    expect(response.headers.get("sforce-limit-info")).toBe("api-usage=2/15000");
+    expect(fake.records().map((r) => [r["Handoff_Key__c"], r["Subject"]])).toEqual([
+      ["b", "b"],
+      ["a", "a"],
+    ]);
+  });
+
+  it("allOrNone false: a record that fails does so alone, with its error in its result", async () => {
+    const fake = await start({
+      validate: (_object, fields) =>
+        fields["Status"] === "Bogus"
+          ? { errorCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", message: "Status is not allowed", fields: [] }
+          : undefined,
+    });
+    const response = await api(fake, "PATCH", path, {
+      allOrNone: false,
+      records: [record("a"), record("b", { Status: "Bogus" }), record("c")],
+    });
+    expect(response).toMatchObject({
+      status: 200,
+      body: [
+        { success: true },
+        { success: false, errors: [{ statusCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", fields: [] }] },
+        { success: true },
+      ],
+    });
+    expect(fake.records().map((r) => r["Handoff_Key__c"])).toEqual(["a", "c"]);
+  });
+
+  it("allOrNone true: one failure rolls every record back", async () => {
+    const fake = await start({
+      objects: { Case: { externalIdFields: ["Handoff_Key__c"], fields: ["Subject"] } },
+    });
+    const response = await api(fake, "PATCH", path, {
+      allOrNone: true,
+      records: [record("a"), record("b", { Nope__c: 1 })],
+    });
+    expect(response).toMatchObject({
+      status: 200,
+      body: [
+        { success: false, errors: [{ statusCode: "ALL_OR_NONE_OPERATION_ROLLED_BACK" }] },
+        { success: false, errors: [{ statusCode: "INVALID_FIELD" }] },
+      ],
+    });
+    expect(fake.records()).toEqual([]);
+  });
+
+  it("more than 200 records: 400 EXCEEDED_ID_LIMIT, nothing written", async () => {
+    const fake = await start();
+    const records = Array.from({ length: 201 }, (_, i) => record(`k-${i}`));
+    expect(await api(fake, "PATCH", path, { allOrNone: false, records })).toMatchObject({
+      status: 400,
+      body: [errorEntry("EXCEEDED_ID_LIMIT")],
+    });
+    expect(fake.records()).toEqual([]);
+  });
+
+  it("a spent daily allowance refuses the whole collection with 403 REQUEST_LIMIT_EXCEEDED", async () => {
+    const fake = await start({ dailyApiLimit: 5 });
+    const bearer = await token(fake);
+    fake.setApiUsage(5);
+    const response = await api(fake, "PATCH", path, { allOrNone: false, records: [record("a")] }, bearer);
+    expect(response).toMatchObject({ status: 403, body: [errorEntry("REQUEST_LIMIT_EXCEEDED")] });
+    expect(response.headers.get("sforce-limit-info")).toBe("api-usage=5/5");
+  });
+
+  it("delay_after_commit: the records are written though the answer comes late", async () => {
+    const fake = await start();
+    const bearer = await token(fake);
+    fake.faults.next({ kind: "delay_after_commit", ms: 300 });
+    const aborted = await fetch(`${fake.url}${path}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+      body: JSON.stringify({ allOrNone: false, records: [record("a"), record("b")] }),
+      signal: AbortSignal.timeout(100),
+    }).catch((error: unknown) => error);
+    expect(aborted).toBeInstanceOf(Error);
+    expect(fake.records()).toHaveLength(2);
+  });
+});
+
 describe("limits and faults", () => {
   it("past the daily allowance: 403 [{errorCode: REQUEST_LIMIT_EXCEEDED}]", async () => {
     const fake = await start({ dailyApiLimit: 10 });

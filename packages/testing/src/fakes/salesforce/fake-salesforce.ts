@@ -77,6 +77,9 @@ export const DEFAULT_FAKE_SALESFORCE_OBJECTS: Readonly<Record<string, FakeSalesf
 const JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const API_PATH = /^\/services\/data\/v(\d{2,3}\.0)(\/.*)$/;
 const MAX_COMPOSITE_SUBREQUESTS = 25;
+/** sObject Collections take at most 200 records per call. */
+const MAX_COLLECTION_RECORDS = 200;
+const COLLECTION_UPSERT = /^\/composite\/sobjects\/([^/]+)\/([^/]+)$/;
 
 interface Session {
   readonly issuedAtMs: number;
@@ -574,12 +577,102 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
     return { status: 200, body: { compositeResponse: responses } };
   }
 
+  /**
+   * sObject Collections upsert: `PATCH /composite/sobjects/{object}/{field}` with
+   * `{allOrNone, records}`, each record carrying its external id in the body. One API request
+   * whatever the count; 200 with one save result per record, in order. With allOrNone false each
+   * record stands alone; with true, one failure rolls every record back.
+   */
+  function collectionUpsert(version: string, object: string, field: string, body: unknown): Answer {
+    const records = isObject(body) ? body["records"] : undefined;
+    if (!isObject(body) || !Array.isArray(records) || records.length === 0)
+      return errorAnswer(400, "JSON_PARSER_ERROR", "records is required");
+    if (records.length > MAX_COLLECTION_RECORDS)
+      return errorAnswer(
+        400,
+        "EXCEEDED_ID_LIMIT",
+        `record limit reached. cannot submit more than ${MAX_COLLECTION_RECORDS} records into this call`,
+      );
+    if (!objects[object]?.externalIdFields.includes(field))
+      return errorAnswer(
+        404,
+        "NOT_FOUND",
+        `Provided external ID field does not exist or is not accessible: ${field}`,
+      );
+    const allOrNone = body["allOrNone"] === true;
+    const tx = begin();
+    const results = records.map((raw) => {
+      const record = isObject(raw) ? raw : {};
+      const { [field]: value, attributes, ...fields } = record;
+      const type = isObject(attributes) ? attributes["type"] : undefined;
+      const failed = (errorCode: string, message: string, errorFields: readonly string[] = []) => ({
+        success: false,
+        errors: [{ statusCode: errorCode, message, fields: errorFields }],
+      });
+      if (type !== object) return failed("INVALID_TYPE", `attributes.type must be ${object}`);
+      if (typeof value !== "string" || value === "")
+        return failed("MISSING_ARGUMENT", `${field} not specified`, [field]);
+      const answer = upsert(tx, version, object, field, value, fields, false);
+      if (answer.status === 300)
+        return failed("DUPLICATE_EXTERNAL_ID", `${field}: more than one record found for external id field`, [
+          field,
+        ]);
+      if (answer.status >= 300) {
+        const [first] = Array.isArray(answer.body) ? (answer.body as SalesforceApiError[]) : [];
+        return failed(
+          first?.errorCode ?? "UNKNOWN_EXCEPTION",
+          first?.message ?? "failed",
+          first?.fields ?? [],
+        );
+      }
+      const saved = isObject(answer.body) ? answer.body : {};
+      return { id: saved["id"], success: true, errors: [], created: answer.status === 201 };
+    });
+    if (allOrNone && results.some((result) => !result.success)) {
+      return {
+        status: 200,
+        body: results.map((result) =>
+          result.success
+            ? {
+                success: false,
+                errors: [
+                  {
+                    statusCode: "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                    message:
+                      "Record rolled back because not all records were valid and the request was using AllOrNone header",
+                    fields: [],
+                  },
+                ],
+              }
+            : result,
+        ),
+      };
+    }
+    commit(tx);
+    return { status: 200, body: results };
+  }
+
   function api(request: FakeRequest, version: string, rest: string): Answer {
     const unauthenticated = authenticate(request);
     if (unauthenticated !== undefined) return unauthenticated;
     if (limit.used >= limit.max)
       return errorAnswer(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.");
     limit.used++;
+    const collection = COLLECTION_UPSERT.exec(rest);
+    if (collection !== null) {
+      return request.method === "PATCH"
+        ? collectionUpsert(
+            version,
+            decodeURIComponent(collection[1] ?? ""),
+            decodeURIComponent(collection[2] ?? ""),
+            request.body,
+          )
+        : errorAnswer(
+            405,
+            "METHOD_NOT_ALLOWED",
+            `HTTP Method '${request.method}' not allowed. Allowed are PATCH`,
+          );
+    }
     if (rest === "/composite") {
       return request.method === "POST"
         ? composite(version, request.body)

@@ -1,0 +1,65 @@
+import { DestinationError } from "@handoff-sync/schema";
+import { describe, expect, it } from "vitest";
+import { createRequestBudget, DailyBudgetSpentError } from "./request-budget.js";
+
+const T0 = Date.parse("2026-03-01T12:00:00.000Z");
+
+describe("request budget", () => {
+  it("slows before the window's limit: with 10% headroom, 9 of 10 go, the tenth waits for the oldest to leave", () => {
+    let now = T0;
+    const budget = createRequestBudget({ window: { max: 10, windowMs: 10_000 }, now: () => now });
+    for (let i = 0; i < 9; i++) {
+      expect(budget.take()).toBe(0);
+      now += 100;
+    }
+    expect(budget.take()).toBe(10_000 - 900);
+    now = T0 + 10_000;
+    expect(budget.take()).toBe(0);
+    expect(budget.snapshot()).toMatchObject({ windowUsed: 9, windowLimit: 10, dailyUsed: 10 });
+  });
+
+  it("counts what the CRM reports as used by others in the window", () => {
+    const now = T0;
+    const budget = createRequestBudget({ window: { max: 100, windowMs: 10_000 }, now: () => now });
+    expect(budget.take()).toBe(0);
+    // The CRM says 85 of 100 are gone: another app shares the account.
+    budget.observe({ window: { max: 100, remaining: 15 } });
+    expect(budget.snapshot().windowUsed).toBe(85);
+    for (let i = 0; i < 5; i++) expect(budget.take()).toBe(0);
+    expect(budget.take()).toBeGreaterThan(0);
+  });
+
+  it("parks on a spent day: a destination-wide error with the reset time, not a wait", () => {
+    let now = T0;
+    const budget = createRequestBudget({ daily: 2, now: () => now });
+    expect(budget.take()).toBe(0);
+    expect(budget.take()).toBe(0);
+    let error: unknown;
+    try {
+      budget.take();
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(DailyBudgetSpentError);
+    expect(error).toBeInstanceOf(DestinationError);
+    expect((error as DailyBudgetSpentError).message).toContain("2026-03-02T00:00:00.000Z");
+    expect((error as DailyBudgetSpentError).retryAfterMs).toBe(12 * 3_600_000);
+    now = Date.parse("2026-03-02T00:00:01.000Z");
+    expect(budget.take()).toBe(0);
+  });
+
+  it("takes the daily allocation and usage from the CRM's headers", () => {
+    const budget = createRequestBudget({ now: () => T0 });
+    budget.observe({ daily: { used: 4_999, max: 5_000 } });
+    expect(budget.snapshot()).toMatchObject({ dailyUsed: 4_999, dailyLimit: 5_000 });
+    expect(budget.take()).toBe(0);
+    expect(() => budget.take()).toThrow(DailyBudgetSpentError);
+  });
+
+  it("acquire() waits out the window instead of failing", async () => {
+    const budget = createRequestBudget({ window: { max: 2, windowMs: 200 }, headroom: 0 });
+    const started = Date.now();
+    for (let i = 0; i < 3; i++) await budget.acquire();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+  });
+});

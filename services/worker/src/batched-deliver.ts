@@ -1,0 +1,75 @@
+import type { Adapter } from "@handoff-sync/adapters";
+import type { BatchSettings, RequestBudgetConfig } from "@handoff-sync/config";
+import {
+  createDeliveryBatcher,
+  createRequestBudget,
+  type DeliverFn,
+  type RequestBudget,
+} from "@handoff-sync/queue";
+
+export interface DeliveryPath {
+  readonly deliver: DeliverFn;
+  /**
+   * The worker's concurrency: a batch only fills with deliveries that run at once, so a batched
+   * destination takes at least `max_size` jobs at a time (each waiting job holds its own lock).
+   */
+  readonly concurrency: number;
+}
+
+export interface DeliveryPathHooks {
+  /** Called as each batch goes out, with its size, for metrics. */
+  readonly onBatch?: (size: number) => void;
+  /** Paces the destination's requests: each request (a batch counts once) waits for it. */
+  readonly budget?: RequestBudget;
+}
+
+/** The destination's `budget` setting as the request budget takes it. */
+export function requestBudgetOf(config: RequestBudgetConfig): RequestBudget {
+  return createRequestBudget({
+    headroom: config.headroom,
+    ...(config.per_window === undefined
+      ? {}
+      : { window: { max: config.per_window.max, windowMs: config.per_window.window_ms } }),
+    ...(config.per_day === undefined ? {} : { daily: config.per_day }),
+  });
+}
+
+/**
+ * How a destination's deliveries reach its adapter: one request each, or through a batcher when
+ * the destination configures `batch` and its adapter can write many records per request; either
+ * way paced by the request budget when there is one. This is the only place the delivery worker
+ * meets batching and budgets: the worker's `deliver` keeps its shape, so each job keeps its lock,
+ * attempts, backoff, dead letter and fence (decisions 0050, 0051).
+ */
+export function deliveryPath(
+  adapter: Adapter,
+  settings: { readonly concurrency: number; readonly batch?: BatchSettings | undefined },
+  hooks: DeliveryPathHooks = {},
+): DeliveryPath {
+  const { budget } = hooks;
+  const single: DeliverFn = async (request) => {
+    await budget?.acquire(request.signal);
+    return adapter.deliver(request);
+  };
+  const batching = adapter.batch;
+  const batch = settings.batch;
+  if (batching === undefined || batch === undefined)
+    return { deliver: single, concurrency: settings.concurrency };
+  const batcher = createDeliveryBatcher({
+    maxSize: batch.max_size,
+    maxWaitMs: batch.max_wait_ms,
+    accepts: (request: Parameters<DeliverFn>[0]) => batching.accepts(request),
+    key: (request) => request.snapshot.key,
+    single,
+    sendBatch: async (requests) => {
+      // A spent day throws here: every delivery of the batch parks the destination, none is sent.
+      await budget?.acquire();
+      return batching.deliverBatch(requests);
+    },
+    ...(hooks.onBatch === undefined ? {} : { onBatch: hooks.onBatch }),
+  });
+  return {
+    deliver: (request) => batcher.submit(request),
+    concurrency: Math.max(settings.concurrency, batch.max_size),
+  };
+}
