@@ -5,10 +5,12 @@ import { verifyWebhook } from "@handoff-sync/adapters";
 import { OperatorNoticeSchema, type OperatorNotice } from "@handoff-sync/queue";
 import {
   FAKE_ZENDESK_API_TOKEN,
+  startFakeHubSpot,
   startFakeZendesk,
   startPipeline,
   uniqueName,
   waitFor,
+  type FakeHubSpot,
   type FakeZendesk,
   type Pipeline,
 } from "@handoff-sync/testing";
@@ -159,5 +161,85 @@ describe("operator loop: a destination whose credentials are fixed resumes by it
     // And the worker's log has a line for each.
     const lines = pipeline.services.get("worker")?.lines ?? [];
     expect(lines.filter((l) => l.includes('"operator notice"')).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("operator loop: a destination nearing its daily API limit is announced before the CRM refuses", () => {
+  let pipeline: Pipeline;
+  let hubspot: FakeHubSpot;
+  let channel: Awaited<ReturnType<typeof startChannel>>;
+
+  beforeAll(async () => {
+    // HubSpot reports the account's daily figure in X-HubSpot-RateLimit-Daily(-Remaining); no budget is configured.
+    hubspot = await startFakeHubSpot({ rateLimits: { daily: 10 } });
+    channel = await startChannel();
+    pipeline = await startPipeline({
+      kafkaBrokers: inject("kafkaBrokers"),
+      redisUrl: inject("redisUrl"),
+      destinationsYaml: [
+        "  tickets:",
+        "    type: hubspot",
+        `    base_url: ${hubspot.url}`,
+        "    allow_private_network: true",
+        "    auth: { method: private_app, token: env:HUBSPOT_TOKEN }",
+      ].join("\n"),
+      statesYaml: [
+        "operator:",
+        "  webhook:",
+        `    url: ${channel.url}`,
+        "    secret: env:OPS_WEBHOOK_SECRET",
+        "  watch_interval_ms: 300",
+        "  quota_warning_share: 0.8",
+      ].join("\n"),
+      env: { HUBSPOT_TOKEN: "pat-na1-fake", OPS_WEBHOOK_SECRET: OPS_SECRET },
+    });
+  });
+  afterAll(async () => {
+    await pipeline?.stop();
+    await hubspot?.close();
+    channel?.server.close();
+  });
+
+  it("sends destination.quota_near with the day's usage once 80 % of it is used, and nothing at 70 %", async () => {
+    const post = async (id: string) => {
+      const response = await pipeline.api("/v1/ingest/events", {
+        scope: "ingest",
+        method: "POST",
+        body: JSON.stringify({
+          schema_version: 1,
+          event_id: uniqueName("e"),
+          id,
+          state: "handoff_initiated",
+          occurred_at: new Date().toISOString(),
+          data: { customer_id: "12345" },
+        }),
+      });
+      expect(response.status).toBe(202);
+    };
+    // Every request HubSpot answered counts against its day (the fake, as HubSpot, counts them all).
+    const usedUpTo = async (count: number) => {
+      while (hubspot.requests.length < count) {
+        const before = hubspot.requests.length;
+        await post(uniqueName("quota"));
+        await waitFor(() => hubspot.requests.length > before || undefined, {
+          timeoutMs: 30_000,
+          message: "the delivery reached HubSpot",
+        });
+      }
+    };
+    await usedUpTo(7);
+    expect(hubspot.requests.length).toBe(7);
+    // Several looks of the worker at 7 of 10 requests: below the share, no notice.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(channel.notices.filter((n) => n.type === "destination.quota_near")).toEqual([]);
+    await usedUpTo(8);
+    const near = await waitFor(() => channel.notices.find((n) => n.type === "destination.quota_near"), {
+      timeoutMs: 15_000,
+      message: "quota notice",
+    });
+    expect(near.data).toMatchObject({ destination: "tickets", limit: "day", used: 8, max: 10 });
+    // Once a day, however many looks see it.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(channel.notices.filter((n) => n.type === "destination.quota_near")).toHaveLength(1);
   });
 });

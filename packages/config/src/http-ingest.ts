@@ -54,9 +54,15 @@ export const HttpIngestSchema = z
       .strictObject({
         per_second: int(1, 100_000).default(50),
         burst: int(1, 1_000_000).default(200),
+        shared: z
+          .boolean()
+          .default(true)
+          .describe(
+            "Count in Redis, so the limit holds across every api replica (each process counts alone while Redis does not answer); false: per process, in memory.",
+          ),
       })
       .prefault({})
-      .describe("Per API key, per api process: a token bucket; over it, 429 with Retry-After."),
+      .describe("Per API key: a token bucket; over it, 429 with Retry-After."),
     produce_timeout_ms: int(100, 120_000)
       .default(5_000)
       .describe("How long a request waits for Kafka's acknowledgement before it is answered 503."),

@@ -51,6 +51,14 @@ export const OperatorSchema = z
       .describe(
         "A destination answering 429 this long sends a notice (it parks later, after WORKER_PARK_AFTER_RATE_LIMITED_MS).",
       ),
+    quota_warning_share: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.8)
+      .describe(
+        "A destination whose requests reach this share of its daily or per-window limit (its budget, or the usage the CRM reports) sends a notice, before the CRM refuses anything.",
+      ),
   })
   .describe("Operational notices and automatic resume of parked destinations.");
 export type Operator = z.infer<typeof OperatorSchema>;

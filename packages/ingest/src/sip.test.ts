@@ -4,7 +4,8 @@ import { decodeUserToUser, parseSipMessage, readUuiContent } from "./sip.js";
 
 const crlf = (...lines: string[]): string => `${lines.join("\r\n")}\r\n`;
 
-// RFC 3515 §2.4.5 (the REFER example), with the RFC 7433 §4.1 User-to-User example added.
+// RFC 3515 §2.4.5 (message F1, the REFER example; its Refer-To "(whatever URI)" made a URI), with a
+// User-to-User header of the ISDN package (RFC 7434: purpose and content isdn-uui) added.
 const RFC3515_REFER = crlf(
   "REFER sip:b@atlanta.example.com SIP/2.0",
   "Via: SIP/2.0/UDP agenta.atlanta.example.com;branch=z9hG4bK2293940223",
@@ -79,7 +80,9 @@ describe("parseSipMessage", () => {
 
 describe("decodeUserToUser", () => {
   it.each([
-    // RFC 7433 §4.1: hex, ISDN UUI: the first octet (0x56) is the protocol discriminator.
+    // RFC 7433 §4.1's example, verbatim: a purpose we do not know leaves every octet as content.
+    ["56a390f3d2b7310023a2;encoding=hex;purpose=foo;content=bar", "56a390f3d2b7310023a2"],
+    // The same octets under RFC 7434's ISDN package: the first octet (0x56) is the protocol discriminator.
     ["56a390f3d2b7310023a2;encoding=hex;purpose=isdn-uui;content=isdn-uui", "a390f3d2b7310023a2"],
     // Without purpose, every octet is content; hex is the default encoding.
     ["69643d4332", "69643d4332"],

@@ -5,6 +5,7 @@ import {
   DestinationError,
   isRetryable,
   parseDeliveryJob,
+  QuotaExhaustedError,
   RetryableDeliveryError,
   SupersededDeliveryError,
   type AttemptLogEntry,
@@ -169,6 +170,7 @@ function answered(error: unknown): boolean {
  */
 export function destinationCause(error: DestinationError): ParkCause {
   if (error instanceof AuthError) return "auth";
+  if (error instanceof QuotaExhaustedError) return "quota";
   if (error.status === undefined || error.status >= 500) return "outage";
   return "config";
 }
@@ -541,6 +543,10 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
             admin_hint: error.adminHint,
             by: "worker",
             cause: destinationCause(error),
+            // A spent allocation with a known reset is not probed before it: the check would pass.
+            ...(error instanceof QuotaExhaustedError && error.retryAfterMs !== undefined
+              ? { resume_after: new Date(Date.now() + error.retryAfterMs).toISOString() }
+              : {}),
           },
           jobLog(),
         );

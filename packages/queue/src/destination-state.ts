@@ -5,7 +5,7 @@ import { destinationQueueNames } from "./names.js";
 /**
  * Why a destination is parked, which decides whether the probe may resume it by itself:
  * `auth` (credentials refused), `outage` (destination-wide failure of the CRM itself), `quota`
- * (429s for too long), `config` (unknown object or field, the same permanent error on many records),
+ * (429s for too long, or the account's daily allocation spent), `config` (unknown object or field, the same permanent error on many records),
  * `operator` (paused by hand: never resumed by the probe).
  */
 export const ParkCauseSchema = z.enum(["auth", "outage", "quota", "config", "operator"]);
@@ -19,6 +19,8 @@ export const ParkRecordSchema = z.object({
   by: z.string(),
   /** Absent on records from before causes were kept: read as `config`, never resumed by itself. */
   cause: ParkCauseSchema.optional(),
+  /** Not probed before this moment (a spent daily allocation's reset); absent: probed from the start. */
+  resume_after: z.string().optional(),
 });
 export type ParkRecord = z.infer<typeof ParkRecordSchema>;
 

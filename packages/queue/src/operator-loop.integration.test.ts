@@ -5,6 +5,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { createDeliveryQueues } from "./delivery-queues.js";
 import { createOperatorLoop, type AuditStep, type OperatorNotice } from "./operator-loop.js";
 import { parkDestination, resumeDestination } from "./park.js";
+import { createRequestBudget, type BudgetSnapshot } from "./request-budget.js";
 
 const log = createLogger({ level: "silent", service: "test" });
 const settings = {
@@ -12,13 +13,20 @@ const settings = {
   autoResume: { auth: true, outage: true, quota: true, config: false },
   deadLetterThreshold: { count: 3, windowMs: 60_000 },
   quotaWarningAfterMs: 60_000,
+  quotaWarningShare: 0.8,
 };
 
 describe("operator loop (real Redis)", () => {
   const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
   afterAll(() => connection.quit());
 
-  function harness(options: { failSends?: number; check?: () => Promise<void> } = {}) {
+  function harness(
+    options: {
+      failSends?: number;
+      check?: () => Promise<void>;
+      usage?: () => BudgetSnapshot | undefined;
+    } = {},
+  ) {
     const prefix = uniqueName("t");
     const queues = createDeliveryQueues({
       connection,
@@ -46,6 +54,7 @@ describe("operator loop (real Redis)", () => {
         audits.push(step);
         return Promise.resolve();
       },
+      ...(options.usage === undefined ? {} : { usage: options.usage }),
       log,
       settings,
       now: () => clock,
@@ -165,6 +174,77 @@ describe("operator loop (real Redis)", () => {
         "destination.quota_near",
       ]);
       expect(h.sent[0]?.notice.data).toMatchObject({ dead_letters: 3, window_ms: 60_000 });
+      expect(h.sent[1]?.notice.data).toMatchObject({ limit: "rate_limited" });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("a request budget nearing its daily or window limit is announced before the CRM refuses anything", async () => {
+    let clock = Date.parse("2026-12-07T10:00:00.000Z");
+    const budget = createRequestBudget({
+      window: { max: 100, windowMs: 10_000 },
+      daily: 1000,
+      now: () => clock,
+    });
+    const h = harness({ usage: () => budget.snapshot() });
+    try {
+      // 79 % of the window and far from the day: nothing yet.
+      for (let i = 0; i < 79; i++) budget.take();
+      await h.loop.tick();
+      expect(h.sent).toEqual([]);
+      // The CRM reports its own count (other clients of the account): 85 of 100, and 810 of 1000 today.
+      budget.observe({ window: { max: 100, remaining: 15 }, daily: { max: 1000, used: 810 } });
+      await h.loop.tick();
+      await h.loop.tick();
+      expect(h.sent.map((s) => s.notice.data)).toEqual([
+        { destination: "crm", limit: "day", used: 810, max: 1000 },
+        { destination: "crm", limit: "window", used: 85, max: 100 },
+      ]);
+      // The window empties and fills again within the hour: no second window notice; the day's stays once.
+      clock += 20_000;
+      h.advance(20_000);
+      budget.observe({ window: { max: 100, remaining: 5 } });
+      await h.loop.tick();
+      expect(h.sent).toHaveLength(2);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("a spent daily allocation is not probed before its reset, then resumes by itself", async () => {
+    const h = harness();
+    try {
+      const reset = new Date(h.at().getTime() + 3_600_000).toISOString();
+      await parkDestination(
+        h.queue,
+        h.queue.state,
+        {
+          reason: "daily API budget spent",
+          admin_hint: "-",
+          by: "worker",
+          cause: "quota",
+          resume_after: reset,
+        },
+        log,
+        h.at(),
+      );
+      // The check would pass (credentials are fine), but the day is still spent.
+      for (let i = 0; i < 5; i++) {
+        h.advance(600_000);
+        await h.loop.tick();
+      }
+      expect(h.checks()).toBe(0);
+      expect(await h.queue.state.getPark()).toBeDefined();
+      expect(h.sent[0]?.notice.data).toMatchObject({
+        cause: "quota",
+        auto_resume: true,
+        resume_after: reset,
+      });
+      h.advance(600_001);
+      await h.loop.tick();
+      expect(h.checks()).toBe(1);
+      expect(await h.queue.state.getPark()).toBeUndefined();
     } finally {
       await h.close();
     }

@@ -8,6 +8,7 @@ const settings = {
   autoResume: { auth: true, outage: true, quota: true, config: false },
   deadLetterThreshold: { count: 10, windowMs: 900_000 },
   quotaWarningAfterMs: 60_000,
+  quotaWarningShare: 0.8,
 };
 
 describe("park causes", () => {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { DestinationQueue } from "./delivery-queues.js";
 import { ParkCauseSchema, type ParkCause } from "./destination-state.js";
 import { resumeDestination } from "./park.js";
+import type { BudgetSnapshot } from "./request-budget.js";
 
 /**
  * What the CRM admin's channel hears: the body of an operational webhook (Standard Webhooks:
@@ -21,6 +22,8 @@ export const OperatorNoticeSchema = z.discriminatedUnion("type", [
       by: z.string(),
       /** Whether the worker will probe it and resume it by itself once the cause is gone. */
       auto_resume: z.boolean(),
+      /** Not probed before then: the reset of a spent daily allocation. */
+      resume_after: z.string().optional(),
     }),
   }),
   z.object({
@@ -47,7 +50,17 @@ export const OperatorNoticeSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("destination.quota_near"),
     timestamp: z.string(),
-    data: z.object({ destination: z.string(), rate_limited_since: z.string() }),
+    data: z.object({
+      destination: z.string(),
+      /**
+       * `day` or `window`: the request budget (the CRM's own usage headers where it sends them) has
+       * used `share` of that limit; `rate_limited`: the CRM has answered 429 since `rate_limited_since`.
+       */
+      limit: z.enum(["day", "window", "rate_limited"]),
+      used: z.number().int().optional(),
+      max: z.number().int().optional(),
+      rate_limited_since: z.string().optional(),
+    }),
   }),
 ]);
 export type OperatorNotice = z.infer<typeof OperatorNoticeSchema>;
@@ -57,6 +70,8 @@ export interface OperatorLoopSettings {
   readonly autoResume: Readonly<Record<Exclude<ParkCause, "operator">, boolean>>;
   readonly deadLetterThreshold: { readonly count: number; readonly windowMs: number };
   readonly quotaWarningAfterMs: number;
+  /** The share of a daily or window request limit whose use sends a notice (0.8: at 80 %). */
+  readonly quotaWarningShare: number;
 }
 
 /** Whether a park of this cause is probed and resumed by itself. An operator's pause never is. */
@@ -81,6 +96,8 @@ export interface OperatorLoopDeps {
   readonly send?: (id: string, notice: OperatorNotice) => Promise<void>;
   /** Records a step in the admin audit stream, as actor `probe`. */
   readonly audit: (step: AuditStep) => Promise<void>;
+  /** The destination's request usage as this worker knows it (its budget, corrected by the CRM's headers). */
+  readonly usage?: (destination: string) => BudgetSnapshot | undefined;
   readonly log: Logger;
   readonly settings: OperatorLoopSettings;
   readonly now?: () => number;
@@ -97,6 +114,9 @@ const PARKED_REMINDER_MS = 24 * 3_600_000;
 const ONCE_MS = 7 * 24 * 3_600_000;
 /** A resume older than this when first seen (a restart long after it) is not announced. */
 const RESUME_NEWS_MS = 15 * 60_000;
+const DAY_MS = 86_400_000;
+/** A window limit that stays near its top is announced at most once an hour. */
+const WINDOW_NOTICE_MS = 3_600_000;
 
 /**
  * The operator loop (decision 0031): every notice is claimed once across worker pods (by a stable
@@ -196,9 +216,11 @@ export function createOperatorLoop(deps: OperatorLoopDeps): OperatorLoop {
           parked_at: park.parked_at,
           by: park.by,
           auto_resume: auto,
+          ...(park.resume_after === undefined ? {} : { resume_after: park.resume_after }),
         },
       });
-      if (auto) await probe(queue, cause, park.parked_at);
+      const due = park.resume_after === undefined || now() >= Date.parse(park.resume_after);
+      if (auto && due) await probe(queue, cause, park.parked_at);
     }
     const resumed = await state.getResumed();
     if (
@@ -218,12 +240,39 @@ export function createOperatorLoop(deps: OperatorLoopDeps): OperatorLoop {
         },
       });
     }
-    const since = await state.rateLimitStreak();
-    if (since !== undefined && now() - since >= settings.quotaWarningAfterMs) {
+    await quota(queue);
+  };
+
+  /** Near a request limit (the budget's own count) or past it (a streak of 429s), once per period. */
+  const quota = async (queue: DestinationQueue): Promise<void> => {
+    const { destination } = queue;
+    const at = now();
+    const timestamp = new Date(at).toISOString();
+    const usage = deps.usage?.(destination);
+    const near = (used: number, max: number | undefined): max is number =>
+      max !== undefined && max > 0 && used >= max * settings.quotaWarningShare;
+    if (usage !== undefined && near(usage.dailyUsed, usage.dailyLimit)) {
+      const day = Math.floor(at / DAY_MS);
+      await notify(queue, `quota-day-${day}`, 2 * DAY_MS, {
+        type: "destination.quota_near",
+        timestamp,
+        data: { destination, limit: "day", used: usage.dailyUsed, max: usage.dailyLimit },
+      });
+    }
+    if (usage !== undefined && near(usage.windowUsed, usage.windowLimit)) {
+      const slot = Math.floor(at / WINDOW_NOTICE_MS);
+      await notify(queue, `quota-window-${slot}`, 2 * WINDOW_NOTICE_MS, {
+        type: "destination.quota_near",
+        timestamp,
+        data: { destination, limit: "window", used: usage.windowUsed, max: usage.windowLimit },
+      });
+    }
+    const since = await queue.state.rateLimitStreak();
+    if (since !== undefined && at - since >= settings.quotaWarningAfterMs) {
       await notify(queue, `quota-${since}`, ONCE_MS, {
         type: "destination.quota_near",
-        timestamp: new Date(now()).toISOString(),
-        data: { destination, rate_limited_since: new Date(since).toISOString() },
+        timestamp,
+        data: { destination, limit: "rate_limited", rate_limited_since: new Date(since).toISOString() },
       });
     }
   };

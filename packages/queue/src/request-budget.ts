@@ -1,4 +1,4 @@
-import { DestinationError, type ApiUsage } from "@handoff-sync/schema";
+import { QuotaExhaustedError, type ApiUsage } from "@handoff-sync/schema";
 
 export interface RequestBudgetSettings {
   /** At most `max` requests per `windowMs`, across this worker's deliveries. */
@@ -36,7 +36,7 @@ const DAY_MS = 86_400_000;
  * A spent daily allocation: destination-wide, so the worker parks the destination (with this
  * reason) instead of spending each delivery's attempts on requests the CRM would refuse.
  */
-export class DailyBudgetSpentError extends DestinationError {
+export class DailyBudgetSpentError extends QuotaExhaustedError {
   static {
     this.prototype.name = "DailyBudgetSpentError";
   }

@@ -93,6 +93,16 @@ export class DestinationError extends DeliveryError {
   }
 }
 
+/**
+ * The CRM account's request allocation is spent (a daily limit, Salesforce's rolling 24 hours):
+ * the destination parks with cause `quota`, until `retryAfterMs` (the reset) when it is known.
+ */
+export class QuotaExhaustedError extends DestinationError {
+  static {
+    this.prototype.name = "QuotaExhaustedError";
+  }
+}
+
 /** 401/403 that persisted after one token refresh. */
 export class AuthError extends DestinationError {
   static {

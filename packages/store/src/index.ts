@@ -4,3 +4,4 @@ export * from "./handoff-store.js";
 export * from "./enrichment-cache.js";
 export * from "./redis-client.js";
 export * from "./slots.js";
+export { createScriptRunner, type ScriptRunner } from "./scripts.js";

@@ -33,6 +33,8 @@ export interface KeyLayout {
   session(idHash: string): string;
   /** What HTTP ingestion remembers of a chat conversation between chat/respond and chat/close. */
   chatAttempt(conversationId: string): string;
+  /** One API key's HTTP ingestion token bucket, shared by every api replica. */
+  ingestRate(client: string): string;
 }
 
 // Braces inside a key would end the hash tag early and scatter one handoff over several slots.
@@ -59,5 +61,6 @@ export function createKeyLayout(prefix: string): KeyLayout {
     session: (idHash) => `${prefix}:{idx}:session:${idHash}`,
     // One conversation per slot: chat requests of different conversations spread over the cluster.
     chatAttempt: (conversationId) => `${prefix}:{c:${tagSafe(conversationId)}}:chat`,
+    ingestRate: (client) => `${prefix}:{r:${tagSafe(client)}}:ingest-rate`,
   };
 }

@@ -1,10 +1,11 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
+import type { TestPki } from "./test-pki.js";
 import { waitFor } from "./wait.js";
 
 const run = promisify(execFile);
@@ -45,6 +46,14 @@ export interface RedisClusterSettings {
   readonly args?: readonly string[];
   /** How long a master may be unreachable before its replica takes over (cluster-node-timeout). */
   readonly nodeTimeoutMs?: number;
+  /**
+   * TLS only (clients, the cluster bus and replication, each demanding a certificate from the test
+   * CA) and one ACL user, the default user off; replicas authenticate to their masters as that user.
+   */
+  readonly secure?: {
+    readonly pki: TestPki;
+    readonly user: { readonly name: string; readonly password: string };
+  };
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -69,8 +78,9 @@ async function clusterPort(taken: Set<number>): Promise<number> {
   throw new Error("no free port pair for a Redis Cluster node");
 }
 
-async function answers(port: number, command: string[]): Promise<string> {
+async function answers(port: number, command: string[], access: RedisOptions = {}): Promise<string> {
   const probe = new Redis(port, "127.0.0.1", {
+    ...access,
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
@@ -99,14 +109,62 @@ export async function startRedisCluster(settings: RedisClusterSettings = {}): Pr
   const ports: number[] = [];
   for (let i = 0; i < masters * (1 + replicas); i++) ports.push(await clusterPort(taken));
   const processes = new Map<number, ChildProcess>();
+  const { secure } = settings;
+  const access: RedisOptions =
+    secure === undefined
+      ? {}
+      : {
+          username: secure.user.name,
+          password: secure.user.password,
+          tls: {
+            ca: await readFile(secure.pki.caFile, "utf8"),
+            cert: await readFile(secure.pki.clientCertFile, "utf8"),
+            key: await readFile(secure.pki.clientKeyFile, "utf8"),
+          },
+        };
+  const ask = (port: number, command: string[]) => answers(port, command, access);
+  const listen = (port: number): string[] =>
+    secure === undefined
+      ? ["--port", String(port)]
+      : [
+          "--port",
+          "0",
+          "--tls-port",
+          String(port),
+          "--tls-cluster",
+          "yes",
+          "--tls-replication",
+          "yes",
+          "--tls-cert-file",
+          secure.pki.serverCertFile,
+          "--tls-key-file",
+          secure.pki.serverKeyFile,
+          "--tls-ca-cert-file",
+          secure.pki.caFile,
+          "--tls-auth-clients",
+          "yes",
+          "--user",
+          "default",
+          "off",
+          "--user",
+          secure.user.name,
+          "on",
+          `>${secure.user.password}`,
+          "~*",
+          "&*",
+          "+@all",
+          "--masteruser",
+          secure.user.name,
+          "--masterauth",
+          secure.user.password,
+        ];
   const spawnNode = async (port: number): Promise<void> => {
     const nodeDir = join(dir, String(port));
     await mkdir(nodeDir, { recursive: true });
     const child = spawn(
       "redis-server",
       [
-        "--port",
-        String(port),
+        ...listen(port),
         "--bind",
         "127.0.0.1",
         "--dir",
@@ -134,7 +192,7 @@ export async function startRedisCluster(settings: RedisClusterSettings = {}): Pr
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited during start-up`);
-        return (await answers(port, ["PING"])) === "PONG";
+        return (await ask(port, ["PING"])) === "PONG";
       },
       { timeoutMs: 20_000, intervalMs: 100, message: `cluster node on port ${port} accepts connections` },
     );
@@ -156,9 +214,9 @@ export async function startRedisCluster(settings: RedisClusterSettings = {}): Pr
         for (const port of ports) {
           const child = processes.get(port);
           if (child === undefined || child.exitCode !== null || child.signalCode !== null) continue;
-          const info = await answers(port, ["CLUSTER", "INFO"]);
+          const info = await ask(port, ["CLUSTER", "INFO"]);
           if (!/cluster_state:ok/.test(info) || !/cluster_slots_ok:16384/.test(info)) return false;
-          const replication = await answers(port, ["INFO", "replication"]);
+          const replication = await ask(port, ["INFO", "replication"]);
           if (/role:slave/.test(replication) && !/master_link_status:up/.test(replication)) return false;
         }
         return true;
@@ -177,6 +235,22 @@ export async function startRedisCluster(settings: RedisClusterSettings = {}): Pr
         "--cluster-replicas",
         String(replicas),
         "--cluster-yes",
+        ...(secure === undefined
+          ? []
+          : [
+              "--tls",
+              "--cacert",
+              secure.pki.caFile,
+              "--cert",
+              secure.pki.clientCertFile,
+              "--key",
+              secure.pki.clientKeyFile,
+              "--user",
+              secure.user.name,
+              "--pass",
+              secure.user.password,
+              "--no-auth-warning",
+            ]),
       ],
       { timeout: 60_000 },
     );
@@ -185,9 +259,10 @@ export async function startRedisCluster(settings: RedisClusterSettings = {}): Pr
     await stop();
     throw error;
   }
+  const scheme = secure === undefined ? "redis" : "rediss";
   const nodes: ClusterNode[] = ports.map((port) => ({
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
     isRunning: () => {
       const child = processes.get(port);
       return child !== undefined && child.exitCode === null && child.signalCode === null;
@@ -195,16 +270,16 @@ export async function startRedisCluster(settings: RedisClusterSettings = {}): Pr
     kill: (signal) => kill(port, signal),
     signal: (signal) => void processes.get(port)?.kill(signal),
     masterPort: async () => {
-      const found = /^master_port:(\d+)/m.exec(await answers(port, ["INFO", "replication"]))?.[1];
+      const found = /^master_port:(\d+)/m.exec(await ask(port, ["INFO", "replication"]))?.[1];
       return found === undefined ? undefined : Number(found);
     },
     start: () => spawnNode(port),
-    role: async () => /role:(\w+)/.exec(await answers(port, ["INFO", "replication"]))?.[1] ?? "unknown",
+    role: async () => /role:(\w+)/.exec(await ask(port, ["INFO", "replication"]))?.[1] ?? "unknown",
   }));
   const masterOf = async (slot: number): Promise<ClusterNode> => {
     const asked = nodes.find((node) => node.isRunning());
     if (asked === undefined) throw new Error("no cluster node is running");
-    const probe = new Redis(asked.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    const probe = new Redis(asked.port, "127.0.0.1", { ...access, maxRetriesPerRequest: 1 });
     try {
       const ranges = (await probe.call("CLUSTER", "SLOTS")) as [number, number, [string, number]][];
       const range = ranges.find(([start, end]) => slot >= start && slot <= end);
@@ -215,7 +290,7 @@ export async function startRedisCluster(settings: RedisClusterSettings = {}): Pr
       probe.disconnect();
     }
   };
-  return { url: `redis://127.0.0.1:${ports[0] ?? 0}`, nodes, dir, masterOf, healthy, stop };
+  return { url: `${scheme}://127.0.0.1:${ports[0] ?? 0}`, nodes, dir, masterOf, healthy, stop };
 }
 
 /** Structurally the store's `RedisTarget`: what a test connects to, a single Redis or a cluster. */

@@ -18,7 +18,7 @@ import { z } from "zod";
 import type { ApiInstance } from "./api-instance.js";
 import type { ChatAttempts } from "./chat-attempts.js";
 import { sendProblem } from "./problem.js";
-import { createRateLimiter } from "./rate-limit.js";
+import { createLocalIngestRateLimiter, type IngestRateLimiter } from "./rate-limit.js";
 
 export interface IngestRouteSettings {
   /** Where accepted events go, or why HTTP ingestion is off (answered 404). */
@@ -31,6 +31,8 @@ export interface IngestRouteSettings {
   readonly maxMessageBytes: number;
   readonly limits: EventLimits;
   readonly chatAttempts: ChatAttempts;
+  /** Per API key; absent, each process counts on its own (`rate_limit.shared: false`). */
+  readonly limiter?: IngestRateLimiter;
   readonly registry: Registry;
   readonly log: Logger;
   readonly now?: () => number;
@@ -66,10 +68,12 @@ const STATUS: Readonly<Partial<Record<RejectionReason, number>>> = {
 export function registerIngestRoutes(app: ApiInstance, deps: IngestRouteSettings): void {
   const { settings } = deps;
   const now = deps.now ?? Date.now;
-  const limiter = createRateLimiter({
-    perSecond: settings.rate_limit.per_second,
-    burst: settings.rate_limit.burst,
-  });
+  const limiter =
+    deps.limiter ??
+    createLocalIngestRateLimiter(
+      { perSecond: settings.rate_limit.per_second, burst: settings.rate_limit.burst },
+      now,
+    );
   const { requests } = createHttpIngestMetrics(deps.registry);
   const log = deps.log.child({ component: "http-ingest" });
 
@@ -181,7 +185,7 @@ export function registerIngestRoutes(app: ApiInstance, deps: IngestRouteSettings
     scope.addHook("preHandler", async (request, reply) => {
       if ("disabled" in deps.target)
         return sendProblem(reply, 404, "HTTP ingestion is off", deps.target.disabled);
-      const waitMs = limiter.take(request.principal?.name ?? request.ip, now());
+      const waitMs = await limiter.take(request.principal?.name ?? request.ip);
       if (waitMs > 0) {
         const endpoint = (request.routeOptions.config as { endpoint?: Endpoint }).endpoint ?? "events";
         count(endpoint, "rate_limited");

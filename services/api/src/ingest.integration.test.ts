@@ -3,7 +3,7 @@ import { HttpIngestSchema } from "@handoff-sync/config";
 import { createEventProducer, createKafkaClient, type EventProducer } from "@handoff-sync/kafka";
 import { createDeliveryQueues } from "@handoff-sync/queue";
 import { createStateCatalogue, DEFAULT_EVENT_LIMITS } from "@handoff-sync/schema";
-import { createHandoffStore } from "@handoff-sync/store";
+import { createHandoffStore, createScriptRunner } from "@handoff-sync/store";
 import { createLogger, createRegistry } from "@handoff-sync/telemetry";
 import { freePort, uniqueName, waitFor } from "@handoff-sync/testing";
 import { Redis } from "ioredis";
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { buildApi, type Api } from "./app.js";
 import { parseApiKeysEnv } from "./auth.js";
 import { createChatAttempts } from "./chat-attempts.js";
+import { createSharedRateLimiter } from "./rate-limit.js";
 import { createSessionStore } from "./sessions.js";
 
 const log = createLogger({ level: "silent", service: "api-ingest-test" });
@@ -71,6 +72,16 @@ async function startIngestApi(
         (id) => store.keys.chatAttempt(id),
         settings.chat_close.ttl_ms,
       ),
+      ...(settings.rate_limit.shared
+        ? {
+            limiter: createSharedRateLimiter({
+              scripts: createScriptRunner(connection),
+              keyOf: (client) => store.keys.ingestRate(client),
+              settings: { perSecond: settings.rate_limit.per_second, burst: settings.rate_limit.burst },
+              log,
+            }),
+          }
+        : {}),
     },
   });
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
@@ -251,5 +262,33 @@ describe("HTTP ingestion (in process, real Kafka and Redis)", () => {
       OTHER_INGEST_KEY,
     );
     expect(other.status).toBe(200);
+  });
+
+  it("holds one key's rate across api replicas, which draw from one bucket in Redis", async () => {
+    const replica = await startIngestApi(connection, prefix, topic, brokers, {
+      rate_limit: { per_second: 1, burst: 30 },
+    });
+    try {
+      const statuses: number[] = [];
+      // Alternating replicas: with a bucket per replica, 60 requests would pass before the first 429.
+      for (let i = 0; i < 50 && !statuses.includes(429); i++) {
+        const response = await post(
+          i % 2 === 0 ? live : replica,
+          "/v1/ingest/chat/respond",
+          { conversation_id: "r", end_conversation: false },
+          OTHER_INGEST_KEY,
+        );
+        statuses.push(response.status);
+      }
+      expect(statuses.at(-1)).toBe(429);
+      // One burst of 30 (the test before spent a token of this key), and at most a few tokens
+      // refilled while the requests ran; two buckets would have let twice the burst through.
+      const passed = statuses.filter((status) => status === 200).length;
+      expect(passed).toBeGreaterThanOrEqual(25);
+      expect(passed).toBeLessThanOrEqual(33);
+    } finally {
+      await replica.app.close();
+      await replica.producer.close();
+    }
   });
 });

@@ -3,12 +3,13 @@ import { httpIngestTopic, kafkaConnectionOptions, redisOptions, redisTopology } 
 import { createEventProducer, createKafkaClient } from "@handoff-sync/kafka";
 import { createDeliveryQueues } from "@handoff-sync/queue";
 import { createStateCatalogue } from "@handoff-sync/schema";
-import { createHandoffStore, createRedisClient } from "@handoff-sync/store";
+import { createHandoffStore, createRedisClient, createScriptRunner } from "@handoff-sync/store";
 import { createLogger, createRegistry, exitOnFatal, onShutdown } from "@handoff-sync/telemetry";
 import { buildApi } from "./app.js";
 import { createChatAttempts } from "./chat-attempts.js";
 import { loadApiConfig } from "./config.js";
 import { createKeyRing, loadApiKeys } from "./key-ring.js";
+import { createSharedRateLimiter } from "./rate-limit.js";
 import { createSessionStore } from "./sessions.js";
 
 const { env, destinations: config } = await loadApiConfig();
@@ -104,6 +105,19 @@ const app = buildApi({
       (conversationId) => store.keys.chatAttempt(conversationId),
       config.http_ingest.chat_close.ttl_ms,
     ),
+    ...(config.http_ingest.rate_limit.shared
+      ? {
+          limiter: createSharedRateLimiter({
+            scripts: createScriptRunner(redis),
+            keyOf: (client) => store.keys.ingestRate(client),
+            settings: {
+              perSecond: config.http_ingest.rate_limit.per_second,
+              burst: config.http_ingest.rate_limit.burst,
+            },
+            log,
+          }),
+        }
+      : {}),
   },
 });
 const address = await app.listen({ port: env.PORT, host: env.HOST });

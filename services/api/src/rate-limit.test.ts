@@ -1,5 +1,6 @@
+import { createLogger } from "@handoff-sync/telemetry";
 import { describe, expect, it } from "vitest";
-import { createRateLimiter } from "./rate-limit.js";
+import { createRateLimiter, createSharedRateLimiter } from "./rate-limit.js";
 
 describe("rate limiter", () => {
   it("lets a burst through, then one request per refill interval", () => {
@@ -18,5 +19,23 @@ describe("rate limiter", () => {
     expect(limiter.take("c", 0)).toBe(0);
     // b was the longest idle: dropped, so full again.
     expect(limiter.take("b", 0)).toBe(0);
+  });
+});
+
+describe("shared rate limiter", () => {
+  it("limits each process on its own while Redis does not answer, rather than refuse ingestion", async () => {
+    let redisUp = false;
+    const limiter = createSharedRateLimiter({
+      scripts: {
+        run: () => (redisUp ? Promise.resolve(250) : Promise.reject(new Error("connect ECONNREFUSED"))),
+      },
+      keyOf: (client) => `rate:${client}`,
+      settings: { perSecond: 1, burst: 2 },
+      log: createLogger({ level: "silent", service: "test" }),
+      now: () => 0,
+    });
+    expect([await limiter.take("a"), await limiter.take("a"), await limiter.take("a")]).toEqual([0, 0, 1000]);
+    redisUp = true;
+    expect(await limiter.take("a")).toBe(250);
   });
 });

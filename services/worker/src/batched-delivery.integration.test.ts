@@ -263,6 +263,9 @@ describe("batched delivery through the worker", () => {
       message: "destination parked",
     });
     expect(park.reason).toContain("daily API request limit exceeded");
+    // Salesforce's allocation is a rolling 24 hours: no reset to wait for, the probe decides.
+    expect(park).toMatchObject({ cause: "quota" });
+    expect(park.resume_after).toBeUndefined();
     // Parking does not spend the jobs' attempts: none of them is dead-lettered.
     expect((await listDeadLetters(crm.queues.get("crm").dead)).entries).toHaveLength(1);
   });
@@ -306,6 +309,10 @@ describe("request budget through the worker", () => {
     expect(park.reason).toMatch(
       /^daily API budget spent \(3\/3 requests\); it resets at \d{4}-\d\d-\d\dT00:00:00.000Z$/,
     );
+    // Parked for its quota until the reset, so the probe does not resume it while the day is spent.
+    expect(park).toMatchObject({ cause: "quota" });
+    const midnight = Math.ceil(Date.now() / 86_400_000) * 86_400_000;
+    expect(Math.abs(Date.parse(park.resume_after ?? "") - midnight)).toBeLessThan(1000);
     // Nothing was sent past the allocation: HubSpot never had to answer 429 DAILY.
     expect(hubspot.requests).toHaveLength(3);
     expect((await listDeadLetters(crm.queues.get("crm").dead)).entries).toEqual([]);

@@ -10,9 +10,11 @@ import {
   createDeliveryQueues,
   createDeliveryWorker,
   createOperatorLoop,
+  createRequestBudget,
   inspectQueue,
   pruneDeadLetters,
   sweepStalledJobs,
+  type RequestBudget,
 } from "@handoff-sync/queue";
 import type { HandoffSnapshot } from "@handoff-sync/schema";
 import {
@@ -117,12 +119,15 @@ const expiredTo =
   };
 /** Each served destination's own authentication check, for probing it while it is parked. */
 const checks = new Map<string, () => Promise<void>>();
+/** Each served destination's request usage (its budget, or the CRM's usage headers alone), for quota notices. */
+const usages = new Map<string, RequestBudget>();
 const audit = createAuditLog({ redis: connection, key: store.keys.audit(), log });
 const buildOperatorLoop = (loaded: LoadedConfig) => {
   const { operator } = loaded;
   return createOperatorLoop({
     queues: () => workers.names().map((name) => queues.get(name)),
     check: (name) => checks.get(name),
+    usage: (name) => usages.get(name)?.snapshot(),
     ...(operator.webhook !== undefined ? { send: createOperatorWebhook(operator.webhook) } : {}),
     audit: async (step) => void (await audit.record({ actor: "probe", ...step })),
     log,
@@ -134,16 +139,19 @@ const buildOperatorLoop = (loaded: LoadedConfig) => {
         windowMs: operator.dead_letter_threshold.window_ms,
       },
       quotaWarningAfterMs: operator.quota_warning_after_ms,
+      quotaWarningShare: operator.quota_warning_share,
     },
   });
 };
 let operatorLoop = buildOperatorLoop(config);
 const startWorker = (name: string, destination: ResolvedDestination) => {
   const budget = destination.budget === undefined ? undefined : requestBudgetOf(destination.budget);
+  // Without a configured budget the CRM's usage headers alone still drive the quota notice.
+  usages.set(name, budget ?? createRequestBudget({}));
   const adapter = createAdapter(name, destination, {
     proxy,
     onUsage: (usage) => {
-      budget?.observe(usage);
+      usages.get(name)?.observe(usage);
       if (usage.window !== undefined) {
         metrics.apiRequestsUsed.set(
           { destination: name, window: "window" },

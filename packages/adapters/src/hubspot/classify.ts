@@ -2,6 +2,7 @@ import {
   AuthError,
   DestinationError,
   PermanentDeliveryError,
+  QuotaExhaustedError,
   RetryableDeliveryError,
   type DeliveryError,
 } from "@handoff-sync/schema";
@@ -104,7 +105,7 @@ function rateLimited(
   nowMs: number,
 ): DeliveryError {
   if (body.policyName === "DAILY") {
-    return new DestinationError("HubSpot daily API limit reached (429 DAILY)", {
+    return new QuotaExhaustedError("HubSpot daily API limit reached (429 DAILY)", {
       ...base,
       retryAfterMs: msUntilNextUtcMidnight(nowMs),
       adminHint:

@@ -4,6 +4,7 @@ import {
   DestinationError,
   HandoffSnapshotSchema,
   PermanentDeliveryError,
+  QuotaExhaustedError,
   RetryableDeliveryError,
   type HandoffSnapshot,
 } from "@handoff-sync/schema";
@@ -323,6 +324,18 @@ describe("salesforce adapter: auth", () => {
     expect(JSON.parse(previews[1]?.body ?? "{}")).toMatchObject({ Handoff_Version__c: 1, Status: "New" });
     await sfdc.check?.();
     expect(server.tokensIssued()).toBe(1);
+    expect(server.requests.at(-1)).toMatchObject({ method: "GET", path: "/services/data/v62.0/limits" });
+  });
+
+  it("check() fails with the quota while the org's daily API requests are spent, and passes once they are not", async () => {
+    const server = await start({ dailyApiLimit: 100 });
+    const sfdc = adapter(server);
+    server.setApiUsage(100);
+    const error = await sfdc.check?.().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QuotaExhaustedError);
+    expect(error).toMatchObject({ message: expect.stringContaining("Remaining 0 of 100") as unknown });
+    server.setApiUsage(40);
+    await expect(sfdc.check?.()).resolves.toBeUndefined();
   });
 });
 

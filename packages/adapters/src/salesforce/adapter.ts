@@ -4,6 +4,7 @@ import {
   AuthError,
   DestinationError,
   PermanentDeliveryError,
+  QuotaExhaustedError,
   RetryableDeliveryError,
   type ApiUsage,
   type DeliveryError,
@@ -52,6 +53,11 @@ export interface SalesforceAdapterOptions {
 }
 
 const SaveResultSchema = z.looseObject({ id: z.string().min(1) });
+/** The part of the Limits resource (`GET /services/data/vXX.X/limits`) the check reads. */
+const LimitsSchema = z.looseObject({
+  DailyApiRequests: z.looseObject({ Max: z.number(), Remaining: z.number() }),
+});
+
 const DescribeSchema = z.looseObject({
   fields: z.array(z.looseObject({ name: z.string(), externalId: z.boolean().optional() })),
 });
@@ -347,9 +353,41 @@ export function createSalesforceAdapter(
     ];
   }
 
-  /** Mints a session: proves the host, the connected app and the credentials. */
+  /**
+   * Mints a session and reads the org's Limits resource: proves the host, the connected app and the
+   * credentials, and that the org's daily API requests are not spent (the probe of a destination
+   * parked for its quota resumes it only then).
+   */
   async function check(): Promise<void> {
-    await tokens.token();
+    const response = await http.send({
+      method: "GET",
+      url: `${instanceUrl}${salesforceApiPath(config.api_version, "limits")}`,
+      headers: { authorization: `Bearer ${await tokens.token()}`, accept: "application/json" },
+    });
+    const outcome = classify(
+      response.status,
+      response.json(),
+      response.headers,
+      "upsert",
+      response.excerpt(),
+    );
+    if (outcome === "session_expired")
+      throw new AuthError("Salesforce refused a fresh session (401 INVALID_SESSION_ID)", { status: 401 });
+    if (outcome === "record_missing")
+      throw new DestinationError("Salesforce has no Limits resource at this API version (404)", {
+        status: 404,
+        adminHint: "Check instance_url and api_version.",
+      });
+    if (outcome !== "ok") throw outcome;
+    const daily = LimitsSchema.safeParse(response.json());
+    if (daily.success && daily.data.DailyApiRequests.Remaining <= 0)
+      throw new QuotaExhaustedError(
+        `Salesforce daily API requests spent (Limits: DailyApiRequests.Remaining ${daily.data.DailyApiRequests.Remaining} of ${daily.data.DailyApiRequests.Max})`,
+        {
+          adminHint:
+            "The org has used its daily API request allowance (a rolling 24 hours); the destination resumes once requests are available again.",
+        },
+      );
   }
 
   const batch = createSalesforceBatching({

@@ -2,6 +2,7 @@ import {
   AuthError,
   DestinationError,
   PermanentDeliveryError,
+  QuotaExhaustedError,
   RetryableDeliveryError,
 } from "@handoff-sync/schema";
 import { describe, expect, it } from "vitest";
@@ -42,9 +43,9 @@ describe("classifySalesforceResponse", () => {
       403,
       errors("REQUEST_LIMIT_EXCEEDED"),
       { "Sforce-Limit-Info": "api-usage=5000/5000" },
-      DestinationError,
+      QuotaExhaustedError,
     ],
-    ["quota without usage header", "upsert", 403, errors("REQUEST_LIMIT_EXCEEDED"), {}, DestinationError],
+    ["quota without usage header", "upsert", 403, errors("REQUEST_LIMIT_EXCEEDED"), {}, QuotaExhaustedError],
     [
       "concurrent request limit",
       "upsert",

@@ -2,6 +2,7 @@ import {
   AuthError,
   DestinationError,
   PermanentDeliveryError,
+  QuotaExhaustedError,
   RetryableDeliveryError,
   type DeliveryError,
 } from "@handoff-sync/schema";
@@ -167,7 +168,7 @@ export function classifySalesforceResponse(
       // allowance (usage at or past the maximum, or no usage reported) is worth parking for.
       if (usage !== undefined && usage.used < usage.max)
         return retryable(`Salesforce concurrency limit reached (${detail})`, status, headers, base, nowMs);
-      return new DestinationError(
+      return new QuotaExhaustedError(
         `Salesforce daily API request limit exceeded (${detail}${usage === undefined ? "" : `, api-usage ${usage.used}/${usage.max}`})`,
         {
           ...base,

@@ -655,6 +655,21 @@ export async function startFakeSalesforce(options: FakeSalesforceOptions = {}): 
   function api(request: FakeRequest, version: string, rest: string): Answer {
     const unauthenticated = authenticate(request);
     if (unauthenticated !== undefined) return unauthenticated;
+    // The Limits resource answers (uncounted here) even when the allowance is spent, so it shows 0 remaining.
+    if (rest === "/limits") {
+      return request.method === "GET"
+        ? {
+            status: 200,
+            body: {
+              DailyApiRequests: { Max: limit.max, Remaining: Math.max(0, limit.max - limit.used) },
+            },
+          }
+        : errorAnswer(
+            405,
+            "METHOD_NOT_ALLOWED",
+            `HTTP Method '${request.method}' not allowed. Allowed are GET`,
+          );
+    }
     if (limit.used >= limit.max)
       return errorAnswer(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.");
     limit.used++;
