@@ -4,6 +4,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createDeliveryQueues } from "./delivery-queues.js";
 import { createOperatorLoop, type AuditStep, type OperatorNotice } from "./operator-loop.js";
+import type { ParkRecord } from "./destination-state.js";
 import { parkDestination, resumeDestination } from "./park.js";
 import { createRequestBudget, type BudgetSnapshot } from "./request-budget.js";
 
@@ -62,6 +63,9 @@ describe("operator loop (real Redis)", () => {
     return {
       queue,
       loop,
+      /** Parks the destination now, on the harness's clock. */
+      park: (record: Omit<ParkRecord, "parked_at">) =>
+        parkDestination(queue, queue.state, record, log, new Date(clock)),
       sent,
       audits,
       checks: () => checks,
@@ -74,13 +78,12 @@ describe("operator loop (real Redis)", () => {
   it("a config error is announced once, never probed; an operator's resume is announced with who did it", async () => {
     const h = harness();
     try {
-      await parkDestination(
-        h.queue,
-        h.queue.state,
-        { reason: "unknown field Foo__c", admin_hint: "fix the mapping", by: "worker", cause: "config" },
-        log,
-        h.at(),
-      );
+      await h.park({
+        reason: "unknown field Foo__c",
+        admin_hint: "fix the mapping",
+        by: "worker",
+        cause: "config",
+      });
       for (let i = 0; i < 3; i++) {
         h.advance(2000);
         await h.loop.tick();
@@ -104,13 +107,7 @@ describe("operator loop (real Redis)", () => {
       check: () => (broken ? Promise.reject(new Error("401 invalid credentials")) : Promise.resolve()),
     });
     try {
-      await parkDestination(
-        h.queue,
-        h.queue.state,
-        { reason: "401", admin_hint: "rotate the token", by: "worker", cause: "auth" },
-        log,
-        h.at(),
-      );
+      await h.park({ reason: "401", admin_hint: "rotate the token", by: "worker", cause: "auth" });
       await h.loop.tick();
       // Not probed before an interval has passed since parking.
       expect(h.checks()).toBe(0);
@@ -146,13 +143,7 @@ describe("operator loop (real Redis)", () => {
   it("an operator's pause is never resumed by the probe", async () => {
     const h = harness();
     try {
-      await parkDestination(
-        h.queue,
-        h.queue.state,
-        { reason: "maintenance", admin_hint: "-", by: "alice", cause: "operator" },
-        log,
-        h.at(),
-      );
+      await h.park({ reason: "maintenance", admin_hint: "-", by: "alice", cause: "operator" });
       h.advance(5000);
       await h.loop.tick();
       expect(h.checks()).toBe(0);
@@ -216,19 +207,13 @@ describe("operator loop (real Redis)", () => {
     const h = harness();
     try {
       const reset = new Date(h.at().getTime() + 3_600_000).toISOString();
-      await parkDestination(
-        h.queue,
-        h.queue.state,
-        {
-          reason: "daily API budget spent",
-          admin_hint: "-",
-          by: "worker",
-          cause: "quota",
-          resume_after: reset,
-        },
-        log,
-        h.at(),
-      );
+      await h.park({
+        reason: "daily API budget spent",
+        admin_hint: "-",
+        by: "worker",
+        cause: "quota",
+        resume_after: reset,
+      });
       // The check would pass (credentials are fine), but the day is still spent.
       for (let i = 0; i < 5; i++) {
         h.advance(600_000);
@@ -253,13 +238,7 @@ describe("operator loop (real Redis)", () => {
   it("a notice the channel did not take is sent again on the next look", async () => {
     const h = harness({ failSends: 1 });
     try {
-      await parkDestination(
-        h.queue,
-        h.queue.state,
-        { reason: "503", admin_hint: "-", by: "worker", cause: "config" },
-        log,
-        h.at(),
-      );
+      await h.park({ reason: "503", admin_hint: "-", by: "worker", cause: "config" });
       await h.loop.tick();
       expect(h.sent).toEqual([]);
       await h.loop.tick();
