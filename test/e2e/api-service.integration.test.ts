@@ -50,6 +50,7 @@ describe("api service (child process, real Kafka and Redis)", () => {
     pipeline = await startPipeline({
       kafkaBrokers: inject("kafkaBrokers"),
       redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
       receiverUrl: `${receiver.url}/hooks`,
     });
   });

@@ -2,7 +2,8 @@ import { describe, expect, inject, it } from "vitest";
 import { parseBenchOptions, runBench } from "../../bench/src/bench.js";
 
 // Proves `pnpm bench` works end to end with tiny counts; the numbers themselves are not judged here.
-describe("bench smoke run", () => {
+// The bench measures one Redis server (INFO commandstats before and after); it has no cluster mode.
+describe.skipIf(inject("redisCluster"))("bench smoke run", () => {
   it("measures every baseline and the pipeline, delivering every event, and reports the documented shape", async () => {
     const options = parseBenchOptions({
       BENCH_EVENTS: "200",

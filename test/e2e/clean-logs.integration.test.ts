@@ -49,6 +49,7 @@ describe("clean logs: a healthy run writes nothing at warn level or above", () =
     pipeline = await startPipeline({
       kafkaBrokers: kafka.brokers,
       redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
       // The states the sample producer sends, declared as in the demo's destinations file.
       statesYaml: ["  complaint_escalation: initiated", "  successfully_identified: initiated"].join("\n"),
     });

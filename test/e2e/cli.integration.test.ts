@@ -121,6 +121,7 @@ describe("handoff-sync CLI against the running services (child processes, real K
     pipeline = await startPipeline({
       kafkaBrokers: inject("kafkaBrokers"),
       redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
       receiverUrl: `${receiver.url}/hooks`,
       retry: { attempts: 2, base_delay_ms: 100, max_delay_ms: 200 },
     });

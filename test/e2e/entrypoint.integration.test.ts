@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { freePort, uniqueName, waitFor } from "@handoff-sync/testing";
+import { freePort, redisEnv, uniqueName, waitFor } from "@handoff-sync/testing";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 const run = promisify(execFile);
@@ -127,7 +127,7 @@ const services = [
 function serviceEnv(port: number, needsKafka: boolean): Record<string, string> {
   return {
     PORT: String(port),
-    REDIS_URL: inject("redisUrl"),
+    ...redisEnv(inject("redisUrl"), inject("redisCluster")),
     REDIS_PREFIX: uniqueName("ep"),
     DEMO_WEBHOOK_SECRET: "whsec_ZW50cnlwb2ludC10ZXN0LXNlY3JldC1oYW5kb2ZmLXN5bmM=",
     LOG_LEVEL: "info",

@@ -4,17 +4,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDeliveryQueues, type DeliveryQueues } from "@handoff-sync/queue";
 import { createStateCatalogue, type HandoffEvent } from "@handoff-sync/schema";
-import { createHandoffStore, type HandoffStore } from "@handoff-sync/store";
+import { createHandoffStore, createRedisClient, type HandoffStore } from "@handoff-sync/store";
 import {
+  type FakeServiceNow,
   freePort,
+  redisEnv,
+  type RunningService,
   startFakeServiceNow,
   startService,
+  testRedisTarget,
   uniqueName,
   waitFor,
-  type FakeServiceNow,
-  type RunningService,
 } from "@handoff-sync/testing";
-import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 
 const catalogue = createStateCatalogue({});
@@ -29,7 +30,9 @@ const LOCK_MS = 1000;
  * and no upsert, so whatever the first sends next lands: a second record, or an older version.
  */
 describe("a delivery whose worker stalled past its lock", () => {
-  const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
   const cleanups: (() => Promise<unknown>)[] = [];
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
@@ -72,7 +75,7 @@ describe("a delivery whose worker stalled past its lock", () => {
     );
     const env = {
       KAFKA_BROKERS: inject("kafkaBrokers"),
-      REDIS_URL: inject("redisUrl"),
+      ...redisEnv(inject("redisUrl"), inject("redisCluster")),
       REDIS_PREFIX: prefix,
       HANDOFF_SYNC_CONFIG: config,
       LOG_LEVEL: "warn",

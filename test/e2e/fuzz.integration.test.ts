@@ -212,6 +212,7 @@ describe("fuzzed records through the real consumer and worker", () => {
     pipeline = await startPipeline({
       kafkaBrokers: inject("kafkaBrokers"),
       redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
       maxMessageBytes: MAX_MESSAGE_BYTES + 1_024,
     });
     const reader = pipeline.kafka.consumer({ groupId: `${pipeline.groupId}-fuzz-reader` });

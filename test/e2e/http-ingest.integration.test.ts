@@ -18,6 +18,7 @@ describe("HTTP ingestion through the pipeline to the CRM", () => {
     pipeline = await startPipeline({
       kafkaBrokers: inject("kafkaBrokers"),
       redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
       statesYaml: [
         "http_ingest:",
         "  chat_respond:",

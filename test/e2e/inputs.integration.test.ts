@@ -1,15 +1,20 @@
 import { createEnricher } from "@handoff-sync/adapters";
 import { HandoffSnapshotSchema, RetryableDeliveryError } from "@handoff-sync/schema";
-import { createEnrichmentCache, createHandoffStore, createKeyLayout } from "@handoff-sync/store";
 import {
-  startFakeHandoffApi,
-  startPipeline,
-  uniqueName,
-  waitFor,
+  createEnrichmentCache,
+  createHandoffStore,
+  createKeyLayout,
+  createRedisClient,
+} from "@handoff-sync/store";
+import {
   type FakeHandoffApi,
   type Pipeline,
+  startFakeHandoffApi,
+  startPipeline,
+  testRedisTarget,
+  uniqueName,
+  waitFor,
 } from "@handoff-sync/testing";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 const UPSTREAM_KEY = "upstream-key-0123456789";
@@ -23,6 +28,7 @@ describe("chat/respond payloads through the pipeline, enriched from the upstream
     pipeline = await startPipeline({
       kafkaBrokers: inject("kafkaBrokers"),
       redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
       sourceYaml: [
         "  format: chat_respond",
         "  chat_respond:",
@@ -79,7 +85,7 @@ describe("chat/respond payloads through the pipeline, enriched from the upstream
     });
     expect(upstream.lookups).toContainEqual({ query: `id=${conversationId}`, apiKey: UPSTREAM_KEY });
 
-    const redis = new Redis(inject("redisUrl"));
+    const redis = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")));
     try {
       const stored = await createHandoffStore({ redis, prefix: pipeline.prefix, retentionMs: 0 }).get(
         conversationId,
@@ -107,7 +113,7 @@ describe("chat/respond payloads through the pipeline, enriched from the upstream
 });
 
 describe("enrichment cache in Redis", () => {
-  const redis = new Redis(inject("redisUrl"));
+  const redis = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")));
   let upstream: FakeHandoffApi;
   afterAll(async () => {
     redis.disconnect();

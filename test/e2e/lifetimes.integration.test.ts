@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { createKeyLayout } from "@handoff-sync/store";
+import { createKeyLayout, createRedisClient } from "@handoff-sync/store";
 import {
-  startPipeline,
-  uniqueName,
-  waitFor,
   type Pipeline,
   type ReceivedDelivery,
+  startPipeline,
+  testRedisTarget,
+  uniqueName,
+  waitFor,
 } from "@handoff-sync/testing";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 // Short enough to outlive in a test, long enough for a delivery to finish within it on a busy machine.
@@ -37,12 +37,13 @@ function event(fields: {
  */
 describe("a handoff that comes back (real Kafka, Redis, services and webhook CRM)", () => {
   let pipeline: Pipeline;
-  const redis = new Redis(inject("redisUrl"));
+  const redis = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")));
 
   beforeAll(async () => {
     pipeline = await startPipeline({
       kafkaBrokers: inject("kafkaBrokers"),
       redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
       env: { HANDOFF_RETENTION_MS: String(RETENTION_MS) },
     });
   });

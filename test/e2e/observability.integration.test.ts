@@ -127,6 +127,7 @@ describe("tracing and logs of the running services (child processes, real Kafka 
     pipeline = await startPipeline({
       kafkaBrokers: inject("kafkaBrokers"),
       redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
       receiverUrl: `${crm.url}/hooks`,
       env: {
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,

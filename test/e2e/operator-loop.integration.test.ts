@@ -60,6 +60,7 @@ describe("operator loop: a destination whose credentials are fixed resumes by it
     pipeline = await startPipeline({
       kafkaBrokers: inject("kafkaBrokers"),
       redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
       destinationsYaml: [
         "  helpdesk:",
         "    type: zendesk",
@@ -176,6 +177,7 @@ describe("operator loop: a destination nearing its daily API limit is announced 
     pipeline = await startPipeline({
       kafkaBrokers: inject("kafkaBrokers"),
       redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
       destinationsYaml: [
         "  tickets:",
         "    type: hubspot",

@@ -38,6 +38,7 @@ describe("queue UI (bull-board behind the login form)", () => {
     pipeline = await startPipeline({
       kafkaBrokers: inject("kafkaBrokers"),
       redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
       receiverUrl: `${receiver.url}/hooks`,
     });
     const sharedId = uniqueName("ui");

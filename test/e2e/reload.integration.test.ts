@@ -40,7 +40,11 @@ describe("configuration reload: SIGHUP applies a valid file, refuses an invalid 
       if (body?.data !== undefined) secondReceived.push({ key: body.data.key, version: body.data.version });
       return { status: 204 };
     });
-    pipeline = await startPipeline({ kafkaBrokers: inject("kafkaBrokers"), redisUrl: inject("redisUrl") });
+    pipeline = await startPipeline({
+      kafkaBrokers: inject("kafkaBrokers"),
+      redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
+    });
     initialConfig = await readFile(pipeline.configPath, "utf8");
   });
   afterAll(async () => {

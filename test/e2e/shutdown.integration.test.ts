@@ -1,13 +1,22 @@
 import { randomUUID } from "node:crypto";
 import { destinationQueueNames } from "@handoff-sync/queue";
 import { deliveryJobId } from "@handoff-sync/schema";
-import { startFakeServer, startPipeline, uniqueName, waitFor, WriteLog } from "@handoff-sync/testing";
+import {
+  startFakeServer,
+  startPipeline,
+  testRedisTarget,
+  uniqueName,
+  waitFor,
+  WriteLog,
+} from "@handoff-sync/testing";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { createRedisClient } from "@handoff-sync/store";
 
 describe("graceful shutdown of real service processes", () => {
-  const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const redis = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
   afterAll(() => redis.quit());
 
   it("worker: SIGTERM hands an unfinished delivery back unharmed and exits 0; consumer: SIGTERM commits and exits 0", async () => {
@@ -28,6 +37,7 @@ describe("graceful shutdown of real service processes", () => {
     const pipeline = await startPipeline({
       kafkaBrokers: inject("kafkaBrokers"),
       redisUrl: inject("redisUrl"),
+      redisCluster: inject("redisCluster"),
       receiverUrl: `${fake.url}/hooks`,
       env: { WORKER_DRAIN_TIMEOUT_MS: "1500" },
     });

@@ -7,10 +7,9 @@ import {
   type DeliverRequest,
 } from "@handoff-sync/queue";
 import { BackoffPolicySchema, createStateCatalogue, deliveryJobId } from "@handoff-sync/schema";
-import { createHandoffStore } from "@handoff-sync/store";
+import { createHandoffStore, createRedisClient, type RedisClient, scanAll } from "@handoff-sync/store";
 import { createLogger } from "@handoff-sync/telemetry";
-import { uniqueName, waitFor } from "@handoff-sync/testing";
-import { Redis } from "ioredis";
+import { testRedisTarget, uniqueName, waitFor } from "@handoff-sync/testing";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 
@@ -41,7 +40,7 @@ const log = createLogger({ level: "silent", service: "test" });
 const catalogue = createStateCatalogue({});
 
 /** Raw Redis commands, as the previous release left the keys; nothing of the current code writes them. */
-async function loadStoreKeys(redis: Redis, prefix: string, keys: readonly StoreKey[]): Promise<void> {
+async function loadStoreKeys(redis: RedisClient, prefix: string, keys: readonly StoreKey[]): Promise<void> {
   for (const entry of keys) {
     const key = `${prefix}:${entry.key}`;
     if (entry.type === "string") await redis.set(key, entry.value);
@@ -56,7 +55,9 @@ async function loadStoreKeys(redis: Redis, prefix: string, keys: readonly StoreK
 }
 
 describe("upgrade: the current code over data written in the previous format", () => {
-  const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
   afterAll(() => connection.quit());
 
   it("reads the store, delivers old and newer-producer jobs, honours the ledger and replays the dead letter", async () => {
@@ -203,8 +204,9 @@ describe("upgrade: the current code over data written in the previous format", (
     } finally {
       await worker.close();
       await queues.close();
-      const leftovers = await connection.keys(`${prefix}:*`);
-      if (leftovers.length > 0) await connection.del(...leftovers);
+      const leftovers = await scanAll(connection, `${prefix}:*`);
+      // One key per DEL: on a Redis Cluster the leftovers live in different slots.
+      await Promise.all(leftovers.map((key) => connection.del(key)));
     }
   });
 });

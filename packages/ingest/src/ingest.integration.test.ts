@@ -1,7 +1,7 @@
 import { createStateCatalogue, DEFAULT_EVENT_LIMITS, type DeliveryJob } from "@handoff-sync/schema";
-import { createHandoffStore } from "@handoff-sync/store";
+import { createHandoffStore, createRedisClient } from "@handoff-sync/store";
 import { createIngestMetrics, createLogger, Registry } from "@handoff-sync/telemetry";
-import { startRedisServer, uniqueName } from "@handoff-sync/testing";
+import { startRedisServer, testRedisTarget, uniqueName } from "@handoff-sync/testing";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createIngest, type IngestRecord } from "./ingest.js";
@@ -13,7 +13,7 @@ function record(event: Record<string, unknown>): IngestRecord {
 }
 
 describe("ingest against real Redis", () => {
-  const redis = new Redis(inject("redisUrl"));
+  const redis = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")));
   afterAll(() => redis.quit());
 
   it("still enqueues a redelivered event whose first enqueue failed after it was applied", async () => {

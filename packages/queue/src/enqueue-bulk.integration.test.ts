@@ -1,10 +1,10 @@
 import type { DeliveryJob } from "@handoff-sync/schema";
-import { uniqueName, waitFor } from "@handoff-sync/testing";
+import { testRedisTarget, uniqueName, waitFor } from "@handoff-sync/testing";
 import { Worker } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createDeliveryQueues, type DeliveryQueues } from "./delivery-queues.js";
 import { destinationQueueNames } from "./names.js";
+import { createRedisClient, type RedisClient } from "@handoff-sync/store";
 
 const policy = { attempts: 3, base_delay_ms: 100, max_delay_ms: 1000 };
 
@@ -28,7 +28,10 @@ const enqueueIn = (queues: DeliveryQueues, mode: Mode, jobs: DeliveryJob[]): Pro
  * `addBulk` and must see the same thing: BullMQ's deduplication (`keepLastIfActive`) and job ids
  * hold for bulk adds as they do for single ones.
  */
-async function scenario(connection: Redis, mode: Mode): Promise<{ processed: string[]; ids: string[] }> {
+async function scenario(
+  connection: RedisClient,
+  mode: Mode,
+): Promise<{ processed: string[]; ids: string[] }> {
   const prefix = uniqueName("t");
   const queues = createDeliveryQueues({ connection, prefix, destinations: { crm: policy } });
   const names = destinationQueueNames(prefix, "crm");
@@ -45,7 +48,6 @@ async function scenario(connection: Redis, mode: Mode): Promise<{ processed: str
     // The same job id again (a redelivered record) adds nothing.
     await enqueueIn(queues, mode, [job("b", 1)]);
     expect(await queues.get("crm").deliver.getWaitingCount()).toBe(2);
-    const workerConnection = connection.duplicate({ maxRetriesPerRequest: null });
     const worker = new Worker(
       names.deliver,
       async (j) => {
@@ -54,7 +56,7 @@ async function scenario(connection: Redis, mode: Mode): Promise<{ processed: str
         ids.push(j.id ?? "");
         if (data.key === "a" && data.version === 1) await held;
       },
-      { connection: workerConnection, prefix: names.prefix, concurrency: 1 },
+      { connection, prefix: names.prefix, concurrency: 1 },
     );
     try {
       await waitFor(() => processed.includes("a.v1"), { message: "a.v1 active" });
@@ -66,7 +68,6 @@ async function scenario(connection: Redis, mode: Mode): Promise<{ processed: str
       await new Promise((resolve) => setTimeout(resolve, 200));
     } finally {
       await worker.close();
-      await workerConnection.quit();
     }
     return { processed, ids };
   } finally {
@@ -75,7 +76,9 @@ async function scenario(connection: Redis, mode: Mode): Promise<{ processed: str
 }
 
 describe("enqueueBulk (BullMQ addBulk) against real Redis", () => {
-  const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
   afterAll(() => connection.quit());
 
   it("honours job ids and keepLastIfActive deduplication exactly as add does", async () => {

@@ -1,12 +1,12 @@
 import { createLogger } from "@handoff-sync/telemetry";
-import { uniqueName } from "@handoff-sync/testing";
-import { Redis } from "ioredis";
+import { testRedisTarget, uniqueName } from "@handoff-sync/testing";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createDeliveryQueues } from "./delivery-queues.js";
 import { createOperatorLoop, type AuditStep, type OperatorNotice } from "./operator-loop.js";
 import type { ParkRecord } from "./destination-state.js";
 import { parkDestination, resumeDestination } from "./park.js";
 import { createRequestBudget, type BudgetSnapshot } from "./request-budget.js";
+import { createRedisClient } from "@handoff-sync/store";
 
 const log = createLogger({ level: "silent", service: "test" });
 const settings = {
@@ -18,7 +18,9 @@ const settings = {
 };
 
 describe("operator loop (real Redis)", () => {
-  const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
   afterAll(() => connection.quit());
 
   function harness(

@@ -3,10 +3,14 @@ import { HttpIngestSchema } from "@handoff-sync/config";
 import { createEventProducer, createKafkaClient, type EventProducer } from "@handoff-sync/kafka";
 import { createDeliveryQueues } from "@handoff-sync/queue";
 import { createStateCatalogue, DEFAULT_EVENT_LIMITS } from "@handoff-sync/schema";
-import { createHandoffStore, createScriptRunner } from "@handoff-sync/store";
+import {
+  createHandoffStore,
+  createRedisClient,
+  createScriptRunner,
+  type RedisClient,
+} from "@handoff-sync/store";
 import { createLogger, createRegistry } from "@handoff-sync/telemetry";
-import { freePort, uniqueName, waitFor } from "@handoff-sync/testing";
-import { Redis } from "ioredis";
+import { freePort, testRedisTarget, uniqueName, waitFor } from "@handoff-sync/testing";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { buildApi, type Api } from "./app.js";
@@ -30,7 +34,7 @@ interface Ingest {
 
 /** The API as main.ts wires it, with HTTP ingestion producing to `brokers`. */
 async function startIngestApi(
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   topic: string,
   brokers: string,
@@ -90,7 +94,9 @@ async function startIngestApi(
 
 describe("HTTP ingestion (in process, real Kafka and Redis)", () => {
   const brokers = inject("kafkaBrokers");
-  const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
   const kafka = new Kafka({
     clientId: "ingest-test-reader",
     brokers: brokers.split(","),

@@ -6,18 +6,18 @@ import {
   type DeliveryQueues,
 } from "@handoff-sync/queue";
 import { createStateCatalogue, type HandoffEvent } from "@handoff-sync/schema";
-import { createHandoffStore, type HandoffStore } from "@handoff-sync/store";
+import { createHandoffStore, createRedisClient, type HandoffStore } from "@handoff-sync/store";
 import { createLogger } from "@handoff-sync/telemetry";
 import {
-  startFakeHubSpot,
-  startFakeSalesforce,
-  uniqueName,
-  waitFor,
   type FakeHubSpot,
   type FakeSalesforce,
+  startFakeHubSpot,
+  startFakeSalesforce,
+  testRedisTarget,
+  uniqueName,
+  waitFor,
 } from "@handoff-sync/testing";
 import type { Worker } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 import { deliveryPath, requestBudgetOf } from "./batched-deliver.js";
 
@@ -28,7 +28,9 @@ const log = createLogger({ level: "silent", service: "test" });
 const catalogue = createStateCatalogue({});
 const POLICY = { attempts: 5, base_delay_ms: 100, max_delay_ms: 300 };
 
-const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+  maxRetriesPerRequest: null,
+});
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
