@@ -58,8 +58,12 @@ export function deliveryPath(
 ): DeliveryPath {
   const { budget } = hooks;
   const single: DeliverFn = async (request) => {
-    await budget?.acquire(request.signal);
-    return adapter.deliver(request);
+    const sent = await budget?.acquire(request.signal);
+    try {
+      return await adapter.deliver(request);
+    } finally {
+      sent?.answered();
+    }
   };
   const batching = adapter.batch;
   const batch = settings.batch;
@@ -73,8 +77,12 @@ export function deliveryPath(
     single,
     sendBatch: async (requests) => {
       // A spent day throws here: every delivery of the batch parks the destination, none is sent.
-      await budget?.acquire();
-      return batching.deliverBatch(requests);
+      const sent = await budget?.acquire();
+      try {
+        return await batching.deliverBatch(requests);
+      } finally {
+        sent?.answered();
+      }
     },
     ...(hooks.onBatch === undefined ? {} : { onBatch: hooks.onBatch }),
   });
