@@ -1,16 +1,21 @@
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { provisionInfra } from "@handoff-sync/testing";
 import { Redis } from "ioredis";
+import type { Kafka } from "kafkajs";
 import { benchBullmq, benchKafkajs, benchNaive, type Throughput } from "./baselines.js";
-import { startCrmFake } from "./crm-fake.js";
+import { benchCrm, type CrmRun } from "./crm-bench.js";
+import { startCrmFake, type CrmFake } from "./crm-fake.js";
+import { crmTargets } from "./crm-stats.js";
 import { benchKafka } from "./kafka.js";
 import type { BenchOptions } from "./options.js";
 import { benchPipeline, type PipelineRun } from "./pipeline-bench.js";
 import { readRedisCounters, redisCostBetween, type RedisCost } from "./redis-stats.js";
 import { median } from "./stats.js";
+import type { Target } from "./target.js";
 
 export { parseBenchOptions, type BenchOptions } from "./options.js";
 export { formatReport } from "./report.js";
+export type { Target } from "./target.js";
 
 export interface Machine {
   readonly cpus: number;
@@ -25,16 +30,22 @@ export interface Machine {
   readonly loadAverage: { readonly start: number; readonly end: number };
 }
 
+export interface Baselines {
+  readonly bullmq: Throughput;
+  readonly kafkajs: Throughput;
+  readonly naive: Throughput;
+  /** Redis commands and CPU of (a) per 1,000 jobs: what BullMQ itself costs per job. */
+  readonly bullmqRedis: RedisCost;
+}
+
+/** One run's measurements; a phase left out by `BENCH_PHASES` has none. */
 export interface RunResult {
-  readonly baselines: {
-    readonly bullmq: Throughput;
-    readonly kafkajs: Throughput;
-    readonly naive: Throughput;
-    /** Redis commands and CPU of (a) per 1,000 jobs: what BullMQ itself costs per job. */
-    readonly bullmqRedis: RedisCost;
-  };
-  readonly pipeline: PipelineRun;
-  readonly ratios: Ratios;
+  /** Phase `pipeline`: (a) to (c) and (d), and d's ratios to each. */
+  readonly baselines?: Baselines;
+  readonly pipeline?: PipelineRun;
+  readonly ratios?: Ratios;
+  /** Phase `crm`: HubSpot, batched against unbatched, under its rate limits. */
+  readonly crm?: CrmRun;
 }
 
 export interface Ratios {
@@ -43,21 +54,14 @@ export interface Ratios {
   readonly pipelineToNaive: number;
 }
 
-export interface Target {
-  readonly name: string;
-  readonly goal: string;
-  readonly value: number;
-  /** "invalid" when the measurement behind it does not count (open loop below 95% of its rate). */
-  readonly status: "met" | "not met" | "invalid";
-}
-
 export interface BenchResult {
   readonly machine: Machine;
   readonly settings: Omit<BenchOptions, "profileDir" | "output" | "kafkaBrokers" | "redisUrl">;
-  /** Medians over the runs. */
-  readonly baselines: RunResult["baselines"];
-  readonly pipeline: PipelineRun;
-  readonly ratios: Ratios;
+  /** Medians over the runs; only the phases that ran. */
+  readonly baselines?: Baselines;
+  readonly pipeline?: PipelineRun;
+  readonly ratios?: Ratios;
+  readonly crm?: CrmRun;
   readonly targets: readonly Target[];
   readonly runs: readonly RunResult[];
   readonly startedAt: string;
@@ -86,7 +90,16 @@ export function medianOf<T>(results: readonly T[]): T {
   return combine(results) as T;
 }
 
-function targetsOf(pipeline: PipelineRun, ratios: Ratios): Target[] {
+function crmTargetsOf(crm: CrmRun): Target[] {
+  return crmTargets({
+    unbatchedRate: crm.unbatched.throughput.rate,
+    batchedRate: crm.batched.throughput.rate,
+    rateLimited: crm.unbatched.rateLimited + crm.batched.rateLimited + crm.openLoop.rateLimited,
+    openLoop: crm.openLoop,
+  });
+}
+
+function pipelineTargetsOf(pipeline: PipelineRun, ratios: Ratios): Target[] {
   const status = (met: boolean): Target["status"] => (met ? "met" : "not met");
   const rss = Math.max(...Object.values(pipeline.peakRssMiB));
   const targets: Target[] = [
@@ -137,6 +150,41 @@ async function redisVersion(url: string): Promise<string> {
   }
 }
 
+/** Phase `pipeline`: the baselines (a) to (c), then the pipeline (d), on the webhook CRM fake. */
+async function pipelinePhase(
+  kafka: Kafka,
+  crmFake: CrmFake,
+  infra: { readonly kafkaBrokers: string; readonly redisUrl: string },
+  options: BenchOptions,
+  say: (message: string) => void,
+): Promise<Required<Pick<RunResult, "baselines" | "pipeline" | "ratios">>> {
+  const timeoutMs = 5000;
+  say(`(a) BullMQ addBulk(${options.batch}) + no-op worker, ${options.events} jobs`);
+  const redisBefore = await readRedisCounters(infra.redisUrl);
+  const bullmq = await benchBullmq(infra.redisUrl, options);
+  const bullmqRedis = redisCostBetween(redisBefore, await readRedisCounters(infra.redisUrl), options.events);
+  say(`(a) ${Math.round(bullmq.rate)}/s`);
+  say(`(b) kafkajs eachBatch, ${options.events} messages`);
+  const kafkajs = await benchKafkajs(kafka, options);
+  say(`(b) ${Math.round(kafkajs.rate)}/s`);
+  say(`(c) naive kafkajs -> HTTP, ${options.events} events`);
+  crmFake.setLatency(options.crmLatencyMs);
+  const naive = await benchNaive(kafka, crmFake, { ...options, timeoutMs });
+  say(`(c) ${Math.round(naive.rate)}/s`);
+  const pipeline = await benchPipeline(kafka, crmFake, {
+    ...options,
+    kafkaBrokers: infra.kafkaBrokers,
+    redisUrl: infra.redisUrl,
+    progress: (message) => say(`(d) ${message}`),
+  });
+  const ratios: Ratios = {
+    pipelineToBullmq: pipeline.throughput.rate / bullmq.rate,
+    pipelineToKafkajs: pipeline.throughput.rate / kafkajs.rate,
+    pipelineToNaive: pipeline.throughput.rate / naive.rate,
+  };
+  return { baselines: { bullmq, kafkajs, naive, bullmqRedis }, pipeline, ratios };
+}
+
 /**
  * Runs every measurement `options.runs` times on Kafka and Redis from the options (or
  * provisioned as the tests do) and returns per-run results with their medians.
@@ -155,9 +203,11 @@ export async function runBench(
     `infra: kafka ${infra.kafkaBrokers} (${infra.source.kafka}), redis ${infra.redisUrl} (${infra.source.redis})`,
   );
   const kafka = benchKafka(infra.kafkaBrokers, "handoff-sync-bench");
-  const crm = await startCrmFake(options.crmLatencyMs);
+  const runsPipeline = options.phases.includes("pipeline");
+  const runsCrm = options.phases.includes("crm");
+  // The webhook CRM of phase `pipeline`; phase `crm` starts HubSpot fakes of its own.
+  const crmFake: CrmFake | undefined = runsPipeline ? await startCrmFake(options.crmLatencyMs) : undefined;
   const cpuList = cpus();
-  const timeoutMs = 5000;
   try {
     const machine: Machine = {
       cpus: cpuList.length,
@@ -173,34 +223,25 @@ export async function runBench(
     const runs: RunResult[] = [];
     for (let run = 1; run <= options.runs; run++) {
       const say = (message: string): void => io.progress(`run ${run}/${options.runs} ${message}`);
-      say(`(a) BullMQ addBulk(${options.batch}) + no-op worker, ${options.events} jobs`);
-      const redisBefore = await readRedisCounters(infra.redisUrl);
-      const bullmq = await benchBullmq(infra.redisUrl, options);
-      const bullmqRedis = redisCostBetween(
-        redisBefore,
-        await readRedisCounters(infra.redisUrl),
-        options.events,
-      );
-      say(`(a) ${Math.round(bullmq.rate)}/s`);
-      say(`(b) kafkajs eachBatch, ${options.events} messages`);
-      const kafkajs = await benchKafkajs(kafka, options);
-      say(`(b) ${Math.round(kafkajs.rate)}/s`);
-      say(`(c) naive kafkajs -> HTTP, ${options.events} events`);
-      crm.setLatency(options.crmLatencyMs);
-      const naive = await benchNaive(kafka, crm, { ...options, timeoutMs });
-      say(`(c) ${Math.round(naive.rate)}/s`);
-      const pipeline = await benchPipeline(kafka, crm, {
-        ...options,
-        kafkaBrokers: infra.kafkaBrokers,
-        redisUrl: infra.redisUrl,
-        progress: (message) => say(`(d) ${message}`),
-      });
-      const ratios: Ratios = {
-        pipelineToBullmq: pipeline.throughput.rate / bullmq.rate,
-        pipelineToKafkajs: pipeline.throughput.rate / kafkajs.rate,
-        pipelineToNaive: pipeline.throughput.rate / naive.rate,
-      };
-      runs.push({ baselines: { bullmq, kafkajs, naive, bullmqRedis }, pipeline, ratios });
+      let result: RunResult = {};
+      if (crmFake !== undefined) result = await pipelinePhase(kafka, crmFake, infra, options, say);
+      if (runsCrm) {
+        const crmRun = await benchCrm(kafka, {
+          kafkaBrokers: infra.kafkaBrokers,
+          redisUrl: infra.redisUrl,
+          events: options.crmEvents,
+          drainSeconds: options.crmDrainSeconds,
+          rate: options.crmRate,
+          openLoopSeconds: options.crmOpenLoopSeconds,
+          latencyMs: options.hubspotLatencyMs,
+          partitions: options.partitions,
+          concurrency: options.concurrency,
+          ...(options.profileDir !== undefined ? { profileDir: options.profileDir } : {}),
+          progress: (message) => say(`(crm) ${message}`),
+        });
+        result = { ...result, crm: crmRun };
+      }
+      runs.push(result);
     }
     const combined = medianOf(runs);
     const settings: BenchResult["settings"] = {
@@ -215,20 +256,30 @@ export async function runBench(
       crmLatencyMs: options.crmLatencyMs,
       scalingLatencyMs: options.scalingLatencyMs,
       scalingEvents: options.scalingEvents,
+      phases: options.phases,
+      crmEvents: options.crmEvents,
+      crmDrainSeconds: options.crmDrainSeconds,
+      crmRate: options.crmRate,
+      crmOpenLoopSeconds: options.crmOpenLoopSeconds,
+      hubspotLatencyMs: options.hubspotLatencyMs,
     };
+    const targets: Target[] = [
+      ...(combined.pipeline !== undefined && combined.ratios !== undefined
+        ? pipelineTargetsOf(combined.pipeline, combined.ratios)
+        : []),
+      ...(combined.crm !== undefined ? crmTargetsOf(combined.crm) : []),
+    ];
     return {
       machine: { ...machine, loadAverage: { ...machine.loadAverage, end: loadavg()[0] ?? 0 } },
       settings,
-      baselines: combined.baselines,
-      pipeline: combined.pipeline,
-      ratios: combined.ratios,
-      targets: targetsOf(combined.pipeline, combined.ratios),
+      ...combined,
+      targets,
       runs,
       startedAt: new Date(started).toISOString(),
       durationSeconds: Math.round((Date.now() - started) / 1000),
     };
   } finally {
-    await crm.close();
+    await crmFake?.close();
     await infra.teardown();
   }
 }

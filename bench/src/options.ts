@@ -2,6 +2,20 @@ import { z } from "zod";
 
 const count = (fallback: number, min = 1) => z.coerce.number().int().min(min).default(fallback);
 
+/**
+ * The bench's phases: `pipeline` is (a) to (d), measured together because their targets are ratios
+ * of one another; `crm` is the HubSpot phase (batched against unbatched delivery under HubSpot's
+ * rate limits), slow by nature (its unbatched drain is paced at about 9 requests a second).
+ */
+export const BENCH_PHASES = ["pipeline", "crm"] as const;
+export type BenchPhase = (typeof BENCH_PHASES)[number];
+
+const PhasesSchema = z
+  .string()
+  .default(BENCH_PHASES.join(","))
+  .transform((value) => [...new Set(value.split(",").map((phase) => phase.trim()))].filter(Boolean))
+  .pipe(z.array(z.enum(BENCH_PHASES)).min(1));
+
 /** The bench's knobs, read once from the environment; empty strings count as unset. */
 export const BenchOptionsSchema = z.object({
   /** Events (or jobs, or messages) per throughput measurement. */
@@ -25,6 +39,21 @@ export const BenchOptionsSchema = z.object({
   BENCH_SCALING_LATENCY_MS: count(50, 0),
   /** Events per worker-scaling measurement; 0 skips the phase. */
   BENCH_SCALING_EVENTS: count(2000, 0),
+  /** Comma-separated phases to run (`pipeline`, `crm`); all by default. */
+  BENCH_PHASES: PhasesSchema,
+  /** Handoffs preloaded for each HubSpot drain (unbatched, then batched). */
+  BENCH_CRM_EVENTS: count(3000),
+  /**
+   * Each HubSpot drain counts receipts for at most this long after its first: the unbatched one is
+   * paced to about 9 requests a second and would take minutes to drain the backlog. Whole
+   * multiples of HubSpot's ten-second window keep its bursts from skewing the rate.
+   */
+  BENCH_CRM_DRAIN_SECONDS: count(30),
+  /** Offered rate of the HubSpot open loop (batched destination), handoffs per second. */
+  BENCH_CRM_RATE: count(50),
+  BENCH_CRM_OPEN_LOOP_SECONDS: z.coerce.number().positive().default(20),
+  /** The HubSpot fake's answer latency. */
+  BENCH_CRM_HUBSPOT_LATENCY_MS: count(150, 0),
   /** When set, services run with `--cpu-prof` and write their profiles here. */
   BENCH_PROFILE_DIR: z.string().optional(),
   /** Where the JSON report goes. */
@@ -45,6 +74,12 @@ export interface BenchOptions {
   readonly crmLatencyMs: number;
   readonly scalingLatencyMs: number;
   readonly scalingEvents: number;
+  readonly phases: readonly BenchPhase[];
+  readonly crmEvents: number;
+  readonly crmDrainSeconds: number;
+  readonly crmRate: number;
+  readonly crmOpenLoopSeconds: number;
+  readonly hubspotLatencyMs: number;
   readonly profileDir?: string;
   readonly output?: string;
   readonly kafkaBrokers?: string;
@@ -68,6 +103,12 @@ export function parseBenchOptions(env: Record<string, string | undefined>): Benc
     crmLatencyMs: parsed.BENCH_CRM_LATENCY_MS,
     scalingLatencyMs: parsed.BENCH_SCALING_LATENCY_MS,
     scalingEvents: parsed.BENCH_SCALING_EVENTS,
+    phases: parsed.BENCH_PHASES,
+    crmEvents: parsed.BENCH_CRM_EVENTS,
+    crmDrainSeconds: parsed.BENCH_CRM_DRAIN_SECONDS,
+    crmRate: parsed.BENCH_CRM_RATE,
+    crmOpenLoopSeconds: parsed.BENCH_CRM_OPEN_LOOP_SECONDS,
+    hubspotLatencyMs: parsed.BENCH_CRM_HUBSPOT_LATENCY_MS,
     ...(parsed.BENCH_PROFILE_DIR !== undefined ? { profileDir: parsed.BENCH_PROFILE_DIR } : {}),
     ...(parsed.BENCH_OUTPUT !== undefined ? { output: parsed.BENCH_OUTPUT } : {}),
     ...(parsed.KAFKA_BROKERS !== undefined ? { kafkaBrokers: parsed.KAFKA_BROKERS } : {}),

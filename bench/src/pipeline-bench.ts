@@ -11,12 +11,12 @@ import {
   type RunningService,
 } from "@handoff-sync/testing";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { Partitioners, type Kafka } from "kafkajs";
 import type { CrmFake } from "./crm-fake.js";
 import { createEventSource } from "./events.js";
 import { createTopics, deleteTopics, produceBurst, produceOpenLoop } from "./kafka.js";
 import { watchHeap, type HeapSample } from "./heap.js";
+import { removePrefix } from "./prefix.js";
 import { cpuSeconds, peakRssMiB, rssMiB } from "./proc.js";
 import { readRedisCounters, redisCostBetween, type RedisCost } from "./redis-stats.js";
 import { summariseLatency, type LatencySummary } from "./stats.js";
@@ -117,21 +117,6 @@ async function writeConfig(dir: string, topic: string, crmUrl: string, concurren
 /** Services start in this order: the consumer, the worker, then the second worker of the scaling phase. */
 const serviceLabel = (index: number): string =>
   index === 0 ? "consumer" : index === 1 ? "worker" : `worker${index}`;
-
-/** Deletes every Redis key of one bench prefix, so repeated runs do not fill Redis. */
-async function removePrefix(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
-}
 
 /**
  * (d) The full pipeline: consumer and worker started from their production entry points as child

@@ -1,4 +1,5 @@
 import type { BenchResult } from "./bench.js";
+import type { CrmDrain, CrmRun } from "./crm-bench.js";
 
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-");
 const fixed = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : "-");
@@ -16,23 +17,94 @@ function table(rows: readonly (readonly string[])[]): string {
     .join("\n");
 }
 
+/** Phase `crm`: the two drains, their ratio, and the batched open loop. */
+function crmSection(crm: CrmRun, settings: BenchResult["settings"]): string[] {
+  const limits = `${int(crm.hubspot.tenSecondly)} requests / 10 s, ${int(crm.hubspot.daily)} / day`;
+  const drainRow = (label: string, drain: CrmDrain): string[] => [
+    drain.throughput.drained
+      ? `${label}, ${int(drain.throughput.events)} handoffs`
+      : `${label}, first ${int(drain.throughput.durationMs / 1000)} s of ${int(settings.crmEvents)}`,
+    fixed(drain.throughput.rate, 1),
+    int(drain.requests),
+    int(drain.rateLimited),
+    fixed(drain.handoffsPerRequest, 1),
+  ];
+  const open = crm.openLoop;
+  return [
+    table([
+      [
+        `HubSpot fake (${limits}, ${int(crm.hubspot.latencyMs)} ms), budget from its headers`,
+        "handoffs/s",
+        "requests",
+        "429s",
+        "per request",
+      ],
+      drainRow("unbatched drain", crm.unbatched),
+      drainRow("batched drain (max_size 100)", crm.batched),
+      // From the (median) rates above, as the target row is.
+      [
+        "batched / unbatched",
+        `${fixed(crm.batched.throughput.rate / crm.unbatched.throughput.rate, 1)}x`,
+        "",
+        "",
+        "",
+      ],
+    ]),
+    "",
+    table([
+      ["HubSpot latency, batched (occurred_at -> receipt)", "p50", "p95", "p99", "requests", "429s"],
+      [
+        `open loop ${int(open.offeredRate)}/s offered, ${int(open.achievedRate)}/s sent${open.valid ? "" : " INVALID"}`,
+        `${int(open.latencyMs.p50)} ms`,
+        `${int(open.latencyMs.p95)} ms`,
+        `${int(open.latencyMs.p99)} ms`,
+        int(open.requests),
+        int(open.rateLimited),
+      ],
+    ]),
+  ];
+}
+
 /** The human-readable report `pnpm bench` prints: the same numbers as the JSON. */
 export function formatReport(result: BenchResult): string {
-  const { machine, settings, baselines, pipeline, ratios } = result;
+  const { machine, settings, baselines, pipeline, ratios, crm } = result;
+  const lines: string[] = [];
+  lines.push(
+    baselines !== undefined && pipeline !== undefined && ratios !== undefined
+      ? `handoff-sync bench: ${settings.events} events per measurement, median of ${settings.runs} run(s); ${settings.partitions} partitions, ` +
+          `destination concurrency ${settings.concurrency}, addBulk ${settings.batch}, CRM latency ${settings.crmLatencyMs} ms`
+      : `handoff-sync bench: phase(s) ${settings.phases.join(", ")}, median of ${settings.runs} run(s); ${settings.partitions} partitions, destination concurrency ${settings.concurrency}`,
+  );
+  lines.push(
+    `machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, Redis ${machine.redis}, load average ${fixed(machine.loadAverage.start)} at start, ${fixed(machine.loadAverage.end)} at end`,
+  );
+  lines.push("");
+  if (baselines !== undefined && pipeline !== undefined && ratios !== undefined)
+    lines.push(...pipelineSection(result, baselines, pipeline, ratios), "");
+  if (crm !== undefined) lines.push(...crmSection(crm, settings), "");
+  lines.push(
+    table([
+      ["target", "goal", "measured", ""],
+      ...result.targets.map((t) => [t.name, t.goal, fixed(t.value), t.status]),
+    ]),
+  );
+  return lines.join("\n");
+}
+
+/** Phase `pipeline`: (a) to (d), latency and resources. */
+function pipelineSection(
+  result: BenchResult,
+  baselines: NonNullable<BenchResult["baselines"]>,
+  pipeline: NonNullable<BenchResult["pipeline"]>,
+  ratios: NonNullable<BenchResult["ratios"]>,
+): string[] {
+  const { settings } = result;
   const lat = (l: { p50: number; p95: number; p99: number }): string[] => [
     `p50 ${int(l.p50)} ms`,
     `p95 ${int(l.p95)} ms`,
     `p99 ${int(l.p99)} ms`,
   ];
   const lines: string[] = [];
-  lines.push(
-    `handoff-sync bench: ${settings.events} events per measurement, median of ${settings.runs} run(s); ${settings.partitions} partitions, ` +
-      `destination concurrency ${settings.concurrency}, addBulk ${settings.batch}, CRM latency ${settings.crmLatencyMs} ms`,
-  );
-  lines.push(
-    `machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, Redis ${machine.redis}, load average ${fixed(machine.loadAverage.start)} at start, ${fixed(machine.loadAverage.end)} at end`,
-  );
-  lines.push("");
   lines.push(
     table([
       ["throughput", "events/s", "pipeline ratio"],
@@ -104,12 +176,5 @@ export function formatReport(result: BenchResult): string {
         : []),
     ]),
   );
-  lines.push("");
-  lines.push(
-    table([
-      ["target", "goal", "measured", ""],
-      ...result.targets.map((t) => [t.name, t.goal, fixed(t.value), t.status]),
-    ]),
-  );
-  return lines.join("\n");
+  return lines;
 }

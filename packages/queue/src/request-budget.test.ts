@@ -56,6 +56,36 @@ describe("request budget", () => {
     expect(() => budget.take()).toThrow(DailyBudgetSpentError);
   });
 
+  it("counts a request in the window from its answer: the CRM counted it on arrival, after the send", async () => {
+    let now = T0;
+    const budget = createRequestBudget({ window: { max: 100, windowMs: 10_000 }, now: () => now });
+    // A worker of concurrency 16 sends 16 at once; HubSpot receives them a few ms later (claims,
+    // connections) and answers 150 ms after that.
+    const first = await Promise.all(Array.from({ length: 16 }, () => budget.acquire()));
+    now = T0 + 161;
+    for (const request of first) request.answered();
+    // The rest of the usable 90 of this window.
+    for (let i = 0; i < 74; i++) (await budget.acquire()).answered();
+    expect(budget.take()).toBeGreaterThan(0);
+    // Ten seconds after the first 16 were sent HubSpot still counts them (it received them at
+    // T0 + 11): sending 16 now would make 106 in its window, 6 answered 429.
+    now = T0 + 10_000;
+    expect(budget.take()).toBe(161);
+    now = T0 + 10_161;
+    for (let i = 0; i < 16; i++) expect(budget.take()).toBe(0);
+  });
+
+  it("counts a request that took longer than the window again from its answer", async () => {
+    let now = T0;
+    const budget = createRequestBudget({ window: { max: 2, windowMs: 1_000 }, headroom: 0, now: () => now });
+    const slow = await budget.acquire();
+    now = T0 + 5_000;
+    expect(budget.snapshot().windowUsed).toBe(0);
+    slow.answered();
+    slow.answered();
+    expect(budget.snapshot()).toMatchObject({ windowUsed: 1, dailyUsed: 1 });
+  });
+
   it("acquire() waits out the window instead of failing", async () => {
     const budget = createRequestBudget({ window: { max: 2, windowMs: 200 }, headroom: 0 });
     const started = Date.now();

@@ -20,11 +20,21 @@ export interface BudgetSnapshot {
   readonly dailyLimit?: number;
 }
 
+/** A request the budget let go. */
+export interface BudgetedRequest {
+  /**
+   * The request was answered (or given up on): its place in the window counts from now. The CRM
+   * counted it when it arrived, somewhere between the send and the answer, so counting from the
+   * send would free its place before the CRM does.
+   */
+  answered(): void;
+}
+
 export interface RequestBudget {
   /** Counts one request when it may go now: 0. Otherwise how long to wait; throws once the day is spent. */
   take(): number;
-  /** Waits until a request may go, then counts it. */
-  acquire(signal?: AbortSignal): Promise<void>;
+  /** Waits until a request may go, then counts it; tell the result when the request was answered. */
+  acquire(signal?: AbortSignal): Promise<BudgetedRequest>;
   /** Takes the CRM's own count, which includes other clients of the same account. */
   observe(usage: ApiUsage): void;
   snapshot(): BudgetSnapshot;
@@ -52,13 +62,14 @@ export function createRequestBudget(settings: RequestBudgetSettings): RequestBud
   let windowMax = settings.window?.max;
   const windowMs = settings.window?.windowMs ?? 10_000;
   let dailyMax = settings.daily;
-  const sent: number[] = [];
+  /** When each request in the window was sent, or answered once it was; oldest first. */
+  let sent: { at: number }[] = [];
   let day = Math.floor(now() / DAY_MS);
   let dailyUsed = 0;
 
   const usable = (max: number): number => Math.max(1, Math.floor(max * (1 - headroom)));
   const prune = (at: number): void => {
-    while (sent.length > 0 && (sent[0] ?? 0) <= at - windowMs) sent.shift();
+    while (sent.length > 0 && (sent[0]?.at ?? 0) <= at - windowMs) sent.shift();
     const today = Math.floor(at / DAY_MS);
     if (today !== day) {
       day = today;
@@ -66,7 +77,8 @@ export function createRequestBudget(settings: RequestBudgetSettings): RequestBud
     }
   };
 
-  function take(): number {
+  /** Counts one request when it may go now; otherwise how long to wait. */
+  function tryTake(): { readonly entry: { at: number } } | { readonly waitMs: number } {
     const at = now();
     prune(at);
     if (dailyMax !== undefined && dailyUsed >= dailyMax) {
@@ -80,18 +92,46 @@ export function createRequestBudget(settings: RequestBudgetSettings): RequestBud
       );
     }
     if (windowMax !== undefined && sent.length >= usable(windowMax)) {
-      const oldest = sent[sent.length - usable(windowMax)] ?? at;
-      return Math.max(1, oldest + windowMs - at);
+      const oldest = sent[sent.length - usable(windowMax)]?.at ?? at;
+      return { waitMs: Math.max(1, oldest + windowMs - at) };
     }
-    sent.push(at);
+    const entry = { at };
+    sent.push(entry);
     dailyUsed++;
-    return 0;
+    return { entry };
   }
 
-  async function acquire(signal?: AbortSignal): Promise<void> {
+  function take(): number {
+    const taken = tryTake();
+    return "waitMs" in taken ? taken.waitMs : 0;
+  }
+
+  /**
+   * Moves a request's place in the window to now. One slower than the window had left it already;
+   * it counts again, since the CRM may have received it only just now.
+   */
+  function answeredAt(entry: { at: number }): void {
+    const at = now();
+    sent = sent.filter((other) => other !== entry);
+    entry.at = at;
+    const after = sent.findIndex((other) => other.at > at);
+    sent.splice(after === -1 ? sent.length : after, 0, entry);
+  }
+
+  async function acquire(signal?: AbortSignal): Promise<BudgetedRequest> {
     for (;;) {
-      const waitMs = take();
-      if (waitMs === 0) return;
+      const taken = tryTake();
+      if ("entry" in taken) {
+        let done = false;
+        return {
+          answered: () => {
+            if (done) return;
+            done = true;
+            answeredAt(taken.entry);
+          },
+        };
+      }
+      const { waitMs } = taken;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, waitMs);
         signal?.addEventListener(
@@ -114,8 +154,8 @@ export function createRequestBudget(settings: RequestBudgetSettings): RequestBud
       windowMax = usage.window.max;
       // Requests the CRM counted that this worker did not send (other workers, other apps).
       const theirs = usage.window.max - usage.window.remaining - sent.length;
-      for (let i = 0; i < theirs; i++) sent.push(at);
-      sent.sort((a, b) => a - b);
+      for (let i = 0; i < theirs; i++) sent.push({ at });
+      sent.sort((a, b) => a.at - b.at);
     }
     if (usage.daily !== undefined) {
       dailyMax = usage.daily.max;

@@ -11,7 +11,8 @@ export interface DeliveryPath {
   readonly deliver: DeliverFn;
   /**
    * The worker's concurrency: a batch only fills with deliveries that run at once, so a batched
-   * destination takes at least `max_size` jobs at a time (each waiting job holds its own lock).
+   * destination takes at least two batches' worth of jobs at a time (each waiting job holds its
+   * own lock); see `BATCHES_IN_FLIGHT`.
    */
   readonly concurrency: number;
 }
@@ -22,6 +23,15 @@ export interface DeliveryPathHooks {
   /** Paces the destination's requests: each request (a batch counts once) waits for it. */
   readonly budget?: RequestBudget;
 }
+
+/**
+ * Full batches a batched destination's worker can have at once. With room for only one, the jobs of
+ * the next batch can start only after the previous batch was answered and its jobs completed, so
+ * every batch paid the CRM's latency and the worker's own work for its jobs one after the other.
+ * With two, the next batch fills while one is in flight (`pnpm bench` phase `crm`, HubSpot at
+ * 150 ms, alternating runs: 404 and 369 handoffs/s with one, 587 and 595 with two).
+ */
+export const BATCHES_IN_FLIGHT = 2;
 
 /** The destination's `budget` setting as the request budget takes it. */
 export function requestBudgetOf(config: RequestBudgetConfig): RequestBudget {
@@ -48,8 +58,12 @@ export function deliveryPath(
 ): DeliveryPath {
   const { budget } = hooks;
   const single: DeliverFn = async (request) => {
-    await budget?.acquire(request.signal);
-    return adapter.deliver(request);
+    const sent = await budget?.acquire(request.signal);
+    try {
+      return await adapter.deliver(request);
+    } finally {
+      sent?.answered();
+    }
   };
   const batching = adapter.batch;
   const batch = settings.batch;
@@ -63,13 +77,17 @@ export function deliveryPath(
     single,
     sendBatch: async (requests) => {
       // A spent day throws here: every delivery of the batch parks the destination, none is sent.
-      await budget?.acquire();
-      return batching.deliverBatch(requests);
+      const sent = await budget?.acquire();
+      try {
+        return await batching.deliverBatch(requests);
+      } finally {
+        sent?.answered();
+      }
     },
     ...(hooks.onBatch === undefined ? {} : { onBatch: hooks.onBatch }),
   });
   return {
     deliver: (request) => batcher.submit(request),
-    concurrency: Math.max(settings.concurrency, batch.max_size),
+    concurrency: Math.max(settings.concurrency, BATCHES_IN_FLIGHT * batch.max_size),
   };
 }

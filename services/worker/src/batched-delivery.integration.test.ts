@@ -107,7 +107,11 @@ function rig(destination: ResolvedDestination): Rig {
   };
 }
 
-function hubspotDestination(hubspot: FakeHubSpot, timeoutMs = 2_000): ResolvedDestination {
+function hubspotDestination(
+  hubspot: FakeHubSpot,
+  timeoutMs = 2_000,
+  batch = { max_size: 100, max_wait_ms: 100 },
+): ResolvedDestination {
   return {
     type: "hubspot",
     base_url: hubspot.url,
@@ -126,7 +130,7 @@ function hubspotDestination(hubspot: FakeHubSpot, timeoutMs = 2_000): ResolvedDe
     timeout_ms: timeoutMs,
     concurrency: 4,
     retry: POLICY,
-    batch: { max_size: 100, max_wait_ms: 100 },
+    batch,
   };
 }
 
@@ -178,6 +182,22 @@ describe("batched delivery through the worker", () => {
       const entry = await crm.store.getDelivery(key, "crm");
       expect(entry?.record_id).toBe(records.find((r) => r.properties["handoff_key"] === key)?.id);
     }
+  });
+
+  it("HubSpot: the next batch fills and goes out while one is still unanswered", async () => {
+    // Each answer takes a second: a worker with room for one batch only would pay it batch by batch.
+    const hubspot = await startFakeHubSpot({ latencyMs: 1_000 });
+    cleanups.push(() => hubspot.close());
+    // Batches go out only when full, so the second can only form from jobs that run beside the first.
+    const crm = rig(hubspotDestination(hubspot, 5_000, { max_size: 20, max_wait_ms: 10_000 }));
+    const handoffs = keys(40, "hs-overlap");
+    await Promise.all(handoffs.map((key) => crm.enqueue(key)));
+    await allDelivered(crm.store, handoffs);
+    expect(crm.batches).toEqual([20, 20]);
+    const upserts = hubspot.requests.filter((r) => r.path.endsWith("/batch/upsert"));
+    expect(upserts).toHaveLength(2);
+    const [first, second] = upserts.map((r) => r.at);
+    expect((second ?? Number.POSITIVE_INFINITY) - (first ?? 0)).toBeLessThan(1_000);
   });
 
   it("HubSpot: an input refused in a 207 is dead-lettered alone; one refused once retries alone", async () => {

@@ -120,11 +120,13 @@ export function createHubSpotBatching(deps: HubSpotBatchingDeps): AdapterBatchin
         );
         return answered;
       }
+      // Read once: each input is classified against the same answer.
       const batch = parseBatchResponse(body);
+      const answer = batch === undefined ? view : { ...view, batch };
       const alone = claimed.length === 1;
       for (const index of claimed) {
         const input = inputs[index] as Input;
-        const outcome = classifyHubSpotResponse(view, {
+        const outcome = classifyHubSpotResponse(answer, {
           operation: "upsert",
           nowMs: now(),
           canRenewToken: false,

@@ -13,6 +13,7 @@ import {
   parseBatchResponse,
   parseErrorBody,
   resultFor,
+  type HubSpotBatchResponse,
   type HubSpotErrorBody,
   type HubSpotErrorEntry,
 } from "./response.js";
@@ -25,6 +26,11 @@ export interface HubSpotResponseView {
   readonly headers: HeaderBag;
   /** Parsed JSON body, or undefined. */
   readonly body: unknown;
+  /**
+   * The body already read as a batch answer, when the caller has it: a batch's inputs are each
+   * classified against one answer of up to 100 results, which is then read once, not once per input.
+   */
+  readonly batch?: HubSpotBatchResponse;
   /** Already redacted and truncated. */
   readonly responseExcerpt?: string;
 }
@@ -134,7 +140,7 @@ export function classifyHubSpotResponse(
 
   if (status >= 200 && status < 300) {
     if (operation !== "upsert" || context.input === undefined) return "ok";
-    const batch = parseBatchResponse(view.body);
+    const batch = view.batch ?? parseBatchResponse(view.body);
     if (batch === undefined)
       return new RetryableDeliveryError(`HubSpot answered ${status} with an unreadable batch body`, base);
     const alone = context.input.alone ?? true;

@@ -357,6 +357,16 @@ describe("fake HubSpot: rate limits", () => {
     expect(limited.headers.get("retry-after")).toBeNull();
   });
 
+  it("counts the 429s it answered", async () => {
+    const hubspot = await start({ rateLimits: { tenSecondly: 1 } });
+    const path = "/crm/v3/objects/tickets/batch/upsert";
+    await call("POST", path, upsertBody("k", {}));
+    expect(hubspot.rateLimited()).toBe(0);
+    await call("POST", path, upsertBody("k", {}));
+    await call("POST", path, upsertBody("k", {}));
+    expect(hubspot.rateLimited()).toBe(2);
+  });
+
   it("answers 429 DAILY once the daily budget is spent, until UTC midnight", async () => {
     let now = Date.parse("2026-03-01T23:59:00Z");
     await start({ now: () => now, rateLimits: { daily: 1 } });
@@ -409,6 +419,19 @@ describe("fake HubSpot: batch limits", () => {
     const response = await call("POST", "/crm/v3/objects/tickets/batch/upsert", { inputs });
     expect(response.headers.get("x-hubspot-ratelimit-daily-remaining")).toBe("999");
     expect(response.headers.get("x-hubspot-ratelimit-remaining")).toBe("4");
+  });
+});
+
+describe("fake HubSpot: latency", () => {
+  it("answers latencyMs after the request arrived, having applied the write on arrival", async () => {
+    const hubspot = await start({ latencyMs: 150 });
+    const sent = Date.now();
+    const response = await call("POST", "/crm/v3/objects/tickets/batch/upsert", upsertBody("k", {}));
+    const answered = Date.now();
+    expect(response.status).toBe(200);
+    expect(answered - sent).toBeGreaterThanOrEqual(145);
+    const [write] = hubspot.writes.all();
+    expect(Date.parse(write?.at ?? "")).toBeLessThan(answered - 100);
   });
 });
 

@@ -53,6 +53,12 @@ export interface FakeHubSpotOptions {
   readonly sendRetryAfter?: boolean;
   /** Contacts that exist in the portal, by record id. */
   readonly contacts?: readonly string[];
+  /**
+   * Every answer leaves this long after its request arrived (HubSpot's round trip as a client
+   * sees it). The request is counted, applied and logged on arrival, so the write log's `at` is
+   * when HubSpot received the write. Default 0.
+   */
+  readonly latencyMs?: number;
   readonly now?: () => number;
 }
 
@@ -69,6 +75,8 @@ export interface FakeHubSpot extends FakeServer {
   rejectInput(id: string, error: HubSpotInputError, times?: number): void;
   /** From now on, each upsert input fails alone with this probability, in a 207 (partial batches). */
   rejectInputs(probability: number, error: HubSpotInputError, random?: () => number): void;
+  /** 429s answered so far because a ten-secondly or daily limit was reached. */
+  rateLimited(): number;
 }
 
 const OBJECT_TYPE_IDS: Readonly<Record<string, string>> = {
@@ -497,7 +505,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     );
   }
 
-  function handle(request: FakeRequest): FakeResponse {
+  function answer(request: FakeRequest): FakeResponse {
     if (request.path === "/oauth/v1/token" && request.method === "POST") return tokens.refresh(request.body);
     const denied = tokens.check(request.headers.authorization) ?? missingScope(request.path);
     if (denied !== undefined) return denied;
@@ -506,6 +514,13 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     const response = route(request);
     return { ...response, headers: { ...limiter.headers(), ...response.headers } };
   }
+
+  const latencyMs = options.latencyMs ?? 0;
+  const handle = async (request: FakeRequest): Promise<FakeResponse> => {
+    const response = answer(request);
+    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+    return response;
+  };
 
   const server = await startFakeServer(handle);
   return {
@@ -525,5 +540,6 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     rejectInputs: (probability, error, random = Math.random) => {
       randomRejection = { probability, error, random };
     },
+    rateLimited: () => limiter.refused(),
   };
 }

@@ -16,6 +16,7 @@ export class HubSpotRateLimiter {
   private recent: number[] = [];
   private day = -1;
   private usedToday = 0;
+  private refusals = 0;
 
   constructor(
     private readonly limits: HubSpotRateLimits,
@@ -47,6 +48,11 @@ export class HubSpotRateLimiter {
     return undefined;
   }
 
+  /** 429s answered so far, ten-secondly and daily together. */
+  refused(): number {
+    return this.refusals;
+  }
+
   headers(): Record<string, string> {
     const remaining = Math.max(0, this.limits.tenSecondly - this.recent.length);
     return {
@@ -61,6 +67,7 @@ export class HubSpotRateLimiter {
   }
 
   private limited(policyName: string, label: string, retryAfterSec: number | undefined): FakeResponse {
+    this.refusals++;
     return {
       status: 429,
       headers: {
