@@ -56,6 +56,17 @@ export interface KraftBroker {
  * Formats storage and starts a KRaft broker from the cached jars; resolves once a client can list
  * topics, and fails with the tail of the broker's log when it exits or is not ready in 90 s.
  */
+/**
+ * A KRaft cluster id: 16 random bytes in base64url, as Kafka's `Uuid.randomUuid` makes them, and
+ * like it never starting with `-`, which `StorageTool format -t` would read as an option.
+ */
+export function kraftClusterId(random: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}
+
 export async function launchKraftBroker(launch: KraftBrokerLaunch): Promise<KraftBroker> {
   const { dir } = launch;
   const dataDir = join(dir, "data");
@@ -84,7 +95,7 @@ export async function launchKraftBroker(launch: KraftBrokerLaunch): Promise<Kraf
     `${launch.lib}/*`,
   ] as const;
 
-  const clusterId = randomBytes(16).toString("base64url");
+  const clusterId = kraftClusterId();
   await run(
     java[0],
     [
