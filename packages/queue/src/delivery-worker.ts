@@ -366,6 +366,11 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       checkedAt = undefined;
       if (abort.aborted && abort.reason === LOCK_LOST)
         throw new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
+      // The check's age counts from before the claim is asked for, not from its reply: the claim's
+      // life starts when Redis runs the script, and a reply read late (a busy event loop, a process
+      // stopped with it unread) must not make a check look younger than its claim. Else a write
+      // could leave after its claim expired, beside a later delivery's lookup and create.
+      const asked = Date.now();
       const claim = await store.claimWrite(data.key, destination, fence, {
         version: snapshot.version,
         ttlMs: writeClaimMs,
@@ -382,7 +387,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         );
       }
       claimed = true;
-      checkedAt = Date.now();
+      checkedAt = asked;
     };
     // The asynchronous check above leaves a gap (DNS, connect) before the bytes go out; a stall in
     // that gap past the lock would let this write land beside another worker's. The lock is renewed
