@@ -308,11 +308,13 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     // that one, with the same fields inline, and a child logger per job was measurable churn.
     let jobLogger: Logger | undefined;
     const jobLog = (): Logger => (jobLogger ??= log.child(jobFields));
-    // The fencing token is this take of the job (BullMQ's lock token, unique per take): taking it
-    // fences out any delivery of this handoff to this destination that started earlier and still
-    // runs, e.g. one whose worker stalled past its lock. One script takes it and reads the snapshot
-    // and the ledger entry: one command, one round trip.
-    const fence = token ?? randomUUID();
+    // The fencing token is this attempt, drawn afresh: taking it fences out any delivery of this
+    // handoff to this destination that started earlier and still runs, e.g. one whose worker stalled
+    // past its lock. Not BullMQ's lock token: that belongs to a worker slot, which carries it to the
+    // next job it fetches in the same call, so a retry of this job taken by the same slot would hold
+    // the first attempt's token and pass that attempt's write claim while its write may still land.
+    // One script takes it and reads the snapshot and the ledger entry: one command, one round trip.
+    const fence = randomUUID();
     const { snapshot, delivered, fence: fenced } = await store.beginDelivery(data.key, destination, fence);
     if (fenced.kind === "claimed") {
       // A lookup now could miss that write and create a second record, or write under an older
