@@ -8,6 +8,7 @@ import {
   replayDeadLetters,
   type DeliveryQueues,
 } from "@handoff-sync/queue";
+import { deliveryDedupId, deliveryJobId } from "@handoff-sync/schema";
 import { createHandoffStore, createRedisClient, slotOf, type HandoffStore } from "@handoff-sync/store";
 import {
   freePort,
@@ -23,13 +24,21 @@ import { QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { Kafka, logLevel, Partitioners, type Admin } from "kafkajs";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { CHAOS_SECRETS, misbehave, rateLimitBurst, startChaosCrms, type ChaosCrms } from "./crms.js";
+import {
+  CHAOS_SECRETS,
+  misbehave,
+  misbehaveInBatches,
+  rateLimitBurst,
+  startChaosCrms,
+  type ChaosCrms,
+} from "./crms.js";
 import {
   expectedFinal,
   reconcile,
   verdictLine,
   type DeadLetterEvidence,
   type Evidence,
+  type ExpectedHandoff,
   type JudgeOptions,
   type RejectionEvidence,
   type Verdict,
@@ -55,6 +64,8 @@ interface Stack {
   readonly kafka: Kafka;
   readonly env: Record<string, string>;
   readonly services: Map<Role, RunningService>;
+  /** Every process the stack ran, killed and replaced ones too, with its output: evidence when a run fails. */
+  readonly history: readonly { readonly role: Role; readonly service: RunningService }[];
   restart(role: Role): Promise<void>;
   /** Starts a role the stack did not have yet (a process added mid-stream). */
   add(role: Role, spec: RoleProcess): Promise<void>;
@@ -131,7 +142,8 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
     REDIS_PREFIX: prefix,
     KAFKA_GROUP_ID: groupId,
     HANDOFF_SYNC_CONFIG: configPath,
-    LOG_LEVEL: "warn",
+    // CHAOS_LOG_LEVEL=info keeps every line of the services for the evidence a failed run leaves.
+    LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? "warn",
     KAFKA_SESSION_TIMEOUT_MS: "6000",
     KAFKA_HEARTBEAT_INTERVAL_MS: "1000",
     WORKER_SWEEP_INTERVAL_MS: "2000",
@@ -156,6 +168,7 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
   const ports = new Map<Role, number>();
   for (const role of roles) ports.set(role, await freePort());
   const replaced = new Set<RunningService>();
+  const history: { role: Role; service: RunningService }[] = [];
   let stopped = false;
   const start = async (role: Role): Promise<void> => {
     const spec = layout.get(role) ?? { service: "worker" };
@@ -169,6 +182,7 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
       },
     );
     services.set(role, service);
+    history.push({ role, service });
     // Restarts a service that died on its own, as Kubernetes would.
     void service.exited.then(async () => {
       if (stopped || replaced.has(service) || services.get(role) !== service) return;
@@ -190,6 +204,7 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
     kafka,
     env,
     services,
+    history,
     restart,
     add: async (role, spec) => {
       layout.set(role, spec);
@@ -318,7 +333,7 @@ async function consumedVersusCommitted(
   return { consumed, committed };
 }
 
-const DESTINATIONS = ["webhook", "zendesk", "servicenow"] as const;
+const DESTINATIONS = ["webhook", "zendesk", "servicenow", "hubspot"] as const;
 
 interface Operator {
   readonly queues: DeliveryQueues;
@@ -328,6 +343,12 @@ interface Operator {
   /** Replays every dead letter of every destination, as an SRE does once a cause is fixed. */
   replayAll(): Promise<number>;
   deadLetters(): Promise<DeadLetterEvidence[]>;
+  /** One line on a handoff's delivery to a destination: snapshot, ledger, fence, write claim, jobs. */
+  explain(destination: string, keys: readonly string[]): Promise<string>;
+  /** Job counts by state, per destination queue. */
+  counts(): Promise<Record<string, Record<string, number>>>;
+  /** Failed jobs per destination queue, counted by their failure reason. */
+  failedReasons(): Promise<Record<string, Record<string, number>>>;
   close(): Promise<void>;
 }
 
@@ -372,6 +393,60 @@ async function openOperator(stack: Stack, redisUrl: string, cluster = false): Pr
       }
       return all;
     },
+    explain: async (destination, keys) => {
+      let key: string | undefined;
+      for (const value of keys)
+        key ??=
+          (await store.findKey({ kind: "shared_id", value })) ?? (await store.findKey({ kind: "id", value }));
+      if (key === undefined) return `${destination}: not in the store`;
+      const queue = queues.get(destination);
+      const claimKey = store.keys.writeClaim(key, destination);
+      const [snapshot, ledger, fence, claim, claimTtl, attempts] = await Promise.all([
+        store.get(key),
+        store.getDelivery(key, destination),
+        redis.hget(store.keys.fence(key), destination),
+        redis.get(claimKey),
+        redis.pttl(claimKey),
+        store.getAttempts(key, destination),
+      ]);
+      const jobs: string[] = [];
+      for (let version = 1; version <= (snapshot?.version ?? 0); version++) {
+        const job = await queue.deliver.getJob(deliveryJobId(key, version));
+        if (job === undefined) continue;
+        const lock = await redis.get(`${queue.deliver.toKey(job.id ?? "")}:lock`);
+        jobs.push(
+          `v${version}=${await job.getState()}(made=${job.attemptsMade} lock=${lock ?? "-"} failed=${job.failedReason || "-"})`,
+        );
+      }
+      const dedup = deliveryDedupId(key);
+      const [dedupJob, nextJob] = await Promise.all([
+        redis.get(queue.deliver.toKey(`de:${dedup}`)),
+        redis.hget(queue.deliver.toKey(`dn:${dedup}`), "jid"),
+      ]);
+      return [
+        `${destination} key=${key} snapshot=v${snapshot?.version ?? "-"} ledger=v${ledger?.version ?? "-"}`,
+        `fence=${fence ?? "-"} claim=${claim ?? "-"}(${claimTtl} ms)`,
+        `dedup=${dedupJob ?? "-"} next=${nextJob ?? "-"} jobs=[${jobs.join(" ")}]`,
+        `attempts=${JSON.stringify(attempts.slice(-3).map((a) => [a.outcome, a.status, a.error.slice(0, 120)]))}`,
+      ].join(" ");
+    },
+    counts: async () => {
+      const counts: Record<string, Record<string, number>> = {};
+      for (const queue of queues.all()) counts[queue.destination] = await queue.deliver.getJobCounts();
+      return counts;
+    },
+    failedReasons: async () => {
+      const reasons: Record<string, Record<string, number>> = {};
+      for (const queue of queues.all()) {
+        const counted: Record<string, number> = {};
+        for (const job of await queue.deliver.getFailed(0, 10_000)) {
+          const reason = job.failedReason.slice(0, 80);
+          counted[reason] = (counted[reason] ?? 0) + 1;
+        }
+        reasons[queue.destination] = counted;
+      }
+      return reasons;
+    },
     close: async () => {
       await Promise.all(listeners.map((l) => l.close()));
       await queues.close();
@@ -407,22 +482,73 @@ interface Expectations {
   readonly versionAbove?: ReadonlyMap<string, number>;
 }
 
-function settled(crms: ChaosCrms, { plan, versionAbove }: Expectations): boolean {
-  const final = expectedFinal(plan);
-  return crms.views().every((crm) =>
-    [...final.values()].every((expected) => {
-      const floor = versionAbove?.get(expected.handoff);
-      return expected.keys.some((key) =>
-        crm
-          .recordsFor(key)
-          .some(
-            (r) =>
-              r.state === expected.state &&
-              (floor === undefined ? r.version === expected.versionsAdded : (r.version ?? 0) > floor),
-          ),
-      );
-    }),
+/** The handoffs a CRM does not hold at their final state yet, by CRM. */
+function unsettled(
+  crms: ChaosCrms,
+  { plan, versionAbove }: Expectations,
+): { readonly crm: string; readonly expected: ExpectedHandoff }[] {
+  const final = [...expectedFinal(plan).values()];
+  return crms.views().flatMap((crm) =>
+    final
+      .filter((expected) => {
+        const floor = versionAbove?.get(expected.handoff);
+        return !expected.keys.some((key) =>
+          crm
+            .recordsFor(key)
+            .some(
+              (r) =>
+                r.state === expected.state &&
+                (floor === undefined ? r.version === expected.versionsAdded : (r.version ?? 0) > floor),
+            ),
+        );
+      })
+      .map((expected) => ({ crm: crm.name, expected })),
   );
+}
+
+function settled(crms: ChaosCrms, expectations: Expectations): boolean {
+  return unsettled(crms, expectations).length === 0;
+}
+
+/**
+ * What Redis says about each handoff still missing when the settle time ran out: with the evidence
+ * `judge` keeps, enough to tell a delivery that never happens from a slow drain.
+ */
+async function explainUnsettled(
+  crms: ChaosCrms,
+  operator: Operator,
+  expectations: Expectations,
+): Promise<void> {
+  const missing = unsettled(crms, expectations);
+  if (missing.length === 0) return;
+  console.log(`chaos: ${missing.length} handoff(s) not at their final state when the settle time ran out`);
+  for (const { crm, expected } of missing.slice(0, 20))
+    console.log(
+      `  ${expected.handoff} expected v${expected.versionsAdded} ${expected.state}: ${await operator.explain(crm, expected.keys)}`,
+    );
+  console.log(`  queues: ${JSON.stringify(await operator.counts())}`);
+}
+
+/** Writes every process's output and every CRM's write log to a directory, and says where. */
+async function keepEvidence(stack: Stack, crms: ChaosCrms): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "handoff-sync-chaos-evidence-"));
+  for (const [index, { role, service }] of stack.history.entries())
+    await writeFile(join(dir, `${index}-${role}.log`), `${service.lines.join("\n")}\n`);
+  const logs = {
+    webhook: crms.webhook.writes,
+    zendesk: crms.zendesk.writes,
+    servicenow: crms.servicenow.writes,
+    hubspot: crms.hubspot.writes,
+  };
+  for (const [name, log] of Object.entries(logs))
+    await writeFile(
+      join(dir, `writes-${name}.jsonl`),
+      log
+        .all()
+        .map((w) => JSON.stringify(w))
+        .join("\n"),
+    );
+  console.log(`  every process's output and every CRM's writes: ${dir}`);
 }
 
 /** Heals the CRMs, then waits for every handoff's final state everywhere, replaying dead letters as an SRE would. */
@@ -444,25 +570,41 @@ async function healAndSettle(
     }
     await sleep(500);
   }
+  await explainUnsettled(crms, operator, expectations);
+  console.log(`chaos failed jobs: ${JSON.stringify(await operator.failedReasons())}`);
   return operator.deadLetters();
 }
 
-function judge(
+async function judge(
   scenario: string,
   plan: Plan,
   crms: ChaosCrms,
   evidence: Evidence,
-  options: JudgeOptions = {},
-): Verdict {
+  options: JudgeOptions & { readonly stack?: Stack; readonly operator?: Operator } = {},
+): Promise<Verdict> {
   const verdict = reconcile(plan, crms.views(), evidence, options);
   console.log(verdictLine(scenario, verdict));
-  if (verdict.problems.length > 0) console.log(verdict.problems.slice(0, 20).join("\n"));
+  // A job the queue failed as superseded still held its lock (a stale lock cannot move a job), so
+  // no one else runs it: its delivery is lost unless a later version's job happens to make up for
+  // it, which the verdict alone would not show.
+  const failed = options.operator === undefined ? {} : await options.operator.failedReasons();
+  const superseded = Object.entries(failed).flatMap(([destination, reasons]) =>
+    Object.entries(reasons)
+      .filter(([reason]) => reason.startsWith("delivery superseded"))
+      .map(([reason, count]) => `${destination}: ${count} job(s) failed as "${reason}"`),
+  );
+  const problems = [...verdict.problems, ...superseded];
+  if (problems.length > 0) console.log(problems.slice(0, 20).join("\n"));
+  // CHAOS_KEEP_EVIDENCE=1 keeps it after a good run too.
+  if (options.stack !== undefined && (problems.length > 0 || process.env.CHAOS_KEEP_EVIDENCE === "1"))
+    await keepEvidence(options.stack, crms);
   expect({
     lost: verdict.lost,
     duplicates: verdict.duplicates,
     backward: verdict.backward,
     wrongData: verdict.wrongData,
   }).toEqual({ lost: 0, duplicates: 0, backward: 0, wrongData: 0 });
+  expect(superseded).toEqual([]);
   return verdict;
 }
 
@@ -486,6 +628,7 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     const crms = await startChaosCrms({ idempotencyTtlMs: 3000 });
     cleanups.push(() => crms.close());
     for (const server of crms.all()) misbehave(server);
+    misbehaveInBatches(crms.hubspot);
     // Record-level refusals: dead letters an SRE replays while traffic still flows.
     crms.webhook.faults.add({
       fault: { kind: "status", status: 422, body: "Unprocessable" },
@@ -625,10 +768,13 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     expect(live.takenOver).toBeGreaterThan(0);
 
     const deadLetters = await healAndSettle(crms, operator, { plan });
-    const verdict = judge("processes", plan, crms, {
-      deadLetters,
-      rejected: await readRejected(stack, plan.invalid.length),
-    });
+    const verdict = await judge(
+      "processes",
+      plan,
+      crms,
+      { deadLetters, rejected: await readRejected(stack, plan.invalid.length) },
+      { stack, operator },
+    );
     expect(verdict.events).toBeGreaterThanOrEqual(2000);
     expect(plan.handoffs.length).toBeGreaterThanOrEqual(200);
   });
@@ -700,10 +846,13 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     const operator = await openOperator(stack, redisUrl);
     cleanups.push(() => operator.close());
     const deadLetters = await healAndSettle(crms, operator, { plan });
-    judge("redis-restart", plan, crms, {
-      deadLetters,
-      rejected: await readRejected(stack, plan.invalid.length),
-    });
+    await judge(
+      "redis-restart",
+      plan,
+      crms,
+      { deadLetters, rejected: await readRejected(stack, plan.invalid.length) },
+      { stack, operator },
+    );
   });
 
   it("loses nothing while consumers join and leave the group mid-stream and workers split over destinations", async () => {
@@ -715,7 +864,8 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     for (const server of crms.all())
       server.faults.add({ fault: { kind: "status", status: 503 }, probability: 0.1 });
     // Two consumers over eight partitions; the CRMs split over two worker Deployments
-    // (WORKER_DESTINATIONS), the first replicated, the second a single process.
+    // (WORKER_DESTINATIONS), the first replicated, the second a single process (with the batched
+    // HubSpot destination beside ServiceNow).
     const crmWorker = { service: "worker", env: { WORKER_DESTINATIONS: "webhook,zendesk" } } as const;
     const stack = await startStack(inject("redisUrl"), crms, {
       workers: 1,
@@ -726,7 +876,7 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
         "consumer-2": { service: "consumer" },
         "worker-crm-1": crmWorker,
         "worker-crm-2": crmWorker,
-        "worker-servicenow": { service: "worker", env: { WORKER_DESTINATIONS: "servicenow" } },
+        "worker-servicenow": { service: "worker", env: { WORKER_DESTINATIONS: "servicenow,hubspot" } },
       },
     });
     cleanups.push(() => stack.stop());
@@ -762,10 +912,13 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     const operator = await openOperator(stack, inject("redisUrl"), inject("redisCluster"));
     cleanups.push(() => operator.close());
     const deadLetters = await healAndSettle(crms, operator, { plan });
-    const verdict = judge("rebalance", plan, crms, {
-      deadLetters,
-      rejected: await readRejected(stack, plan.invalid.length),
-    });
+    const verdict = await judge(
+      "rebalance",
+      plan,
+      crms,
+      { deadLetters, rejected: await readRejected(stack, plan.invalid.length) },
+      { stack, operator },
+    );
     expect(verdict.events).toBeGreaterThanOrEqual(1000);
   });
 
@@ -836,7 +989,7 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
       console.log(verdictLine("cluster-failover-no-wait", verdict));
       return;
     }
-    judge("cluster-failover", plan, crms, { deadLetters, rejected });
+    await judge("cluster-failover", plan, crms, { deadLetters, rejected }, { stack, operator });
   });
 
   it("moves a handoff's versions on when it comes back after its retention ended", async () => {
@@ -855,10 +1008,16 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     cleanups.push(() => operator.close());
 
     await produce(stack, plan, () => Promise.resolve());
-    judge("before-retention", plan, crms, {
-      deadLetters: await healAndSettle(crms, operator, { plan }),
-      rejected: await readRejected(stack, plan.invalid.length),
-    });
+    await judge(
+      "before-retention",
+      plan,
+      crms,
+      {
+        deadLetters: await healAndSettle(crms, operator, { plan }),
+        rejected: await readRejected(stack, plan.invalid.length),
+      },
+      { stack, operator },
+    );
 
     const back = makeReturnPlan(plan, { run: `t${seed}` });
     // What each CRM holds when the store has forgotten the handoff: the new lifetime must go above it.
@@ -884,7 +1043,7 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
     );
     await produce(stack, back, () => Promise.resolve());
     const deadLetters = await healAndSettle(crms, operator, { plan: back, versionAbove: floors });
-    judge(
+    await judge(
       "returned-after-retention",
       back,
       crms,
@@ -894,7 +1053,7 @@ describe("chaos: nothing lost, nothing twice, nothing backward", () => {
           back.invalid.includes(r.value),
         ),
       },
-      { versionAbove: floors },
+      { versionAbove: floors, stack, operator },
     );
   });
 });

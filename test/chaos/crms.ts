@@ -1,10 +1,12 @@
 import {
   FAKE_ZENDESK_API_TOKEN,
   FAKE_SERVICENOW_TABLES,
+  startFakeHubSpot,
   startFakeServer,
   startFakeServiceNow,
   startFakeZendesk,
   WriteLog,
+  type FakeHubSpot,
   type FakeServer,
   type FakeServiceNow,
   type FakeZendesk,
@@ -25,6 +27,8 @@ export interface ChaosCrms {
   readonly webhook: FakeServer & { writes: WriteLog; byKey: Map<string, WebhookRecord> };
   readonly zendesk: FakeZendesk;
   readonly servicenow: FakeServiceNow;
+  /** The batched destination: deliveries share HubSpot batch upserts (decision 0050). */
+  readonly hubspot: FakeHubSpot;
   all(): FakeServer[];
   views(): CrmView[];
   configYaml(): string;
@@ -85,11 +89,13 @@ export async function startChaosCrms(options: { idempotencyTtlMs: number }): Pro
   const servicenow = await startFakeServiceNow({
     tables: { ...FAKE_SERVICENOW_TABLES, incident: [...incident, "u_handoff_state"] },
   });
+  const hubspot = await startFakeHubSpot();
   return {
     webhook,
     zendesk,
     servicenow,
-    all: () => [webhook, zendesk, servicenow],
+    hubspot,
+    all: () => [webhook, zendesk, servicenow, hubspot],
     views: () => [
       {
         name: "webhook",
@@ -158,6 +164,28 @@ export async function startChaosCrms(options: { idempotencyTtlMs: number }): Pro
               state: r.u_handoff_state,
             })),
       },
+      {
+        name: "hubspot",
+        writes: hubspot.writes.all().map((w) => ({
+          handoff: w.externalId ?? "",
+          recordId: w.recordId,
+          version: w.version,
+          state: typeof w.fields["handoff_state"] === "string" ? w.fields["handoff_state"] : undefined,
+          created: w.operation === "create",
+        })),
+        recordsFor: (handoff) =>
+          hubspot
+            .records("tickets")
+            .filter((r) => r.properties["handoff_key"] === handoff)
+            .map((r) => ({
+              recordId: r.id,
+              version:
+                r.properties["handoff_version"] === undefined || r.properties["handoff_version"] === null
+                  ? undefined
+                  : Number(r.properties["handoff_version"]),
+              state: r.properties["handoff_state"] ?? undefined,
+            })),
+      },
     ],
     configYaml: () =>
       [
@@ -190,9 +218,15 @@ export async function startChaosCrms(options: { idempotencyTtlMs: number }): Pro
         "    mapping:",
         '      short_description: { template: "Handoff {{key}}" }',
         "      u_handoff_state: state",
+        "  hubspot:",
+        "    type: hubspot",
+        `    base_url: ${hubspot.url}`,
+        "    auth: { method: private_app, token: env:CHAOS_HUBSPOT_TOKEN }",
+        "    batch: { max_size: 25, max_wait_ms: 100 }",
+        ...common(),
       ].join("\n"),
     close: async () => {
-      await Promise.all([webhook.close(), zendesk.close(), servicenow.close()]);
+      await Promise.all([webhook.close(), zendesk.close(), servicenow.close(), hubspot.close()]);
     },
   };
 }
@@ -214,7 +248,18 @@ export const CHAOS_SECRETS = {
   CHAOS_ZENDESK_TOKEN: FAKE_ZENDESK_API_TOKEN.token,
   CHAOS_SERVICENOW_USER: "integration.user",
   CHAOS_SERVICENOW_PASSWORD: "integration-password",
+  CHAOS_HUBSPOT_TOKEN: "pat-na1-fake",
 };
+
+/**
+ * What only a batch API does: inputs refused alone inside a 207 (CONFLICT, retried by that delivery
+ * alone), and a batch that HubSpot applies and then answers after the client gave up (every
+ * delivery of it ambiguous).
+ */
+export function misbehaveInBatches(hubspot: FakeHubSpot): void {
+  hubspot.rejectInputs(0.05, { category: "CONFLICT", message: "a concurrent write of this record" });
+  hubspot.faults.add({ fault: { kind: "delay_after_commit", ms: 2500 }, probability: 0.04 });
+}
 
 /** The worst of real CRMs: 503s (some after the write committed), answers slower than the timeout. */
 export function misbehave(server: FakeServer): void {

@@ -107,3 +107,90 @@ describe("delivery worker against a receiver that keeps failing", () => {
     receiver.server.close();
   });
 });
+
+describe("a retry after a write that may still land", () => {
+  const connection = createRedisClient(testRedisTarget(inject("redisUrl"), inject("redisCluster")), {
+    maxRetriesPerRequest: null,
+  });
+  afterAll(() => connection.quit());
+
+  it("waits for the earlier write's claim even when BullMQ hands the retry to the same worker slot, lock token and all", async () => {
+    const prefix = uniqueName("t");
+    const store = createHandoffStore({ redis: connection, prefix, retentionMs: 60_000 });
+    const queues = createDeliveryQueues({
+      connection,
+      prefix,
+      destinations: { crm: { attempts: 3, base_delay_ms: 100, max_delay_ms: 200 } },
+    });
+    const apply = (key: string) =>
+      store.apply(
+        {
+          schema_version: 1,
+          event_id: `e-${key}`,
+          id: `conv-${key}`,
+          shared_id: key,
+          state: "handoff_initiated",
+          occurred_at: "2026-11-25T10:00:00.000Z",
+          data: {},
+        },
+        { catalogue: createStateCatalogue({}), receivedAt: new Date().toISOString() },
+      );
+    const timedOut = (await apply("same-slot-timed-out")).key;
+    const other = (await apply("same-slot-other")).key;
+    const calls: number[] = [];
+    const tokens: (string | undefined)[] = [];
+    const outcomes: string[] = [];
+    // The write claim lives lock/4 + timeout + settle = 500 + 300 + 1000 ms.
+    const worker = createDeliveryWorker({
+      queue: queues.get("crm"),
+      connection,
+      store,
+      log,
+      // One slot: when the first delivery fails, BullMQ's retry fetches the other job in the same
+      // call and the slot keeps its lock token; when that one completes, the first job, due again
+      // after its 50 ms backoff, comes back to the slot with the token of its first attempt.
+      concurrency: 1,
+      random: () => 0.5,
+      lockDurationMs: 2000,
+      requestTimeoutMs: 300,
+      writeSettleMs: 1000,
+      onAttempt: (outcome, { snapshot }) => {
+        if (snapshot?.key === timedOut) outcomes.push(outcome);
+      },
+      deliver: async ({ snapshot, beforeWrite }) => {
+        await beforeWrite();
+        if (snapshot.key === other) {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          return { status: 200 };
+        }
+        calls.push(Date.now());
+        // No answer: the CRM may still apply this write, as a create behind a slow gateway does.
+        if (calls.length === 1) throw new RetryableDeliveryError("POST timed out after 300 ms");
+        return { status: 201 };
+      },
+    });
+    worker.on("active", (job) => {
+      if ((job.data as { key?: string }).key === timedOut) tokens.push(job.token);
+    });
+    for (const key of [timedOut, other])
+      await queues.enqueue("crm", {
+        v: 1,
+        key,
+        version: 1,
+        event_id: `e-${key}`,
+        occurred_at: "2026-11-25T10:00:00.000Z",
+        enqueued_at: new Date().toISOString(),
+      });
+    await waitFor(() => store.getDelivery(timedOut, "crm"), { timeoutMs: 15_000, message: "delivered" });
+    // The retry came back with the first attempt's lock token, so that token cannot be the fence.
+    expect(tokens.length).toBeGreaterThanOrEqual(2);
+    expect(tokens[1]).toBe(tokens[0]);
+    expect(outcomes).toContain("returned");
+    expect(calls).toHaveLength(2);
+    // A lookup and create any sooner could miss the first write and create a second record.
+    expect((calls[1] ?? 0) - (calls[0] ?? 0)).toBeGreaterThanOrEqual(1700);
+
+    await worker.close();
+    await queues.close();
+  });
+});

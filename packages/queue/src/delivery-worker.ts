@@ -310,11 +310,13 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     // that one, with the same fields inline, and a child logger per job was measurable churn.
     let jobLogger: Logger | undefined;
     const jobLog = (): Logger => (jobLogger ??= log.child(jobFields));
-    // The fencing token is this take of the job (BullMQ's lock token, unique per take): taking it
-    // fences out any delivery of this handoff to this destination that started earlier and still
-    // runs, e.g. one whose worker stalled past its lock. One script takes it and reads the snapshot
-    // and the ledger entry: one command, one round trip.
-    const fence = token ?? randomUUID();
+    // The fencing token is this attempt, drawn afresh: taking it fences out any delivery of this
+    // handoff to this destination that started earlier and still runs, e.g. one whose worker stalled
+    // past its lock. Not BullMQ's lock token: that belongs to a worker slot, which carries it to the
+    // next job it fetches in the same call, so a retry of this job taken by the same slot would hold
+    // the first attempt's token and pass that attempt's write claim while its write may still land.
+    // One script takes it and reads the snapshot and the ledger entry: one command, one round trip.
+    const fence = randomUUID();
     const { snapshot, delivered, fence: fenced } = await store.beginDelivery(data.key, destination, fence);
     if (fenced.kind === "claimed") {
       // A lookup now could miss that write and create a second record, or write under an older
@@ -368,6 +370,11 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       checkedAt = undefined;
       if (abort.aborted && abort.reason === LOCK_LOST)
         throw new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
+      // The check's age counts from before the claim is asked for, not from its reply: the claim's
+      // life starts when Redis runs the script, and a reply read late (a busy event loop, a process
+      // stopped with it unread) must not make a check look younger than its claim. Else a write
+      // could leave after its claim expired, beside a later delivery's lookup and create.
+      const asked = Date.now();
       const claim = await store.claimWrite(data.key, destination, fence, {
         version: snapshot.version,
         ttlMs: writeClaimMs,
@@ -384,7 +391,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         );
       }
       claimed = true;
-      checkedAt = Date.now();
+      checkedAt = asked;
     };
     // The asynchronous check above leaves a gap (DNS, connect) before the bytes go out; a stall in
     // that gap past the lock would let this write land beside another worker's. The lock is renewed

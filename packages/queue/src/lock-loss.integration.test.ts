@@ -4,7 +4,7 @@ import {
   SupersededDeliveryError,
   type HandoffEvent,
 } from "@handoff-sync/schema";
-import { createHandoffStore, createRedisClient } from "@handoff-sync/store";
+import { createHandoffStore, createRedisClient, type HandoffStore } from "@handoff-sync/store";
 import { createLogger } from "@handoff-sync/telemetry";
 import { uniqueName, waitFor, testRedisTarget } from "@handoff-sync/testing";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -146,6 +146,74 @@ describe("a delivery whose queue lock is lost", () => {
     expect(verdicts.slice(0, 3)).toEqual([undefined, undefined, undefined]);
     expect(verdicts[3]).toBeInstanceOf(RetryableDeliveryError);
     expect(String(verdicts[3])).toMatch(/not sent: the check before this write is \d+ ms old/);
+    await worker.close(true);
+    await queues.close();
+  });
+
+  it("refuses a write whose claim answered later than the claim lives, as when the process stopped with the reply unread", async () => {
+    const prefix = uniqueName("t");
+    const plain = createHandoffStore({ redis: connection, prefix, retentionMs: 60_000 });
+    // The claim lives lock/4 + timeout + settle = 500 + 300 + 200 ms from when Redis ran it; its
+    // reply is read 1500 ms later. A later delivery may have looked the record up and created it
+    // meanwhile, so this write must not leave.
+    const store: HandoffStore = {
+      ...plain,
+      claimWrite: async (...args) => {
+        const claim = await plain.claimWrite(...args);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        return claim;
+      },
+    };
+    const queues = createDeliveryQueues({
+      connection,
+      prefix,
+      destinations: { crm: { attempts: 1, base_delay_ms: 100, max_delay_ms: 200 } },
+    });
+    const seen: { claimLeftMs?: number; verdict?: unknown } = {};
+    const worker = createDeliveryWorker({
+      queue: queues.get("crm"),
+      connection,
+      store,
+      log,
+      concurrency: 1,
+      lockDurationMs: 2000,
+      requestTimeoutMs: 300,
+      writeSettleMs: 200,
+      deliver: async ({ snapshot, beforeWrite, sendGuard }) => {
+        await beforeWrite();
+        seen.claimLeftMs = await connection.pttl(plain.keys.writeClaim(snapshot.key, "crm"));
+        seen.verdict = sendGuard() ?? "sent";
+        if (seen.verdict instanceof Error) throw seen.verdict;
+        return { status: 200 };
+      },
+    });
+    const event: HandoffEvent = {
+      schema_version: 1,
+      event_id: "e1",
+      id: "conv-3",
+      shared_id: "late-reply-1",
+      state: "handoff_initiated",
+      occurred_at: "2026-12-01T10:00:00.000Z",
+      data: {},
+    };
+    const applied = await plain.apply(event, {
+      catalogue: createStateCatalogue({}),
+      receivedAt: new Date().toISOString(),
+    });
+    await queues.enqueue("crm", {
+      v: 1,
+      key: applied.key,
+      version: 1,
+      event_id: "e1",
+      occurred_at: event.occurred_at,
+      enqueued_at: new Date().toISOString(),
+    });
+    await waitFor(() => seen.verdict !== undefined, { timeoutMs: 8_000, message: "delivery ran" });
+    // The claim is gone by the time the write would leave.
+    expect(seen.claimLeftMs).toBe(-2);
+    expect(seen.verdict).toBeInstanceOf(RetryableDeliveryError);
+    expect(String(seen.verdict)).toMatch(/not sent: the check before this write is \d+ ms old/);
+    expect(await plain.getDelivery(applied.key, "crm")).toBeUndefined();
     await worker.close(true);
     await queues.close();
   });

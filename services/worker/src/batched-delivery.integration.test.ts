@@ -4,8 +4,9 @@ import {
   createDeliveryWorker,
   listDeadLetters,
   type DeliveryQueues,
+  type DestinationQueue,
 } from "@handoff-sync/queue";
-import { createStateCatalogue, type HandoffEvent } from "@handoff-sync/schema";
+import { createStateCatalogue, deliveryJobId, type HandoffEvent } from "@handoff-sync/schema";
 import { createHandoffStore, createRedisClient, type HandoffStore } from "@handoff-sync/store";
 import { createLogger } from "@handoff-sync/telemetry";
 import {
@@ -45,9 +46,31 @@ interface Rig {
   enqueue(key: string, version?: number): Promise<void>;
 }
 
-function rig(destination: ResolvedDestination): Rig {
+interface RigOptions {
+  /**
+   * Runs right after a delivery's write claim was taken, before its request leaves: what may happen
+   * to a worker between its check and its send.
+   */
+  readonly afterClaim?: (key: string, rig: { worker: Worker; queue: DestinationQueue }) => Promise<void>;
+  /** How often the worker looks for jobs whose lock was lost (BullMQ's 30 s when omitted). */
+  readonly stalledIntervalMs?: number;
+}
+
+function rig(destination: ResolvedDestination, options: RigOptions = {}): Rig {
   const prefix = uniqueName("batch");
-  const store = createHandoffStore({ redis: connection, prefix, retentionMs: 600_000 });
+  const plain = createHandoffStore({ redis: connection, prefix, retentionMs: 600_000 });
+  const { afterClaim } = options;
+  const store: HandoffStore =
+    afterClaim === undefined
+      ? plain
+      : {
+          ...plain,
+          claimWrite: async (key, destinationName, token, claim) => {
+            const result = await plain.claimWrite(key, destinationName, token, claim);
+            await afterClaim(key, { worker, queue: queues.get("crm") });
+            return result;
+          },
+        };
   const queues = createDeliveryQueues({ connection, prefix, destinations: { crm: POLICY } });
   const budget = destination.budget === undefined ? undefined : requestBudgetOf(destination.budget);
   const adapter: Adapter = createAdapter("crm", destination, {
@@ -70,6 +93,7 @@ function rig(destination: ResolvedDestination): Rig {
     lockDurationMs: 4_000,
     requestTimeoutMs: destination.timeout_ms,
     writeSettleMs: 200,
+    ...(options.stalledIntervalMs === undefined ? {} : { stalledIntervalMs: options.stalledIntervalMs }),
     onAttempt: (outcome) => outcomes.push(outcome),
   });
   cleanups.push(
@@ -239,6 +263,40 @@ describe("batched delivery through the worker", () => {
     // The first write landed though nobody heard back: the retries found and updated those records.
     expect(hubspot.writes.all().filter((w) => w.operation === "update").length).toBeGreaterThanOrEqual(1);
     for (const key of handoffs) expect(await crm.store.getAttempts(key, "crm")).toEqual([]);
+  });
+
+  it("HubSpot: a delivery that loses its lock between its check and the batch request drops out alone; the others are written", async () => {
+    const hubspot = await startFakeHubSpot();
+    cleanups.push(() => hubspot.close());
+    const victim = "hs-lock-lost";
+    let lockLost = false;
+    const crm = rig(
+      // Six deliveries fill one batch, so the victim surely shares its request with the others.
+      hubspotDestination(hubspot, 2_000, { max_size: 6, max_wait_ms: 2_000 }),
+      {
+        stalledIntervalMs: 500,
+        afterClaim: async (key, { worker, queue }) => {
+          if (key !== victim || lockLost) return;
+          lockLost = true;
+          // The stalled-job check gave the job to another take (its lock is gone), and BullMQ tells the
+          // worker so as it fails to renew it: the delivery is cancelled with its check already passed.
+          const jobId = deliveryJobId(key, 1);
+          await connection.del(queue.deliver.toKey(`${jobId}:lock`));
+          worker.emit("lockRenewalFailed", [jobId]);
+        },
+      },
+    );
+    const others = keys(5, "hs-lock-kept");
+    for (const key of [...others, victim]) await crm.enqueue(key);
+    // Each of the five kept its lock: each is delivered by this first batch's retry, not superseded.
+    await allDelivered(crm.store, [...others, victim]);
+    expect(lockLost).toBe(true);
+    expect(crm.batches[0]).toBe(6);
+    expect(crm.outcomes.filter((o) => o === "superseded")).toEqual(["superseded"]);
+    expect(await crm.queues.get("crm").deliver.getFailed()).toEqual([]);
+    const records = hubspot.records("tickets");
+    expect(records).toHaveLength(6);
+    expect(hubspot.writes.all().filter((w) => w.operation === "create")).toHaveLength(6);
   });
 
   it("HubSpot: later versions of the same handoffs go out in later batches, and the CRM ends at the latest", async () => {

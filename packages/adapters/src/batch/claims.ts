@@ -1,4 +1,4 @@
-import type { BatchItemOutcome } from "@handoff-sync/schema";
+import { RetryableDeliveryError, type BatchItemOutcome } from "@handoff-sync/schema";
 import type { DeliveryRequest, DeliveryResult } from "../contract.js";
 import type { SendGuard } from "../http/send-guard.js";
 
@@ -24,19 +24,71 @@ export async function claimBatch(
 }
 
 /**
- * The send guard of one batch request: every delivery in it must still be allowed to write as the
- * bytes leave. One refusal stops the whole request unsent (a stall that old is the process's, so it
- * concerns them all); nothing was written, so each delivery retries without ambiguity.
+ * How many times one batch request is sent again, at once, after another delivery's send guard
+ * stopped it: the deliveries it stopped wrote nothing and are checked afresh before each send.
  */
-export function batchSendGuard(requests: readonly DeliveryRequest[]): SendGuard | undefined {
-  const guards = requests.flatMap((request) => (request.sendGuard === undefined ? [] : [request.sendGuard]));
-  if (guards.length === 0) return undefined;
-  return () => {
-    let refused: Error | undefined;
-    // Every guard runs: each one's check is spent by this write, whatever the others say.
-    for (const guard of guards) refused = guard() ?? refused;
-    return refused;
+export const RESENDS_AFTER_REFUSAL = 1;
+
+/** Why the send guard stopped a batch request, by delivery. */
+export interface StoppedSend {
+  /** Each delivery whose own check refused the write, with its refusal (a lost lock, a stale check). */
+  readonly refused: ReadonlyMap<number, Error>;
+  /** The deliveries stopped by someone else's refusal: nothing of theirs was written. */
+  readonly others: readonly number[];
+}
+
+/** The send guard of one batch request, and afterwards whose verdict stopped it. */
+export interface BatchSendGuard {
+  /** Runs as the bytes leave; undefined when no delivery has a guard. */
+  readonly guard: SendGuard | undefined;
+  /**
+   * After the request failed: whose check stopped it, or undefined when every check let it go (the
+   * failure then concerns every delivery in it: unanswered, so ambiguous, or answered).
+   */
+  stopped(): StoppedSend | undefined;
+}
+
+/**
+ * The send guard of one batch request (`among`: the indexes of the deliveries in it): every
+ * delivery must still be allowed to write as the bytes leave, so one refusal stops the whole
+ * request unsent. A refusal is its own delivery's verdict only: a lock lost or a check gone stale
+ * says nothing about the others' locks, and a lost lock taken for theirs would end their jobs as
+ * superseded while no one else delivers them. `stopped()` tells them apart.
+ */
+export function batchSendGuard(
+  requests: readonly DeliveryRequest[],
+  among: readonly number[] = requests.map((_, index) => index),
+): BatchSendGuard {
+  const guarded = among.flatMap((index) => {
+    const guard = requests[index]?.sendGuard;
+    return guard === undefined ? [] : [{ index, guard }];
+  });
+  const refused = new Map<number, Error>();
+  return {
+    guard:
+      guarded.length === 0
+        ? undefined
+        : () => {
+            refused.clear();
+            // Every guard runs: each one's check is spent by this write, whatever the others say.
+            for (const { index, guard } of guarded) {
+              const verdict = guard();
+              if (verdict !== undefined) refused.set(index, verdict);
+            }
+            return refused.values().next().value;
+          },
+    stopped: () =>
+      refused.size === 0
+        ? undefined
+        : { refused: new Map(refused), others: among.filter((index) => !refused.has(index)) },
   };
+}
+
+/** The error of a delivery whose batch request another delivery's refusal kept stopping. */
+export function stoppedByOthers(): RetryableDeliveryError {
+  return new RetryableDeliveryError(
+    "not sent: another delivery in its batch request could not write, so the request was stopped; this one wrote nothing",
+  );
 }
 
 /**

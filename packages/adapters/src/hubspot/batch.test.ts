@@ -139,6 +139,50 @@ describe("hubspot batch upsert", () => {
     ).toEqual(["a", "c"]);
   });
 
+  it("stops a request whose send guard refuses one delivery, and sends the others again at once", async () => {
+    const hubspot = await start();
+    const lockLost = new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
+    const outcomes = await batching(hubspot).deliverBatch([
+      request("a", { sendGuard: () => undefined }),
+      // Its lock was lost between its check and the send: that says nothing about the others' locks.
+      request("b", { sendGuard: () => lockLost }),
+      request("c", { sendGuard: () => undefined }),
+    ]);
+    expect(errorOf(outcomes[1])).toBe(lockLost);
+    expect(outcomes[0]?.ok && outcomes[2]?.ok).toBe(true);
+    // The first request never left; the second carried the two others.
+    expect(upserts(hubspot)).toBe(1);
+    expect(
+      hubspot
+        .records("tickets")
+        .map((r) => r.properties["handoff_key"])
+        .sort(),
+    ).toEqual(["a", "c"]);
+  });
+
+  it("gives up sending again after one more refusal: the deliveries stopped by others retry, unwritten", async () => {
+    const hubspot = await start();
+    const stale = (key: string) => new RetryableDeliveryError(`not sent: ${key}'s check is stale`);
+    // Each try claims c again before its send: the count of c's checks is the try.
+    let tries = 0;
+    const outcomes = await batching(hubspot).deliverBatch([
+      request("a", { sendGuard: () => (tries === 1 ? stale("a") : undefined) }),
+      request("b", { sendGuard: () => (tries === 2 ? stale("b") : undefined) }),
+      request("c", {
+        beforeWrite: () => {
+          tries++;
+          return Promise.resolve();
+        },
+        sendGuard: () => undefined,
+      }),
+    ]);
+    expect(String(errorOf(outcomes[0]))).toContain("a's check is stale");
+    expect(String(errorOf(outcomes[1]))).toContain("b's check is stale");
+    expect(errorOf(outcomes[2])).toBeInstanceOf(RetryableDeliveryError);
+    expect(String(errorOf(outcomes[2]))).toMatch(/^RetryableDeliveryError: not sent: another delivery/);
+    expect(hubspot.records("tickets")).toEqual([]);
+  });
+
   it("gives every delivery the error of a request refused as a whole", async () => {
     const hubspot = await start({ rateLimits: { tenSecondly: 1 } });
     const hs = batching(hubspot);

@@ -1,6 +1,13 @@
 import type { BatchItemOutcome } from "@handoff-sync/schema";
 import { RetryableDeliveryError } from "@handoff-sync/schema";
-import { batchSendGuard, batchSignal, claimBatch, outcomesOf } from "../batch/claims.js";
+import {
+  batchSendGuard,
+  batchSignal,
+  claimBatch,
+  outcomesOf,
+  RESENDS_AFTER_REFUSAL,
+  stoppedByOthers,
+} from "../batch/claims.js";
 import type { AdapterBatching, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
 import type { DestinationHttp } from "../http/destination-http.js";
 import { withSendGuard } from "../http/send-guard.js";
@@ -54,6 +61,7 @@ export function createHubSpotBatching(deps: HubSpotBatchingDeps): AdapterBatchin
     };
     let candidates = requests.map((_, index) => index);
     let renewed = false;
+    let resends = 0;
     for (;;) {
       let authorization: string;
       try {
@@ -69,9 +77,10 @@ export function createHubSpotBatching(deps: HubSpotBatchingDeps): AdapterBatchin
       if (claimed.length === 0) return answered;
       const sent = claimed.map((index) => requests[index] as DeliveryRequest);
       const signal = batchSignal(sent);
+      const guard = batchSendGuard(requests, claimed);
       let response;
       try {
-        response = await withSendGuard(batchSendGuard(sent), () =>
+        response = await withSendGuard(guard.guard, () =>
           http.send({
             method: "POST",
             url,
@@ -81,6 +90,18 @@ export function createHubSpotBatching(deps: HubSpotBatchingDeps): AdapterBatchin
           }),
         );
       } catch (error) {
+        const stopped = guard.stopped();
+        if (stopped !== undefined) {
+          // Stopped unsent: each refusal is its own delivery's; the others go again, checked afresh.
+          for (const [index, refusal] of stopped.refused) answered.set(index, { ok: false, error: refusal });
+          if (stopped.others.length > 0 && resends < RESENDS_AFTER_REFUSAL) {
+            resends++;
+            candidates = [...stopped.others];
+            continue;
+          }
+          failAll(stopped.others, stoppedByOthers());
+          return answered;
+        }
         // Unanswered (a timeout, a reset): whether HubSpot wrote is unknown for every input.
         failAll(claimed, error);
         return answered;

@@ -139,6 +139,21 @@ describe("salesforce sObject Collections upsert", () => {
     expect(keysOf(server)).toEqual(["a"]);
   });
 
+  it("stops a request whose send guard refuses one delivery, and sends the others again at once", async () => {
+    const server = await start();
+    const lockLost = new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
+    const outcomes = await batching(server).deliverBatch([
+      request("a", { sendGuard: () => undefined }),
+      request("b", { sendGuard: () => lockLost }),
+      request("c", { sendGuard: () => undefined }),
+    ]);
+    expect(errorOf(outcomes[1])).toBe(lockLost);
+    expect(outcomes[0]?.ok && outcomes[2]?.ok).toBe(true);
+    // The first request never left, so only the second counts against the allocation.
+    expect(server.apiUsage().used).toBe(1);
+    expect(keysOf(server)).toEqual(["a", "c"]);
+  });
+
   it("parks on a spent daily allocation: every delivery gets the destination-wide error", async () => {
     const server = await start({ dailyApiLimit: 3 });
     server.setApiUsage(3);

@@ -5,7 +5,14 @@ import {
   type DeliveryError,
 } from "@handoff-sync/schema";
 import { z } from "zod";
-import { batchSendGuard, batchSignal, claimBatch, outcomesOf } from "../batch/claims.js";
+import {
+  batchSendGuard,
+  batchSignal,
+  claimBatch,
+  outcomesOf,
+  RESENDS_AFTER_REFUSAL,
+  stoppedByOthers,
+} from "../batch/claims.js";
 import type { AdapterBatching, DeliveryRequest, DeliveryResult, PreviewRequest } from "../contract.js";
 import type { DestinationHttp, HttpResponse } from "../http/destination-http.js";
 import { withSendGuard } from "../http/send-guard.js";
@@ -133,6 +140,7 @@ export function createSalesforceBatching(deps: SalesforceBatchingDeps): AdapterB
     });
     let candidates = [...records.keys()];
     let renewed = false;
+    let resends = 0;
     const failAll = (indexes: readonly number[], error: unknown): void => {
       for (const index of indexes) answered.set(index, { ok: false, error });
     };
@@ -149,9 +157,10 @@ export function createSalesforceBatching(deps: SalesforceBatchingDeps): AdapterB
       if (claimed.length === 0) break;
       const sent = claimed.map((index) => requests[index] as DeliveryRequest);
       const signal = batchSignal(sent);
+      const guard = batchSendGuard(requests, claimed);
       let response: HttpResponse;
       try {
-        response = await withSendGuard(batchSendGuard(sent), () =>
+        response = await withSendGuard(guard.guard, () =>
           http.send({
             method: "PATCH",
             url: `${instanceUrl}${path}`,
@@ -165,6 +174,18 @@ export function createSalesforceBatching(deps: SalesforceBatchingDeps): AdapterB
           }),
         );
       } catch (error) {
+        const stopped = guard.stopped();
+        if (stopped !== undefined) {
+          // Stopped unsent: each refusal is its own delivery's; the others go again, checked afresh.
+          for (const [index, refusal] of stopped.refused) refusedAll.set(index, refusal);
+          if (stopped.others.length > 0 && resends < RESENDS_AFTER_REFUSAL) {
+            resends++;
+            candidates = [...stopped.others];
+            continue;
+          }
+          failAll(stopped.others, stoppedByOthers());
+          break;
+        }
         // Unanswered (a timeout, a reset): whether Salesforce wrote is unknown for every record.
         failAll(claimed, error);
         break;
