@@ -47,6 +47,23 @@ async function startChannel(): Promise<{
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ops`, notices, ids };
 }
 
+/** Posts a `handoff_initiated` event for conversation `id` through HTTP ingestion; Kafka took it (202). */
+async function initiate(pipeline: Pipeline, id: string): Promise<void> {
+  const response = await pipeline.api("/v1/ingest/events", {
+    scope: "ingest",
+    method: "POST",
+    body: JSON.stringify({
+      schema_version: 1,
+      event_id: uniqueName("e"),
+      id,
+      state: "handoff_initiated",
+      occurred_at: new Date().toISOString(),
+      data: { customer_id: "12345" },
+    }),
+  });
+  expect(response.status).toBe(202);
+}
+
 describe("operator loop: a destination whose credentials are fixed resumes by itself", () => {
   let pipeline: Pipeline;
   let zendesk: FakeZendesk;
@@ -94,19 +111,7 @@ describe("operator loop: a destination whose credentials are fixed resumes by it
 
   it("parks on 401, tells the channel, probes, resumes once the token works again, and audits each step", async () => {
     const id = uniqueName("conv");
-    const post = await pipeline.api("/v1/ingest/events", {
-      scope: "ingest",
-      method: "POST",
-      body: JSON.stringify({
-        schema_version: 1,
-        event_id: uniqueName("e"),
-        id,
-        state: "handoff_initiated",
-        occurred_at: new Date().toISOString(),
-        data: { customer_id: "12345" },
-      }),
-    });
-    expect(post.status).toBe(202);
+    await initiate(pipeline, id);
 
     const parked = await waitFor(() => channel.notices.find((n) => n.type === "destination.parked"), {
       timeoutMs: 30_000,
@@ -203,26 +208,11 @@ describe("operator loop: a destination nearing its daily API limit is announced 
   });
 
   it("sends destination.quota_near with the day's usage once 80 % of it is used, and nothing at 70 %", async () => {
-    const post = async (id: string) => {
-      const response = await pipeline.api("/v1/ingest/events", {
-        scope: "ingest",
-        method: "POST",
-        body: JSON.stringify({
-          schema_version: 1,
-          event_id: uniqueName("e"),
-          id,
-          state: "handoff_initiated",
-          occurred_at: new Date().toISOString(),
-          data: { customer_id: "12345" },
-        }),
-      });
-      expect(response.status).toBe(202);
-    };
     // Every request HubSpot answered counts against its day (the fake, as HubSpot, counts them all).
     const usedUpTo = async (count: number) => {
       while (hubspot.requests.length < count) {
         const before = hubspot.requests.length;
-        await post(uniqueName("quota"));
+        await initiate(pipeline, uniqueName("quota"));
         await waitFor(() => hubspot.requests.length > before || undefined, {
           timeoutMs: 30_000,
           message: "the delivery reached HubSpot",
