@@ -23,7 +23,7 @@ import {
 import { QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { Kafka, logLevel, Partitioners, type Admin } from "kafkajs";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import {
   CHAOS_SECRETS,
   misbehave,
@@ -52,6 +52,10 @@ const REJECTION_HEADERS = {
 } as const;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Past the services' own shutdown timeout (28 s), after which they exit 1 by themselves. */
+const SERVICE_STOP_BOUND_MS = 35_000;
+/** The longest one cleanup of a scenario may take before the next runs regardless. */
+const CLEANUP_BOUND_MS = 60_000;
 
 /** `consumer` and `worker` (plus `worker-b`) by default; a layout names its own (`consumer-2`, `worker-servicenow`). */
 type Role = string;
@@ -219,7 +223,21 @@ async function startStack(redisUrl: string, crms: ChaosCrms, options: StackOptio
     },
     stop: async () => {
       stopped = true;
-      await Promise.all([...services.values()].map((s) => s.stop()));
+      await Promise.all(
+        [...services.entries()].map(async ([role, service]) => {
+          // A service exits on its own within its shutdown timeout; one that does not is killed,
+          // and says so with its last lines, so a hang in shutdown shows in the run's output.
+          const exited = await Promise.race([
+            service.stop(),
+            sleep(SERVICE_STOP_BOUND_MS).then(() => "hung"),
+          ]);
+          if (exited !== "hung") return;
+          console.log(
+            `chaos: ${role} did not exit ${SERVICE_STOP_BOUND_MS} ms after SIGTERM; killed\n${service.lines.slice(-20).join("\n")}`,
+          );
+          await service.stop("SIGKILL");
+        }),
+      );
     },
   };
 }
@@ -610,14 +628,24 @@ async function judge(
 
 describe("chaos: nothing lost, nothing twice, nothing backward", () => {
   const cleanups: (() => Promise<unknown>)[] = [];
-  // Every scenario's stacks, CRMs and clusters stop here; on a loaded machine that can take longer
-  // than the default hook timeout. A cleanup that is slow says so, so a hang is visible.
-  afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) {
+  // Each scenario's stacks, CRMs and clusters stop before the next scenario starts, so no scenario
+  // shares the machine with a finished one. A cleanup is bounded: one that hangs says so and the
+  // others still run (services are killed -9 past their own shutdown deadline, see Stack.stop).
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
       const started = Date.now();
-      await cleanup().catch(() => undefined);
+      const outcome = await Promise.race([
+        cleanup().then(
+          () => "done",
+          () => "failed",
+        ),
+        sleep(CLEANUP_BOUND_MS).then(() => "hung"),
+      ]);
       const ms = Date.now() - started;
-      if (ms > 10_000) console.log(`chaos cleanup ${String(cleanup)} took ${ms} ms`);
+      if (outcome === "hung" || ms > 10_000)
+        console.log(
+          `chaos cleanup ${String(cleanup)} ${outcome === "hung" ? "hung, left behind after" : "took"} ${ms} ms`,
+        );
     }
   }, 300_000);
 
