@@ -13,11 +13,12 @@ import {
   type StateCatalogue,
   UnprocessableEventError,
 } from "@handoff-sync/schema";
-import type { RedisClient } from "./redis-client.js";
+import { isCluster, type RedisClient } from "./redis-client.js";
 import { createKeyLayout, type KeyLayout } from "./keys.js";
 import { LedgerEntrySchema, type LedgerEntry } from "./ledger-entry.js";
 import {
   APPEND_ATTEMPT,
+  APPLY_ON_ONE_NODE,
   BEGIN_DELIVERY,
   CAS_SNAPSHOT,
   CLAIM_WRITE,
@@ -25,6 +26,7 @@ import {
   createScriptRunner,
   ERASE_HANDOFF,
   READ_FOR_APPLY,
+  READ_ON_ONE_NODE,
   RECORD_DELIVERY,
   REFRESH_ALIAS,
   RELEASE_ALIAS,
@@ -382,6 +384,13 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
   // Index entries outside a handoff's slot cannot share its script; they are written after the
   // snapshot and are idempotent, so a crash in between only leaves a handoff out of a backfill.
   let indexTrimmedAt = 0;
+  /** Trims the index once a second per process: enough to keep it within the retention window. */
+  const trimIndexWhenDue = async (): Promise<void> => {
+    const nowMs = Date.now();
+    if (retentionMs <= 0 || nowMs - indexTrimmedAt < INDEX_TRIM_INTERVAL_MS) return;
+    indexTrimmedAt = nowMs;
+    await redis.zremrangebyscore(keys.handoffIndex(), "-inf", `(${nowMs - retentionMs}`);
+  };
   const indexSnapshot = async (snapshot: HandoffSnapshot, created: boolean): Promise<void> => {
     const index = keys.handoffIndex();
     const pipeline = redis.pipeline();
@@ -416,58 +425,164 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     return [...found];
   };
 
+  /**
+   * The apply any topology can run: aliases in other slots are claimed and committed one by one
+   * (decision 0011), then the snapshot is compare-and-set in its own slot.
+   */
+  const applyAcrossSlots = async (event: HandoffEvent, context: ApplyContext): Promise<ApplyOutcome> => {
+    const settled = await settleKey(event, true);
+    const { key, conflicts } = settled;
+    let prefetched = settled.prefetched;
+    const ctx = {
+      catalogue: context.catalogue,
+      receivedAt: context.receivedAt,
+      ...(settings.maxHistory ? { maxHistory: settings.maxHistory } : {}),
+    };
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      const current = prefetched === undefined ? await readSnapshot(key) : parseSnapshot(prefetched.json);
+      // A new lifetime continues above every version the handoff had before (decision 0012).
+      const floor =
+        current !== undefined ? 0 : prefetched !== undefined ? prefetched.floor : await readFloor(key);
+      prefetched = undefined;
+      const merged = mergeAndSerialise(current, event, key, ctx, context.maxSnapshotBytes, floor);
+      if ("duplicate" in merged) return { ...merged.result, key, conflicts };
+      const { result, snapshot, json } = merged;
+      const aliasKeys = [...new Set([...settled.aliasKeys, ...aliasKeysOf(current)])];
+      const written = await scripts.run(
+        CAS_SNAPSHOT,
+        [keys.snapshot(key), keys.versionFloor(key), keys.ledger(key), keys.aliasSet(key)],
+        [
+          String(current?.version ?? 0),
+          String(snapshot.version),
+          json,
+          String(retentionMs),
+          String(floorTtlOnApply),
+          ...aliasKeys,
+        ],
+      );
+      if (Array.isArray(written)) {
+        const allAliases = written.slice(1).map(String);
+        // Index entries and alias expiry are idempotent follow-ups in other slots: one round trip.
+        await Promise.all([
+          indexSnapshot(snapshot, current === undefined),
+          // Every alias lives as long as the handoff it points to, not only the event's; the ones
+          // this apply set carry that retention already.
+          ...(retentionMs > 0
+            ? allAliases
+                .filter((aliasKey) => !settled.freshAliasKeys.has(aliasKey))
+                .map((aliasKey) => scripts.run(REFRESH_ALIAS, [aliasKey], [key, String(retentionMs)]))
+            : []),
+        ]);
+        return { ...result, snapshot, key, conflicts };
+      }
+    }
+    throw new StoreConflictError(`handoff ${key} changed concurrently ${MAX_CAS_RETRIES} times`);
+  };
+
+  /**
+   * On a single Redis every key is reachable from one script, so an apply is two calls whatever the
+   * event sets (decision 0060): one reads the aliases with the likely snapshot, the other sets the
+   * new aliases (only where none appeared meanwhile), compare-and-sets the snapshot and writes the
+   * index entries together. A claim left by a consumer of the slot-by-slot protocol (a rolling
+   * upgrade) hands the event to that protocol, which waits for it.
+   */
+  const applyOnOneNode = async (event: HandoffEvent, context: ApplyContext): Promise<ApplyOutcome> => {
+    const candidate = event.shared_id ?? event.id;
+    const sharedAlias = event.shared_id === undefined ? undefined : keys.alias("shared_id", event.shared_id);
+    const idAlias = keys.alias("id", event.id);
+    const ctx = {
+      catalogue: context.catalogue,
+      receivedAt: context.receivedAt,
+      ...(settings.maxHistory ? { maxHistory: settings.maxHistory } : {}),
+    };
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      const reply = await scripts.run(
+        READ_ON_ONE_NODE,
+        [
+          ...(sharedAlias === undefined ? [] : [sharedAlias]),
+          idAlias,
+          keys.snapshot(candidate),
+          keys.versionFloor(candidate),
+          keys.ledger(candidate),
+        ],
+        [sharedAlias === undefined ? "0" : "1"],
+      );
+      const [bySharedId, byId, guessJson, guessFloor] = Array.isArray(reply) ? (reply as unknown[]) : [];
+      const aliases: { bySharedId?: string; byId?: string } = {};
+      if (typeof bySharedId === "string") aliases.bySharedId = bySharedId;
+      if (typeof byId === "string") aliases.byId = byId;
+      if (isClaim(aliases.bySharedId ?? null) || isClaim(aliases.byId ?? null))
+        return applyAcrossSlots(event, context);
+      const resolution = resolveHandoffKey(event, aliases);
+      const { key } = resolution;
+      const read =
+        key === candidate
+          ? { json: typeof guessJson === "string" ? guessJson : null, floor: Number(guessFloor ?? 0) }
+          : await readForApply(key);
+      const current = parseSnapshot(read.json);
+      const merged = mergeAndSerialise(
+        current,
+        event,
+        key,
+        ctx,
+        context.maxSnapshotBytes,
+        current ? 0 : read.floor,
+      );
+      const conflicts = resolution.conflicts.map((c) => ({
+        kind: c.kind,
+        value: c.value,
+        aliasedTo: c.key,
+        key,
+      }));
+      if ("duplicate" in merged) return { ...merged.result, key, conflicts };
+      const { result, snapshot, json } = merged;
+      const toSet = resolution.setAliases.map((a) => keys.alias(a.kind, a.value));
+      const eventAliases = [idAlias, ...(sharedAlias === undefined ? [] : [sharedAlias])].filter(
+        (aliasKey) => !resolution.conflicts.some((c) => keys.alias(c.kind, c.value) === aliasKey),
+      );
+      const toRecord = [...new Set([...eventAliases, ...aliasKeysOf(current)])];
+      const created = current === undefined;
+      const customerId = customerIdOf(snapshot.data);
+      const written = await scripts.run(
+        APPLY_ON_ONE_NODE,
+        [
+          keys.snapshot(key),
+          keys.versionFloor(key),
+          keys.ledger(key),
+          keys.aliasSet(key),
+          keys.handoffIndex(),
+          customerId === undefined ? keys.handoffIndex() : keys.customerIndex(customerId),
+          ...toSet,
+          ...toRecord,
+        ],
+        [
+          String(current?.version ?? 0),
+          String(snapshot.version),
+          json,
+          String(retentionMs),
+          String(floorTtlOnApply),
+          key,
+          created ? String(Date.parse(snapshot.created_at)) : "",
+          customerId === undefined ? "0" : "1",
+          String(toSet.length),
+          String(toRecord.length),
+        ],
+      );
+      if (written === 1) {
+        if (created) await trimIndexWhenDue();
+        return { ...result, snapshot, key, conflicts };
+      }
+      // 0: the snapshot changed, -1: an alias appeared; either way the next round reads both again.
+      if (written === -1) await sleep(Math.floor(Math.random() * 5 * (attempt + 1)));
+    }
+    throw new StoreConflictError(`could not apply event ${event.event_id} of conversation ${event.id}`);
+  };
+  const oneNode = !isCluster(redis);
+
   return {
     keys,
     resolveKey,
-    async apply(event, context) {
-      const settled = await settleKey(event, true);
-      const { key, conflicts } = settled;
-      let prefetched = settled.prefetched;
-      const ctx = {
-        catalogue: context.catalogue,
-        receivedAt: context.receivedAt,
-        ...(settings.maxHistory ? { maxHistory: settings.maxHistory } : {}),
-      };
-      for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-        const current = prefetched === undefined ? await readSnapshot(key) : parseSnapshot(prefetched.json);
-        // A new lifetime continues above every version the handoff had before (decision 0012).
-        const floor =
-          current !== undefined ? 0 : prefetched !== undefined ? prefetched.floor : await readFloor(key);
-        prefetched = undefined;
-        const merged = mergeAndSerialise(current, event, key, ctx, context.maxSnapshotBytes, floor);
-        if ("duplicate" in merged) return { ...merged.result, key, conflicts };
-        const { result, snapshot, json } = merged;
-        const aliasKeys = [...new Set([...settled.aliasKeys, ...aliasKeysOf(current)])];
-        const written = await scripts.run(
-          CAS_SNAPSHOT,
-          [keys.snapshot(key), keys.versionFloor(key), keys.ledger(key), keys.aliasSet(key)],
-          [
-            String(current?.version ?? 0),
-            String(snapshot.version),
-            json,
-            String(retentionMs),
-            String(floorTtlOnApply),
-            ...aliasKeys,
-          ],
-        );
-        if (Array.isArray(written)) {
-          const allAliases = written.slice(1).map(String);
-          // Index entries and alias expiry are idempotent follow-ups in other slots: one round trip.
-          await Promise.all([
-            indexSnapshot(snapshot, current === undefined),
-            // Every alias lives as long as the handoff it points to, not only the event's; the ones
-            // this apply set carry that retention already.
-            ...(retentionMs > 0
-              ? allAliases
-                  .filter((aliasKey) => !settled.freshAliasKeys.has(aliasKey))
-                  .map((aliasKey) => scripts.run(REFRESH_ALIAS, [aliasKey], [key, String(retentionMs)]))
-              : []),
-          ]);
-          return { ...result, snapshot, key, conflicts };
-        }
-      }
-      throw new StoreConflictError(`handoff ${key} changed concurrently ${MAX_CAS_RETRIES} times`);
-    },
+    apply: (event, context) => (oneNode ? applyOnOneNode(event, context) : applyAcrossSlots(event, context)),
     get: readSnapshot,
     async findKey({ kind, value }) {
       const found = await redis.get(keys.alias(kind, value));

@@ -64,6 +64,73 @@ return aliases
 `;
 
 /**
+ * On a single Redis, the first half of an apply in one call (decision 0060): the event's aliases,
+ * then the snapshot of the key the event most likely resolves to, or the floor its new lifetime
+ * must start above. Its keys span slots, so it never runs on a cluster.
+ * KEYS: [shared_id alias when ARGV[1] is '1'], id alias, snapshot, floor, ledger.
+ * Returns {shared alias value or false, id alias value or false, snapshot json or false, floor}.
+ */
+export const READ_ON_ONE_NODE = `${FLOOR_OF}
+local bySharedId = false
+local i = 1
+if ARGV[1] == '1' then
+  bySharedId = redis.call('GET', KEYS[1])
+  i = 2
+end
+local byId = redis.call('GET', KEYS[i])
+local json = redis.call('HGET', KEYS[i + 1], 'json')
+if json then return {bySharedId, byId, json, 0} end
+return {bySharedId, byId, false, floorOf(KEYS[i + 2], KEYS[i + 3])}
+`;
+
+/**
+ * On a single Redis, the second half of an apply in one call (decision 0060): sets the event's new
+ * aliases, all or none and only where none exists yet (a claim or another consumer's alias makes it
+ * resolve again), compare-and-sets the snapshot as CAS_SNAPSHOT does, records the handoff's alias
+ * keys, extends every alias that points to the handoff, and writes the index entries.
+ * KEYS[1] snapshot, [2] floor, [3] ledger, [4] alias set, [5] handoff index, [6] customer index,
+ * then ARGV[9] aliases to set, then ARGV[10] alias keys to record in the alias set.
+ * ARGV: expected version ("0" when absent), new version, json, ttl ms, floor ttl ms, handoff key,
+ * created_at ms ("" when not new), "1" to index the customer, aliases to set, alias keys to record.
+ * Returns 1 when written, 0 when the snapshot changed meanwhile, -1 when an alias appeared.
+ */
+export const APPLY_ON_ONE_NODE = `${FLOOR_OF}
+local toSet = tonumber(ARGV[9])
+local toRecord = tonumber(ARGV[10])
+for i = 1, toSet do
+  if redis.call('EXISTS', KEYS[6 + i]) == 1 then return -1 end
+end
+local current = redis.call('HGET', KEYS[1], 'version') or '0'
+if current ~= ARGV[1] then return 0 end
+if current == '0' and tonumber(ARGV[2]) <= floorOf(KEYS[2], KEYS[3]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3])
+local ttl = tonumber(ARGV[4])
+local floorTtl = tonumber(ARGV[5])
+if floorTtl > 0 then redis.call('SET', KEYS[2], ARGV[2], 'PX', floorTtl) elseif floorTtl == 0 then redis.call('SET', KEYS[2], ARGV[2]) end
+local fresh = {}
+for i = 1, toSet do
+  local alias = KEYS[6 + i]
+  if ttl > 0 then redis.call('SET', alias, ARGV[6], 'PX', ttl) else redis.call('SET', alias, ARGV[6]) end
+  fresh[alias] = true
+end
+for i = 1, toRecord do redis.call('SADD', KEYS[4], KEYS[6 + toSet + i]) end
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[3], ttl)
+  redis.call('PEXPIRE', KEYS[4], ttl)
+  for _, alias in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+    if not fresh[alias] and redis.call('GET', alias) == ARGV[6] then redis.call('PEXPIRE', alias, ttl) end
+  end
+end
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[5], 'NX', ARGV[7], ARGV[6]) end
+if ARGV[8] == '1' then
+  redis.call('SADD', KEYS[6], ARGV[6])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[6], ttl) end
+end
+return 1
+`;
+
+/**
  * Erases one handoff's keys in its slot, first raising its floor to the highest version it had, so
  * the handoff can come back without its versions restarting below what the CRMs hold.
  * KEYS[1] snapshot, KEYS[2] floor, KEYS[3] ledger, KEYS[4..] further keys to delete; ARGV floor
