@@ -12,10 +12,20 @@ export interface Throughput {
   readonly durationMs: number;
   /** Events per second. */
   readonly rate: number;
+  /**
+   * CPU seconds (user + system) the bench process spent per 1,000 events while measuring, for the
+   * baselines that run in it: what a component costs measured alone, a floor for the pipeline's.
+   */
+  readonly cpuSecondsPer1000?: number;
 }
 
-function throughput(events: number, durationMs: number): Throughput {
-  return { events, durationMs, rate: events / (durationMs / 1000) };
+function throughput(events: number, durationMs: number, cpu?: NodeJS.CpuUsage): Throughput {
+  return {
+    events,
+    durationMs,
+    rate: events / (durationMs / 1000),
+    ...(cpu !== undefined ? { cpuSecondsPer1000: (cpu.user + cpu.system) / 1e6 / (events / 1000) } : {}),
+  };
 }
 
 /** Waits until `done()` holds, polling; for counters the bench updates from callbacks. */
@@ -74,6 +84,7 @@ export async function benchBullmq(
     await until(() => completed === 1, 30_000, "the BullMQ warm-up job");
     completed = 0;
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     for (let n = 0; n < options.events; n += options.batch) {
       const size = Math.min(options.batch, options.events - n);
       await queue.addBulk(
@@ -81,7 +92,7 @@ export async function benchBullmq(
       );
     }
     await until(() => completed >= options.events, deadlineFor(options.events), "BullMQ jobs to complete");
-    return throughput(options.events, lastCompleted - started);
+    return throughput(options.events, lastCompleted - started, process.cpuUsage(cpuBefore));
   } finally {
     await worker.close();
     await queue.obliterate({ force: true }).catch(() => undefined);
@@ -166,6 +177,7 @@ export async function benchNaive(
   const consumer = kafka.consumer({ groupId: uniqueName("bench-naive"), allowAutoTopicCreation: false });
   const url = new URL(crm.url);
   crm.reset();
+  const cpuBefore = process.cpuUsage();
   try {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -186,7 +198,12 @@ export async function benchNaive(
       },
     });
     await crm.waitFor(options.events, deadlineFor(options.events));
-    return throughput(options.events, crm.lastArrivalMs() - crm.firstArrivalMs());
+    // The CRM fake runs in this process too, so this is the loop's cost and the fake's together.
+    return throughput(
+      options.events,
+      crm.lastArrivalMs() - crm.firstArrivalMs(),
+      process.cpuUsage(cpuBefore),
+    );
   } finally {
     await consumer.disconnect();
     await agent.close();

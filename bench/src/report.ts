@@ -146,6 +146,14 @@ function pipelineSection(
       [`CPU s / 1,000 events consumer`, fixed(pipeline.cpuSecondsPer1000.consumer, 3)],
       [`CPU s / 1,000 events worker`, fixed(pipeline.cpuSecondsPer1000.worker, 3)],
       [`CPU s / 1,000 events total`, fixed(pipeline.cpuSecondsPer1000.total, 3)],
+      [
+        `CPU s / 1,000 jobs raw BullMQ (add + no-op worker, one process)`,
+        fixed(baselines.bullmq.cpuSecondsPer1000 ?? Number.NaN, 3),
+      ],
+      [
+        `CPU s / 1,000 events naive loop (with the CRM fake in its process)`,
+        fixed(baselines.naive.cpuSecondsPer1000 ?? Number.NaN, 3),
+      ],
       [`Redis CPU s / 1,000 events pipeline`, fixed(pipeline.redis.cpuSecondsPer1000, 3)],
       [`Redis CPU s / 1,000 jobs raw BullMQ`, fixed(baselines.bullmqRedis.cpuSecondsPer1000, 3)],
       [`Redis commands / event pipeline`, fixed(pipeline.redis.commandsPer1000 / 1000, 1)],
