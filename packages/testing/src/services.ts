@@ -25,6 +25,8 @@ export interface RunningService {
  * docs/configuration.md ("Memory") and docs/performance.md.
  */
 export const SERVICE_NODE_OPTIONS = "--max-semi-space-size=4 --max-old-space-size=96";
+/** glibc's malloc arenas, as the image and the start scripts bound them (decision 0021). */
+export const SERVICE_MALLOC_ARENA_MAX = "2";
 
 /**
  * Starts a service from its built entry point exactly as production does (`node dist/main.js`
@@ -40,6 +42,7 @@ export async function startService(
     env: {
       PATH: process.env.PATH ?? "",
       NODE_OPTIONS: SERVICE_NODE_OPTIONS,
+      MALLOC_ARENA_MAX: SERVICE_MALLOC_ARENA_MAX,
       ...env,
       PORT: String(options.port),
     },
