@@ -83,10 +83,21 @@ function describePath(path: readonly (string | number)[]): string {
       : text;
 }
 
+/**
+ * One value still to check. Its path is the chain of parents, built into an array only for an error
+ * message: the walk runs on every record, so it allocates one small frame per member and nothing else.
+ */
 interface Frame {
   readonly value: unknown;
   readonly depth: number;
-  readonly path: readonly (string | number)[];
+  readonly parent: Frame | undefined;
+  readonly part: string | number | undefined;
+}
+
+function pathOf(frame: Frame, extra?: string | number): (string | number)[] {
+  const path: (string | number)[] = extra === undefined ? [] : [extra];
+  for (let at: Frame | undefined = frame; at?.part !== undefined; at = at.parent) path.push(at.part);
+  return path.reverse();
 }
 
 /**
@@ -99,16 +110,16 @@ export function checkJsonShape(
   limits: Pick<EventLimits, "max_depth" | "max_keys" | "max_string_length">,
   depthOffset = -1,
 ): ShapeCheck {
-  const stack: Frame[] = [{ value, depth: depthOffset, path: [] }];
+  const stack: Frame[] = [{ value, depth: depthOffset, parent: undefined, part: undefined }];
   let members = 0;
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
-    const { value: node, depth, path } = frame;
+    const { value: node, depth } = frame;
     if (typeof node === "string") {
       if (node.length > limits.max_string_length) {
         return {
           ok: false,
           reason: "too_long",
-          error: `${describePath(path)}: string of ${node.length} characters; the limit is ${limits.max_string_length} (source.limits.max_string_length)`,
+          error: `${describePath(pathOf(frame))}: string of ${node.length} characters; the limit is ${limits.max_string_length} (source.limits.max_string_length)`,
         };
       }
       continue;
@@ -119,7 +130,7 @@ export function checkJsonShape(
         return {
           ok: false,
           reason: "invalid_json",
-          error: `${describePath(path)}: number is beyond the range of a double`,
+          error: `${describePath(pathOf(frame))}: number is beyond the range of a double`,
         };
       continue;
     }
@@ -128,39 +139,50 @@ export function checkJsonShape(
       return {
         ok: false,
         reason: "too_deep",
-        error: `${describePath(path)}: nests deeper than ${limits.max_depth} levels (source.limits.max_depth)`,
+        error: `${describePath(pathOf(frame))}: nests deeper than ${limits.max_depth} levels (source.limits.max_depth)`,
       };
     }
-    const entries: [string | number, unknown][] = Array.isArray(node)
-      ? node.map((item: unknown, index) => [index, item])
-      : Object.entries(node);
-    members += entries.length;
-    if (members > limits.max_keys) {
-      return {
-        ok: false,
-        reason: "too_complex",
-        error: `more than ${limits.max_keys} object keys and array items in the record (source.limits.max_keys), the last at ${describePath(path)}`,
-      };
+    if (Array.isArray(node)) {
+      members += node.length;
+      if (members > limits.max_keys) return tooComplex(limits, frame);
+      for (let index = 0; index < node.length; index++)
+        stack.push({ value: node[index] as unknown, depth: depth + 1, parent: frame, part: index });
+      continue;
     }
-    for (const [part, child] of entries) {
-      if (typeof part === "string" && part.length > limits.max_string_length) {
+    const record = node as Record<string, unknown>;
+    const keys = Object.keys(record);
+    members += keys.length;
+    if (members > limits.max_keys) return tooComplex(limits, frame);
+    for (const key of keys) {
+      if (key.length > limits.max_string_length) {
         return {
           ok: false,
           reason: "too_long",
-          error: `${describePath(path)}: a key of ${part.length} characters; the limit is ${limits.max_string_length} (source.limits.max_string_length)`,
+          error: `${describePath(pathOf(frame))}: a key of ${key.length} characters; the limit is ${limits.max_string_length} (source.limits.max_string_length)`,
         };
       }
       // JSON.parse keeps "__proto__" as an own key, but object spreads, zod records and plain
       // assignment drop it or set a prototype instead: refused rather than lost or dangerous.
-      if (part === "__proto__") {
+      if (key === "__proto__") {
         return {
           ok: false,
           reason: "schema_violation",
-          error: `${describePath([...path, part])}: the key __proto__ is not allowed`,
+          error: `${describePath(pathOf(frame, key))}: the key __proto__ is not allowed`,
         };
       }
-      stack.push({ value: child, depth: depth + 1, path: [...path, part] });
+      stack.push({ value: record[key], depth: depth + 1, parent: frame, part: key });
     }
   }
   return { ok: true };
+}
+
+function tooComplex(
+  limits: Pick<EventLimits, "max_keys">,
+  frame: Frame,
+): { readonly ok: false; readonly reason: RejectionReason; readonly error: string } {
+  return {
+    ok: false,
+    reason: "too_complex",
+    error: `more than ${limits.max_keys} object keys and array items in the record (source.limits.max_keys), the last at ${describePath(pathOf(frame))}`,
+  };
 }
