@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { createLogger, isSafeRedactPath } from "./logger.js";
+import { createLogger, isSafeRedactPath, loggerForPlainFields } from "./logger.js";
 
 function capture(redact?: readonly string[]): {
   lines: Record<string, unknown>[];
@@ -81,5 +82,35 @@ describe("isSafeRedactPath", () => {
     " data",
   ])("rejects %j", (path) => {
     expect(isSafeRedactPath(path)).toBe(false);
+  });
+});
+
+describe("loggerForPlainFields", () => {
+  const fields = ["handoffKey", "jobId", "destination", "version", "status"] as const;
+  const line = { handoffKey: "acme-1", jobId: "j1", destination: "crm", version: 2, status: 204 };
+
+  it("writes the same line as the logger it comes from, without redaction's work", () => {
+    const { lines, log } = capture(["data.email", "*.ssn"]);
+    const child = log.child({ worker: "w1" });
+    const plain = loggerForPlainFields(child, fields);
+    expect(plain).not.toBe(child);
+    child.info(line, "delivery attempt");
+    plain.info(line, "delivery attempt");
+    const [viaLog, viaPlain] = lines.map(({ time: _time, ...rest }) => rest);
+    expect(viaPlain).toEqual(viaLog);
+    expect(viaPlain).toMatchObject({ ...line, worker: "w1", service: "test" });
+  });
+
+  it("keeps redaction when a configured path names one of the fields", () => {
+    const { lines, log } = capture(["handoffKey"]);
+    const plain = loggerForPlainFields(log, fields);
+    expect(plain).toBe(log);
+    plain.info(line, "delivery attempt");
+    expect(lines[0]?.handoffKey).toBe("[Redacted]");
+  });
+
+  it("returns a logger it did not build unchanged", () => {
+    const foreign = pino({ enabled: false });
+    expect(loggerForPlainFields(foreign, fields)).toBe(foreign);
   });
 });
