@@ -86,6 +86,14 @@ export interface DeliveryWorkerSettings {
    * starts before then (decision 0017).
    */
   readonly writeSettleMs?: number;
+  /**
+   * Whether the delivery's begin script also claims its first write (decision 0017), which then needs
+   * no round trip of its own. Turn it off for adapters that read the CRM before their first write:
+   * the claim is held from the begin, so a worker stopped during that read (a freeze, a kill) would
+   * hold every other worker back for the claim's whole life instead of being fenced out at once.
+   * Default true.
+   */
+  readonly claimWithBegin?: boolean;
   /** How often this worker looks for jobs whose lock expired (BullMQ's `stalledInterval`). */
   readonly stalledIntervalMs?: number;
   readonly maxStalledCount?: number;
@@ -201,6 +209,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   // within the request timeout, and may be applied up to the settle time after that.
   const writeClaimMs =
     writeCheckMaxAgeMs + (settings.requestTimeoutMs ?? 10_000) + (settings.writeSettleMs ?? 10_000);
+  const claimWithBegin = settings.claimWithBegin === false ? {} : { claimWriteMs: writeClaimMs };
   const onAttempt = settings.onAttempt ?? (() => undefined);
   const tracer = settings.tracer ?? NOOP_TRACER;
 
@@ -315,9 +324,10 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     // past its lock. Not BullMQ's lock token: that belongs to a worker slot, which carries it to the
     // next job it fetches in the same call, so a retry of this job taken by the same slot would hold
     // the first attempt's token and pass that attempt's write claim while its write may still land.
-    // One script takes it, reads the snapshot and the ledger entry, and claims the first write
-    // (decision 0017) whenever that write's own check would grant it now: one command, one round
-    // trip, none more before the first write when it comes soon enough (see beforeWrite).
+    // One script takes it, reads the snapshot and the ledger entry, and (unless `claimWithBegin` is
+    // off) claims the first write (decision 0017) whenever that write's own check would grant it
+    // now: one command, one round trip, none more before the first write when it comes soon enough
+    // (see beforeWrite).
     const fence = randomUUID();
     // Counted from before the script is sent, as beforeWrite counts a claim's age (see there).
     const begun = Date.now();
@@ -326,7 +336,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       delivered,
       fence: fenced,
       writeClaimed,
-    } = await store.beginDelivery(data.key, destination, fence, { claimWriteMs: writeClaimMs });
+    } = await store.beginDelivery(data.key, destination, fence, claimWithBegin);
     // The claim taken with the begin, until the first beforeWrite uses it or gives it up.
     let preClaimedAt = writeClaimed ? begun : undefined;
     // Whether this attempt's token may hold a live claim.

@@ -47,6 +47,7 @@ describe("the write claim taken with the begin of a delivery (decision 0017)", (
       readonly deadlineMs?: number;
       readonly attempts?: number;
       readonly enrich?: Parameters<typeof createDeliveryWorker>[0]["enrich"];
+      readonly claimWithBegin?: boolean;
     } = {},
   ): Rig {
     const prefix = uniqueName("claim");
@@ -92,6 +93,7 @@ describe("the write claim taken with the begin of a delivery (decision 0017)", (
       onAttempt: (outcome) => outcomes.push(outcome),
       deliver,
       ...(options.enrich === undefined ? {} : { enrich: options.enrich }),
+      ...(options.claimWithBegin === undefined ? {} : { claimWithBegin: options.claimWithBegin }),
     });
     cleanups.push(
       () => queues.close(),
@@ -181,6 +183,23 @@ describe("the write claim taken with the begin of a delivery (decision 0017)", (
     expect(seen.verdict).toBe("sent");
     expect(seen.claimLeftMs).toBeGreaterThan(CLAIM_MS - 200);
     expect(crm.outcomes).toEqual(["delivered"]);
+  });
+
+  it("leaves the claim to the first write when the adapter reads before writing (claimWithBegin off)", async () => {
+    const verdicts: unknown[] = [];
+    const crm = rig(
+      async ({ beforeWrite, sendGuard }) => {
+        await beforeWrite();
+        verdicts.push(sendGuard() ?? "sent");
+        return { status: 200 };
+      },
+      { claimWithBegin: false },
+    );
+    const key = await crm.send(uniqueName("h"));
+    await waitFor(() => crm.plain.getDelivery(key, "crm"), { timeoutMs: 10_000, message: "delivered" });
+    expect(crm.begins).toEqual([false]);
+    expect(crm.claims).toEqual(["claimed"]);
+    expect(verdicts).toEqual(["sent"]);
   });
 
   it("ends the claim when the adapter fails before sending anything: the retry does not wait for it", async () => {
