@@ -79,6 +79,13 @@ export interface Adapter {
   check?(): Promise<void>;
   /** Present for CRMs whose API writes many records per request. */
   readonly batch?: AdapterBatching;
+  /**
+   * True when a delivery reads the CRM (a lookup, a read of the record) before its first write.
+   * Its write is then claimed right before it, not with the delivery's start (decision 0017): a
+   * claim held through that read would keep every other worker from the delivery, for the claim's
+   * whole life, whenever the worker stopped during the read (a freeze, a kill).
+   */
+  readonly readsBeforeWriting?: boolean;
   /** Releases pooled connections; call once on shutdown. */
   close(): Promise<void>;
 }

@@ -86,6 +86,14 @@ export interface DeliveryWorkerSettings {
    * starts before then (decision 0017).
    */
   readonly writeSettleMs?: number;
+  /**
+   * Whether the delivery's begin script also claims its first write (decision 0017), which then needs
+   * no round trip of its own. Turn it off for adapters that read the CRM before their first write:
+   * the claim is held from the begin, so a worker stopped during that read (a freeze, a kill) would
+   * hold every other worker back for the claim's whole life instead of being fenced out at once.
+   * Default true.
+   */
+  readonly claimWithBegin?: boolean;
   /** How often this worker looks for jobs whose lock expired (BullMQ's `stalledInterval`). */
   readonly stalledIntervalMs?: number;
   readonly maxStalledCount?: number;
@@ -201,6 +209,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   // within the request timeout, and may be applied up to the settle time after that.
   const writeClaimMs =
     writeCheckMaxAgeMs + (settings.requestTimeoutMs ?? 10_000) + (settings.writeSettleMs ?? 10_000);
+  const claimWithBegin = settings.claimWithBegin === false ? {} : { claimWriteMs: writeClaimMs };
   const onAttempt = settings.onAttempt ?? (() => undefined);
   const tracer = settings.tracer ?? NOOP_TRACER;
 
@@ -315,9 +324,36 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
     // past its lock. Not BullMQ's lock token: that belongs to a worker slot, which carries it to the
     // next job it fetches in the same call, so a retry of this job taken by the same slot would hold
     // the first attempt's token and pass that attempt's write claim while its write may still land.
-    // One script takes it and reads the snapshot and the ledger entry: one command, one round trip.
+    // One script takes it, reads the snapshot and the ledger entry, and (unless `claimWithBegin` is
+    // off) claims the first write (decision 0017) whenever that write's own check would grant it
+    // now: one command, one round trip, none more before the first write when it comes soon enough
+    // (see beforeWrite).
     const fence = randomUUID();
-    const { snapshot, delivered, fence: fenced } = await store.beginDelivery(data.key, destination, fence);
+    // Counted from before the script is sent, as beforeWrite counts a claim's age (see there).
+    const begun = Date.now();
+    const {
+      snapshot,
+      delivered,
+      fence: fenced,
+      writeClaimed,
+    } = await store.beginDelivery(data.key, destination, fence, claimWithBegin);
+    // The claim taken with the begin, until the first beforeWrite uses it or gives it up.
+    let preClaimedAt = writeClaimed ? begun : undefined;
+    // Whether this attempt's token may hold a live claim.
+    let holdsClaim = writeClaimed;
+    // Only ever shortens the wait of the next delivery: a claim left in place merely expires, so a
+    // failed release must not replace the attempt's own outcome.
+    const releaseClaim = async (): Promise<void> => {
+      holdsClaim = false;
+      try {
+        await store.releaseWrite(data.key, destination, fence);
+      } catch (error) {
+        jobLog().warn(
+          { err: describe(error).message },
+          "could not end the write claim; it expires on its own",
+        );
+      }
+    };
     if (fenced.kind === "claimed") {
       // A lookup now could miss that write and create a second record, or write under an older
       // version that then lands on top. The job waits without spending an attempt.
@@ -340,6 +376,9 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       return { outcome: "already_delivered", version: snapshot.version, deliveredVersion: delivered.version };
     }
     if (pastDeadline(snapshot)) {
+      // Nothing is written past the deadline: the claim taken with the begin must not hold back
+      // a later delivery of this handoff.
+      if (holdsClaim) await releaseClaim();
       if (settings.onExpired && (await settings.onExpired(snapshot))) {
         jobLog().warn(
           { version: snapshot.version, deadlineMs: policy.deadline_ms },
@@ -362,14 +401,27 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
 
     const abort = signal ?? new AbortController().signal;
     // The last guard before the CRM is written: still the latest delivery, lock not lost, and the
-    // ledger (re-read now, not at the start) does not already hold this version.
+    // ledger does not already hold this version.
     let checkedAt: number | undefined;
-    // Whether this attempt claimed a write: its claim then ends only once that write was answered.
+    // Whether a write may have left under this attempt's claim: its claim then ends only once that
+    // write was answered.
     let claimed = false;
     const beforeWrite = async (): Promise<void> => {
       checkedAt = undefined;
       if (abort.aborted && abort.reason === LOCK_LOST)
         throw new SupersededDeliveryError("lock_lost", "the queue lock of this delivery was lost");
+      // The begin script's claim serves the first write only, and only while the send guard would
+      // let that write leave: its checks are then as good as a fresh claim's. No other delivery can
+      // have taken the fence since (the claim refuses it for longer than the guard's age), and only
+      // the fence's holder records the ledger. A later write, or a first one after a slow enrich or
+      // lookup, claims afresh.
+      const preClaimed = preClaimedAt;
+      preClaimedAt = undefined;
+      if (preClaimed !== undefined && Date.now() - preClaimed <= writeCheckMaxAgeMs) {
+        claimed = true;
+        checkedAt = preClaimed;
+        return;
+      }
       // The check's age counts from before the claim is asked for, not from its reply: the claim's
       // life starts when Redis runs the script, and a reply read late (a busy event loop, a process
       // stopped with it unread) must not make a check look younger than its claim. Else a write
@@ -391,6 +443,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         );
       }
       claimed = true;
+      holdsClaim = true;
       checkedAt = asked;
     };
     // The asynchronous check above leaves a gap (DNS, connect) before the bytes go out; a stall in
@@ -445,6 +498,8 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         ),
         state.recordSuccess(),
       ]);
+      // The ledger script ended this token's claim, recorded or not: the write was answered.
+      holdsClaim = false;
       if (recorded === "fenced") {
         // Written after the last check, then overtaken: the later delivery re-reads and writes the
         // latest version over this one, and only its ledger entry counts.
@@ -467,6 +522,13 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       };
     } catch (error) {
       const durationMs = Date.now() - started;
+      const superseded =
+        error instanceof SupersededDeliveryError || (abort.aborted && abort.reason === LOCK_LOST);
+      // A claim that no write went out under ends with the attempt, however it ended, or the next
+      // delivery (this job's retry, another worker after a lost lock) would wait out all its life
+      // for nothing. Once a write may have left, it ends only when that write was answered
+      // (decision 0017); a superseded attempt leaves it to expire.
+      if (holdsClaim && (!claimed || (!superseded && answered(error)))) await releaseClaim();
       if (error instanceof SupersededDeliveryError && error.reason === "already_delivered") {
         jobLog().info(
           { version: snapshot.version, durationMs, err: error.message },
@@ -479,7 +541,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
           deliveredVersion: snapshot.version,
         };
       }
-      if (error instanceof SupersededDeliveryError || (abort.aborted && abort.reason === LOCK_LOST)) {
+      if (superseded) {
         // The job is no longer this worker's: its lock is gone or a later take of it fenced this
         // one out. Whoever holds it now delivers the latest snapshot; this attempt touches neither
         // the job nor the attempt log, and the failure it ends with cannot move the job (the
@@ -493,7 +555,6 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
         unrecoverable.cause = error;
         throw unrecoverable;
       }
-      if (claimed && answered(error)) await store.releaseWrite(data.key, destination, fence);
       if (abort.aborted) {
         // Shutdown: hand the job back untouched for another worker.
         jobLog().info(

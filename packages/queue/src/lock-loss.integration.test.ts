@@ -155,14 +155,14 @@ describe("a delivery whose queue lock is lost", () => {
     const plain = createHandoffStore({ redis: connection, prefix, retentionMs: 60_000 });
     // The claim lives lock/4 + timeout + settle = 500 + 300 + 200 ms from when Redis ran it; its
     // reply is read 1500 ms later. A later delivery may have looked the record up and created it
-    // meanwhile, so this write must not leave.
+    // meanwhile, so this write must not leave. Both scripts that claim answer late: the begin's
+    // claim is then too old to use, and the fresh claim that replaces it answers late too.
+    const late = <T>(reply: T): Promise<T> =>
+      new Promise((resolve) => setTimeout(() => resolve(reply), 1500));
     const store: HandoffStore = {
       ...plain,
-      claimWrite: async (...args) => {
-        const claim = await plain.claimWrite(...args);
-        await new Promise((resolve) => setTimeout(resolve, 1500));
-        return claim;
-      },
+      beginDelivery: async (...args) => late(await plain.beginDelivery(...args)),
+      claimWrite: async (...args) => late(await plain.claimWrite(...args)),
     };
     const queues = createDeliveryQueues({
       connection,

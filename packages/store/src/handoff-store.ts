@@ -173,6 +173,11 @@ export interface BeginDeliveryResult {
   readonly fence: TakeFenceResult;
   readonly snapshot: HandoffSnapshot | undefined;
   readonly delivered: LedgerEntry | undefined;
+  /**
+   * Whether the write claim was taken too (only when asked for): the fence was taken, there is a
+   * snapshot, and the ledger does not already hold its version.
+   */
+  readonly writeClaimed: boolean;
 }
 
 export interface HandoffStore {
@@ -198,9 +203,16 @@ export interface HandoffStore {
   ): Promise<RecordDeliveryResult>;
   /**
    * What a delivery starts with, in one round trip and one command: `takeFence`'s result, the
-   * snapshot, and this destination's ledger entry.
+   * snapshot, and this destination's ledger entry. With `claimWriteMs`, also `claimWrite`'s claim on
+   * the snapshot's version for that long, whenever `claimWrite` would grant it then; the claim ends
+   * as `claimWrite`'s does.
    */
-  beginDelivery(key: string, destination: string, token: string): Promise<BeginDeliveryResult>;
+  beginDelivery(
+    key: string,
+    destination: string,
+    token: string,
+    options?: { readonly claimWriteMs?: number },
+  ): Promise<BeginDeliveryResult>;
   /**
    * Makes the delivery holding `token` the only one that may write this (handoff, destination):
    * any delivery that took a token before is fenced out (`holdsFence` false, ledger writes refused).
@@ -613,19 +625,21 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       );
       return result === 1 ? "recorded" : result === -1 ? "fenced" : "not_newer";
     },
-    async beginDelivery(key, destination, token) {
+    async beginDelivery(key, destination, token, options = {}) {
+      const claimMs = options.claimWriteMs === undefined ? 0 : Math.max(1, Math.ceil(options.claimWriteMs));
       const reply = await scripts.run(
         BEGIN_DELIVERY,
         [keys.fence(key), keys.writeClaim(key, destination), keys.snapshot(key), keys.ledger(key)],
-        [destination, token, String(retentionMs)],
+        [destination, token, String(retentionMs), String(claimMs)],
       );
-      const [waitMs, snapshot, delivered] = Array.isArray(reply) ? (reply as unknown[]) : [];
+      const [waitMs, snapshot, delivered, writeClaimed] = Array.isArray(reply) ? (reply as unknown[]) : [];
       const wait = Number(waitMs ?? 0);
       // Lua's false (no snapshot, no ledger entry) arrives as null.
       return {
         fence: wait > 0 ? { kind: "claimed", waitMs: wait } : { kind: "taken" },
         snapshot: typeof snapshot === "string" ? parseSnapshot(snapshot) : undefined,
         delivered: typeof delivered === "string" ? LedgerEntrySchema.parse(JSON.parse(delivered)) : undefined,
+        writeClaimed: writeClaimed === 1,
       };
     },
     async takeFence(key, destination, token) {

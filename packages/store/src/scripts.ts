@@ -217,20 +217,35 @@ return 0
 /**
  * What a delivery starts with, in one call: takes the fence as TAKE_FENCE does (refused while another
  * token's write claim is live) and reads the snapshot's JSON and this destination's ledger entry.
+ * With a claim ttl, it also claims the write as CLAIM_WRITE would, right after taking the fence: when
+ * there is a snapshot and the ledger does not already hold its version (decision 0017), so the
+ * delivery's first write needs no round trip of its own.
  * KEYS[1] fence hash, KEYS[2] write claim, KEYS[3] snapshot hash, KEYS[4] ledger hash; ARGV
- * destination, token, ttl ms. Returns {claim's remaining ms or 0, snapshot json or false, ledger
- * entry json or false}.
+ * destination, token, ttl ms, claim ttl ms (0: no claim). Returns {claim's remaining ms or 0,
+ * snapshot json or false, ledger entry json or false, 1 when the write was claimed else 0}.
  */
 export const BEGIN_DELIVERY = `
 local waitMs = 0
+local claimedWrite = 0
 local claimed = redis.call('PTTL', KEYS[2])
+local json = redis.call('HGET', KEYS[3], 'json')
+local entry = redis.call('HGET', KEYS[4], ARGV[1])
 if claimed > 0 and redis.call('GET', KEYS[2]) ~= ARGV[2] then
   waitMs = claimed
 else
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
   if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+  local claimTtl = tonumber(ARGV[4] or '0') or 0
+  local version = json and tonumber(redis.call('HGET', KEYS[3], 'version'))
+  if claimTtl > 0 and version then
+    local delivered = entry and tonumber(cjson.decode(entry)['version'])
+    if not (delivered and delivered >= version) then
+      redis.call('SET', KEYS[2], ARGV[2], 'PX', claimTtl)
+      claimedWrite = 1
+    end
+  end
 end
-return {waitMs, redis.call('HGET', KEYS[3], 'json'), redis.call('HGET', KEYS[4], ARGV[1])}
+return {waitMs, json, entry, claimedWrite}
 `;
 
 /**

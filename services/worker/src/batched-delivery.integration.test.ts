@@ -3,6 +3,7 @@ import {
   createDeliveryQueues,
   createDeliveryWorker,
   listDeadLetters,
+  type DeliverFn,
   type DeliveryQueues,
   type DestinationQueue,
 } from "@handoff-sync/queue";
@@ -58,19 +59,8 @@ interface RigOptions {
 
 function rig(destination: ResolvedDestination, options: RigOptions = {}): Rig {
   const prefix = uniqueName("batch");
-  const plain = createHandoffStore({ redis: connection, prefix, retentionMs: 600_000 });
+  const store = createHandoffStore({ redis: connection, prefix, retentionMs: 600_000 });
   const { afterClaim } = options;
-  const store: HandoffStore =
-    afterClaim === undefined
-      ? plain
-      : {
-          ...plain,
-          claimWrite: async (key, destinationName, token, claim) => {
-            const result = await plain.claimWrite(key, destinationName, token, claim);
-            await afterClaim(key, { worker, queue: queues.get("crm") });
-            return result;
-          },
-        };
   const queues = createDeliveryQueues({ connection, prefix, destinations: { crm: POLICY } });
   const budget = destination.budget === undefined ? undefined : requestBudgetOf(destination.budget);
   const adapter: Adapter = createAdapter("crm", destination, {
@@ -82,13 +72,26 @@ function rig(destination: ResolvedDestination, options: RigOptions = {}): Rig {
     onBatch: (size) => batches.push(size),
     ...(budget === undefined ? {} : { budget }),
   });
+  // After the check passed, however the claim was taken: by the begin script for a first write
+  // soon after it, or afresh.
+  const deliver: DeliverFn =
+    afterClaim === undefined
+      ? path.deliver
+      : (request) =>
+          path.deliver({
+            ...request,
+            beforeWrite: async () => {
+              await request.beforeWrite();
+              await afterClaim(request.snapshot.key, { worker, queue: queues.get("crm") });
+            },
+          });
   const worker: Worker = createDeliveryWorker({
     queue: queues.get("crm"),
     connection,
     store,
     log,
     concurrency: path.concurrency,
-    deliver: path.deliver,
+    deliver,
     random: () => 0.5,
     lockDurationMs: 4_000,
     requestTimeoutMs: destination.timeout_ms,

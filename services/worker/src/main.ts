@@ -187,6 +187,7 @@ const startWorker = (name: string, destination: ResolvedDestination) => {
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     requestTimeoutMs: destination.timeout_ms,
     writeSettleMs: env.WORKER_WRITE_SETTLE_MS,
+    claimWithBegin: adapter.readsBeforeWriting !== true,
     maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
     stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
     ...(destination.rate_limit !== undefined

@@ -314,6 +314,8 @@ export function createServiceNowAdapter(
 
   return {
     type: "servicenow",
+    // Looks the record up before creating it, and after a 404 on an update by the ledger's id.
+    readsBeforeWriting: true,
     deliver,
     preview,
     check,

@@ -321,6 +321,8 @@ export function createZendeskAdapter(
 
   return {
     type: "zendesk",
+    // Reads the ticket (or looks it up by external id) before every write.
+    readsBeforeWriting: true,
     deliver,
     preview,
     check,
