@@ -21,6 +21,7 @@ import {
   startSpanFrom,
   type Logger,
   type Span,
+  loggerForPlainFields,
   type Tracer,
 } from "@handoff-sync/telemetry";
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
@@ -212,6 +213,19 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
   const claimWithBegin = settings.claimWithBegin === false ? {} : { claimWriteMs: writeClaimMs };
   const onAttempt = settings.onAttempt ?? (() => undefined);
   const tracer = settings.tracer ?? NOOP_TRACER;
+  // The success line is written once per delivery and holds only these primitive fields: it skips
+  // the redaction walk unless a configured redact path names one of them.
+  const successLog = loggerForPlainFields(log, [
+    "handoffKey",
+    "jobId",
+    "destination",
+    "attempt",
+    "traceId",
+    "version",
+    "outcome",
+    "status",
+    "durationMs",
+  ]);
 
   // The job keeps its attempts: it waits (paused queue, shutdown) rather than failing.
   const putBack = async (job: Job, token: string | undefined, delayMs: number): Promise<never> => {
@@ -510,7 +524,7 @@ export function createDeliveryWorker(settings: DeliveryWorkerSettings): Worker {
       }
       const durationMs = Date.now() - started;
       if (result.status !== undefined) span.setAttribute("http.response.status_code", result.status);
-      log.info(
+      successLog.info(
         { ...jobFields, version: snapshot.version, outcome: "delivered", status: result.status, durationMs },
         "delivery attempt",
       );
