@@ -1,4 +1,5 @@
-import { createAuditLog } from "@handoff-sync/admin";
+// The audit log alone: the package index would load the admin API and kafkajs with it.
+import { createAuditLog } from "@handoff-sync/admin/audit";
 import {
   createAdapter,
   createEnricher,
