@@ -11,6 +11,7 @@ import {
   RedisEnvSchema,
   TracingEnvSchema,
 } from "@handoff-sync/config";
+import { DEFAULT_RECORDS_IN_FLIGHT } from "@handoff-sync/kafka";
 import { z } from "zod";
 
 export const ConsumerEnvSchema = z.object({
@@ -24,7 +25,7 @@ export const ConsumerEnvSchema = z.object({
    * Records of one partition applied and enqueued together (one pipelined round trip per step, one
    * bulk enqueue per destination); bounds the records in flight with KAFKA_PARTITIONS_CONCURRENCY.
    */
-  KAFKA_RECORDS_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(200),
+  KAFKA_RECORDS_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_RECORDS_IN_FLIGHT),
   /** Bytes one fetch may bring per partition, and in all (kafkajs maxBytesPerPartition, maxBytes). */
   KAFKA_FETCH_MAX_BYTES_PER_PARTITION: z.coerce
     .number()
