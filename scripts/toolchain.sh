@@ -8,7 +8,9 @@ HANDOFF_SYNC_TOOLCHAIN="${HANDOFF_SYNC_TOOLCHAIN_DIR:-${XDG_CACHE_HOME:-$HOME/.c
 
 handoff_sync_toolchain() {
   local bin="$HANDOFF_SYNC_TOOLCHAIN/node_modules/.bin"
-  if [ ! -f "$HANDOFF_SYNC_TOOLCHAIN/.complete" ] || ! "$bin/node" --version >/dev/null 2>&1; then
+  # The checks ignore the caller's NODE_OPTIONS: a flag Node refuses there (the caller's business,
+  # reported when their command runs) must not look like a broken install and wipe the toolchain.
+  if [ ! -f "$HANDOFF_SYNC_TOOLCHAIN/.complete" ] || ! NODE_OPTIONS= "$bin/node" --version >/dev/null 2>&1; then
     command -v npm >/dev/null 2>&1 || { echo "toolchain: npm is needed once to install Node $HANDOFF_SYNC_NODE_VERSION" >&2; return 1; }
     echo "toolchain: installing Node $HANDOFF_SYNC_NODE_VERSION and pnpm $HANDOFF_SYNC_PNPM_VERSION into $HANDOFF_SYNC_TOOLCHAIN" >&2
     rm -rf "$HANDOFF_SYNC_TOOLCHAIN"
@@ -19,12 +21,12 @@ handoff_sync_toolchain() {
     touch "$HANDOFF_SYNC_TOOLCHAIN/.complete"
   fi
   local got
-  got="$("$bin/node" --version)"
+  got="$(NODE_OPTIONS= "$bin/node" --version)"
   if [ "$got" != "v$HANDOFF_SYNC_NODE_VERSION" ]; then
     echo "toolchain: expected Node v$HANDOFF_SYNC_NODE_VERSION, found $got at $bin/node" >&2
     return 1
   fi
-  got="$("$bin/pnpm" --version)"
+  got="$(NODE_OPTIONS= "$bin/pnpm" --version)"
   if [ "$got" != "$HANDOFF_SYNC_PNPM_VERSION" ]; then
     echo "toolchain: expected pnpm $HANDOFF_SYNC_PNPM_VERSION, found $got" >&2
     return 1
