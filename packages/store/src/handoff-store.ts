@@ -49,6 +49,11 @@ export interface HandoffStoreSettings {
   readonly aliasClaimTtlMs?: number;
   readonly maxHistory?: number;
   readonly maxAttemptLog?: number;
+  /**
+   * Whether an apply may run scripts whose keys span slots (decision 0060): true by default on a
+   * single Redis, never on a cluster. False makes a single Redis receive exactly what a cluster would.
+   */
+  readonly crossSlotScripts?: boolean;
 }
 
 /** An alias of the event that points to another handoff than the one the event joined (decision 0003). */
@@ -589,7 +594,7 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     }
     throw new StoreConflictError(`could not apply event ${event.event_id} of conversation ${event.id}`);
   };
-  const oneNode = !isCluster(redis);
+  const oneNode = !isCluster(redis) && settings.crossSlotScripts !== false;
 
   return {
     keys,
