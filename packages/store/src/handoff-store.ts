@@ -351,6 +351,32 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
    * likely resolves to are read in the same round trip as the aliases; they are only a first guess
    * for the compare-and-set, which rejects them if the handoff changed meanwhile.
    */
+  /**
+   * What a resolution means for the event's own aliases: those left pointing to another handoff
+   * (conflicts, decision 0003) and those that point to the resolved key.
+   */
+  const aliasesOf = (
+    event: HandoffEvent,
+    resolution: ReturnType<typeof resolveHandoffKey>,
+  ): { conflicts: AliasConflict[]; aliasKeys: string[] } => {
+    const { key } = resolution;
+    const conflicting = new Set(resolution.conflicts.map((c) => keys.alias(c.kind, c.value)));
+    const eventAliases = [
+      keys.alias("id", event.id),
+      ...(event.shared_id === undefined ? [] : [keys.alias("shared_id", event.shared_id)]),
+    ];
+    return {
+      conflicts: resolution.conflicts.map((c) => ({ kind: c.kind, value: c.value, aliasedTo: c.key, key })),
+      aliasKeys: eventAliases.filter((aliasKey) => !conflicting.has(aliasKey)),
+    };
+  };
+  /** The merge's settings for one apply. */
+  const mergeContext = (context: ApplyContext): Parameters<typeof applyEvent>[2] => ({
+    catalogue: context.catalogue,
+    receivedAt: context.receivedAt,
+    ...(settings.maxHistory ? { maxHistory: settings.maxHistory } : {}),
+  });
+
   const settleKey = async (event: HandoffEvent, prefetch: boolean): Promise<SettledKey> => {
     const candidate = event.shared_id ?? event.id;
     const sharedAlias = event.shared_id === undefined ? undefined : keys.alias("shared_id", event.shared_id);
@@ -382,15 +408,7 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
         continue;
       }
       const { key } = resolution;
-      const conflicts = resolution.conflicts.map((c) => ({
-        kind: c.kind,
-        value: c.value,
-        aliasedTo: c.key,
-        key,
-      }));
-      const aliasKeys = [idAlias, ...(sharedAlias === undefined ? [] : [sharedAlias])].filter(
-        (aliasKey) => !resolution.conflicts.some((c) => keys.alias(c.kind, c.value) === aliasKey),
-      );
+      const { conflicts, aliasKeys } = aliasesOf(event, resolution);
       const guessed = guess !== undefined && key === candidate ? { prefetched: guess } : {};
       return { key, aliasKeys, conflicts, freshAliasKeys, ...guessed };
     }
@@ -402,11 +420,16 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
   // snapshot and are idempotent, so a crash in between only leaves a handoff out of a backfill.
   let indexTrimmedAt = 0;
   /** Trims the index once a second per process: enough to keep it within the retention window. */
-  const trimIndexWhenDue = async (): Promise<void> => {
+  /** The index's lower bound when a trim is due (at most once a second per process), else undefined. */
+  const indexTrimDue = (): string | undefined => {
     const nowMs = Date.now();
-    if (retentionMs <= 0 || nowMs - indexTrimmedAt < INDEX_TRIM_INTERVAL_MS) return;
+    if (retentionMs <= 0 || nowMs - indexTrimmedAt < INDEX_TRIM_INTERVAL_MS) return undefined;
     indexTrimmedAt = nowMs;
-    await redis.zremrangebyscore(keys.handoffIndex(), "-inf", `(${nowMs - retentionMs}`);
+    return `(${nowMs - retentionMs}`;
+  };
+  const trimIndexWhenDue = async (): Promise<void> => {
+    const below = indexTrimDue();
+    if (below !== undefined) await redis.zremrangebyscore(keys.handoffIndex(), "-inf", below);
   };
   const indexSnapshot = async (snapshot: HandoffSnapshot, created: boolean): Promise<void> => {
     const index = keys.handoffIndex();
@@ -415,11 +438,8 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
       pipeline.zadd(index, "NX", Date.parse(snapshot.created_at), snapshot.key);
       // The index covers the retention window; older entries would only point at expired handoffs.
       // Trimming once a second per process keeps it there without a command per new handoff.
-      const nowMs = Date.now();
-      if (retentionMs > 0 && nowMs - indexTrimmedAt >= INDEX_TRIM_INTERVAL_MS) {
-        indexTrimmedAt = nowMs;
-        pipeline.zremrangebyscore(index, "-inf", `(${nowMs - retentionMs}`);
-      }
+      const below = indexTrimDue();
+      if (below !== undefined) pipeline.zremrangebyscore(index, "-inf", below);
     }
     const customerId = customerIdOf(snapshot.data);
     if (customerId !== undefined) {
@@ -450,11 +470,7 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     const settled = await settleKey(event, true);
     const { key, conflicts } = settled;
     let prefetched = settled.prefetched;
-    const ctx = {
-      catalogue: context.catalogue,
-      receivedAt: context.receivedAt,
-      ...(settings.maxHistory ? { maxHistory: settings.maxHistory } : {}),
-    };
+    const ctx = mergeContext(context);
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       const current = prefetched === undefined ? await readSnapshot(key) : parseSnapshot(prefetched.json);
       // A new lifetime continues above every version the handoff had before (decision 0012).
@@ -507,11 +523,7 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
     const candidate = event.shared_id ?? event.id;
     const sharedAlias = event.shared_id === undefined ? undefined : keys.alias("shared_id", event.shared_id);
     const idAlias = keys.alias("id", event.id);
-    const ctx = {
-      catalogue: context.catalogue,
-      receivedAt: context.receivedAt,
-      ...(settings.maxHistory ? { maxHistory: settings.maxHistory } : {}),
-    };
+    const ctx = mergeContext(context);
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       const reply = await scripts.run(
         READ_ON_ONE_NODE,
@@ -545,19 +557,11 @@ export function createHandoffStore(settings: HandoffStoreSettings): HandoffStore
         context.maxSnapshotBytes,
         current ? 0 : read.floor,
       );
-      const conflicts = resolution.conflicts.map((c) => ({
-        kind: c.kind,
-        value: c.value,
-        aliasedTo: c.key,
-        key,
-      }));
+      const { conflicts, aliasKeys } = aliasesOf(event, resolution);
       if ("duplicate" in merged) return { ...merged.result, key, conflicts };
       const { result, snapshot, json } = merged;
       const toSet = resolution.setAliases.map((a) => keys.alias(a.kind, a.value));
-      const eventAliases = [idAlias, ...(sharedAlias === undefined ? [] : [sharedAlias])].filter(
-        (aliasKey) => !resolution.conflicts.some((c) => keys.alias(c.kind, c.value) === aliasKey),
-      );
-      const toRecord = [...new Set([...eventAliases, ...aliasKeysOf(current)])];
+      const toRecord = [...new Set([...aliasKeys, ...aliasKeysOf(current)])];
       const created = current === undefined;
       const customerId = customerIdOf(snapshot.data);
       const written = await scripts.run(
