@@ -134,6 +134,7 @@ export async function benchKafkajs(
   let consumed = 0;
   let first = 0;
   let last = 0;
+  let cpuBefore: NodeJS.CpuUsage | undefined;
   try {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -141,7 +142,10 @@ export async function benchKafkajs(
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: options.partitions,
       eachBatch: async (payload) => {
-        if (first === 0) first = performance.now();
+        if (first === 0) {
+          first = performance.now();
+          cpuBefore = process.cpuUsage();
+        }
         for (const message of payload.batch.messages) {
           payload.resolveOffset(message.offset);
           consumed++;
@@ -155,7 +159,7 @@ export async function benchKafkajs(
       deadlineFor(options.events),
       "kafkajs to consume the topic",
     );
-    return throughput(options.events, last - first);
+    return throughput(options.events, last - first, process.cpuUsage(cpuBefore));
   } finally {
     await consumer.disconnect();
     await deleteTopics(kafka, [topic]);

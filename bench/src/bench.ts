@@ -6,6 +6,7 @@ import { benchBullmq, benchKafkajs, benchNaive, type Throughput } from "./baseli
 import { benchCrm, type CrmRun } from "./crm-bench.js";
 import { startCrmFake, type CrmFake } from "./crm-fake.js";
 import { crmTargets } from "./crm-stats.js";
+import { benchFloors, type Floors } from "./floors.js";
 import { benchKafka } from "./kafka.js";
 import type { BenchOptions } from "./options.js";
 import { benchPipeline, type PipelineRun } from "./pipeline-bench.js";
@@ -36,6 +37,8 @@ export interface Baselines {
   readonly naive: Throughput;
   /** Redis commands and CPU of (a) per 1,000 jobs: what BullMQ itself costs per job. */
   readonly bullmqRedis: RedisCost;
+  /** The parts each event passes through, each measured alone: the least consumer + worker can cost. */
+  readonly floors: Floors;
 }
 
 /** One run's measurements; a phase left out by `BENCH_PHASES` has none. */
@@ -171,6 +174,9 @@ async function pipelinePhase(
   crmFake.setLatency(options.crmLatencyMs);
   const naive = await benchNaive(kafka, crmFake, { ...options, timeoutMs });
   say(`(c) ${Math.round(naive.rate)}/s`);
+  say("floors: kafkajs, BullMQ adds, a no-op BullMQ worker and HTTP requests, each alone");
+  const floors = await benchFloors(infra.redisUrl, crmFake, kafkajs.cpuSecondsPer1000 ?? Number.NaN, options);
+  say(`floors: ${floors.total.toFixed(3)} CPU s per 1,000 events`);
   const pipeline = await benchPipeline(kafka, crmFake, {
     ...options,
     kafkaBrokers: infra.kafkaBrokers,
@@ -182,7 +188,7 @@ async function pipelinePhase(
     pipelineToKafkajs: pipeline.throughput.rate / kafkajs.rate,
     pipelineToNaive: pipeline.throughput.rate / naive.rate,
   };
-  return { baselines: { bullmq, kafkajs, naive, bullmqRedis }, pipeline, ratios };
+  return { baselines: { bullmq, kafkajs, naive, bullmqRedis, floors }, pipeline, ratios };
 }
 
 /**

@@ -45,6 +45,15 @@ describe.skipIf(inject("redisCluster"))("bench smoke run", () => {
     expect(result.pipeline.scaling?.twoWorkers.events).toBe(40);
     expect(Object.keys(result.pipeline.peakRssMiB)).toEqual(["consumer", "worker", "worker2"]);
     expect(result.pipeline.cpuSecondsPer1000.total).toBeGreaterThan(0);
+    // Each floor is measured alone; the total is their sum.
+    const { floors } = result.baselines;
+    for (const part of [floors.bullmqAdd, floors.bullmqWorker, floors.httpClient])
+      expect(part).toBeGreaterThan(0);
+    expect(floors.kafkajsConsume).toBeGreaterThanOrEqual(0);
+    expect(floors.total).toBeCloseTo(
+      floors.kafkajsConsume + floors.bullmqAdd + floors.bullmqWorker + floors.httpClient,
+      9,
+    );
     for (const ratio of Object.values(result.ratios)) expect(ratio).toBeGreaterThan(0);
     expect(result.targets.map((t) => t.name)).toEqual(
       expect.arrayContaining([
