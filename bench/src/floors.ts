@@ -2,7 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createDeliveryQueues, destinationQueueNames } from "@handoff-sync/queue";
 import { BackoffPolicySchema, type DeliveryJob } from "@handoff-sync/schema";
-import { SERVICE_MALLOC_ARENA_MAX, uniqueName } from "@handoff-sync/testing";
+import { SERVICE_MALLOC_ARENA_MAX, SERVICE_NODE_OPTIONS, uniqueName } from "@handoff-sync/testing";
 import { Redis } from "ioredis";
 import type { CrmFake } from "./crm-fake.js";
 import { cpuSeconds } from "./proc.js";
@@ -36,7 +36,8 @@ interface Child {
 
 function startChild(args: readonly string[]): Child {
   const child = spawn(process.execPath, [CHILD, ...args], {
-    env: { ...process.env, MALLOC_ARENA_MAX: SERVICE_MALLOC_ARENA_MAX, NODE_OPTIONS: "" },
+    // The heap settings the services run with (decision 0021), so the floor is measured as they run.
+    env: { ...process.env, MALLOC_ARENA_MAX: SERVICE_MALLOC_ARENA_MAX, NODE_OPTIONS: SERVICE_NODE_OPTIONS },
     stdio: ["pipe", "pipe", "pipe"],
   });
   let output = "";

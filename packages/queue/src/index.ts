@@ -5,6 +5,7 @@ export * from "./dead-letters.js";
 export * from "./delivery-worker.js";
 export * from "./delivery-batcher.js";
 export * from "./request-budget.js";
+export * from "./request-slots.js";
 export * from "./destination-state.js";
 export * from "./park.js";
 export * from "./replay.js";

@@ -3,6 +3,7 @@ import type { BatchSettings, RequestBudgetConfig } from "@handoff-sync/config";
 import {
   createDeliveryBatcher,
   createRequestBudget,
+  createRequestSlots,
   type DeliverFn,
   type RequestBudget,
 } from "@handoff-sync/queue";
@@ -10,7 +11,8 @@ import {
 export interface DeliveryPath {
   readonly deliver: DeliverFn;
   /**
-   * The worker's concurrency: a batch only fills with deliveries that run at once, so a batched
+   * The worker's concurrency (jobs at once): `JOBS_PER_REQUEST_SLOT` per request slot for an
+   * unbatched destination; a batch only fills with deliveries that run at once, so a batched
    * destination takes at least two batches' worth of jobs at a time (each waiting job holds its
    * own lock); see `BATCHES_IN_FLIGHT`.
    */
@@ -32,6 +34,16 @@ export interface DeliveryPathHooks {
  * 150 ms, alternating runs: 404 and 369 handoffs/s with one, 587 and 595 with two).
  */
 export const BATCHES_IN_FLIGHT = 2;
+
+/**
+ * Jobs an unbatched destination's worker runs per request slot (its `concurrency`). A job holds a
+ * slot only while its adapter talks to the CRM: the round trips before (taking the fence, reading
+ * the snapshot) and after (the ledger, BullMQ's completion and the next fetch) run beside other
+ * jobs' requests instead of keeping the CRM's connections idle. With one job per slot a worker at
+ * 1,000 handoffs/s queued its jobs for hundreds of milliseconds while each slot spent half its time
+ * on Redis (docs/performance.md). The CRM still sees at most `concurrency` requests at once.
+ */
+export const JOBS_PER_REQUEST_SLOT = 2;
 
 /** The destination's `budget` setting as the request budget takes it. */
 export function requestBudgetOf(config: RequestBudgetConfig): RequestBudget {
@@ -67,8 +79,22 @@ export function deliveryPath(
   };
   const batching = adapter.batch;
   const batch = settings.batch;
-  if (batching === undefined || batch === undefined)
-    return { deliver: single, concurrency: settings.concurrency };
+  if (batching === undefined || batch === undefined) {
+    const slots = createRequestSlots(settings.concurrency);
+    return {
+      deliver: async (request) => {
+        // A delivery aborted while it waits (shutdown, a lost lock) leaves without a slot; the
+        // worker reads why from its signal.
+        const release = await slots.acquire(request.signal);
+        try {
+          return await single(request);
+        } finally {
+          release();
+        }
+      },
+      concurrency: JOBS_PER_REQUEST_SLOT * settings.concurrency,
+    };
+  }
   const batcher = createDeliveryBatcher({
     maxSize: batch.max_size,
     maxWaitMs: batch.max_wait_ms,
