@@ -22,12 +22,15 @@ describe("request slots", () => {
 
   it("refuses an already aborted signal and drops a waiter whose signal aborts", async () => {
     const slots = createRequestSlots(1);
-    await expect(slots.acquire(AbortSignal.abort("stopped"))).rejects.toBe("stopped");
+    await expect(slots.acquire(AbortSignal.abort("stopped"))).rejects.toMatchObject({
+      name: "RequestSlotAbortedError",
+      cause: "stopped",
+    });
     const release = await slots.acquire();
     const controller = new AbortController();
     const waiting = slots.acquire(controller.signal);
     controller.abort("shutdown");
-    await expect(waiting).rejects.toBe("shutdown");
+    await expect(waiting).rejects.toMatchObject({ name: "RequestSlotAbortedError", cause: "shutdown" });
     release();
     expect(slots.inUse()).toBe(0);
   });

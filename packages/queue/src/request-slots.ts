@@ -1,12 +1,26 @@
 /**
  * At most `size` holders at once; the others wait in arrival order. A waiter whose signal aborts
- * stops waiting with the signal's reason and takes no slot.
+ * stops waiting with a `RequestSlotAbortedError` and takes no slot.
  */
 export interface RequestSlots {
   /** Resolves with the slot's release once one is free. Release exactly once. */
   acquire(signal?: AbortSignal): Promise<() => void>;
   /** Slots held now. */
   inUse(): number;
+}
+
+/** Why a wait for a slot ended without one: its signal aborted (`cause` is the signal's reason). */
+export class RequestSlotAbortedError extends Error {
+  override readonly name = "RequestSlotAbortedError";
+  readonly retryable = true;
+  constructor(reason: unknown) {
+    super(
+      `stopped waiting for a request slot: ${reason instanceof Error ? reason.message : String(reason)}`,
+      {
+        cause: reason,
+      },
+    );
+  }
 }
 
 export function createRequestSlots(size: number): RequestSlots {
@@ -28,7 +42,7 @@ export function createRequestSlots(size: number): RequestSlots {
   return {
     inUse: () => held,
     acquire(signal) {
-      if (signal?.aborted === true) return Promise.reject(signal.reason);
+      if (signal?.aborted === true) return Promise.reject(new RequestSlotAbortedError(signal.reason));
       if (held < size) {
         held++;
         return Promise.resolve(releaser());
@@ -43,7 +57,7 @@ export function createRequestSlots(size: number): RequestSlots {
         const onAbort = (): void => {
           const index = waiting.indexOf(waiter);
           if (index >= 0) waiting.splice(index, 1);
-          reject(signal?.reason);
+          reject(new RequestSlotAbortedError(signal?.reason));
         };
         signal?.addEventListener("abort", onAbort, { once: true });
         waiting.push(waiter);

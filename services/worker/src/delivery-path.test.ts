@@ -65,7 +65,7 @@ describe("an unbatched destination's delivery path", () => {
     const after = path.deliver(request(3, new AbortController().signal));
     await settle();
     stopped.abort("lock lost");
-    await expect(waiting).rejects.toBe("lock lost");
+    await expect(waiting).rejects.toMatchObject({ name: "RequestSlotAbortedError", cause: "lock lost" });
     held.answerAll();
     await settle();
     // The slot went to the next waiter; the aborted one never reached the CRM.
