@@ -16,17 +16,24 @@ const log = createLogger({ level: "silent", service: "test" });
  */
 // Counted with MONITOR on one server: on a cluster the commands spread over several.
 describe.skipIf(inject("redisCluster"))("what a delivery costs in Redis commands", () => {
+  // As the worker service wires them: BullMQ on one connection, the store and the destinations'
+  // state on an auto-pipelined one.
   const connection = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const storeConnection = new Redis(inject("redisUrl"), {
+    maxRetriesPerRequest: null,
+    enableAutoPipelining: true,
+  });
   const monitorClient = new Redis(inject("redisUrl"));
   afterAll(async () => {
-    await Promise.all([connection.quit(), monitorClient.quit()]);
+    await Promise.all([connection.quit(), storeConnection.quit(), monitorClient.quit()]);
   });
 
   it("reads and claims the write in one command, records and cleans up in two", async () => {
     const prefix = uniqueName("t");
-    const store = createHandoffStore({ redis: connection, prefix, retentionMs: 60_000 });
+    const store = createHandoffStore({ redis: storeConnection, prefix, retentionMs: 60_000 });
     const queues = createDeliveryQueues({
       connection,
+      stateConnection: storeConnection,
       prefix,
       destinations: { crm: { attempts: 3, base_delay_ms: 100, max_delay_ms: 1000 } },
     });
@@ -72,13 +79,13 @@ describe.skipIf(inject("redisCluster"))("what a delivery costs in Redis commands
       // Loads every script, so no NOSCRIPT fallback is counted below.
       await deliver("warm", (await apply("warm")).snapshot.occurred_at);
       const { snapshot } = await apply("conv-1");
-      const seen: { id: string; command: string }[] = [];
+      const seen: { id: string; command: string; source: string }[] = [];
       const monitor = await monitorClient.monitor();
       monitor.on("monitor", (_time: string, args: string[], source: string) => {
         if (source === "lua") return;
         // The handoff's own keys and the destination's state; BullMQ's queue keys are its business.
         const key = args.find((arg) => arg.includes("{h:") || arg.endsWith(":state"));
-        if (key !== undefined) seen.push({ id: key, command: (args[0] ?? "").toLowerCase() });
+        if (key !== undefined) seen.push({ id: key, command: (args[0] ?? "").toLowerCase(), source });
       });
       await new Promise((resolve) => setTimeout(resolve, 100));
       await deliver("conv-1", snapshot.occurred_at);
@@ -87,6 +94,10 @@ describe.skipIf(inject("redisCluster"))("what a delivery costs in Redis commands
       const commands = seen.filter((c) => c.id.includes("conv-1") || c.id.endsWith(":state"));
       // The write claim rides on the begin script: no command of its own before the write.
       expect(commands.map((c) => c.command)).toEqual(["evalsha", "evalsha", "hdel"]);
+      // All three on the store's connection: the success mark (hdel) leaves with the ledger script
+      // in one auto-pipelined write instead of a round trip of its own on BullMQ's connection.
+      const storePort = (storeConnection as unknown as { stream: { localPort: number } }).stream.localPort;
+      expect(commands.map((c) => c.source.split(":").at(-1))).toEqual(Array(3).fill(String(storePort)));
     } finally {
       await worker.close();
       await queues.close();

@@ -35,6 +35,13 @@ export interface DeliveryQueues {
 
 export interface DeliveryQueuesSettings {
   readonly connection: RedisClient;
+  /**
+   * Where the destinations' state (park record, failure streaks) is read and written; `connection`
+   * when absent. The worker passes its store's auto-pipelined connection: the success mark that
+   * follows every delivery then leaves in the same write as the ledger script beside it, not in a
+   * round trip of its own on BullMQ's connection.
+   */
+  readonly stateConnection?: RedisClient;
   readonly prefix: string;
   readonly destinations: Readonly<Record<string, BackoffPolicy>>;
   /**
@@ -68,7 +75,11 @@ export function createDeliveryQueues(settings: DeliveryQueuesSettings): Delivery
         policy,
         deliver,
         dead,
-        state: createDestinationState(settings.connection, settings.prefix, destination),
+        state: createDestinationState(
+          settings.stateConnection ?? settings.connection,
+          settings.prefix,
+          destination,
+        ),
       });
     }
   };

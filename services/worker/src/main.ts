@@ -86,6 +86,7 @@ const policies = (destinations: Record<string, ResolvedDestination>) =>
 // Every destination gets a queue, served here or not: a deadline fallback may be served by another worker.
 const queues = createDeliveryQueues({
   connection,
+  stateConnection: storeConnection,
   prefix: env.REDIS_PREFIX,
   destinations: policies(config.destinations),
 });
