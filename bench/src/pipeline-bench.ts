@@ -19,6 +19,7 @@ import { watchHeap, type HeapSample } from "./heap.js";
 import { removePrefix } from "./prefix.js";
 import { cpuSeconds, peakRssMiB, rssMiB } from "./proc.js";
 import { readRedisCounters, redisCostBetween, type RedisCost } from "./redis-stats.js";
+import { stageLatencies, type StageLatencies } from "./stages.js";
 import { summariseLatency, type LatencySummary } from "./stats.js";
 import type { Throughput } from "./baselines.js";
 
@@ -47,14 +48,19 @@ export interface OpenLoopRun {
   readonly latencyMs: LatencySummary;
 }
 
+/** An open loop of the pipeline, with where its time went (from the completed delivery jobs). */
+export interface PipelineOpenLoop extends OpenLoopRun {
+  readonly stages: StageLatencies;
+}
+
 export interface PipelineRun {
   /** Draining a preloaded backlog: first to last CRM arrival. */
   readonly throughput: Throughput;
   /** The same number of events sent at once into the running pipeline. */
   readonly saturation: { readonly throughput: Throughput; readonly latencyMs: LatencySummary };
-  readonly openLoop: OpenLoopRun;
+  readonly openLoop: PipelineOpenLoop;
   /** The same at a low rate (`BENCH_LOW_RATE`), where latency is the pipeline's own, not queueing. */
-  readonly openLoopLow: OpenLoopRun;
+  readonly openLoopLow: PipelineOpenLoop;
   /** Measured over the saturation burst, whose work is all the services did meanwhile. */
   readonly cpuSecondsPer1000: { readonly consumer: number; readonly worker: number; readonly total: number };
   /** The largest V8 heap of each service during the saturation burst (its /metrics, every 250 ms). */
@@ -147,6 +153,11 @@ export async function benchPipeline(
   };
   crm.setLatency(settings.crmLatencyMs);
   crm.reset();
+  // The delivery queue, read (never written) to see where the open loops' time went.
+  const deliverQueue = new Queue(queueNames.deliver, {
+    connection: { url: settings.redisUrl, maxRetriesPerRequest: 3 },
+    prefix: queueNames.prefix,
+  });
   try {
     await createTopics(kafka, [topic], settings.partitions);
     await createTopics(kafka, [`${topic}.dlq`], 1);
@@ -186,11 +197,20 @@ export async function benchPipeline(
     );
     settle();
 
-    const openLoop = async (rate: number): Promise<OpenLoopRun> => {
+    const openLoop = async (rate: number): Promise<PipelineOpenLoop> => {
       settings.progress(`pipeline: open loop at ${rate}/s for ${settings.openLoopSeconds} s`);
+      const loopStart = Date.now();
       const open = await produceOpenLoop(producer, topic, source, rate, settings.openLoopSeconds);
+      const loopEnd = Date.now();
       await crm.waitFor(open.sent, deadlineFor(open.sent));
       const latencyMs = summariseLatency(crm.latencies());
+      // Read once the services are idle: the completed jobs of this loop's events, not the others'.
+      await until(
+        async () => (await deliverQueue.getActiveCount()) === 0,
+        deadlineFor(open.sent),
+        "the loop's jobs to complete",
+      );
+      const stages = stageLatencies(await deliverQueue.getCompleted(0, -1), loopStart, loopEnd);
       const valid = open.achievedRate >= 0.95 * open.offered;
       settings.progress(
         `pipeline: open loop achieved ${Math.round(open.achievedRate)}/s${valid ? "" : " (INVALID)"}, p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms`,
@@ -202,6 +222,7 @@ export async function benchPipeline(
         sent: open.sent,
         valid,
         latencyMs,
+        stages,
       };
     };
     // The low rate first: at 1,000/s a pipeline that falls behind would still be catching up.
@@ -298,6 +319,7 @@ export async function benchPipeline(
     };
   } finally {
     crm.setLatency(settings.crmLatencyMs);
+    await deliverQueue.close();
     await Promise.all(services.map((service) => service.stop()));
     await producer.disconnect();
     await deleteTopics(kafka, [topic, `${topic}.dlq`]);

@@ -136,6 +136,24 @@ function pipelineSection(
     ]),
   );
   lines.push("");
+  const stageRows = (open: typeof pipeline.openLoop): string[][] => {
+    const label = `${int(open.offeredRate)}/s`;
+    const rows: [string, typeof open.latencyMs][] = [
+      [`${label}: occurred_at -> applied (Kafka, consumer)`, open.stages.toApplied],
+      [`${label}: applied -> job added`, open.stages.toEnqueued],
+      [`${label}: waiting in the queue`, open.stages.queued],
+      [`${label}: taken -> completed (worker, CRM)`, open.stages.processing],
+    ];
+    return rows.map(([name, summary]) => [name, ...lat(summary).map((s) => s.split(" ").slice(1).join(" "))]);
+  };
+  lines.push(
+    table([
+      ["where the open loops' time went (completed jobs)", "p50", "p95", "p99"],
+      ...stageRows(pipeline.openLoopLow),
+      ...stageRows(pipeline.openLoop),
+    ]),
+  );
+  lines.push("");
   const rssRows = Object.entries(pipeline.peakRssMiB).map(([name, mib]) => [
     `peak RSS ${name} (at start ${fixed(pipeline.startRssMiB[name] ?? Number.NaN, 0)})`,
     `${fixed(mib, 1)} MiB`,

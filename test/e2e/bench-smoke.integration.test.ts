@@ -36,6 +36,9 @@ describe.skipIf(inject("redisCluster"))("bench smoke run", () => {
     expect(result.pipeline.openLoop.latencyMs.samples).toBe(100);
     expect(result.pipeline.openLoopLow.sent).toBe(20);
     expect(result.pipeline.openLoopLow.latencyMs.samples).toBe(20);
+    // Every event of a loop has its completed job, split into stages.
+    expect(result.pipeline.openLoop.stages.processing.samples).toBe(100);
+    expect(result.pipeline.openLoopLow.stages.queued.samples).toBe(20);
     // Counted on the server: BullMQ's own jobs and the pipeline's events both cost commands.
     expect(result.baselines.bullmqRedis.commandsPer1000).toBeGreaterThan(0);
     expect(result.pipeline.redis.commandsPer1000).toBeGreaterThan(0);
