@@ -2,10 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  freePort,
-  SERVICE_NODE_OPTIONS,
   startFakeHubSpot,
-  startService,
   uniqueName,
   waitFor,
   type FakeHubSpot,
@@ -18,6 +15,7 @@ import { receiptLog, recordingSource, type ReceiptLog } from "./hubspot-receipts
 import { createTopics, deleteTopics, produceBurst, produceOpenLoop } from "./kafka.js";
 import type { OpenLoopRun } from "./pipeline-bench.js";
 import { removePrefix } from "./prefix.js";
+import { startBenchService } from "./services.js";
 import { summariseLatency } from "./stats.js";
 
 /**
@@ -185,13 +183,12 @@ async function withSession<T>(
       topic,
       start: async () => {
         for (const name of ["consumer", "worker"] as const) {
-          const profile =
-            settings.profileDir === undefined
-              ? {}
-              : {
-                  NODE_OPTIONS: `${SERVICE_NODE_OPTIONS} --cpu-prof --cpu-prof-dir=${settings.profileDir} --cpu-prof-name=crm-${mode}-${name}-${prefix}.cpuprofile`,
-                };
-          services.push(await startService(name, { ...env, ...profile }, { port: await freePort() }));
+          services.push(
+            await startBenchService(name, env, {
+              dir: settings.profileDir,
+              name: `crm-${mode}-${name}-${prefix}`,
+            }),
+          );
         }
       },
     });

@@ -2,14 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { destinationQueueNames } from "@handoff-sync/queue";
-import {
-  DEMO_SECRET,
-  freePort,
-  SERVICE_NODE_OPTIONS,
-  startService,
-  uniqueName,
-  type RunningService,
-} from "@handoff-sync/testing";
+import { DEMO_SECRET, uniqueName, type RunningService } from "@handoff-sync/testing";
 import { Queue } from "bullmq";
 import { Partitioners, type Kafka } from "kafkajs";
 import type { CrmFake } from "./crm-fake.js";
@@ -18,6 +11,7 @@ import { createTopics, deleteTopics, produceBurst, produceOpenLoop } from "./kaf
 import { watchHeap, type HeapSample } from "./heap.js";
 import { removePrefix } from "./prefix.js";
 import { cpuSeconds, peakRssMiB, rssMiB } from "./proc.js";
+import { startBenchService } from "./services.js";
 import { readRedisCounters, redisCostBetween, type RedisCost } from "./redis-stats.js";
 import { stageLatencies, type StageLatencies } from "./stages.js";
 import { summariseLatency, type LatencySummary } from "./stats.js";
@@ -174,13 +168,10 @@ export async function benchPipeline(
       LOG_LEVEL: "info",
     };
     const start = async (name: "consumer" | "worker"): Promise<RunningService> => {
-      const profile =
-        settings.profileDir === undefined
-          ? {}
-          : {
-              NODE_OPTIONS: `${SERVICE_NODE_OPTIONS} --cpu-prof --cpu-prof-dir=${settings.profileDir} --cpu-prof-name=${name}-${prefix}-${services.length}.cpuprofile`,
-            };
-      const service = await startService(name, { ...env, ...profile }, { port: await freePort() });
+      const service = await startBenchService(name, env, {
+        dir: settings.profileDir,
+        name: `${name}-${prefix}-${services.length}`,
+      });
       startRss[serviceLabel(services.length)] = rssMiB(service.process.pid ?? 0);
       services.push(service);
       return service;
